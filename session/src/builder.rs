@@ -1,0 +1,259 @@
+//! The builder for cookie session factories: Pyramid's options, checked once at build time.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cookie::SameSite;
+
+use crate::clock::{Clock, SystemClock};
+use crate::codec::{CookieCodec, HashAlg, Secret, SignedCodec};
+use crate::error::BuildError;
+use crate::factory::{CookieOptions, CookieSessionFactory, Policy};
+
+/// The shortest secret a factory accepts without
+/// [`allow_short_secret`](Builder::allow_short_secret): 32 bytes, the output size of SHA-256.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Builds a [`CookieSessionFactory`]. Defaults are Pyramid's: cookie `session`, path `/`,
+/// `SameSite=Lax`, no `Max-Age`, not `Secure`, not `HttpOnly`, timeout 1200 s, reissue
+/// time 0 s, set on exception.
+///
+/// ```
+/// use std::time::Duration;
+/// use session::{SameSite, SignedCookieSessionFactory};
+///
+/// let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+///     .cookie_name("app_session")
+///     .secure(true)
+///     .httponly(true)
+///     .samesite(SameSite::Strict)
+///     .timeout(Duration::from_secs(3600))
+///     .reissue_time(Duration::from_secs(60))
+///     .build()
+///     .unwrap();
+/// assert_eq!(factory.cookie_name(), "app_session");
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder<K> {
+    keys: K,
+    cookie: CookieOptions,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+    allow_short_secret: bool,
+}
+
+/// The signing keys of a [`SignedCookieSessionFactory`](crate::SignedCookieSessionFactory)
+/// being built.
+pub struct SignedKeys {
+    secret: Secret,
+    fallbacks: Vec<Secret>,
+    salt: String,
+    hash_alg: HashAlg,
+}
+
+/// A codec given ready-made to [`CookieSessionFactory::with_codec`].
+pub struct ReadyCodec<C>(C);
+
+impl<K> Builder<K> {
+    fn with_keys(keys: K) -> Self {
+        Self {
+            keys,
+            cookie: CookieOptions::default(),
+            policy: Policy::default(),
+            clock: Arc::new(SystemClock),
+            allow_short_secret: false,
+        }
+    }
+
+    /// The cookie's name (default `session`).
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie.name = name.into();
+        self
+    }
+
+    /// The cookie's `Max-Age` (and `Expires`); `None` (the default) makes a browser-session
+    /// cookie.
+    pub fn max_age(mut self, max_age: impl Into<Option<Duration>>) -> Self {
+        self.cookie.max_age = max_age.into();
+        self
+    }
+
+    /// The cookie's `Path` (default `/`); `None` sends no `Path`.
+    pub fn path(mut self, path: impl Into<Option<String>>) -> Self {
+        self.cookie.path = path.into();
+        self
+    }
+
+    /// The cookie's `Domain` (default none).
+    pub fn domain(mut self, domain: impl Into<Option<String>>) -> Self {
+        self.cookie.domain = domain.into();
+        self
+    }
+
+    /// Whether the cookie is `Secure` (default false).
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.cookie.secure = secure;
+        self
+    }
+
+    /// Whether the cookie is `HttpOnly` (default false).
+    pub fn httponly(mut self, httponly: bool) -> Self {
+        self.cookie.httponly = httponly;
+        self
+    }
+
+    /// The cookie's `SameSite` (default `Lax`); `None` sends no `SameSite` attribute.
+    pub fn samesite(mut self, samesite: impl Into<Option<SameSite>>) -> Self {
+        self.cookie.samesite = samesite.into();
+        self
+    }
+
+    /// Whether a cookie is written on a response for a failed request (default true). The
+    /// factory's [`save_after_error`](CookieSessionFactory::save_after_error) honours it.
+    pub fn set_on_exception(mut self, set: bool) -> Self {
+        self.policy.set_on_exception = set;
+        self
+    }
+
+    /// How long a session lives without being renewed (default 1200 s); `None` means
+    /// forever.
+    pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.policy.timeout = timeout.into().map(|d| d.as_secs_f64());
+        self
+    }
+
+    /// How old a client's cookie may get before reading the session issues a new one
+    /// (default 0 s: any read in a later second); `None` means only changes write a cookie.
+    pub fn reissue_time(mut self, reissue_time: impl Into<Option<Duration>>) -> Self {
+        self.policy.reissue_time = reissue_time.into().map(|d| d.as_secs_f64());
+        self
+    }
+
+    /// The clock the factory reads (default the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    fn check_options(&self) -> Result<(), BuildError> {
+        let name = &self.cookie.name;
+        if name.is_empty() || !name.bytes().all(is_token_byte) {
+            return Err(BuildError::InvalidCookieName(name.clone()));
+        }
+        for (attribute, value) in [("path", &self.cookie.path), ("domain", &self.cookie.domain)] {
+            if let Some(value) = value
+                && !value
+                    .bytes()
+                    .all(|b| (0x20..0x7f).contains(&b) && b != b';')
+            {
+                return Err(BuildError::InvalidAttribute {
+                    attribute,
+                    value: value.clone(),
+                });
+            }
+        }
+        if self.cookie.samesite == Some(SameSite::None) && !self.cookie.secure {
+            return Err(BuildError::SameSiteNoneWithoutSecure);
+        }
+        Ok(())
+    }
+}
+
+/// RFC 6265 cookie names are RFC 7230 tokens.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+impl Builder<SignedKeys> {
+    pub(crate) fn signed(secret: Secret) -> Self {
+        Self::with_keys(SignedKeys {
+            secret,
+            fallbacks: Vec::new(),
+            salt: "pyramid.session.".to_owned(),
+            hash_alg: HashAlg::Sha512,
+        })
+    }
+
+    /// The salt prepended to the secret (default `pyramid.session.`).
+    pub fn salt(mut self, salt: impl Into<String>) -> Self {
+        self.keys.salt = salt.into();
+        self
+    }
+
+    /// The HMAC hash (default SHA-512).
+    pub fn hashalg(mut self, hash_alg: HashAlg) -> Self {
+        self.keys.hash_alg = hash_alg;
+        self
+    }
+
+    /// An older secret whose cookies still load. A cookie signed with it is re-signed with
+    /// the current secret on its request's save; nothing is ever signed with it.
+    pub fn fallback_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.keys.fallbacks.push(secret.into());
+        self
+    }
+
+    /// Accepts secrets shorter than [`MIN_SECRET_LEN`] bytes. Only for sharing sessions with
+    /// an existing app whose secret cannot change yet.
+    pub fn allow_short_secret(mut self) -> Self {
+        self.allow_short_secret = true;
+        self
+    }
+
+    /// Checks the options and builds the factory.
+    pub fn build(self) -> Result<CookieSessionFactory<SignedCodec>, BuildError> {
+        self.check_options()?;
+        for secret in std::iter::once(&self.keys.secret).chain(&self.keys.fallbacks) {
+            if secret.is_empty() {
+                return Err(BuildError::MissingSecret);
+            }
+            if secret.len() < MIN_SECRET_LEN && !self.allow_short_secret {
+                return Err(BuildError::ShortSecret {
+                    len: secret.len(),
+                    min: MIN_SECRET_LEN,
+                });
+            }
+        }
+        let keys = &self.keys;
+        let codec = keys.fallbacks.iter().fold(
+            SignedCodec::new(keys.secret.clone(), &keys.salt, keys.hash_alg),
+            |codec, old| codec.with_fallback(old.clone(), &keys.salt),
+        );
+        Ok(CookieSessionFactory::new(
+            codec,
+            self.cookie,
+            self.policy,
+            self.clock,
+        ))
+    }
+}
+
+impl<C: CookieCodec> Builder<ReadyCodec<C>> {
+    pub(crate) fn ready(codec: C) -> Self {
+        Self::with_keys(ReadyCodec(codec))
+    }
+
+    /// Checks the options and builds the factory.
+    pub fn build(self) -> Result<CookieSessionFactory<C>, BuildError> {
+        self.check_options()?;
+        let Self {
+            keys: ReadyCodec(codec),
+            cookie,
+            policy,
+            clock,
+            ..
+        } = self;
+        Ok(CookieSessionFactory::new(codec, cookie, policy, clock))
+    }
+}
+
+impl<K> fmt::Debug for Builder<K> {
+    /// Shows the options, never the secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("cookie", &self.cookie)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}

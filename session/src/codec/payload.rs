@@ -1,0 +1,310 @@
+//! The JSON payload every cookie codec carries: `[accessed, created, state]`, as Pyramid's
+//! `JSONSerializer` writes it.
+//!
+//! Parsing splits the state into per-key raw JSON slices without building a
+//! `serde_json::Value` tree: a request decodes only the keys it touches, and a save copies
+//! the others back byte for byte.
+
+use std::cell::Cell;
+use std::fmt;
+use std::ops::Range;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::error::Rejection;
+
+/// A parsed payload whose state values are byte ranges into the payload text.
+#[derive(Debug)]
+pub(crate) struct RawPayload {
+    pub accessed: f64,
+    pub created: f64,
+    /// Keys in the order they arrived; a key that repeats keeps its first place and its last
+    /// value, as Python's `json.loads` does.
+    pub entries: Vec<(Box<str>, Range<usize>)>,
+}
+
+/// Where in the payload a parse error happened, so a serde "invalid type" error maps to the
+/// part of the payload that had the wrong shape.
+#[derive(Clone, Copy, PartialEq)]
+enum Stage {
+    Outer,
+    Timestamp,
+    State,
+}
+
+/// Parses a payload. Never panics; the nesting depth is bounded by serde_json's recursion
+/// limit, so a hostile payload fails fast instead of exhausting the stack.
+pub(crate) fn parse(text: &str) -> Result<RawPayload, Rejection> {
+    let stage = Cell::new(Stage::Outer);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result = PayloadSeed {
+        text,
+        stage: &stage,
+    }
+    .deserialize(&mut de)
+    .and_then(|payload| de.end().map(|()| payload));
+    let payload = result.map_err(|err| match err.classify() {
+        serde_json::error::Category::Data => match stage.get() {
+            Stage::Outer => Rejection::NotArray,
+            Stage::Timestamp => Rejection::BadTimestamp,
+            Stage::State => Rejection::StateNotObject,
+        },
+        _ => Rejection::NotJson,
+    })?;
+    if nests_deeper_than(text.as_bytes(), MAX_DEPTH) {
+        return Err(Rejection::NotJson);
+    }
+    Ok(payload)
+}
+
+/// serde_json's recursion limit. Raw slices are captured without it, so the payload is
+/// checked against it once here: every value it holds then decodes without hitting it.
+const MAX_DEPTH: usize = 128;
+
+/// Whether well-formed JSON nests arrays and objects deeper than `limit`.
+fn nests_deeper_than(json: &[u8], limit: usize) -> bool {
+    // Fast path: fewer openers than the limit cannot nest past it.
+    if json.iter().filter(|&&b| b == b'[' || b == b'{').count() <= limit {
+        return false;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > limit {
+                        return true;
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+struct PayloadSeed<'s> {
+    text: &'s str,
+    stage: &'s Cell<Stage>,
+}
+
+impl<'de> DeserializeSeed<'de> for PayloadSeed<'_> {
+    type Value = RawPayload;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawPayload, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PayloadSeed<'_> {
+    type Value = RawPayload;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array [accessed, created, state]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawPayload, A::Error> {
+        self.stage.set(Stage::Timestamp);
+        let accessed = seq.next_element::<Timestamp>()?;
+        let created = seq.next_element::<Timestamp>()?;
+        self.stage.set(Stage::State);
+        let entries = seq.next_element_seed(StateSeed { text: self.text })?;
+        self.stage.set(Stage::Outer);
+        let (Some(accessed), Some(created), Some(entries)) = (accessed, created, entries) else {
+            return Err(de::Error::invalid_length(2, &self));
+        };
+        if seq.next_element::<IgnoredAny>()?.is_some() {
+            return Err(de::Error::invalid_length(4, &self));
+        }
+        Ok(RawPayload {
+            accessed: accessed.0,
+            created: created.0,
+            entries,
+        })
+    }
+}
+
+/// Pyramid writes `accessed` as an int and `created` as a float; either is accepted.
+struct Timestamp(f64);
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TimestampVisitor;
+        impl Visitor<'_> for TimestampVisitor {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Unix timestamp")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Timestamp, E> {
+                Ok(Timestamp(v as f64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Timestamp, E> {
+                Ok(Timestamp(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Timestamp, E> {
+                Ok(Timestamp(v))
+            }
+        }
+        deserializer.deserialize_any(TimestampVisitor)
+    }
+}
+
+struct StateSeed<'s> {
+    text: &'s str,
+}
+
+impl<'de> DeserializeSeed<'de> for StateSeed<'_> {
+    type Value = Vec<(Box<str>, Range<usize>)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StateSeed<'_> {
+    type Value = Vec<(Box<str>, Range<usize>)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // The payload is at most a few KiB, so the hint is small; cap it all the same.
+        let mut entries: Vec<(Box<str>, Range<usize>)> =
+            Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
+        let base = self.text.as_ptr() as usize;
+        while let Some(key) = map.next_key::<String>()? {
+            let raw: &RawValue = map.next_value()?;
+            let start = raw.get().as_ptr() as usize - base;
+            let range = start..start + raw.get().len();
+            match entries.iter_mut().find(|(k, _)| **k == *key) {
+                Some(entry) => entry.1 = range,
+                None => entries.push((key.into_boxed_str(), range)),
+            }
+        }
+        Ok(entries)
+    }
+}
+
+/// Appends a timestamp the way Python prints it: whole numbers as integers, others in the
+/// shortest form that reads back to the same float.
+pub(crate) fn write_timestamp(out: &mut Vec<u8>, t: f64) {
+    const EXACT_INT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if t.fract() == 0.0 && t.abs() < EXACT_INT {
+        let _ = serde_json::to_writer(&mut *out, &(t as i64));
+    } else if t.is_finite() {
+        // serde_json writes finite floats with ryu: the shortest round-trip form.
+        let _ = serde_json::to_writer(&mut *out, &t);
+    } else {
+        out.push(b'0');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slice<'a>(text: &'a str, p: &RawPayload, i: usize) -> &'a str {
+        &text[p.entries[i].1.clone()]
+    }
+
+    #[test]
+    fn splits_state_into_raw_slices() {
+        let text = r#"[1700000000, 1699999999.5, {"a": [1, 2], "b": {"c": "é"}}]"#;
+        let p = parse(text).unwrap();
+        assert_eq!(p.accessed, 1_700_000_000.0);
+        assert_eq!(p.created, 1_699_999_999.5);
+        assert_eq!(&*p.entries[0].0, "a");
+        assert_eq!(slice(text, &p, 0), "[1, 2]");
+        assert_eq!(&*p.entries[1].0, "b");
+        assert_eq!(slice(text, &p, 1), r#"{"c": "é"}"#);
+    }
+
+    #[test]
+    fn repeated_key_keeps_first_place_and_last_value() {
+        let text = r#"[1, 1, {"a": 1, "b": 2, "a": 3}]"#;
+        let p = parse(text).unwrap();
+        assert_eq!(p.entries.len(), 2);
+        assert_eq!(&*p.entries[0].0, "a");
+        assert_eq!(&text[p.entries[0].1.clone()], "3");
+    }
+
+    #[test]
+    fn classifies_each_bad_shape() {
+        let cases = [
+            ("", Rejection::NotJson),
+            ("[1, 2, {}", Rejection::NotJson),
+            ("{}", Rejection::NotArray),
+            ("\"abc\"", Rejection::NotArray),
+            ("[1, 2]", Rejection::NotArray),
+            ("[1, 2, {}, 4]", Rejection::NotArray),
+            ("[\"1\", 2, {}]", Rejection::BadTimestamp),
+            ("[1, null, {}]", Rejection::BadTimestamp),
+            ("[1, 2, []]", Rejection::StateNotObject),
+            ("[1, 2, \"x\"]", Rejection::StateNotObject),
+            ("[1, 2, {}] x", Rejection::NotJson),
+            ("[1, 2, {\"a\": NaN}]", Rejection::NotJson),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse(text).unwrap_err(), want, "payload {text:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_fails_fast() {
+        let depth = 10_000;
+        let text = format!(
+            "[1, 2, {{\"a\": {}{}}}]",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        assert_eq!(parse(&text).unwrap_err(), Rejection::NotJson);
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_loads_and_decodes() {
+        let depth = MAX_DEPTH - 2;
+        let text = format!(
+            "[1, 2, {{\"a\": {}{}}}]",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let p = parse(&text).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text[p.entries[0].1.clone()]).unwrap();
+        assert!(value.is_array());
+        let strings = format!(
+            "[1, 2, {{\"a\": \"{}\\\"{}\"}}]",
+            "[".repeat(500),
+            "{".repeat(500)
+        );
+        assert!(
+            parse(&strings).is_ok(),
+            "brackets inside strings do not nest"
+        );
+    }
+
+    #[test]
+    fn timestamps_print_like_python() {
+        let mut out = Vec::new();
+        write_timestamp(&mut out, 1_700_000_000.0);
+        out.push(b' ');
+        write_timestamp(&mut out, 1_700_000_000.123_456_7);
+        out.push(b' ');
+        write_timestamp(&mut out, -5.0);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1700000000 1700000000.1234567 -5"
+        );
+    }
+}

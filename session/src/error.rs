@@ -1,0 +1,178 @@
+//! Errors a caller may branch on: building a factory, reading or writing a value, saving.
+
+use std::fmt;
+
+/// A factory configuration that cannot work; returned by the builder's `build`, never at
+/// request time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No secret was given, or the secret is empty.
+    #[error("a session factory needs a non-empty secret")]
+    MissingSecret,
+    /// The secret is shorter than [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes and short
+    /// secrets were not explicitly allowed.
+    #[error(
+        "the secret is {len} bytes; use at least {min} random bytes, or call \
+         `allow_short_secret()` to accept it (only for interop with an existing app)"
+    )]
+    ShortSecret {
+        /// Length of the rejected secret in bytes.
+        len: usize,
+        /// The minimum length.
+        min: usize,
+    },
+    /// The cookie name is empty or has characters a cookie name cannot hold.
+    #[error("`{0}` is not a valid cookie name")]
+    InvalidCookieName(String),
+    /// The cookie path or domain has characters a `Set-Cookie` header cannot hold.
+    #[error("the cookie {attribute} `{value}` has characters a Set-Cookie header cannot hold")]
+    InvalidAttribute {
+        /// `path` or `domain`.
+        attribute: &'static str,
+        /// The rejected value.
+        value: String,
+    },
+    /// `SameSite=None` without `Secure`: browsers drop such cookies.
+    #[error("`SameSite=None` requires `secure(true)`; browsers reject the cookie otherwise")]
+    SameSiteNoneWithoutSecure,
+    /// A hash algorithm name that is not one of sha1, sha256, sha384, sha512.
+    #[error("unknown hash algorithm `{0}`: expected sha1, sha256, sha384 or sha512")]
+    UnknownHashAlg(String),
+}
+
+/// An error reading, writing or saving session values. Each names the key or the size
+/// involved, so a log line says what went wrong without a debugger.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The key holds a value that does not decode as the requested Rust type. The stored
+    /// value is left as it was.
+    #[error("session key `{key}` does not hold a `{expected}`: {source}")]
+    WrongType {
+        /// The session key.
+        key: String,
+        /// The Rust type that was asked for.
+        expected: &'static str,
+        /// What serde said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A required key is not in the session.
+    #[error("session key `{key}` is missing")]
+    Missing {
+        /// The session key.
+        key: String,
+    },
+    /// A value could not be turned into JSON (for example a map with non-string keys).
+    #[error("session key `{key}` cannot be stored as JSON: {source}")]
+    Unserializable {
+        /// The session key.
+        key: String,
+        /// What serde said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The signed cookie would be longer than a browser keeps. The client keeps its previous
+    /// cookie.
+    #[error("the session cookie would be {size} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// Length of the encoded cookie value in bytes.
+        size: usize,
+        /// The limit ([`MAX_COOKIE_VALUE_LEN`](crate::MAX_COOKIE_VALUE_LEN)).
+        limit: usize,
+    },
+}
+
+impl SessionError {
+    /// The session key the error is about, if it is about one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::WrongType { key, .. }
+            | Self::Missing { key }
+            | Self::Unserializable { key, .. } => Some(key),
+            Self::TooLarge { .. } => None,
+        }
+    }
+
+    pub(crate) fn wrong_type<T: ?Sized>(key: &str, source: serde_json::Error) -> Self {
+        Self::WrongType {
+            key: key.to_owned(),
+            expected: std::any::type_name::<T>(),
+            source,
+        }
+    }
+
+    pub(crate) fn unserializable(key: &str, source: serde_json::Error) -> Self {
+        Self::Unserializable {
+            key: key.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Why a request's session cookie was not used. The request gets a fresh, empty session
+/// instead; this says why, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The value is not URL-safe base64.
+    BadBase64,
+    /// The decoded value is shorter than the signature.
+    TooShort,
+    /// The signature does not match under the secret, salt and hash algorithm (or any
+    /// fallback secret).
+    BadSignature,
+    /// The signed payload is not UTF-8.
+    NotUtf8,
+    /// The signed payload is not JSON (or nests deeper than the parser allows).
+    NotJson,
+    /// The payload is not a 3-element array `[accessed, created, state]`.
+    NotArray,
+    /// `accessed` or `created` is not a number.
+    BadTimestamp,
+    /// The state is not a JSON object.
+    StateNotObject,
+    /// The session was not renewed within the factory's timeout.
+    TimedOut,
+}
+
+impl Rejection {
+    /// A short lowercase phrase naming the reason, as the CLI prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadBase64 => "bad base64",
+            Self::TooShort => "too short",
+            Self::BadSignature => "bad signature",
+            Self::NotUtf8
+            | Self::NotJson
+            | Self::NotArray
+            | Self::BadTimestamp
+            | Self::StateNotObject => "not a session payload",
+            Self::TimedOut => "timed out",
+        }
+    }
+
+    /// The detailed reason, as logged.
+    pub fn detail(self) -> &'static str {
+        match self {
+            Self::BadBase64 => "the value is not URL-safe base64",
+            Self::TooShort => "the value is shorter than the signature",
+            Self::BadSignature => "the signature does not match",
+            Self::NotUtf8 => "the payload is not UTF-8",
+            Self::NotJson => "the payload is not JSON",
+            Self::NotArray => "the payload is not a 3-element array",
+            Self::BadTimestamp => "a timestamp is not a number",
+            Self::StateNotObject => "the state is not a JSON object",
+            Self::TimedOut => "the session timed out",
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.detail())
+    }
+}
+
+impl std::error::Error for Rejection {}

@@ -1,0 +1,520 @@
+//! [`Session`]: the dict-like state of one client's session, with Pyramid's `ISession`
+//! surface (timestamps, `changed`, `invalidate`, flash queues, CSRF token).
+
+use std::cell::Cell;
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+
+use crate::codec::payload::RawPayload;
+use crate::error::{Rejection, SessionError};
+use crate::state::State;
+
+/// Session keys that hold flash queue `q` are `"_f_" + q`, as in Pyramid.
+pub const FLASH_PREFIX: &str = "_f_";
+
+/// The session key that holds the CSRF token, as in Pyramid.
+pub const CSRF_KEY: &str = "_csrft_";
+
+/// Where a session came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoadOutcome {
+    /// The request had no session cookie: a new session.
+    NoCookie,
+    /// The cookie loaded.
+    Loaded,
+    /// The cookie loaded, but it was signed with a fallback secret; the next save re-signs
+    /// it with the current one.
+    LoadedWithOldSecret,
+    /// The cookie was unusable; the request got a new, empty session.
+    Rejected(Rejection),
+}
+
+/// One client's session: a map of string keys to JSON values, plus Pyramid's session
+/// metadata.
+///
+/// Reading marks the session *accessed* (and due for a new cookie once `reissue_time`
+/// has passed since it was last renewed); writing through its methods marks it *changed*,
+/// exactly as Pyramid's `manage_accessed` and `manage_changed` do. A changed session is
+/// written back by the factory's save.
+///
+/// ```
+/// use serde_json::json;
+/// use session::Session;
+///
+/// let mut session = Session::new();
+/// session.insert("user", json!({"id": 7}));
+/// session.flash("Welcome back").unwrap();
+/// assert_eq!(session.get("user"), Some(&json!({"id": 7})));
+/// assert_eq!(session.pop_flash("").unwrap(), vec![json!("Welcome back")]);
+/// assert!(session.is_dirty());
+/// ```
+pub struct Session {
+    state: State,
+    created: f64,
+    renewed: f64,
+    accessed: Cell<f64>,
+    /// The request's time, read once from the factory's clock.
+    now: f64,
+    reissue_time: Option<f64>,
+    is_new: bool,
+    dirty: Cell<bool>,
+    outcome: LoadOutcome,
+    /// A write that failed where it could not return an error (a guard's drop); the save
+    /// reports it instead of writing a cookie.
+    failed_write: Option<FailedWrite>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FailedWrite {
+    pub key: String,
+    pub reason: String,
+}
+
+impl Session {
+    /// A new, empty session created now, not tied to a factory. Factories create the sessions
+    /// of requests; this one is for tests and examples.
+    pub fn new() -> Self {
+        let now = crate::clock::system_now();
+        Self::fresh(now, Some(0.0), LoadOutcome::NoCookie)
+    }
+
+    pub(crate) fn fresh(now: f64, reissue_time: Option<f64>, outcome: LoadOutcome) -> Self {
+        Self {
+            state: State::default(),
+            created: now,
+            renewed: now,
+            accessed: Cell::new(now),
+            now,
+            reissue_time,
+            is_new: true,
+            dirty: Cell::new(false),
+            outcome,
+            failed_write: None,
+        }
+    }
+
+    pub(crate) fn loaded(
+        source: String,
+        payload: RawPayload,
+        now: f64,
+        reissue_time: Option<f64>,
+        stale_key: bool,
+    ) -> Self {
+        let (accessed, created) = (payload.accessed, payload.created);
+        Self {
+            state: State::from_payload(source, payload),
+            created,
+            renewed: accessed,
+            accessed: Cell::new(accessed),
+            now,
+            reissue_time,
+            is_new: false,
+            dirty: Cell::new(stale_key),
+            outcome: if stale_key {
+                LoadOutcome::LoadedWithOldSecret
+            } else {
+                LoadOutcome::Loaded
+            },
+            failed_write: None,
+        }
+    }
+
+    // --- metadata --------------------------------------------------------------------
+
+    /// When the session was created, in Unix seconds.
+    pub fn created(&self) -> f64 {
+        self.created
+    }
+
+    /// When the session was last accessed, in Unix seconds (whole seconds once this request
+    /// has read or written it, as in Pyramid).
+    pub fn accessed(&self) -> f64 {
+        self.accessed.get()
+    }
+
+    /// When the client's cookie was last issued, in Unix seconds: the `accessed` time it
+    /// carried. Timeout and reissue count from here.
+    pub fn renewed(&self) -> f64 {
+        self.renewed
+    }
+
+    /// Whether this session is new (not loaded from a cookie). Pyramid's `new`.
+    pub fn is_new(&self) -> bool {
+        self.is_new
+    }
+
+    /// Where the session came from, and why a cookie was rejected if one was.
+    pub fn load_outcome(&self) -> LoadOutcome {
+        self.outcome
+    }
+
+    /// Whether the next save writes a cookie: the session changed, or it was read after its
+    /// reissue time, or its cookie was signed with a fallback secret.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty.get()
+    }
+
+    /// Marks the session changed, so the next save writes it. Only needed after changing a
+    /// value in a way the session cannot see; its own methods and the typed guards mark it.
+    pub fn changed(&mut self) {
+        self.dirty.set(true);
+    }
+
+    /// Empties the session and marks it changed, so the next save replaces the client's
+    /// cookie with an empty session. As in Pyramid, `created` is kept.
+    pub fn invalidate(&mut self) {
+        self.clear();
+    }
+
+    /// Pyramid's `manage_accessed`: records the access, and asks for a new cookie when the
+    /// client's one is older than the reissue time.
+    fn mark_accessed(&self) {
+        let now = self.now.floor();
+        self.accessed.set(now);
+        if let Some(reissue) = self.reissue_time
+            && now - self.renewed > reissue
+        {
+            self.dirty.set(true);
+        }
+    }
+
+    /// Pyramid's `manage_changed`.
+    fn mark_changed(&mut self) {
+        self.accessed.set(self.now.floor());
+        self.dirty.set(true);
+    }
+
+    // --- dict API ---------------------------------------------------------------------
+
+    /// The value of `key`, decoded once on first use.
+    ///
+    /// A value that is valid JSON but cannot be held as a [`Value`] (a number beyond the
+    /// range of `f64`) reads as `None` here and is logged; it is still saved unchanged and
+    /// [`get_as`](Self::get_as) reports it as an error.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.mark_accessed();
+        self.state.get(key)
+    }
+
+    /// The value of `key` deserialized straight from its JSON as `T`.
+    ///
+    /// `Ok(None)` when the key is missing; an error naming the key and `T` when the stored
+    /// value is not a `T` (the value stays as it was).
+    pub fn get_as<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        self.mark_accessed();
+        match self.state.get_as::<T>(key) {
+            None => Ok(None),
+            Some(Ok(value)) => Ok(Some(value)),
+            Some(Err(err)) => Err(SessionError::wrong_type::<T>(key, err)),
+        }
+    }
+
+    /// A mutable reference to the value of `key`; marks the session changed.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.mark_changed();
+        self.state.get_mut(key)
+    }
+
+    /// Whether the session has `key`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.mark_accessed();
+        self.state.contains_key(key)
+    }
+
+    /// Sets `key` to `value`, returning the previous value. Marks the session changed.
+    pub fn insert(&mut self, key: impl AsRef<str>, value: impl Into<Value>) -> Option<Value> {
+        self.mark_changed();
+        self.state.insert(key.as_ref(), value.into())
+    }
+
+    /// Serializes `value` and sets `key` to it. Marks the session changed.
+    ///
+    /// An error names the key when `value` cannot be JSON; the session is then unchanged.
+    pub fn insert_as<T: Serialize + ?Sized>(
+        &mut self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), SessionError> {
+        self.state
+            .insert_as(key, value)
+            .map_err(|err| SessionError::unserializable(key, err))?;
+        self.mark_changed();
+        Ok(())
+    }
+
+    /// Removes `key`, returning its value. Marks the session changed.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.mark_changed();
+        self.state.remove(key)
+    }
+
+    /// Removes `key` and returns its value as `T`. A value that is not a `T` is an error and
+    /// stays in the session. Marks the session changed when it removes something.
+    pub fn remove_as<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, SessionError> {
+        self.mark_accessed();
+        match self.state.remove_as::<T>(key) {
+            None => Ok(None),
+            Some(Ok(value)) => {
+                self.mark_changed();
+                Ok(Some(value))
+            }
+            Some(Err(err)) => Err(SessionError::wrong_type::<T>(key, err)),
+        }
+    }
+
+    /// The keys, in insertion order.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.mark_accessed();
+        self.state.keys()
+    }
+
+    /// The values, in insertion order.
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
+        self.iter().map(|(_, value)| value)
+    }
+
+    /// The entries, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.mark_accessed();
+        self.state.iter()
+    }
+
+    /// The number of keys.
+    pub fn len(&self) -> usize {
+        self.mark_accessed();
+        self.state.len()
+    }
+
+    /// Whether the session has no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every key. Marks the session changed.
+    pub fn clear(&mut self) {
+        self.mark_changed();
+        self.state.clear();
+    }
+
+    /// The entry for `key`, for in-place insert-or-update. Marks the session changed, as
+    /// Pyramid's `setdefault` does.
+    pub fn entry(&mut self, key: impl Into<String>) -> Entry<'_> {
+        self.mark_changed();
+        Entry {
+            session: self,
+            key: key.into(),
+        }
+    }
+
+    // --- flash messages ------------------------------------------------------------------
+
+    /// Appends `message` to the default flash queue (`""`).
+    ///
+    /// An error when the queue's key holds something other than a list (another app wrote
+    /// it); the session is then unchanged.
+    pub fn flash(&mut self, message: impl Into<Value>) -> Result<(), SessionError> {
+        self.flash_to("", message)
+    }
+
+    /// Appends `message` to flash queue `queue`.
+    pub fn flash_to(&mut self, queue: &str, message: impl Into<Value>) -> Result<(), SessionError> {
+        self.push_flash(queue, message.into(), true).map(drop)
+    }
+
+    /// Appends `message` to flash queue `queue` unless an equal message is already queued
+    /// (Pyramid's `allow_duplicate=False`). Returns whether it was added.
+    pub fn flash_unique_to(
+        &mut self,
+        queue: &str,
+        message: impl Into<Value>,
+    ) -> Result<bool, SessionError> {
+        self.push_flash(queue, message.into(), false)
+    }
+
+    fn push_flash(
+        &mut self,
+        queue: &str,
+        message: Value,
+        allow_duplicate: bool,
+    ) -> Result<bool, SessionError> {
+        let key = flash_key(queue);
+        self.check_flash_queue(&key)?;
+        self.mark_changed();
+        let Some(Value::Array(messages)) = self.state.get_mut(&key) else {
+            // Only a list whose items serde_json cannot hold as values gets here.
+            return Err(SessionError::wrong_type::<Vec<Value>>(
+                &key,
+                serde::de::Error::custom("the flash queue cannot be decoded"),
+            ));
+        };
+        if !allow_duplicate && messages.contains(&message) {
+            return Ok(false);
+        }
+        messages.push(message);
+        Ok(true)
+    }
+
+    /// Makes sure `key` holds a list, creating an empty one; an error if it holds anything
+    /// else, so another app's value is never overwritten.
+    fn check_flash_queue(&mut self, key: &str) -> Result<(), SessionError> {
+        if !self.state.contains_key(key) {
+            self.state.insert(key, Value::Array(Vec::new()));
+            return Ok(());
+        }
+        match self.state.get_as::<Vec<serde::de::IgnoredAny>>(key) {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(err)) => Err(SessionError::wrong_type::<Vec<Value>>(key, err)),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes and returns the messages of flash queue `queue` (empty if there are none).
+    /// Marks the session changed, as in Pyramid.
+    pub fn pop_flash(&mut self, queue: &str) -> Result<Vec<Value>, SessionError> {
+        self.mark_changed();
+        let key = flash_key(queue);
+        Ok(self.remove_as::<Vec<Value>>(&key)?.unwrap_or_default())
+    }
+
+    /// Returns the messages of flash queue `queue` without removing them.
+    pub fn peek_flash(&self, queue: &str) -> Result<Vec<Value>, SessionError> {
+        Ok(self
+            .get_as::<Vec<Value>>(&flash_key(queue))?
+            .unwrap_or_default())
+    }
+
+    // --- CSRF ----------------------------------------------------------------------------
+
+    /// Makes, stores and returns a new CSRF token: 40 hex characters from 20 random bytes.
+    pub fn new_csrf_token(&mut self) -> String {
+        let mut bytes = [0u8; 20];
+        getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.insert(CSRF_KEY, token.clone());
+        token
+    }
+
+    /// The session's CSRF token, made and stored first if it has none.
+    pub fn get_csrf_token(&mut self) -> String {
+        match self.get_as::<String>(CSRF_KEY) {
+            Ok(Some(token)) => token,
+            Ok(None) => self.new_csrf_token(),
+            Err(err) => {
+                tracing::debug!(error = %err, "replacing a CSRF token that is not a string");
+                self.new_csrf_token()
+            }
+        }
+    }
+
+    /// Whether `candidate` equals the session's CSRF token, compared in constant time.
+    /// `false` when the session has no token.
+    pub fn check_csrf_token(&self, candidate: &str) -> bool {
+        match self.get_as::<String>(CSRF_KEY) {
+            Ok(Some(token)) => bool::from(token.as_bytes().ct_eq(candidate.as_bytes())),
+            _ => false,
+        }
+    }
+
+    // --- crate internals ---------------------------------------------------------------
+
+    pub(crate) fn state(&self) -> &State {
+        &self.state
+    }
+
+    #[allow(dead_code)] // called by the typed guards
+    pub(crate) fn record_failed_write(&mut self, key: &str, reason: String) {
+        if self.failed_write.is_none() {
+            self.failed_write = Some(FailedWrite {
+                key: key.to_owned(),
+                reason,
+            });
+        }
+    }
+
+    pub(crate) fn failed_write(&self) -> Option<&FailedWrite> {
+        self.failed_write.as_ref()
+    }
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Session {
+    /// Shows metadata and key names, not values: values are user data.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("created", &self.created)
+            .field("accessed", &self.accessed.get())
+            .field("renewed", &self.renewed)
+            .field("is_new", &self.is_new)
+            .field("dirty", &self.dirty.get())
+            .field("outcome", &self.outcome)
+            .field("keys", &self.state.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn flash_key(queue: &str) -> String {
+    let mut key = String::with_capacity(FLASH_PREFIX.len() + queue.len());
+    key.push_str(FLASH_PREFIX);
+    key.push_str(queue);
+    key
+}
+
+/// A key's place in the session, from [`Session::entry`].
+pub struct Entry<'a> {
+    session: &'a mut Session,
+    key: String,
+}
+
+impl<'a> Entry<'a> {
+    /// The key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The value, after inserting `default` if the key was missing.
+    pub fn or_insert(self, default: impl Into<Value>) -> &'a mut Value {
+        self.or_insert_with(|| default.into())
+    }
+
+    /// The value, after inserting `default()` if the key was missing.
+    ///
+    /// A present value that cannot be held as a [`Value`] (a number beyond `f64`) is
+    /// replaced, with a warning logged.
+    pub fn or_insert_with(self, default: impl FnOnce() -> Value) -> &'a mut Value {
+        let state = &mut self.session.state;
+        if state.get_mut(&self.key).is_none() {
+            if state.contains_key(&self.key) {
+                tracing::warn!(key = %self.key, "replacing a session value that cannot be decoded");
+            }
+            state.insert(&self.key, default());
+        }
+        state.get_mut(&self.key).expect("inserted above")
+    }
+
+    /// Applies `f` to the value if the key is present.
+    pub fn and_modify(self, f: impl FnOnce(&mut Value)) -> Self {
+        if let Some(value) = self.session.state.get_mut(&self.key) {
+            f(value);
+        }
+        self
+    }
+}
+
+impl<K: AsRef<str>, V: Into<Value>> Extend<(K, V)> for Session {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        self.mark_changed();
+        for (key, value) in iter {
+            self.state.insert(key.as_ref(), value.into());
+        }
+    }
+}
