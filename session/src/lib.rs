@@ -31,6 +31,7 @@ mod clock;
 pub mod codec;
 mod error;
 mod factory;
+mod flash;
 mod session;
 mod state;
 
@@ -40,4 +41,5 @@ pub use codec::{HashAlg, Secret};
 pub use cookie::SameSite;
 pub use error::{BuildError, Rejection, SessionError};
 pub use factory::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, Saved, SignedCookieSessionFactory};
+pub use flash::Flash;
 pub use session::{CSRF_KEY, Entry, FLASH_PREFIX, LoadOutcome, Session};

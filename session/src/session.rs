@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 
 use crate::codec::payload::RawPayload;
 use crate::error::{Rejection, SessionError};
+use crate::flash::Flash;
 use crate::state::State;
 
 /// Session keys that hold flash queue `q` are `"_f_" + q`, as in Pyramid.
@@ -313,12 +314,22 @@ impl Session {
 
     // --- flash messages ------------------------------------------------------------------
 
-    /// Appends `message` to the default flash queue (`""`).
+    /// Appends `message` to its queue: the default queue `""` for plain values, the
+    /// variant's queue for a `#[flash_queue]` enum.
     ///
     /// An error when the queue's key holds something other than a list (another app wrote
-    /// it); the session is then unchanged.
-    pub fn flash(&mut self, message: impl Into<Value>) -> Result<(), SessionError> {
-        self.flash_to("", message)
+    /// it), or when a typed message cannot be serialized; the session is then unchanged.
+    pub fn flash(&mut self, message: impl Flash) -> Result<(), SessionError> {
+        let queue = message.queue().to_owned();
+        self.push_flash(&queue, message.into_message()?, true)
+            .map(drop)
+    }
+
+    /// Appends `message` to its queue unless an equal message is already queued (Pyramid's
+    /// `allow_duplicate=False`). Returns whether it was added.
+    pub fn flash_unique(&mut self, message: impl Flash) -> Result<bool, SessionError> {
+        let queue = message.queue().to_owned();
+        self.push_flash(&queue, message.into_message()?, false)
     }
 
     /// Appends `message` to flash queue `queue`.

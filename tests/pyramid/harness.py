@@ -212,8 +212,11 @@ def run_cycle(kwargs, run, cookie=None, cookie_header=None, now=None,
     req.environ['harness.run'] = run
     out = {'session': None, 'set_cookie': [], 'view_exception': None,
            'router_exception': None, 'session_error': None}
+    # Built outside the try: a bad factory option (unknown hashalg, ...) is
+    # a configuration error, not something that happened during the request.
+    app = app_for(kwargs)
     try:
-        resp = req.get_response(app_for(kwargs))
+        resp = req.get_response(app)
         out['set_cookie'] = resp.headers.getall('Set-Cookie')
         out['status'] = resp.status_int
     except Exception as exc:

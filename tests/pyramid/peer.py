@@ -58,6 +58,8 @@ Response:
     "new": bool|null,              # null only if the session could not be built
     "created": number|null, "accessed": number|null, "renewed": number|null,
     "state": object|null,          # final dict, read without touching it
+                                   # (all five as they stood when the view
+                                   # ended: what _set_cookie serializes)
     "set_cookie": str|null,        # the raw Set-Cookie header Pyramid wrote
     "cookie_value": str|null,      # its value part
     "error": str|null              # "<where>: <Exception>: <message>"
@@ -141,17 +143,27 @@ def handle(req):
         return resp
 
     results = resp['results']
+    snapshot = {}
 
     def run(session):
-        # Results are copied to JSON-safe values immediately: later ops may
-        # mutate the very list a pop/peek returned.
-        for i, op in enumerate(ops):
-            try:
-                results.append(jsonable(json.loads(json.dumps(
-                    apply_op(session, op), default=repr))))
-            except Exception as exc:
-                raise OpError('op[%d] %s: %s' % (i, op.get('op') if isinstance(op, dict) else op,
-                                                 describe(exc))) from exc
+        try:
+            for i, op in enumerate(ops):
+                try:
+                    # Copied to JSON-safe values at once: later ops may
+                    # mutate the very list a pop/peek returned.
+                    results.append(jsonable(json.loads(json.dumps(
+                        apply_op(session, op), default=repr))))
+                except Exception as exc:
+                    name = op.get('op') if isinstance(op, dict) else op
+                    raise OpError('op[%d] %s: %s' % (i, name, describe(exc))) from exc
+        finally:
+            # Taken when the view ends, i.e. exactly what _set_cookie will
+            # serialize.  Reading after the response would be wrong: Pyramid's
+            # own dict(self) inside _set_cookie is an "access" that bumps
+            # session.accessed to int(now) after the payload was built.
+            snapshot.update(new=session.new, created=session.created,
+                            accessed=session.accessed, renewed=session.renewed,
+                            state=state_of(session))
 
     try:
         out = run_cycle(kwargs, run, cookie=req.get('cookie'),
@@ -161,11 +173,8 @@ def handle(req):
         resp['error'] = 'factory: %s' % describe(exc)
         return resp
 
-    s = out['session']
-    if s is not None:
-        resp.update(new=s.new, created=jsonable(s.created),
-                    accessed=jsonable(s.accessed), renewed=jsonable(s.renewed),
-                    state=jsonable(state_of(s)))
+    if snapshot:
+        resp.update({k: jsonable(v) for k, v in snapshot.items()})
     if out['set_cookie']:
         # Pyramid sets at most one session cookie per response.
         resp['set_cookie'] = out['set_cookie'][-1]
@@ -205,7 +214,15 @@ def main():
                         'accessed': None, 'renewed': None, 'state': None,
                         'set_cookie': None, 'cookie_value': None,
                         'error': 'peer: %s' % describe(exc)}
-        out.write(json.dumps(resp, ensure_ascii=True, allow_nan=False) + '\n')
+        try:
+            text = json.dumps(resp, ensure_ascii=True, allow_nan=False)
+        except ValueError as exc:   # something non-JSON slipped through
+            text = json.dumps({'results': [], 'new': None, 'created': None,
+                               'accessed': None, 'renewed': None,
+                               'state': None, 'set_cookie': None,
+                               'cookie_value': None,
+                               'error': 'peer: unencodable response: %s' % exc})
+        out.write(text + '\n')
         out.flush()
 
 
