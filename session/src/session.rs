@@ -125,6 +125,47 @@ impl Session {
         }
     }
 
+    /// A session holding `state`, the text of a JSON object, with the given timestamps, as if
+    /// loaded from a cookie: for tools, migrations and tests. The text is kept as it is, so
+    /// values the untyped API cannot hold (integers past 64 bits) survive a save.
+    ///
+    /// ```
+    /// use session::Session;
+    ///
+    /// let session = Session::from_json(r#"{"user": 7}"#, 1_700_000_000.0, 1_699_999_000.0).unwrap();
+    /// assert_eq!(session.get_as::<u64>("user").unwrap(), Some(7));
+    /// assert!(Session::from_json("[1, 2]", 0.0, 0.0).is_err());
+    /// ```
+    pub fn from_json(state: &str, accessed: f64, created: f64) -> Result<Self, Rejection> {
+        let mut text = Vec::with_capacity(state.len() + 48);
+        text.push(b'[');
+        crate::codec::payload::write_timestamp(&mut text, accessed);
+        text.push(b',');
+        crate::codec::payload::write_timestamp(&mut text, created);
+        text.push(b',');
+        text.extend_from_slice(state.as_bytes());
+        text.push(b']');
+        let text = String::from_utf8(text).map_err(|_| Rejection::NotUtf8)?;
+        let parsed = crate::codec::payload::parse(&text)?;
+        // `parse` reads the timestamps back from their printed form; keep the exact ones.
+        let mut session = Self::loaded(text, parsed, crate::clock::system_now(), None, false);
+        session.created = created;
+        session.renewed = accessed;
+        session.accessed.set(accessed);
+        Ok(session)
+    }
+
+    /// The state as the text of a JSON object, for inspection: untouched values appear byte
+    /// for byte as they arrived. Unlike the dict API, this does not mark the session
+    /// accessed.
+    pub fn state_json(&self) -> Result<String, SessionError> {
+        let mut out = Vec::with_capacity(self.state.json_len_hint());
+        self.state
+            .write_json(&mut out)
+            .map_err(|(key, err)| SessionError::unserializable(&key, err))?;
+        Ok(String::from_utf8(out).expect("serde_json and the payload parser only produce UTF-8"))
+    }
+
     // --- metadata --------------------------------------------------------------------
 
     /// When the session was created, in Unix seconds.
