@@ -194,8 +194,8 @@ impl Builder<SignedKeys> {
         self
     }
 
-    /// Accepts secrets shorter than [`MIN_SECRET_LEN`] bytes. Only for sharing sessions with
-    /// an existing app whose secret cannot change yet.
+    /// Accepts secrets shorter than [`MIN_SECRET_LEN`] bytes, even empty ones, as Pyramid
+    /// does. Only for sharing sessions with an existing app whose secret cannot change yet.
     pub fn allow_short_secret(mut self) -> Self {
         self.allow_short_secret = true;
         self
@@ -205,9 +205,6 @@ impl Builder<SignedKeys> {
     pub fn build(self) -> Result<CookieSessionFactory<SignedCodec>, BuildError> {
         self.check_options()?;
         for secret in std::iter::once(&self.keys.secret).chain(&self.keys.fallbacks) {
-            if secret.is_empty() {
-                return Err(BuildError::MissingSecret);
-            }
             if secret.len() < MIN_SECRET_LEN && !self.allow_short_secret {
                 return Err(BuildError::ShortSecret {
                     len: secret.len(),

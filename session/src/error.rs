@@ -7,9 +7,6 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// No secret was given, or the secret is empty.
-    #[error("a session factory needs a non-empty secret")]
-    MissingSecret,
     /// The secret is shorter than [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes and short
     /// secrets were not explicitly allowed.
     #[error(

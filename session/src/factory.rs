@@ -158,10 +158,12 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     /// [`load_outcome`](Session::load_outcome) says why, and the reason is logged at debug
     /// level.
     pub fn load(&self, headers: &HeaderMap) -> Session {
+        // WebOb keeps the last of repeated cookies; so do we, across all `Cookie` headers.
         let value = headers
             .get_all(COOKIE)
             .iter()
-            .find_map(|header| find_cookie(header, &self.cookie.name));
+            .filter_map(|header| find_cookie(header, &self.cookie.name))
+            .last();
         self.load_value(value.as_deref())
     }
 
@@ -179,7 +181,15 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         };
         match self.open(value, now) {
             Ok(session) => session,
-            Err(rejection) => {
+            Err(Rejected::TimedOut { accessed, created }) => {
+                tracing::debug!(
+                    cookie = %self.cookie.name,
+                    reason = %Rejection::TimedOut,
+                    "session cookie timed out; its state is dropped"
+                );
+                Session::timed_out(now, self.policy.reissue_time, accessed, created)
+            }
+            Err(Rejected::Invalid(rejection)) => {
                 tracing::debug!(
                     cookie = %self.cookie.name,
                     reason = %rejection,
@@ -194,14 +204,17 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         }
     }
 
-    fn open(&self, value: &str, now: f64) -> Result<Session, Rejection> {
+    fn open(&self, value: &str, now: f64) -> Result<Session, Rejected> {
         let opened = self.codec.open(value)?;
         let text = String::from_utf8(opened.payload).map_err(|_| Rejection::NotUtf8)?;
         let parsed = payload::parse(&text)?;
         if let Some(timeout) = self.policy.timeout
             && now - parsed.accessed > timeout
         {
-            return Err(Rejection::TimedOut);
+            return Err(Rejected::TimedOut {
+                accessed: parsed.accessed,
+                created: parsed.created,
+            });
         }
         Ok(Session::loaded(
             text,
@@ -313,7 +326,24 @@ impl<C> fmt::Debug for CookieSessionFactory<C> {
     }
 }
 
-/// The value of cookie `name` in a `Cookie` header; the first one wins when it repeats.
+/// Why `open` did not produce a session.
+enum Rejected {
+    Invalid(Rejection),
+    /// A valid cookie past its timeout: Pyramid keeps its timestamps and drops its state.
+    TimedOut {
+        accessed: f64,
+        created: f64,
+    },
+}
+
+impl From<Rejection> for Rejected {
+    fn from(rejection: Rejection) -> Self {
+        Self::Invalid(rejection)
+    }
+}
+
+/// The value of cookie `name` in a `Cookie` header; the last one wins when it repeats, as in
+/// WebOb (even when that one is invalid).
 fn find_cookie(header: &HeaderValue, name: &str) -> Option<String> {
     // A header with bytes outside visible ASCII may still carry a good session cookie.
     let text = String::from_utf8_lossy(header.as_bytes());
@@ -323,6 +353,7 @@ fn find_cookie(header: &HeaderValue, name: &str) -> Option<String> {
 fn find_cookie_in(header: &str, name: &str) -> Option<String> {
     Cookie::split_parse(header)
         .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == name)
+        .filter(|cookie| cookie.name() == name)
+        .last()
         .map(|cookie| cookie.value().to_owned())
 }

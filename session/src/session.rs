@@ -31,7 +31,9 @@ pub enum LoadOutcome {
     /// The cookie loaded, but it was signed with a fallback secret; the next save re-signs
     /// it with the current one.
     LoadedWithOldSecret,
-    /// The cookie was unusable; the request got a new, empty session.
+    /// The cookie was unusable; the request got a new, empty session. For
+    /// [`Rejection::TimedOut`], as in Pyramid, the session keeps the cookie's timestamps and
+    /// is not new: only its state is dropped.
     Rejected(Rejection),
 }
 
@@ -96,6 +98,27 @@ impl Session {
             dirty: Cell::new(false),
             outcome,
             failed_write: None,
+        }
+    }
+
+    /// A session whose cookie timed out: as in Pyramid, its state is dropped but it keeps
+    /// its timestamps and is not new.
+    pub(crate) fn timed_out(
+        now: f64,
+        reissue_time: Option<f64>,
+        accessed: f64,
+        created: f64,
+    ) -> Self {
+        Self {
+            created,
+            renewed: accessed,
+            accessed: Cell::new(accessed),
+            is_new: false,
+            ..Self::fresh(
+                now,
+                reissue_time,
+                LoadOutcome::Rejected(Rejection::TimedOut),
+            )
         }
     }
 

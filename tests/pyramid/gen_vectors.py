@@ -53,6 +53,9 @@ JSON schema of the output (all strings are Unicode; file is UTF-8)
                                        #   truncated, bad_base64, not_3_array,
                                        #   bad_timestamp, bad_state, bad_json
     "secret": str, "salt": str, "hashalg": str,   # the LOADER's settings
+    "now": number,                     # clock during the load (matters: an
+                                       #   expired cookie's state is replaced by
+                                       #   {} before Pyramid inspects it)
     "cookie_value": str,
     "pyramid": {                       # what real Pyramid did with it
       "outcome": "fresh"|"loaded"|"raised",   # fresh = new empty session;
@@ -66,7 +69,7 @@ JSON schema of the output (all strings are Unicode; file is UTF-8)
 
   "lenient": [ {                       # non-canonical cookies Pyramid still loads
     "name": str, "secret": str, "salt": str, "hashalg": str,
-    "cookie_value": str,
+    "now": number, "cookie_value": str,
     "must_accept": bool,               # true only for '=' padding (design requires it)
     "note": str,
     "pyramid": {"outcome": ..., "new": bool, "created": number|str,
@@ -286,7 +289,7 @@ def bad_vector(name, category, cookie_value, secret='secret', salt=SALT,
         detail = res['detail']
     return {
         'name': name, 'category': category, 'secret': secret, 'salt': salt,
-        'hashalg': hashalg, 'cookie_value': cookie_value,
+        'hashalg': hashalg, 'now': NOW, 'cookie_value': cookie_value,
         'pyramid': {'outcome': res['outcome'], 'stage': stage, 'detail': detail,
                     'new': res['new'], 'state': jsonable(res['state'])},
     }
@@ -298,7 +301,8 @@ def lenient_vector(name, cookie_value, note, must_accept=False):
         raise SystemExit('%s: expected Pyramid to accept it, got %r' % (name, res))
     return {
         'name': name, 'secret': 'secret', 'salt': SALT, 'hashalg': 'sha512',
-        'cookie_value': cookie_value, 'must_accept': must_accept, 'note': note,
+        'now': NOW, 'cookie_value': cookie_value, 'must_accept': must_accept,
+        'note': note,
         'pyramid': jsonable({'outcome': res['outcome'], 'new': res['new'],
                              'created': res['created'], 'renewed': res['renewed'],
                              'state': res['state']}),
@@ -542,8 +546,10 @@ NOTES = [
     'produces a different but equally valid cookie: compare state, not bytes, '
     'unless the implementation reproduces this formatting.',
     'accessed is int(time.time()) after any dict/flash/csrf call; it is a '
-    'float only when the cookie is written via a bare changed() (see '
-    'accessed_float_changed_only). created is time.time() (float) for a new '
+    'float only when the cookie is written via a bare changed(), which keeps '
+    'the initial value: time.time() for a new session (see '
+    'accessed_float_changed_only), float(cookie accessed) for a loaded one '
+    '(an int 1699999990 is re-written as 1699999990.0). created is time.time() (float) for a new '
     'session and float(cookie created) for a loaded one (an int 0 is '
     're-written as 0.0).',
     'Set-Cookie attribute order (webob): name=value; Domain; Max-Age; Path; '
@@ -552,6 +558,10 @@ NOTES = [
     'secure raises ValueError in webob.',
     'Cookie value length limit: Pyramid raises ValueError("Cookie value is '
     'too long to store (N bytes)") when len(value) > 4064; no header is set.',
+    'bad_state cookies with outcome "raised" crash Pyramid\'s session factory '
+    '(HTTP 500) only while the cookie is not timed out: an expired cookie\'s '
+    'state is replaced by {} before dict() sees it. Rust should return a '
+    'fresh session for all of them.',
 ]
 
 

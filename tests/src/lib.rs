@@ -1,1 +1,114 @@
-//! Integration tests live in `tests/`; this crate has no library code.
+//! Support for the integration tests: a client for the live Pyramid peer.
+//!
+//! [`PyramidPeer`] runs `tests/pyramid/peer.py` under the Python of the venv that
+//! `scripts/pyenv.sh` builds (real Pyramid 2.1), and sends it one request/response cycle
+//! at a time as JSON lines.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde_json::{Value, json};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// The Python interpreter that has Pyramid: `$PYRAMID_PYTHON`, or the venv that
+/// `scripts/pyenv.sh` makes (building it if missing).
+///
+/// # Panics
+///
+/// When no such interpreter can be had: the interop tests are never skipped silently.
+pub fn pyramid_python() -> PathBuf {
+    if let Some(python) = std::env::var_os("PYRAMID_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let script = workspace_root().join("scripts/pyenv.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        output.status.success(),
+        "{} failed: the Pyramid interop tests need Python 3 with pyramid==2.1 \
+         (run it by hand, or set PYRAMID_PYTHON)",
+        script.display()
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    PathBuf::from(
+        stdout
+            .lines()
+            .last()
+            .expect("pyenv.sh prints the python path")
+            .trim(),
+    )
+}
+
+/// A running Pyramid peer. Dropping it closes its stdin, which ends it.
+pub struct PyramidPeer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl PyramidPeer {
+    /// Starts the peer.
+    pub fn start() -> Self {
+        let peer = workspace_root().join("tests/pyramid/peer.py");
+        let mut child = Command::new(pyramid_python())
+            .arg(&peer)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", peer.display()));
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        Self {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// Runs one request through Pyramid and returns its response object.
+    pub fn request(&mut self, request: &Value) -> Value {
+        let stdin = self.stdin.as_mut().expect("open until drop");
+        writeln!(stdin, "{request}").expect("the peer reads its stdin");
+        stdin.flush().expect("the peer reads its stdin");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("the peer answers");
+        assert!(!line.is_empty(), "the Pyramid peer exited");
+        serde_json::from_str(&line).expect("the peer answers with JSON")
+    }
+
+    /// Runs `ops` on the session in cookie `cookie` (if any) with the given factory
+    /// options (`{"secret": ..}` at least), at time `now`.
+    pub fn run(&mut self, factory: &Value, cookie: Option<&str>, now: f64, ops: Value) -> Value {
+        let response = self.request(&json!({
+            "factory": factory,
+            "cookie": cookie,
+            "now": now,
+            "ops": ops,
+        }));
+        assert!(
+            response["error"].is_null(),
+            "Pyramid failed: {}",
+            response["error"]
+        );
+        response
+    }
+}
+
+impl Drop for PyramidPeer {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}

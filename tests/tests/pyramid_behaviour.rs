@@ -86,6 +86,26 @@ fn ctor_with_cookie_expired() {
         session.load_outcome(),
         LoadOutcome::Rejected(Rejection::TimedOut)
     );
+    // As Pyramid: the timestamps survive, and the session is not new.
+    assert_eq!(session.created(), 0.0);
+    assert!(!session.is_new());
+}
+
+#[test]
+fn repeated_session_cookie_last_one_wins_as_in_webob() {
+    let (factory, _) = factory();
+    let first = cookie(NOW, 0.0, json!({"n": 1}));
+    let second = cookie(NOW, 0.0, json!({"n": 2}));
+    let mut headers = HeaderMap::new();
+    let header = format!("session={first}; other=x; session={second}");
+    headers.insert("cookie", header.parse().unwrap());
+    assert_eq!(factory.load(&headers).get("n"), Some(&json!(2)));
+    // Across several `Cookie` headers too, and even when the last one is bad.
+    let mut headers = HeaderMap::new();
+    headers.append("cookie", format!("session={first}").parse().unwrap());
+    headers.append("cookie", "session=garbage".parse().unwrap());
+    let session = factory.load(&headers);
+    assert!(matches!(session.load_outcome(), LoadOutcome::Rejected(_)));
 }
 
 #[test]

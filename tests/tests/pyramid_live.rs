@@ -1,0 +1,282 @@
+//! Live round trips with real Pyramid 2.1: cookies minted on one side load on the other
+//! with the same state and timestamps, flash messages cross over, CSRF tokens agree.
+//!
+//! The peer is `tests/pyramid/peer.py`; `scripts/pyenv.sh` builds its venv when missing.
+//! These tests never skip: without Python and Pyramid they fail.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use session::{HashAlg, LoadOutcome, ManualClock, Session, SignedCookieSessionFactory};
+use session_tests::PyramidPeer;
+
+const SECRET: &str = "interop secret shared by both apps";
+const NOW: f64 = 1_700_000_000.5;
+
+fn factory(salt: &str, alg: HashAlg) -> SignedCookieSessionFactory {
+    SignedCookieSessionFactory::builder(SECRET)
+        .salt(salt)
+        .hashalg(alg)
+        .clock(ManualClock::new(NOW))
+        .build()
+        .unwrap()
+}
+
+fn pyramid_factory(salt: &str, alg: HashAlg) -> Value {
+    json!({"secret": SECRET, "salt": salt, "hashalg": alg.as_str()})
+}
+
+fn state_of(session: &Session) -> Value {
+    serde_json::from_str(&session.state_json().unwrap()).unwrap()
+}
+
+fn rich_state() -> Value {
+    json!({
+        "user": {"id": 7, "name": "Zoë", "roles": ["admin", "ops"]},
+        "greeting": "héllo ✓ 日本 🎉",
+        "cart": [{"sku": "A-1", "qty": 2, "price": 9.99}, {"sku": "B-2", "qty": 1, "price": 0.5}],
+        "big": 9_007_199_254_740_993_u64,
+        "negative": -42,
+        "flags": [true, false, null],
+        "deep": {"a": {"b": {"c": {"d": [1, [2, [3]]]}}}},
+        "": "empty key",
+    })
+}
+
+fn set_ops(state: &Value) -> Value {
+    Value::Array(
+        state
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| json!({"op": "set", "key": k, "value": v}))
+            .collect(),
+    )
+}
+
+#[test]
+fn pyramid_cookies_load_in_rust_and_rust_cookies_load_in_pyramid() {
+    let mut peer = PyramidPeer::start();
+    let state = rich_state();
+    for alg in [
+        HashAlg::Sha1,
+        HashAlg::Sha256,
+        HashAlg::Sha384,
+        HashAlg::Sha512,
+    ] {
+        for salt in ["pyramid.session.", "custom-salt."] {
+            let ours = factory(salt, alg);
+            let theirs = pyramid_factory(salt, alg);
+
+            // Pyramid -> Rust.
+            let minted = peer.run(&theirs, None, NOW, set_ops(&state));
+            let value = minted["cookie_value"]
+                .as_str()
+                .expect("Pyramid wrote a cookie");
+            let session = ours.load_value(Some(value));
+            assert_eq!(session.load_outcome(), LoadOutcome::Loaded, "{alg} {salt}");
+            assert_eq!(state_of(&session), state, "{alg} {salt}");
+            assert_eq!(session.created(), minted["created"].as_f64().unwrap());
+            assert_eq!(session.accessed(), minted["accessed"].as_f64().unwrap());
+
+            // Rust -> Pyramid.
+            let mut session = ours.load_value(None);
+            session.extend(state.as_object().unwrap().clone());
+            let value = ours.encode(&session).unwrap();
+            let read = peer.run(&theirs, Some(&value), NOW, json!([{"op": "get_state"}]));
+            assert_eq!(
+                read["new"],
+                json!(false),
+                "{alg} {salt}: Pyramid refused our cookie"
+            );
+            assert_eq!(read["state"], state, "{alg} {salt}");
+            assert_eq!(read["created"].as_f64().unwrap(), session.created());
+            assert_eq!(read["accessed"].as_f64().unwrap(), session.accessed());
+        }
+    }
+}
+
+#[test]
+fn a_mismatched_secret_is_refused_on_both_sides() {
+    let mut peer = PyramidPeer::start();
+    let ours = factory("pyramid.session.", HashAlg::Sha512);
+    let other = json!({"secret": "another secret entirely, also long enough"});
+    let minted = peer.run(
+        &other,
+        None,
+        NOW,
+        json!([{"op": "set", "key": "a", "value": 1}]),
+    );
+    let session = ours.load_value(minted["cookie_value"].as_str());
+    assert!(matches!(session.load_outcome(), LoadOutcome::Rejected(_)));
+
+    let mut session = ours.load_value(None);
+    session.insert("a", 1);
+    let value = ours.encode(&session).unwrap();
+    let read = peer.run(&other, Some(&value), NOW, json!([{"op": "get_state"}]));
+    assert_eq!(read["new"], json!(true));
+    assert_eq!(read["state"], json!({}));
+}
+
+#[test]
+fn tampered_rust_cookie_is_refused_by_pyramid() {
+    let mut peer = PyramidPeer::start();
+    let ours = factory("pyramid.session.", HashAlg::Sha512);
+    let mut session = ours.load_value(None);
+    session.insert("admin", false);
+    let value = ours.encode(&session).unwrap();
+    let mut bytes = value.into_bytes();
+    let i = bytes.len() / 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    let read = peer.run(
+        &pyramid_factory("pyramid.session.", HashAlg::Sha512),
+        Some(&tampered),
+        NOW,
+        json!([{"op": "get_state"}]),
+    );
+    assert_eq!(read["new"], json!(true));
+}
+
+#[test]
+fn flash_messages_cross_over_both_ways() {
+    let mut peer = PyramidPeer::start();
+    let ours = factory("pyramid.session.", HashAlg::Sha512);
+    let theirs = pyramid_factory("pyramid.session.", HashAlg::Sha512);
+
+    // Rust flashes, Pyramid pops.
+    let mut session = ours.load_value(None);
+    session.flash("Saved ✓").unwrap();
+    session
+        .flash_to("error", json!({"code": 7, "text": "nope"}))
+        .unwrap();
+    assert!(!session.flash_unique("Saved ✓").unwrap());
+    let value = ours.encode(&session).unwrap();
+    let popped = peer.run(
+        &theirs,
+        Some(&value),
+        NOW,
+        json!([
+            {"op": "pop_flash"},
+            {"op": "peek_flash", "queue": "error"},
+            {"op": "pop_flash", "queue": "error"},
+            {"op": "pop_flash"},
+        ]),
+    );
+    assert_eq!(
+        popped["results"],
+        json!([["Saved ✓"], [{"code": 7, "text": "nope"}], [{"code": 7, "text": "nope"}], []])
+    );
+
+    // Pyramid flashes, Rust pops; and the queue Pyramid left empty stays empty here.
+    let minted = peer.run(
+        &theirs,
+        popped["cookie_value"].as_str(),
+        NOW,
+        json!([
+            {"op": "flash", "msg": "from pyramid"},
+            {"op": "flash", "msg": "from pyramid", "allow_duplicate": false},
+            {"op": "flash", "msg": "warned", "queue": "warn"},
+        ]),
+    );
+    let mut session = ours.load_value(minted["cookie_value"].as_str());
+    assert_eq!(session.peek_flash("warn").unwrap(), vec![json!("warned")]);
+    assert_eq!(session.pop_flash("").unwrap(), vec![json!("from pyramid")]);
+    assert!(session.pop_flash("").unwrap().is_empty());
+    assert!(session.pop_flash("error").unwrap().is_empty());
+
+    // What Rust popped stays popped in Pyramid.
+    let value = ours.encode(&session).unwrap();
+    let read = peer.run(
+        &theirs,
+        Some(&value),
+        NOW,
+        json!([{"op": "pop_flash"}, {"op": "pop_flash", "queue": "warn"}]),
+    );
+    assert_eq!(read["results"], json!([[], ["warned"]]));
+}
+
+#[test]
+fn csrf_tokens_agree_both_ways() {
+    let mut peer = PyramidPeer::start();
+    let ours = factory("pyramid.session.", HashAlg::Sha512);
+    let theirs = pyramid_factory("pyramid.session.", HashAlg::Sha512);
+
+    let minted = peer.run(&theirs, None, NOW, json!([{"op": "get_csrf_token"}]));
+    let token = minted["results"][0].as_str().unwrap().to_owned();
+    let mut session = ours.load_value(minted["cookie_value"].as_str());
+    assert!(session.check_csrf_token(&token));
+    assert_eq!(session.get_csrf_token(), token);
+
+    let fresh = session.new_csrf_token();
+    let value = ours.encode(&session).unwrap();
+    let read = peer.run(
+        &theirs,
+        Some(&value),
+        NOW,
+        json!([{"op": "get_csrf_token"}]),
+    );
+    assert_eq!(read["results"][0], json!(fresh));
+}
+
+#[test]
+fn invalidate_in_rust_empties_the_session_in_pyramid() {
+    let mut peer = PyramidPeer::start();
+    let ours = factory("pyramid.session.", HashAlg::Sha512);
+    let theirs = pyramid_factory("pyramid.session.", HashAlg::Sha512);
+    let minted = peer.run(
+        &theirs,
+        None,
+        NOW,
+        json!([{"op": "set", "key": "user", "value": 1}]),
+    );
+    let mut session = ours.load_value(minted["cookie_value"].as_str());
+    session.invalidate();
+    let value = ours.encode(&session).unwrap();
+    let read = peer.run(&theirs, Some(&value), NOW, json!([{"op": "get_state"}]));
+    assert_eq!(read["state"], json!({}));
+    assert_eq!(
+        read["created"], minted["created"],
+        "created survives invalidate, as in Pyramid"
+    );
+}
+
+#[test]
+fn reissue_and_timeout_agree_with_pyramid() {
+    let mut peer = PyramidPeer::start();
+    let theirs = json!({"secret": SECRET, "timeout": 60, "reissue_time": 10});
+    let minted = peer.run(
+        &theirs,
+        None,
+        NOW,
+        json!([{"op": "set", "key": "a", "value": 1}]),
+    );
+    let value = minted["cookie_value"].as_str().unwrap();
+    for (later, touched) in [(5.0, true), (11.0, true), (11.0, false), (61.0, true)] {
+        let clock = ManualClock::new(NOW + later);
+        let ours = SignedCookieSessionFactory::builder(SECRET)
+            .timeout(Duration::from_secs(60))
+            .reissue_time(Duration::from_secs(10))
+            .clock(clock)
+            .build()
+            .unwrap();
+        let session = ours.load_value(Some(value));
+        let ops = if touched {
+            json!([{"op": "get", "key": "a"}])
+        } else {
+            json!([])
+        };
+        if touched {
+            let _ = session.get("a");
+        }
+        let read = peer.run(&theirs, Some(value), NOW + later, ops);
+        let mut headers = http::HeaderMap::new();
+        ours.save(&session, &mut headers).unwrap();
+        assert_eq!(
+            headers.contains_key("set-cookie"),
+            !read["set_cookie"].is_null(),
+            "+{later}s touched={touched}: Rust and Pyramid disagree on writing a cookie"
+        );
+        assert_eq!(state_of(&session), read["state"], "+{later}s");
+    }
+}
