@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace, after setting up what the tests need:
+#   - a Python venv with real Pyramid 2.1 for the interop tests (scripts/pyenv.sh),
+#   - Debian's chromium and chromium-driver for the browser test (scripts/browser.sh).
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p session`).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYRAMID_PYTHON="$(scripts/pyenv.sh | tail -n 1)"
+export PYRAMID_PYTHON
+if [[ -f scripts/browser.sh ]]; then
+    bash scripts/browser.sh
+fi
+
+cargo test --workspace --all-features "$@"
