@@ -1,0 +1,229 @@
+//! Factory behaviour beyond Pyramid's: secret rotation, build-time checks, secrets kept out
+//! of `Debug`, and cookies that replace a session carrying the same attributes.
+
+use std::time::Duration;
+
+use http::HeaderMap;
+use serde_json::json;
+use session::codec::{CookieCodec, SignedCodec};
+use session::{
+    BuildError, HashAlg, LoadOutcome, ManualClock, SameSite, Saved, SignedCookieSessionFactory,
+};
+
+const OLD: &str = "the old secret, thirty-two bytes or more";
+const NEW: &str = "the new secret, also thirty-two bytes long";
+const NOW: f64 = 1_700_000_000.0;
+
+fn factory(secret: &str) -> SignedCookieSessionFactory {
+    SignedCookieSessionFactory::builder(secret)
+        .clock(ManualClock::new(NOW))
+        .build()
+        .unwrap()
+}
+
+fn set_cookie_value(headers: &HeaderMap) -> String {
+    let header = headers["set-cookie"].to_str().unwrap();
+    cookie::Cookie::parse(header.to_owned())
+        .unwrap()
+        .value()
+        .to_owned()
+}
+
+#[test]
+fn a_cookie_signed_with_a_fallback_secret_is_re_signed_with_the_current_one() {
+    let old = factory(OLD);
+    let mut session = old.load_value(None);
+    session.insert("user", 7);
+    let old_cookie = old.encode(&session).unwrap();
+
+    let rotated = SignedCookieSessionFactory::builder(NEW)
+        .fallback_secret(OLD)
+        .clock(ManualClock::new(NOW))
+        .build()
+        .unwrap();
+    let session = rotated.load_value(Some(&old_cookie));
+    assert_eq!(session.load_outcome(), LoadOutcome::LoadedWithOldSecret);
+    assert_eq!(session.get("user"), Some(&json!(7)));
+
+    // The save re-signs even though nothing changed, and signs with the current secret only.
+    let mut headers = HeaderMap::new();
+    assert_eq!(
+        rotated.save(&session, &mut headers).unwrap(),
+        Saved::Written
+    );
+    let new_cookie = set_cookie_value(&headers);
+    assert_eq!(
+        factory(NEW).load_value(Some(&new_cookie)).load_outcome(),
+        LoadOutcome::Loaded
+    );
+    assert!(matches!(
+        factory(OLD).load_value(Some(&new_cookie)).load_outcome(),
+        LoadOutcome::Rejected(_)
+    ));
+    let reloaded = rotated.load_value(Some(&new_cookie));
+    assert_eq!(reloaded.load_outcome(), LoadOutcome::Loaded);
+    assert!(!reloaded.is_dirty());
+}
+
+#[test]
+fn a_session_changed_under_a_rotated_factory_is_never_signed_with_the_fallback() {
+    // CVE-2025-47278 (Flask): signing with the last fallback key instead of the current one.
+    let rotated = SignedCookieSessionFactory::builder(NEW)
+        .fallback_secret(OLD)
+        .fallback_secret("an even older secret, thirty-two bytes")
+        .build()
+        .unwrap();
+    let mut session = rotated.load_value(None);
+    session.insert("a", 1);
+    let value = rotated.encode(&session).unwrap();
+    let only_new = SignedCodec::new(NEW, "pyramid.session.", HashAlg::Sha512);
+    assert!(!only_new.open(&value).unwrap().stale_key);
+}
+
+#[test]
+fn bad_configuration_fails_at_build_time() {
+    let build = |b: session::Builder<session::SignedKeys>| b.build().unwrap_err();
+    let ok = || SignedCookieSessionFactory::builder(NEW);
+    assert_eq!(
+        build(SignedCookieSessionFactory::builder("short")),
+        BuildError::ShortSecret { len: 5, min: 32 }
+    );
+    assert!(matches!(
+        build(ok().fallback_secret("short")),
+        BuildError::ShortSecret { len: 5, .. }
+    ));
+    assert_eq!(
+        build(ok().cookie_name("bad name")),
+        BuildError::InvalidCookieName("bad name".into())
+    );
+    assert_eq!(
+        build(ok().cookie_name("")),
+        BuildError::InvalidCookieName("".into())
+    );
+    assert!(matches!(
+        build(ok().path(Some("/a;b".to_owned()))),
+        BuildError::InvalidAttribute {
+            attribute: "path",
+            ..
+        }
+    ));
+    assert!(matches!(
+        build(ok().domain(Some("exa\nmple.com".to_owned()))),
+        BuildError::InvalidAttribute {
+            attribute: "domain",
+            ..
+        }
+    ));
+    assert_eq!(
+        build(ok().samesite(SameSite::None)),
+        BuildError::SameSiteNoneWithoutSecure
+    );
+    assert!(ok().samesite(SameSite::None).secure(true).build().is_ok());
+    assert!(
+        SignedCookieSessionFactory::builder("short")
+            .allow_short_secret()
+            .build()
+            .is_ok()
+    );
+    assert_eq!(
+        "md5".parse::<HashAlg>().unwrap_err(),
+        BuildError::UnknownHashAlg("md5".into())
+    );
+}
+
+#[test]
+fn debug_output_never_shows_a_secret() {
+    let builder = SignedCookieSessionFactory::builder(NEW).fallback_secret(OLD);
+    let shown = format!("{builder:?}");
+    let factory = builder.build().unwrap();
+    let shown = format!("{shown} {factory:?} {:?}", factory.codec());
+    for secret in [NEW, OLD] {
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(!shown.contains(&secret[..12]), "{shown}");
+    }
+    let err = SignedCookieSessionFactory::builder("hunter2")
+        .build()
+        .unwrap_err();
+    assert!(!format!("{err:?} {err}").contains("hunter2"));
+}
+
+#[test]
+fn replacing_cookies_carry_the_same_attributes() {
+    let factory = SignedCookieSessionFactory::builder(NEW)
+        .cookie_name("sid")
+        .path(Some("/app".to_owned()))
+        .domain(Some("example.com".to_owned()))
+        .secure(true)
+        .httponly(true)
+        .samesite(SameSite::Strict)
+        .max_age(Duration::from_secs(600))
+        .clock(ManualClock::new(NOW))
+        .build()
+        .unwrap();
+    let mut session = factory.load_value(None);
+    session.insert("a", 1);
+    let mut first = HeaderMap::new();
+    factory.save(&session, &mut first).unwrap();
+
+    let mut session = factory.load_value(Some(&set_cookie_value(&first)));
+    session.invalidate();
+    let mut second = HeaderMap::new();
+    factory.save(&session, &mut second).unwrap();
+
+    let parse = |h: &HeaderMap| {
+        cookie::Cookie::parse(h["set-cookie"].to_str().unwrap().to_owned()).unwrap()
+    };
+    let (a, b) = (parse(&first), parse(&second));
+    assert_eq!(a.name(), b.name());
+    assert_eq!(a.path(), b.path());
+    assert_eq!(a.domain(), b.domain());
+    assert_eq!(a.secure(), b.secure());
+    assert_eq!(a.http_only(), b.http_only());
+    assert_eq!(a.same_site(), b.same_site());
+    assert_eq!(a.max_age(), b.max_age());
+    assert_eq!(b.path(), Some("/app"));
+    assert_eq!(
+        factory.load_value(Some(b.value())).get("a"),
+        None,
+        "the replacing cookie holds the emptied session"
+    );
+}
+
+#[test]
+fn a_save_error_writes_nothing_and_names_the_size() {
+    let factory = factory(NEW);
+    let mut session = factory.load_value(None);
+    session.insert("blob", "x".repeat(2800));
+    let mut headers = HeaderMap::new();
+    factory.save(&session, &mut headers).unwrap();
+    let value = set_cookie_value(&headers);
+    assert!(value.len() <= session::MAX_COOKIE_VALUE_LEN);
+
+    let mut session = factory.load_value(Some(&value));
+    session.insert("more", "y".repeat(1000));
+    let mut headers = HeaderMap::new();
+    let err = factory.save(&session, &mut headers).unwrap_err();
+    assert!(err.to_string().contains("4064-byte limit"), "{err}");
+    assert!(headers.is_empty());
+}
+
+#[test]
+fn the_factory_clock_drives_timeout() {
+    let clock = ManualClock::new(NOW);
+    let factory = SignedCookieSessionFactory::builder(NEW)
+        .timeout(Duration::from_secs(100))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let mut session = factory.load_value(None);
+    session.insert("a", 1);
+    let value = factory.encode(&session).unwrap();
+    clock.advance(100.0);
+    assert_eq!(factory.load_value(Some(&value)).get("a"), Some(&json!(1)));
+    clock.advance(1.0);
+    let session = factory.load_value(Some(&value));
+    assert_eq!(
+        session.load_outcome(),
+        LoadOutcome::Rejected(session::Rejection::TimedOut)
+    );
+}
