@@ -12,8 +12,10 @@ use hmac::{Hmac, Mac};
 use super::{CookieCodec, Opened};
 use crate::error::{BuildError, Rejection};
 
-/// URL-safe base64 that writes no padding and reads values with or without it, as WebOb
-/// pads whatever it is given before decoding.
+/// URL-safe base64 that writes no padding and reads values with or without it (WebOb pads
+/// what it is given before decoding). Padding, when present, must be exactly right, and the
+/// unused bits of the last character must be zero: each cookie has one accepted spelling
+/// besides its padded form.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
     GeneralPurposeConfig::new()
@@ -273,9 +275,7 @@ impl CookieCodec for SignedCodec {
     }
 
     fn open(&self, value: &str) -> Result<Opened, Rejection> {
-        let mut bytes = BASE64
-            .decode(value.trim_end_matches('='))
-            .map_err(|_| Rejection::BadBase64)?;
+        let mut bytes = BASE64.decode(value).map_err(|_| Rejection::BadBase64)?;
         let digest_len = self.alg.digest_len();
         if bytes.len() < digest_len {
             return Err(Rejection::TooShort);
@@ -326,6 +326,16 @@ mod tests {
             assert_eq!(codec.open(&value).unwrap().payload, payload);
             assert_eq!(codec.open(&padded).unwrap().payload, payload);
         }
+    }
+
+    #[test]
+    fn rejects_wrong_padding() {
+        let codec = SignedCodec::new("k", "s", HashAlg::Sha256);
+        let value = codec.seal(b"[10, 10, {}]");
+        assert_eq!(value.len() % 4, 3, "this payload needs one `=`");
+        assert!(codec.open(&format!("{value}=")).is_ok());
+        assert_eq!(codec.open(&format!("{value}==")), Err(Rejection::BadBase64));
+        assert_eq!(codec.open(&format!("{value}=a")), Err(Rejection::BadBase64));
     }
 
     #[test]
