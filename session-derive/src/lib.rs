@@ -1,1 +1,36 @@
-//! Derive macros for the `session` crate.
+//! Derive macros for the [`session`](https://docs.rs/session) crate:
+//! `#[derive(SessionSchema)]` and `#[flash_queue]`. Use them through `session`, which
+//! re-exports them.
+//!
+//! Each macro goes parse (`attr.rs`, `ast.rs`) -> validate (`valid.rs`) -> expand
+//! (`expand.rs`), collecting every error on a `Ctxt` (`ctxt.rs`); with errors, `fallback.rs`
+//! emits stubs beside them so the rest of the user's code still type-checks.
+
+mod ast;
+mod attr;
+mod case;
+mod ctxt;
+mod expand;
+mod fallback;
+mod valid;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+#[doc = include_str!("../doc/session_schema.md")]
+#[proc_macro_derive(SessionSchema, attributes(session))]
+pub fn derive_session_schema(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::schema(&input)
+        .unwrap_or_else(|err| fallback::schema(&input, err))
+        .into()
+}
+
+#[doc = include_str!("../doc/flash_queue.md")]
+#[proc_macro_attribute]
+pub fn flash_queue(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    expand::flash_queue(args.into(), item.clone())
+        .unwrap_or_else(|err| fallback::original(item, err))
+        .into()
+}

@@ -85,9 +85,12 @@ fn main() {
             request.signed_mut(&key).add(Cookie::new("session", json));
             black_box(request.delta().next().unwrap().to_string());
         });
-        println!(r#"{{"impl": "signedjar+serde_json", "hash": "sha256", "size": "{label}", "ns": {ns:.0}}}"#);
+        println!(
+            r#"{{"impl": "signedjar+serde_json", "hash": "sha256", "size": "{label}", "ns": {ns:.0}}}"#
+        );
     }
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-cookies.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-cookies.json");
     let record = serde_json::json!({
         "secret": fixtures::SECRET,
         "now": fixtures::NOW,

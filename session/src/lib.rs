@@ -25,7 +25,52 @@
 //! assert!(response.contains_key("set-cookie"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Typed sessions
+//!
+//! [`#[derive(SessionSchema)]`](macro@SessionSchema) turns the fields of a struct into typed
+//! accessors on the session, whose `_mut` guard ([`FieldMut`]) writes the value back and
+//! marks the session changed when it drops. [`#[flash_queue]`](macro@flash_queue) makes an
+//! enum's variants typed flash queues, in Pyramid's format. Field types that cannot
+//! round-trip through JSON, keys that collide, and reserved keys are compile errors.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use session::{FlashExt, Session, SessionError, SessionSchema, flash_queue};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! pub struct Item {
+//!     sku: String,
+//! }
+//!
+//! #[derive(SessionSchema)]
+//! pub struct Shop {
+//!     #[session(default)]
+//!     cart: Vec<Item>,
+//!     user_id: Option<u64>,
+//! }
+//!
+//! #[flash_queue]
+//! #[derive(Debug, PartialEq)]
+//! pub enum Notice {
+//!     Success(String),
+//!     #[flash(queue = "error")]
+//!     Failure { code: u16, text: String },
+//! }
+//!
+//! let mut session = Session::new();
+//! session.cart_mut()?.push(Item { sku: "apple".into() }); // `ShopExt`, generated
+//! session.flash(Notice::Success("Added".into()))?; // appends "Added" to `_f_success`
+//!
+//! assert_eq!(session.cart()?.len(), 1);
+//! assert_eq!(session.user_id()?, None);
+//! assert_eq!(session.pop_flashes::<Notice>()?, [Notice::Success("Added".into())]);
+//! # Ok::<(), SessionError>(())
+//! ```
 
+// The tower layer and axum extractor, behind feature `axum`.
+#[cfg(feature = "axum")]
+pub mod axum;
 mod builder;
 mod clock;
 pub mod codec;
@@ -34,6 +79,7 @@ mod factory;
 mod flash;
 mod session;
 mod state;
+mod typed;
 
 pub use builder::{Builder, MIN_SECRET_LEN, ReadyCodec, SignedKeys};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -43,3 +89,8 @@ pub use error::{BuildError, Rejection, SessionError};
 pub use factory::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, Saved, SignedCookieSessionFactory};
 pub use flash::Flash;
 pub use session::{CSRF_KEY, Entry, FLASH_PREFIX, LoadOutcome, Session};
+pub use session_derive::{SessionSchema, flash_queue};
+pub use typed::{FieldMut, FlashExt, FlashQueue, JsonKey, SessionSchema, SessionValue};
+
+#[doc(hidden)]
+pub use typed::__private;

@@ -1,0 +1,74 @@
+//! Tea Shop: a small web shop whose state lives in a signed session cookie.
+//!
+//! ```text
+//! cargo run -p session-examples --bin shop
+//! PORT=8080 SESSION_SECRET=$(openssl rand -hex 32) cargo run -p session-examples --bin shop
+//! ```
+//!
+//! Serves on 127.0.0.1 only, port `PORT` (default 3000). Without `SESSION_SECRET` it signs
+//! cookies with a random secret made at start, so sessions end when it restarts.
+
+use std::net::Ipv4Addr;
+use std::process::ExitCode;
+
+use session_examples::shop;
+use tokio::net::TcpListener;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let port = match std::env::var("PORT") {
+        Ok(text) => match text.trim().parse::<u16>() {
+            Ok(port) => port,
+            Err(_) => {
+                eprintln!("error: PORT must be a port number, not `{text}`");
+                return ExitCode::from(2);
+            }
+        },
+        Err(_) => 3000,
+    };
+    let secret = match std::env::var("SESSION_SECRET") {
+        Ok(secret) if !secret.is_empty() => secret,
+        _ => {
+            eprintln!(
+                "warning: SESSION_SECRET is not set; signing sessions with a random secret, \
+                 so they end when the shop restarts"
+            );
+            shop::random_secret()
+        }
+    };
+    let factory = match shop::factory(secret) {
+        Ok(factory) => factory,
+        Err(err) => {
+            eprintln!("error: SESSION_SECRET: {err}");
+            eprintln!("hint: use 32 or more random bytes, such as 64 hex digits");
+            return ExitCode::from(2);
+        }
+    };
+
+    let listener = match TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("error: cannot listen on 127.0.0.1:{port}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Tea Shop is open at http://127.0.0.1:{port}/ (Ctrl-C to close)");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match axum::serve(listener, shop::app(factory))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Tea Shop: a small server-rendered web shop on axum whose whole state (cart, signed-in
+//! user, flash messages, CSRF token) lives in a signed session cookie.
+//!
+//! [`app`] builds the router; the `shop` binary serves it on 127.0.0.1, and the tests start
+//! it on an ephemeral port.
+//!
+//! | route               | what it does                                                |
+//! |---------------------|-------------------------------------------------------------|
+//! | `GET /`             | the products, each with an "Add to cart" form               |
+//! | `GET /cart`         | the cart, with "Remove" forms and the total                 |
+//! | `POST /cart/add`    | adds `product`; flashes a notice; `303` to `/`              |
+//! | `POST /cart/remove` | removes `product`; flashes a notice; `303` to `/cart`       |
+//! | `GET /login`        | the sign-in form                                            |
+//! | `POST /login`       | signs in (any name, password [`DEMO_PASSWORD`]); `303`      |
+//! | `POST /logout`      | invalidates the session; `303` to `/`                       |
+//! | `GET /session`      | the decoded session and the raw cookie, for learning        |
+//! | `GET /health`       | `ok`; never touches the session, so never sets a cookie     |
+//!
+//! Every `POST` form carries the session's CSRF token; a missing or wrong token is answered
+//! `403 Forbidden` and changes nothing.
+//!
+//! ```
+//! use session_examples::shop;
+//!
+//! let factory = shop::factory(shop::random_secret()).unwrap();
+//! let app: axum::Router = shop::app(factory);
+//! # drop(app);
+//! ```
+
+pub mod catalog;
+pub mod html;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::header::COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use session::axum::{SessionHandle, SessionLayer};
+use session::codec::CookieCodec;
+use session::{
+    BuildError, CookieSessionFactory, FlashExt, LoadOutcome, Secret, Session, SessionError,
+    SignedCookieSessionFactory,
+};
+
+use self::html::Chrome;
+use self::state::{CartLine, Notice, ShopSessionExt};
+
+/// The password of every demo account.
+pub const DEMO_PASSWORD: &str = "tea";
+
+/// The longest user name the shop accepts, in characters.
+const MAX_USER_NAME: usize = 40;
+
+/// The shop's session factory: Pyramid's defaults, but `HttpOnly` (no script needs the
+/// cookie), a one-hour idle timeout, and a new cookie for a mere read at most once a minute.
+pub fn factory(secret: impl Into<Secret>) -> Result<SignedCookieSessionFactory, BuildError> {
+    SignedCookieSessionFactory::builder(secret)
+        .httponly(true)
+        .timeout(Duration::from_secs(3600))
+        .reissue_time(Duration::from_secs(60))
+        .build()
+}
+
+/// A fresh random secret (64 hex characters from 32 random bytes), for a shop started
+/// without `SESSION_SECRET`: sessions then end when it restarts.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Clone)]
+struct AppState {
+    /// For showing the raw cookie on `/session`.
+    cookie_name: Arc<str>,
+}
+
+/// The shop's router, with its [`SessionLayer`] around every route.
+pub fn app<C: CookieCodec>(factory: CookieSessionFactory<C>) -> Router {
+    let state = AppState {
+        cookie_name: factory.cookie_name().into(),
+    };
+    Router::new()
+        .route("/", get(products))
+        .route("/cart", get(cart))
+        .route("/cart/add", post(add_to_cart))
+        .route("/cart/remove", post(remove_from_cart))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/session", get(show_session))
+        .route("/health", get(health))
+        .with_state(state)
+        .layer(SessionLayer::new(factory))
+}
+
+// --- pages -------------------------------------------------------------------------------
+
+/// What every page shows; takes this page's notices out of the session.
+fn chrome(s: &mut Session) -> Result<Chrome, SessionError> {
+    Ok(Chrome {
+        user: s.user()?,
+        cart_items: s.cart()?.iter().map(|line| u64::from(line.qty)).sum(),
+        notices: s.pop_flashes()?,
+        csrf_token: s.get_csrf_token(),
+    })
+}
+
+async fn products(session: SessionHandle) -> Result<Html<String>, SessionError> {
+    let mut s = session.lock();
+    Ok(Html(html::products(&chrome(&mut s)?)))
+}
+
+async fn cart(session: SessionHandle) -> Result<Html<String>, SessionError> {
+    let mut s = session.lock();
+    let lines = s.cart()?;
+    Ok(Html(html::cart(&chrome(&mut s)?, &lines)))
+}
+
+async fn login_form(session: SessionHandle) -> Result<Html<String>, SessionError> {
+    let mut s = session.lock();
+    Ok(Html(html::login(&chrome(&mut s)?)))
+}
+
+async fn show_session(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    session: SessionHandle,
+) -> Result<Html<String>, SessionError> {
+    let mut s = session.lock();
+    let facts = vec![
+        ("loaded", describe(s.load_outcome())),
+        ("new", s.is_new().to_string()),
+        ("created", format!("{} (Unix seconds)", s.created())),
+        (
+            "renewed",
+            format!("{} (the cookie's accessed time)", s.renewed()),
+        ),
+    ];
+    let entries: serde_json::Map<String, serde_json::Value> = s
+        .iter()
+        .map(|(key, value)| (key.to_owned(), value.clone()))
+        .collect();
+    let state_json = serde_json::to_string_pretty(&entries).unwrap_or_default();
+    let cookie = request_cookie(&headers, &app.cookie_name).unwrap_or("(none)");
+    let page = html::session(&chrome(&mut s)?, &facts, &state_json, cookie);
+    Ok(Html(page))
+}
+
+fn describe(outcome: LoadOutcome) -> String {
+    match outcome {
+        LoadOutcome::NoCookie => "no cookie yet: a new session".to_owned(),
+        LoadOutcome::Loaded => "from your cookie".to_owned(),
+        LoadOutcome::LoadedWithOldSecret => {
+            "from your cookie, signed with an older secret".to_owned()
+        }
+        LoadOutcome::Rejected(why) => format!("your cookie was rejected ({why}): a new session"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+// --- forms -------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+struct ProductForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    product: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+fn forbidden() -> Response {
+    (StatusCode::FORBIDDEN, Html(html::forbidden())).into_response()
+}
+
+async fn add_to_cart(
+    session: SessionHandle,
+    Form(form): Form<ProductForm>,
+) -> Result<Response, SessionError> {
+    let mut s = session.lock();
+    if !s.check_csrf_token(&form.csrf_token) {
+        return Ok(forbidden());
+    }
+    let notice = match catalog::find(&form.product) {
+        Some(product) => {
+            // The guard writes the cart back and marks the session changed when it drops.
+            let mut cart = s.cart_mut()?;
+            match cart.iter_mut().find(|line| line.product == product.id) {
+                Some(line) => line.qty = line.qty.saturating_add(1),
+                None => cart.push(CartLine {
+                    product: product.id.to_owned(),
+                    qty: 1,
+                }),
+            }
+            Notice::Success(format!("Added {} to your cart.", product.name))
+        }
+        None => Notice::Error("That product is not for sale.".to_owned()),
+    };
+    s.flash(notice)?;
+    Ok(Redirect::to("/").into_response())
+}
+
+async fn remove_from_cart(
+    session: SessionHandle,
+    Form(form): Form<ProductForm>,
+) -> Result<Response, SessionError> {
+    let mut s = session.lock();
+    if !s.check_csrf_token(&form.csrf_token) {
+        return Ok(forbidden());
+    }
+    let removed = {
+        let mut cart = s.cart_mut()?;
+        let before = cart.len();
+        cart.retain(|line| line.product != form.product);
+        cart.len() < before
+    };
+    let notice = match (removed, catalog::find(&form.product)) {
+        (true, Some(product)) => {
+            Notice::Success(format!("Removed {} from your cart.", product.name))
+        }
+        (true, None) => Notice::Success("Removed it from your cart.".to_owned()),
+        (false, _) => Notice::Error("That was not in your cart.".to_owned()),
+    };
+    s.flash(notice)?;
+    Ok(Redirect::to("/cart").into_response())
+}
+
+async fn login(
+    session: SessionHandle,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, SessionError> {
+    let mut s = session.lock();
+    if !s.check_csrf_token(&form.csrf_token) {
+        return Ok(forbidden());
+    }
+    let name = form.username.trim();
+    if name.is_empty() || name.chars().count() > MAX_USER_NAME || form.password != DEMO_PASSWORD {
+        s.flash(Notice::Error("Wrong name or password.".to_owned()))?;
+        return Ok(Redirect::to("/login").into_response());
+    }
+    // A signed-in session gets a token no anonymous page has seen.
+    s.new_csrf_token();
+    s.set_user(Some(name.to_owned()))?;
+    s.flash(Notice::Success(format!("Welcome, {name}!")))?;
+    Ok(Redirect::to("/").into_response())
+}
+
+async fn logout(
+    session: SessionHandle,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, SessionError> {
+    let mut s = session.lock();
+    if !s.check_csrf_token(&form.csrf_token) {
+        return Ok(forbidden());
+    }
+    // Drops the user, the cart and the CSRF token; the cookie is replaced.
+    s.invalidate();
+    s.flash(Notice::Success("You are signed out.".to_owned()))?;
+    Ok(Redirect::to("/").into_response())
+}

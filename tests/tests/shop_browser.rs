@@ -1,0 +1,327 @@
+//! The shop demo in a real browser: headless Chromium, driven through chromedriver with
+//! fantoccini, keeps the session in its own cookie jar while it adds to the cart, sees the
+//! flash once, signs in and out. Saves screenshots of the cart page to
+//! `target/artifacts/shop-cart.png`, and of the products and session pages beside it.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`scripts/browser.sh` installs them);
+//! `CHROME_BIN` and `CHROMEDRIVER` override where they are looked for. Without them the test
+//! fails when `CI` is set, and otherwise is skipped with a loud message.
+
+use std::net::{Ipv4Addr, TcpListener as StdListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use session_examples::shop;
+use tokio::net::TcpListener;
+
+const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
+
+/// Where test artifacts go: `$CARGO_TARGET_DIR/artifacts`, else the workspace's
+/// `target/artifacts`.
+fn artifacts_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("artifacts");
+    std::fs::create_dir_all(&dir).expect("cannot create the artifacts directory");
+    dir
+}
+
+/// The first of `names` found on `PATH`, or the path in env `var` if set.
+fn find_program(var: &str, names: &[&str]) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(var) {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// chromedriver, listening on a free loopback port; killed on drop.
+struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    fn start(program: &Path, log: &Path) -> Self {
+        let port = StdListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|listener| listener.local_addr())
+            .expect("no free loopback port")
+            .port();
+        let log_file = std::fs::File::create(log).expect("cannot create the chromedriver log");
+        let child = Command::new(program)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", program.display()));
+        let driver = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on port {port} within 20 s; see {}",
+                log.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        driver
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh, empty browser profile directory; removed on drop.
+struct Profile(PathBuf);
+
+impl Profile {
+    fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("shop-browser-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn a_browser_shops_signs_in_and_out() {
+    let chrome = find_program("CHROME_BIN", &["chromium", "chromium-browser"]);
+    let chromedriver = find_program("CHROMEDRIVER", &["chromedriver"]);
+    let (Some(chrome), Some(chromedriver)) = (chrome, chromedriver) else {
+        let message = "chromium and chromedriver are needed for the browser test: \
+                       run `bash scripts/browser.sh` (Debian packages `chromium`, \
+                       `chromium-driver`), or set CHROME_BIN and CHROMEDRIVER";
+        if std::env::var_os("CI").is_some() {
+            panic!("{message}");
+        }
+        eprintln!("\n!!!!!!!!!! SKIPPED shop_browser: {message} !!!!!!!!!!\n");
+        return;
+    };
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = shop::app(shop::factory(SECRET).unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let artifacts = artifacts_dir();
+    let driver = ChromeDriver::start(&chromedriver, &artifacts.join("chromedriver.log"));
+    let profile = Profile::new();
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chrome,
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--window-size=1100,800",
+                format!("--user-data-dir={}", profile.0.display()),
+            ],
+        },
+    });
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities.as_object().unwrap().clone())
+        .connect(&driver.url)
+        .await
+        .unwrap_or_else(|err| panic!("cannot start a Chromium session: {err}"));
+
+    // Run the steps in their own task so that a failed assertion still closes the browser.
+    let steps = tokio::spawn(tokio::time::timeout(
+        Duration::from_secs(120),
+        drive(client.clone(), base, artifacts.clone()),
+    ));
+    let outcome = steps.await;
+    let _ = client.close().await;
+    drop(driver);
+    drop(profile);
+    match outcome {
+        Ok(Ok(())) => eprintln!(
+            "shop_browser: screenshots in {} (shop-cart.png and more)",
+            artifacts.display()
+        ),
+        Ok(Err(_)) => panic!("the browser steps took over 120 s"),
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        Err(err) => panic!("the browser steps did not finish: {err}"),
+    }
+}
+
+/// Texts of the flash messages on the current page.
+async fn flashes(client: &Client) -> Vec<String> {
+    let mut texts = Vec::new();
+    for element in client.find_all(Locator::Css(".flash")).await.unwrap() {
+        texts.push(element.text().await.unwrap());
+    }
+    texts
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    let found = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await;
+    match found {
+        Ok(element) => element.text().await.unwrap(),
+        Err(err) => panic!("no `{css}` on {}: {err}", path(client).await),
+    }
+}
+
+/// Clicks the link or submit button `css` and waits until the browser has left the page.
+async fn click(client: &Client, css: &str) {
+    let page = client.find(Locator::Css("html")).await.unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|err| panic!("no `{css}` to click: {err}"))
+        .click()
+        .await
+        .unwrap();
+    // The old page's root goes stale once the next page replaces it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while page.tag_name().await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "clicking `{css}` did not leave the page"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn path(client: &Client) -> String {
+    client.current_url().await.unwrap().path().to_owned()
+}
+
+async fn save_screenshot(client: &Client, file: &Path) {
+    let png = client.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
+    std::fs::write(file, png).unwrap();
+}
+
+async fn drive(client: Client, base: String, artifacts: PathBuf) {
+    client.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(client.title().await.unwrap(), "Products · Tea Shop");
+    assert_eq!(text_of(&client, "#cart-count").await, "0");
+    assert!(flashes(&client).await.is_empty());
+
+    // Add to cart: the form posts, the shop redirects, the flash shows once.
+    click(&client, "#add-sencha").await;
+    assert_eq!(path(&client).await, "/");
+    assert_eq!(
+        flashes(&client).await,
+        ["Added Sencha green tea to your cart."]
+    );
+    assert_eq!(text_of(&client, "#cart-count").await, "1");
+    save_screenshot(&client, &artifacts.join("shop-products.png")).await;
+    client.refresh().await.unwrap();
+    assert!(
+        flashes(&client).await.is_empty(),
+        "the flash is gone on reload"
+    );
+    assert_eq!(text_of(&client, "#cart-count").await, "1");
+
+    // Sign in.
+    click(&client, "#login-link").await;
+    assert_eq!(path(&client).await, "/login");
+    client
+        .find(Locator::Css("#username"))
+        .await
+        .unwrap()
+        .send_keys("ada")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(shop::DEMO_PASSWORD)
+        .await
+        .unwrap();
+    click(&client, "#login").await;
+    assert_eq!(path(&client).await, "/");
+    assert_eq!(flashes(&client).await, ["Welcome, ada!"]);
+    assert_eq!(text_of(&client, "#user").await, "Signed in as ada");
+
+    // The cart survives signing in; add more and look at it.
+    click(&client, "#add-teapot").await;
+    click(&client, "#add-teapot").await;
+    click(&client, "#add-mug").await;
+    assert_eq!(text_of(&client, "#cart-count").await, "4");
+    click(&client, "#cart-link").await;
+    assert_eq!(path(&client).await, "/cart");
+    assert_eq!(
+        client
+            .find_all(Locator::Css("tr.line"))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(text_of(&client, "#total").await, "$98.50");
+    save_screenshot(&client, &artifacts.join("shop-cart.png")).await;
+
+    click(&client, "#remove-sencha").await;
+    assert_eq!(path(&client).await, "/cart");
+    assert_eq!(
+        flashes(&client).await,
+        ["Removed Sencha green tea from your cart."]
+    );
+    assert_eq!(text_of(&client, "#cart-count").await, "3");
+
+    // The session page shows what the cookie holds.
+    click(&client, "a[href='/session']").await;
+    let state = text_of(&client, "#state").await;
+    assert!(state.contains(r#""user": "ada""#), "{state}");
+    assert!(state.contains(r#""product": "teapot""#), "{state}");
+    save_screenshot(&client, &artifacts.join("shop-session.png")).await;
+
+    // The browser holds the session in an HttpOnly cookie.
+    let cookie = client.get_named_cookie("session").await.unwrap();
+    assert_eq!(cookie.http_only(), Some(true));
+
+    // Sign out: the session is invalidated.
+    click(&client, "#logout").await;
+    assert_eq!(path(&client).await, "/");
+    assert_eq!(flashes(&client).await, ["You are signed out."]);
+    assert_eq!(text_of(&client, "#cart-count").await, "0");
+    assert!(
+        client
+            .find_all(Locator::Css("#user"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    text_of(&client, "#login-link").await;
+    client.refresh().await.unwrap();
+    assert!(flashes(&client).await.is_empty());
+}

@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(default = "Vec::new")]
+    cart: Vec<u32>,
+}
+
+fn main() {}

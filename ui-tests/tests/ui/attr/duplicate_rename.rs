@@ -1,0 +1,10 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(rename = "a")]
+    #[session(rename = "b")]
+    cart: Vec<u32>,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+#[session(default)]
+struct Shop {
+    cart: Vec<u32>,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(skip)]
+    cart: Vec<u32>,
+}
+
+fn main() {}

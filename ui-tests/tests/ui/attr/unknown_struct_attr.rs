@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+#[session(rename_all = "camelCase")]
+struct Shop {
+    cart: Vec<u32>,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use session::flash_queue;
+
+#[flash_queue]
+enum Notice {
+    Error(String),
+    #[flash(queue = "error")]
+    Failure { code: u16, text: String },
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use session::flash_queue;
+
+#[flash_queue]
+enum Notice {}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use session::flash_queue;
+
+#[flash_queue]
+enum Notice {
+    Failure {
+        #[flash(queue = "error")]
+        text: String,
+    },
+}
+
+fn main() {}

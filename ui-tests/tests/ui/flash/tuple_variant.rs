@@ -1,0 +1,8 @@
+use session::flash_queue;
+
+#[flash_queue]
+enum Notice {
+    Failure(u16, String),
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use session::flash_queue;
+
+#[flash_queue]
+enum Notice {
+    #[flash(queue = "")]
+    Plain(String),
+    #[flash(queue = "")]
+    Other(String),
+}
+
+fn main() {}

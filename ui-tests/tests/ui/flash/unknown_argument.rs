@@ -1,0 +1,8 @@
+use session::flash_queue;
+
+#[flash_queue(rename_all = "kebab-case")]
+enum Notice {
+    Success(String),
+}
+
+fn main() {}

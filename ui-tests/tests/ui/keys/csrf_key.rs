@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(rename = "_csrft_")]
+    token: String,
+}
+
+fn main() {}

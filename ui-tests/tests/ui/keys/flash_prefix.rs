@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(rename = "_f_notes")]
+    notes: Vec<String>,
+}
+
+fn main() {}

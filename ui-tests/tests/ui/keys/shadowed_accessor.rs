@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+// `session.len()` would call `Session::len`, never this field's accessor.
+#[derive(SessionSchema)]
+struct Shop {
+    len: u32,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+enum Shop {
+    Cart(Vec<u32>),
+}
+
+fn main() {}

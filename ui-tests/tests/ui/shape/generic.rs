@@ -1,0 +1,8 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop<T> {
+    cart: Vec<T>,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop(Vec<u32>, Option<u64>);
+
+fn main() {}

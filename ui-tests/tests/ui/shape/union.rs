@@ -1,0 +1,8 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+union Shop {
+    count: u32,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop {
+    name: &'static str,
+}
+
+fn main() {}

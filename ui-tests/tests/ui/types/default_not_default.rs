@@ -1,0 +1,15 @@
+use serde::{Deserialize, Serialize};
+use session::SessionSchema;
+
+#[derive(Serialize, Deserialize)]
+struct Plan {
+    tier: u8,
+}
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(default)]
+    plan: Plan,
+}
+
+fn main() {}

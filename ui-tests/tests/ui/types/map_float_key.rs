@@ -1,0 +1,10 @@
+use std::collections::BTreeMap;
+
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Prices {
+    by_weight: BTreeMap<f64, u32>,
+}
+
+fn main() {}
