@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Requests/s over HTTP on loopback, with wrk, for the same JSON route without the session
+# layer (/plain), under the layer but untouched (/untouched), and reading and changing a
+# 1 KiB session on every request (/session). Then, with SOAK=seconds, a soak of /session
+# with a cookie that changes every request, sampling the server's resident memory.
+#
+#   bench/wrk.sh                      # 10 s per route, each route twice
+#   DURATION=20 SOAK=60 bench/wrk.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+DURATION="${DURATION:-10}"
+SOAK="${SOAK:-0}"
+CONNECTIONS="${CONNECTIONS:-32}"
+
+if ! command -v wrk >/dev/null; then
+    apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+fi
+cargo build --release -q -p session-examples --bin load_server
+
+log="$(mktemp)"
+target/release/load_server > "$log" &
+server=$!
+trap 'kill $server 2>/dev/null; rm -f "$log"' EXIT
+for _ in $(seq 100); do grep -q '^LISTENING=' "$log" && break; sleep 0.1; done
+port="$(sed -n 's/^LISTENING=//p' "$log")"
+export SESSION_COOKIE="$(sed -n 's/^COOKIE=//p' "$log")"
+echo "load_server on 127.0.0.1:$port, session cookie ${#SESSION_COOKIE} bytes; wrk -t1 -c$CONNECTIONS -d${DURATION}s"
+
+run() { # route seconds -> "requests/s non-2xx"
+    local out
+    out="$(wrk -t1 -c"$CONNECTIONS" -d"$2"s -s bench/wrk-session.lua "http://127.0.0.1:$port/$1")"
+    local rps bad
+    rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+    bad="$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")"
+    echo "$rps ${bad:-0}"
+}
+
+declare -A best
+for round in 1 2; do
+    for route in plain untouched session; do
+        read -r rps bad < <(run "$route" "$DURATION")
+        echo "round $round  /$route  $rps req/s  non-2xx: $bad"
+        if [[ -z "${best[$route]:-}" ]] || awk "BEGIN {exit !($rps > ${best[$route]})}"; then
+            best[$route]="$rps"
+        fi
+    done
+done
+printf '\n%-12s %12s %10s\n' route 'req/s (best)' 'vs /plain'
+for route in plain untouched session; do
+    awk -v r="$route" -v x="${best[$route]}" -v p="${best[plain]}" \
+        'BEGIN {printf "%-12s %12.0f %9.1f%%\n", "/" r, x, (x / p - 1) * 100}'
+done
+
+if [[ "$SOAK" -gt 0 ]]; then
+    echo
+    echo "soak: /session for ${SOAK}s, cookie changing on every request"
+    rss() { awk '/^VmRSS:/ {print $2}' "/proc/$server/status"; }
+    samples="$(mktemp)"
+    ( while kill -0 $server 2>/dev/null; do echo "$(date +%s) $(rss)"; sleep 5; done ) > "$samples" &
+    sampler=$!
+    read -r rps bad < <(run session "$SOAK")
+    kill $sampler 2>/dev/null || true
+    echo "soak: $rps req/s, non-2xx: $bad"
+    echo "server RSS (KiB) every 5 s: $(awk '{printf "%s ", $2}' "$samples")"
+    rm -f "$samples"
+fi
