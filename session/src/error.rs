@@ -79,6 +79,10 @@ pub enum SessionError {
         /// The limit ([`MAX_COOKIE_VALUE_LEN`](crate::MAX_COOKIE_VALUE_LEN)).
         limit: usize,
     },
+    /// The codec produced a cookie value that a `Set-Cookie` header cannot hold (only a
+    /// custom [`CookieCodec`](crate::codec::CookieCodec) can). Nothing is written.
+    #[error("the cookie codec produced a value a Set-Cookie header cannot hold")]
+    InvalidCookieValue,
 }
 
 impl SessionError {
@@ -88,7 +92,7 @@ impl SessionError {
             Self::WrongType { key, .. }
             | Self::Missing { key }
             | Self::Unserializable { key, .. } => Some(key),
-            Self::TooLarge { .. } => None,
+            Self::TooLarge { .. } | Self::InvalidCookieValue => None,
         }
     }
 

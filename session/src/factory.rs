@@ -259,17 +259,18 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
 
     /// The `Set-Cookie` cookie for the session, with the factory's attributes.
     pub fn set_cookie(&self, session: &Session) -> Result<Cookie<'static>, SessionError> {
-        Ok(self.build_cookie(self.encode(session)?))
+        Ok(self.build_cookie(self.encode(session)?).into_owned())
     }
 
-    fn build_cookie(&self, value: String) -> Cookie<'static> {
+    /// The cookie, borrowing the factory's attributes: a save formats it at once.
+    fn build_cookie(&self, value: String) -> Cookie<'_> {
         let options = &self.cookie;
-        let mut cookie = Cookie::new(options.name.clone(), value);
+        let mut cookie = Cookie::new(options.name.as_str(), value);
         if let Some(path) = &options.path {
-            cookie.set_path(path.clone());
+            cookie.set_path(path.as_str());
         }
         if let Some(domain) = &options.domain {
-            cookie.set_domain(domain.clone());
+            cookie.set_domain(domain.as_str());
         }
         if let Some(max_age) = options.max_age {
             let secs = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
@@ -294,9 +295,11 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         if !session.is_dirty() && session.failed_write().is_none() {
             return Ok(Saved::Unchanged);
         }
-        let cookie = self.set_cookie(session)?;
+        let cookie = self.build_cookie(self.encode(session)?);
+        // Names and attributes are checked when the factory is built; only a codec of the
+        // user's could produce a value a header cannot hold.
         let header = HeaderValue::try_from(cookie.to_string())
-            .expect("cookie names, values and attributes are checked to be header-safe");
+            .map_err(|_| SessionError::InvalidCookieValue)?;
         response.append(SET_COOKIE, header);
         Ok(Saved::Written)
     }

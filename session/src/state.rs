@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::codec::payload::RawPayload;
+use crate::codec::payload::{Key, RawPayload, key_text};
 
 /// The state of one session: keys in insertion order, as a Python `dict` keeps them.
 ///
@@ -26,7 +26,7 @@ pub(crate) struct State {
 
 #[derive(Debug)]
 struct Slot {
-    key: Box<str>,
+    key: Key,
     value: SlotValue,
 }
 
@@ -67,8 +67,12 @@ impl State {
         self.slots.len()
     }
 
+    fn key<'a>(&'a self, slot: &'a Slot) -> &'a str {
+        key_text(&self.source, &slot.key)
+    }
+
     fn position(&self, key: &str) -> Option<usize> {
-        self.slots.iter().position(|slot| &*slot.key == key)
+        self.slots.iter().position(|slot| self.key(slot) == key)
     }
 
     pub(crate) fn contains_key(&self, key: &str) -> bool {
@@ -76,13 +80,13 @@ impl State {
     }
 
     pub(crate) fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.slots.iter().map(|slot| &*slot.key)
+        self.slots.iter().map(|slot| self.key(slot))
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.slots
             .iter()
-            .filter_map(|slot| Some((&*slot.key, self.decode(&slot.value)?)))
+            .filter_map(|slot| Some((self.key(slot), self.decode(&slot.value)?)))
     }
 
     /// The JSON text of a key, when it has not been decoded to a `Value`.
@@ -177,7 +181,7 @@ impl State {
             Some(index) => Some(std::mem::replace(&mut self.slots[index].value, value)),
             None => {
                 self.slots.push(Slot {
-                    key: key.into(),
+                    key: Key::Owned(key.into()),
                     value,
                 });
                 None
@@ -226,13 +230,23 @@ impl State {
             if i > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut *out, &*slot.key).map_err(|e| (slot.key.to_string(), e))?;
+            match &slot.key {
+                // A key lent by the parser has no escapes, so its text is valid JSON as is.
+                Key::Source(range) => {
+                    out.push(b'"');
+                    out.extend_from_slice(self.source[range.clone()].as_bytes());
+                    out.push(b'"');
+                }
+                Key::Owned(key) => {
+                    serde_json::to_writer(&mut *out, &**key).map_err(|e| (key.to_string(), e))?;
+                }
+            }
             out.push(b':');
             match &slot.value {
                 SlotValue::Text { text, .. } => out.extend_from_slice(self.text(text).as_bytes()),
                 SlotValue::Value(value) => {
                     serde_json::to_writer(&mut *out, value)
-                        .map_err(|e| (slot.key.to_string(), e))?;
+                        .map_err(|e| (self.key(slot).to_owned(), e))?;
                 }
             }
         }

@@ -227,3 +227,26 @@ fn the_factory_clock_drives_timeout() {
         LoadOutcome::Rejected(session::Rejection::TimedOut)
     );
 }
+
+#[test]
+fn a_codec_producing_an_invalid_header_value_is_an_error_not_a_panic() {
+    use session::codec::Opened;
+    struct Broken;
+    impl CookieCodec for Broken {
+        fn seal(&self, _payload: &[u8]) -> String {
+            "line\nbreak".to_owned()
+        }
+        fn open(&self, _value: &str) -> Result<Opened, session::Rejection> {
+            Err(session::Rejection::BadSignature)
+        }
+    }
+    let factory = session::CookieSessionFactory::with_codec(Broken)
+        .build()
+        .unwrap();
+    let mut session = factory.load_value(None);
+    session.insert("a", 1);
+    let mut headers = HeaderMap::new();
+    let err = factory.save(&session, &mut headers).unwrap_err();
+    assert!(matches!(err, session::SessionError::InvalidCookieValue));
+    assert!(headers.is_empty());
+}

@@ -21,7 +21,15 @@ pub(crate) struct RawPayload {
     pub created: f64,
     /// Keys in the order they arrived; a key that repeats keeps its first place and its last
     /// value, as Python's `json.loads` does.
-    pub entries: Vec<(Box<str>, Range<usize>)>,
+    pub entries: Vec<(Key, Range<usize>)>,
+}
+
+/// A state key: where it stands in the payload when its JSON has no escapes (the common
+/// case, and no allocation), or its unescaped text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Key {
+    Source(Range<usize>),
+    Owned(Box<str>),
 }
 
 /// Where in the payload a parse error happened, so a serde "invalid type" error maps to the
@@ -65,7 +73,12 @@ const MAX_DEPTH: usize = 128;
 /// Whether well-formed JSON nests arrays and objects deeper than `limit`.
 fn nests_deeper_than(json: &[u8], limit: usize) -> bool {
     // Fast path: fewer openers than the limit cannot nest past it.
-    if json.iter().filter(|&&b| b == b'[' || b == b'{').count() <= limit {
+    // Branch-free so it vectorizes: this runs over every payload.
+    let openers: usize = json
+        .iter()
+        .map(|&b| usize::from((b == b'[') | (b == b'{')))
+        .sum();
+    if openers <= limit {
         return false;
     }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
@@ -165,7 +178,7 @@ struct StateSeed<'s> {
 }
 
 impl<'de> DeserializeSeed<'de> for StateSeed<'_> {
-    type Value = Vec<(Box<str>, Range<usize>)>;
+    type Value = Vec<(Key, Range<usize>)>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
@@ -173,7 +186,7 @@ impl<'de> DeserializeSeed<'de> for StateSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for StateSeed<'_> {
-    type Value = Vec<(Box<str>, Range<usize>)>;
+    type Value = Vec<(Key, Range<usize>)>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
@@ -181,19 +194,61 @@ impl<'de> Visitor<'de> for StateSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         // The payload is at most a few KiB, so the hint is small; cap it all the same.
-        let mut entries: Vec<(Box<str>, Range<usize>)> =
+        let mut entries: Vec<(Key, Range<usize>)> =
             Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
         let base = self.text.as_ptr() as usize;
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(key) = map.next_key_seed(KeySeed { base })? {
             let raw: &RawValue = map.next_value()?;
             let start = raw.get().as_ptr() as usize - base;
             let range = start..start + raw.get().len();
-            match entries.iter_mut().find(|(k, _)| **k == *key) {
+            let name = key_text(self.text, &key);
+            match entries
+                .iter_mut()
+                .find(|(k, _)| key_text(self.text, k) == name)
+            {
                 Some(entry) => entry.1 = range,
-                None => entries.push((key.into_boxed_str(), range)),
+                None => entries.push((key, range)),
             }
         }
         Ok(entries)
+    }
+}
+
+/// The text of a key of a payload parsed from `text`.
+pub(crate) fn key_text<'a>(text: &'a str, key: &'a Key) -> &'a str {
+    match key {
+        Key::Source(range) => &text[range.clone()],
+        Key::Owned(key) => key,
+    }
+}
+
+/// Reads an object key as a range of the payload when serde_json can lend it (no escapes).
+struct KeySeed {
+    base: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Key, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key, E> {
+        let start = key.as_ptr() as usize - self.base;
+        Ok(Key::Source(start..start + key.len()))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Key, E> {
+        Ok(Key::Owned(key.into()))
     }
 }
 
@@ -225,9 +280,9 @@ mod tests {
         let p = parse(text).unwrap();
         assert_eq!(p.accessed, 1_700_000_000.0);
         assert_eq!(p.created, 1_699_999_999.5);
-        assert_eq!(&*p.entries[0].0, "a");
+        assert_eq!(key_text(text, &p.entries[0].0), "a");
         assert_eq!(slice(text, &p, 0), "[1, 2]");
-        assert_eq!(&*p.entries[1].0, "b");
+        assert_eq!(key_text(text, &p.entries[1].0), "b");
         assert_eq!(slice(text, &p, 1), r#"{"c": "é"}"#);
     }
 
@@ -236,7 +291,7 @@ mod tests {
         let text = r#"[1, 1, {"a": 1, "b": 2, "a": 3}]"#;
         let p = parse(text).unwrap();
         assert_eq!(p.entries.len(), 2);
-        assert_eq!(&*p.entries[0].0, "a");
+        assert_eq!(key_text(text, &p.entries[0].0), "a");
         assert_eq!(&text[p.entries[0].1.clone()], "3");
     }
 
@@ -259,6 +314,16 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(parse(text).unwrap_err(), want, "payload {text:?}");
         }
+    }
+
+    #[test]
+    fn escaped_keys_are_unescaped_and_match_their_plain_spelling() {
+        let text = r#"[1, 1, {"caf\u00e9": 1, "café": 2, "plain": 3}]"#;
+        let p = parse(text).unwrap();
+        assert_eq!(p.entries.len(), 2);
+        assert_eq!(p.entries[0].0, Key::Owned("café".into()));
+        assert_eq!(&text[p.entries[0].1.clone()], "2");
+        assert!(matches!(p.entries[1].0, Key::Source(_)));
     }
 
     #[test]
