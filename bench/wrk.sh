@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Requests/s over HTTP on loopback, with wrk, for the same JSON route without the session
-# layer (/plain), under the layer but untouched (/untouched), and reading and changing a
-# 1 KiB session on every request (/session). Then, with SOAK=seconds, a soak of /session
+# layer (/load/plain), under the layer but untouched (/load/untouched), and reading and
+# changing a 1 KiB session on every request (/load/session). Then, with SOAK=seconds, a soak of /session
 # with a cookie that changes every request, sampling the server's resident memory.
 #
 #   bench/wrk.sh                      # 10 s per route, each route twice
@@ -24,12 +24,13 @@ server=$!
 trap 'kill $server 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 100); do grep -q '^LISTENING=' "$log" && break; sleep 0.1; done
 port="$(sed -n 's/^LISTENING=//p' "$log")"
+[[ -n "$port" ]] || { echo "wrk.sh: load_server did not start" >&2; exit 1; }
 export SESSION_COOKIE="$(sed -n 's/^COOKIE=//p' "$log")"
 echo "load_server on 127.0.0.1:$port, session cookie ${#SESSION_COOKIE} bytes; wrk -t1 -c$CONNECTIONS -d${DURATION}s"
 
 run() { # route seconds -> "requests/s non-2xx"
     local out
-    out="$(wrk -t1 -c"$CONNECTIONS" -d"$2"s -s bench/wrk-session.lua "http://127.0.0.1:$port/$1")"
+    out="$(wrk -t1 -c"$CONNECTIONS" -d"$2"s -s bench/wrk-session.lua "http://127.0.0.1:$port/load/$1")"
     local rps bad
     rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
     bad="$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")"

@@ -1,9 +1,9 @@
 //! A server for load tests with `wrk` (see `bench/wrk.sh`): the same small JSON response
 //! with and without the session layer, next to the shop demo.
 //!
-//! - `GET /plain`: no session layer at all.
-//! - `GET /untouched`: under the session layer, never touches the session.
-//! - `GET /session`: under the layer, reads the user id and bumps a counter in a ~1 KiB
+//! - `GET /load/plain`: no session layer at all.
+//! - `GET /load/untouched`: under the session layer, never touches the session.
+//! - `GET /load/session`: under the layer, reads the user id and bumps a counter in a ~1 KiB
 //!   session, so every response carries a new cookie.
 //! - everything else: the shop demo.
 //!
@@ -90,12 +90,12 @@ async fn main() {
     );
 
     let with_layer = Router::new()
-        .route("/untouched", get(untouched))
-        .route("/session", get(with_session))
+        .route("/load/untouched", get(untouched))
+        .route("/load/session", get(with_session))
         .layer(SessionLayer::new(factory));
     let shop = shop::app(shop::factory(secret).expect("a random secret is long enough"));
     let app = Router::new()
-        .route("/plain", get(plain))
+        .route("/load/plain", get(plain))
         .merge(with_layer)
         .merge(shop);
 
