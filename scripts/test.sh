@@ -8,6 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYRAMID_PYTHON="$(scripts/pyenv.sh | tail -n 1)"
 export PYRAMID_PYTHON
+REDIS_URL="$(bash scripts/redis.sh | tail -n 1)"; export REDIS_URL  # Redis for the store tests
 if [[ -f scripts/browser.sh ]]; then
     bash scripts/browser.sh
 fi

@@ -45,6 +45,7 @@ const SESSION_METHODS: &[&str] = &[
     "new_csrf_token",
     "peek_flash",
     "pop_flash",
+    "regenerate_id",
     "remove",
     "remove_as",
     "renewed",

@@ -8,6 +8,8 @@ use cookie::SameSite;
 
 use crate::clock::{Clock, SystemClock};
 use crate::codec::{CookieCodec, HashAlg, Secret, SignedCodec};
+#[cfg(feature = "encrypted")]
+use crate::codec::{EncryptedCodec, EncryptionKey};
 use crate::error::BuildError;
 use crate::factory::{CookieOptions, CookieSessionFactory, Policy};
 
@@ -54,6 +56,14 @@ pub struct SignedKeys {
 
 /// A codec given ready-made to [`CookieSessionFactory::with_codec`].
 pub struct ReadyCodec<C>(C);
+
+/// The encryption keys of an
+/// [`EncryptedCookieSessionFactory`](crate::EncryptedCookieSessionFactory) being built.
+#[cfg(feature = "encrypted")]
+pub struct EncryptedKeys {
+    key: EncryptionKey,
+    fallbacks: Vec<EncryptionKey>,
+}
 
 impl<K> Builder<K> {
     fn with_keys(keys: K) -> Self {
@@ -226,6 +236,42 @@ impl Builder<SignedKeys> {
     }
 }
 
+#[cfg(feature = "encrypted")]
+impl Builder<EncryptedKeys> {
+    pub(crate) fn encrypted(key: EncryptionKey) -> Self {
+        Self::with_keys(EncryptedKeys {
+            key,
+            fallbacks: Vec::new(),
+        })
+    }
+
+    /// An older key whose cookies still open. A cookie sealed with it is re-sealed with the
+    /// current key on its request's save; nothing is ever sealed with it.
+    pub fn fallback_key(mut self, key: impl Into<EncryptionKey>) -> Self {
+        self.keys.fallbacks.push(key.into());
+        self
+    }
+
+    /// Checks the options and keys (each exactly [`KEY_LEN`](crate::codec::KEY_LEN) bytes)
+    /// and builds the factory.
+    pub fn build(self) -> Result<CookieSessionFactory<EncryptedCodec>, BuildError> {
+        self.check_options()?;
+        let keys = &self.keys;
+        let codec = keys
+            .fallbacks
+            .iter()
+            .try_fold(EncryptedCodec::new(keys.key.clone())?, |codec, old| {
+                codec.with_fallback(old.clone())
+            })?;
+        Ok(CookieSessionFactory::new(
+            codec,
+            self.cookie,
+            self.policy,
+            self.clock,
+        ))
+    }
+}
+
 impl<C: CookieCodec> Builder<ReadyCodec<C>> {
     pub(crate) fn ready(codec: C) -> Self {
         Self::with_keys(ReadyCodec(codec))
@@ -253,4 +299,82 @@ impl<K> fmt::Debug for Builder<K> {
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
+}
+
+/// The signing keys and the store of a
+/// [`ServerSessionFactory`](crate::store::ServerSessionFactory) being built.
+pub struct ServerKeys<S> {
+    signed: SignedKeys,
+    store: S,
+}
+
+impl<S: crate::store::SessionStore> Builder<ServerKeys<S>> {
+    pub(crate) fn server(secret: Secret, store: S) -> Self {
+        Self::with_keys(ServerKeys {
+            signed: SignedKeys {
+                secret,
+                fallbacks: Vec::new(),
+                salt: crate::store::ServerSessionFactory::<S>::DEFAULT_SALT.to_owned(),
+                hash_alg: HashAlg::Sha512,
+            },
+            store,
+        })
+    }
+
+    /// The salt prepended to the secret when signing the session id (default
+    /// `session.server-id.`, unlike cookie sessions, so that the two kinds of cookie never
+    /// open as each other even under one secret).
+    pub fn salt(mut self, salt: impl Into<String>) -> Self {
+        self.keys.signed.salt = salt.into();
+        self
+    }
+
+    /// The HMAC hash that signs the session id (default SHA-512).
+    pub fn hashalg(mut self, hash_alg: HashAlg) -> Self {
+        self.keys.signed.hash_alg = hash_alg;
+        self
+    }
+
+    /// An older secret whose cookies still load. A cookie signed with it is re-signed with
+    /// the current secret on its request's save; nothing is ever signed with it.
+    pub fn fallback_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.keys.signed.fallbacks.push(secret.into());
+        self
+    }
+
+    /// Accepts secrets shorter than [`MIN_SECRET_LEN`] bytes. Not recommended: a server
+    /// session shares its secret with no Pyramid app.
+    pub fn allow_short_secret(mut self) -> Self {
+        self.allow_short_secret = true;
+        self
+    }
+
+    /// Checks the options and builds the factory.
+    pub fn build(self) -> Result<crate::store::ServerSessionFactory<S>, BuildError> {
+        self.check_options()?;
+        let codec = signed_codec(&self.keys.signed, self.allow_short_secret)?;
+        Ok(crate::store::ServerSessionFactory::new(
+            self.keys.store,
+            codec,
+            self.cookie,
+            self.policy,
+            self.clock,
+        ))
+    }
+}
+
+/// The signed codec for `keys`, refusing short secrets unless allowed.
+fn signed_codec(keys: &SignedKeys, allow_short_secret: bool) -> Result<SignedCodec, BuildError> {
+    for secret in std::iter::once(&keys.secret).chain(&keys.fallbacks) {
+        if secret.len() < MIN_SECRET_LEN && !allow_short_secret {
+            return Err(BuildError::ShortSecret {
+                len: secret.len(),
+                min: MIN_SECRET_LEN,
+            });
+        }
+    }
+    Ok(keys.fallbacks.iter().fold(
+        SignedCodec::new(keys.secret.clone(), &keys.salt, keys.hash_alg),
+        |codec, old| codec.with_fallback(old.clone(), &keys.salt),
+    ))
 }

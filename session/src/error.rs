@@ -36,6 +36,23 @@ pub enum BuildError {
     /// A hash algorithm name that is not one of sha1, sha256, sha384, sha512.
     #[error("unknown hash algorithm `{0}`: expected sha1, sha256, sha384 or sha512")]
     UnknownHashAlg(String),
+    /// An encryption key (current or fallback) that is not exactly 32 bytes: NaCl's
+    /// `secretbox` takes 32 raw bytes.
+    #[error(
+        "the encryption key is {len} bytes; it must be exactly {expected} random bytes \
+         (a key written as {hex_len} hex characters goes through `EncryptionKey::from_hex`)",
+        hex_len = 2 * expected
+    )]
+    KeyLength {
+        /// Length of the rejected key in bytes.
+        len: usize,
+        /// The required length (32).
+        expected: usize,
+    },
+    /// A key given as hex (`EncryptionKey::from_hex`) that is not an even number of hex
+    /// digits.
+    #[error("the encryption key is not hex: expected an even number of hex digits 0-9, a-f")]
+    KeyNotHex,
 }
 
 /// An error reading, writing or saving session values. Each names the key or the size
@@ -122,7 +139,8 @@ pub enum Rejection {
     /// The decoded value is shorter than the signature.
     TooShort,
     /// The signature does not match under the secret, salt and hash algorithm (or any
-    /// fallback secret).
+    /// fallback secret); for the encrypted codec, the authentication tag does not match
+    /// under any key.
     BadSignature,
     /// The signed payload is not UTF-8.
     NotUtf8,
@@ -136,6 +154,11 @@ pub enum Rejection {
     StateNotObject,
     /// The session was not renewed within the factory's timeout.
     TimedOut,
+    /// The signed value is not a server-side session id.
+    BadSessionId,
+    /// The store has no session under the cookie's id: it expired or was deleted. The
+    /// request gets a new session under a new id (never the client's).
+    UnknownSessionId,
 }
 
 impl Rejection {
@@ -151,6 +174,8 @@ impl Rejection {
             | Self::BadTimestamp
             | Self::StateNotObject => "not a session payload",
             Self::TimedOut => "timed out",
+            Self::BadSessionId => "bad session id",
+            Self::UnknownSessionId => "unknown session id",
         }
     }
 
@@ -159,13 +184,15 @@ impl Rejection {
         match self {
             Self::BadBase64 => "the value is not URL-safe base64",
             Self::TooShort => "the value is shorter than the signature",
-            Self::BadSignature => "the signature does not match",
+            Self::BadSignature => "the signature (or authentication tag) does not match",
             Self::NotUtf8 => "the payload is not UTF-8",
             Self::NotJson => "the payload is not JSON",
             Self::NotArray => "the payload is not a 3-element array",
             Self::BadTimestamp => "a timestamp is not a number",
             Self::StateNotObject => "the state is not a JSON object",
             Self::TimedOut => "the session timed out",
+            Self::BadSessionId => "the signed value is not a session id",
+            Self::UnknownSessionId => "the store has no session under this id",
         }
     }
 }

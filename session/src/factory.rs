@@ -9,10 +9,14 @@ use cookie::{Cookie, SameSite};
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 
+#[cfg(feature = "encrypted")]
+use crate::builder::EncryptedKeys;
 use crate::builder::{Builder, ReadyCodec, SignedKeys};
 use crate::clock::Clock;
 use crate::codec::payload::{self, write_timestamp};
 use crate::codec::{CookieCodec, Secret, SignedCodec};
+#[cfg(feature = "encrypted")]
+use crate::codec::{EncryptedCodec, EncryptionKey};
 use crate::error::{Rejection, SessionError};
 use crate::session::{LoadOutcome, Session};
 
@@ -45,6 +49,62 @@ pub const MAX_COOKIE_VALUE_LEN: usize = 4064;
 /// assert_eq!(session.get_as::<u64>("user_id").unwrap(), Some(42));
 /// ```
 pub type SignedCookieSessionFactory = CookieSessionFactory<SignedCodec>;
+
+/// `pyramid_nacl_session`'s `EncryptedCookieSessionFactory`: sessions in a cookie encrypted
+/// with NaCl's `secretbox` (XSalsa20-Poly1305) under a 32-byte key, which the client can
+/// neither read nor change. Feature `encrypted`.
+///
+/// Options, load and save policy and key rotation are the signed factory's; the cookie value
+/// is `base64url_nopad(nonce(24) || tag(16) || ciphertext)` over the same JSON payload, with a
+/// fresh random nonce per save. A Pyramid app reads and writes the same sessions when its
+/// factory has the same key and Pyramid's JSON serializer (not `pyramid_nacl_session`'s
+/// default, pickle):
+///
+/// ```python
+/// from binascii import unhexlify
+/// from pyramid.session import JSONSerializer
+/// from pyramid_nacl_session import EncryptedCookieSessionFactory
+///
+/// factory = EncryptedCookieSessionFactory(unhexlify(KEY_HEX), serializer=JSONSerializer())
+/// # or, in the settings: session.secret = KEY_HEX, session.serializer = json
+/// ```
+///
+/// ```
+/// use http::HeaderMap;
+/// use session::{EncryptedCookieSessionFactory, EncryptionKey};
+///
+/// // 64 hex digits, as `pyramid_nacl_session`'s `print_secret` prints a key.
+/// let key = EncryptionKey::from_hex(
+///     "9e1a7f0c3b5d2e8f4a6c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f",
+/// )?;
+/// let factory = EncryptedCookieSessionFactory::builder(key)
+///     .httponly(true)
+///     .build()?;
+///
+/// let mut session = factory.load(&HeaderMap::new());
+/// session.insert("user_id", 42);
+/// let mut response = HeaderMap::new();
+/// factory.save(&session, &mut response)?;
+/// let set_cookie = response["set-cookie"].to_str()?;
+/// assert!(!set_cookie.contains("user_id")); // the state is not readable in the cookie
+///
+/// let mut request = HeaderMap::new();
+/// request.insert("cookie", set_cookie.split(';').next().unwrap().parse()?);
+/// let session = factory.load(&request);
+/// assert_eq!(session.get_as::<u64>("user_id")?, Some(42));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// A key that is not 32 bytes fails the build:
+///
+/// ```
+/// use session::{BuildError, EncryptedCookieSessionFactory};
+///
+/// let err = EncryptedCookieSessionFactory::builder(b"too short".as_slice()).build().unwrap_err();
+/// assert_eq!(err, BuildError::KeyLength { len: 9, expected: 32 });
+/// ```
+#[cfg(feature = "encrypted")]
+pub type EncryptedCookieSessionFactory = CookieSessionFactory<EncryptedCodec>;
 
 /// Loads and saves sessions in a cookie sealed by codec `C`. Cheap to share: keep one per
 /// app (in an `Arc`) and call it from every request.
@@ -114,6 +174,16 @@ impl SignedCookieSessionFactory {
     /// see [`Secret`]).
     pub fn builder(secret: impl Into<Secret>) -> Builder<SignedKeys> {
         Builder::signed(secret.into())
+    }
+}
+
+#[cfg(feature = "encrypted")]
+impl EncryptedCookieSessionFactory {
+    /// Starts building an encrypted cookie factory with `key`: 32 raw bytes (see
+    /// [`EncryptionKey`]; another length fails the build). Rotate keys with
+    /// [`fallback_key`](Builder::fallback_key).
+    pub fn builder(key: impl Into<EncryptionKey>) -> Builder<EncryptedKeys> {
+        Builder::encrypted(key.into())
     }
 }
 

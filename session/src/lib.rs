@@ -67,6 +67,15 @@
 //! assert_eq!(session.pop_flashes::<Notice>()?, [Notice::Success("Added".into())]);
 //! # Ok::<(), SessionError>(())
 //! ```
+//!
+//! # Server-side sessions
+//!
+//! When the data must stay secret, outgrows a cookie or must be revocable, a
+//! [`ServerSessionFactory`](store::ServerSessionFactory) keeps it in a
+//! [store](store::SessionStore) (in memory, in Redis with the `redis` feature, or your own)
+//! and puts only a signed random id in the cookie. The same [`Session`] API, derived
+//! accessors, flash queues and axum layer work on it; a save writes only the keys the
+//! request changed. See [`store`].
 
 // The tower layer and axum extractor, behind feature `axum`.
 #[cfg(feature = "axum")]
@@ -79,13 +88,20 @@ mod factory;
 mod flash;
 mod session;
 mod state;
+pub mod store;
 mod typed;
 
-pub use builder::{Builder, MIN_SECRET_LEN, ReadyCodec, SignedKeys};
+#[cfg(feature = "encrypted")]
+pub use builder::EncryptedKeys;
+pub use builder::{Builder, MIN_SECRET_LEN, ReadyCodec, ServerKeys, SignedKeys};
 pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "encrypted")]
+pub use codec::EncryptionKey;
 pub use codec::{HashAlg, Secret};
 pub use cookie::SameSite;
 pub use error::{BuildError, Rejection, SessionError};
+#[cfg(feature = "encrypted")]
+pub use factory::EncryptedCookieSessionFactory;
 pub use factory::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, Saved, SignedCookieSessionFactory};
 pub use flash::Flash;
 pub use session::{CSRF_KEY, Entry, FLASH_PREFIX, LoadOutcome, Session};

@@ -70,6 +70,31 @@ pub struct Session {
     /// A write that failed where it could not return an error (a guard's drop); the save
     /// reports it instead of writing a cookie.
     failed_write: Option<FailedWrite>,
+    /// The ids of a server-side session; `None` for cookie sessions.
+    server: Option<Box<ServerIds>>,
+}
+
+/// Where a server-side session lives in its store.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerIds {
+    /// The id the next save writes under.
+    pub id: String,
+    /// Whether the store holds a record under `id` (loaded from it): a save then writes
+    /// only what changed. Otherwise the save writes the whole state.
+    pub stored: bool,
+    /// A loaded id that the save deletes: after `invalidate`, `regenerate_id` or a timeout.
+    pub retired: Option<String>,
+}
+
+impl ServerIds {
+    /// Moves the session to a new id; the old record, if any, is deleted on save.
+    fn renew(&mut self) {
+        let old = std::mem::replace(&mut self.id, crate::store::new_session_id());
+        if self.stored && self.retired.is_none() {
+            self.retired = Some(old);
+        }
+        self.stored = false;
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +123,57 @@ impl Session {
             dirty: Cell::new(false),
             outcome,
             failed_write: None,
+            server: None,
+        }
+    }
+
+    /// A new server-side session under a fresh id; `retired` is an id whose record the
+    /// first save deletes (a timed-out session's).
+    pub(crate) fn fresh_stored(
+        now: f64,
+        reissue_time: Option<f64>,
+        outcome: LoadOutcome,
+        retired: Option<String>,
+    ) -> Self {
+        Self {
+            state: State::tracked(),
+            server: Some(Box::new(ServerIds {
+                id: crate::store::new_session_id(),
+                stored: false,
+                retired,
+            })),
+            ..Self::fresh(now, reissue_time, outcome)
+        }
+    }
+
+    /// A server-side session loaded from its store's record.
+    pub(crate) fn from_store(
+        id: String,
+        record: crate::store::Record,
+        now: f64,
+        reissue_time: Option<f64>,
+        stale_key: bool,
+    ) -> Self {
+        Self {
+            state: State::from_entries(record.entries),
+            created: record.created,
+            renewed: record.accessed,
+            accessed: Cell::new(record.accessed),
+            now,
+            reissue_time,
+            is_new: false,
+            dirty: Cell::new(stale_key),
+            outcome: if stale_key {
+                LoadOutcome::LoadedWithOldSecret
+            } else {
+                LoadOutcome::Loaded
+            },
+            failed_write: None,
+            server: Some(Box::new(ServerIds {
+                id,
+                stored: true,
+                retired: None,
+            })),
         }
     }
 
@@ -145,6 +221,7 @@ impl Session {
                 LoadOutcome::Loaded
             },
             failed_write: None,
+            server: None,
         }
     }
 
@@ -226,14 +303,53 @@ impl Session {
 
     /// Marks the session changed, so the next save writes it. Only needed after changing a
     /// value in a way the session cannot see; its own methods and the typed guards mark it.
+    ///
+    /// A server-side session does not know which key changed, so its next save writes every
+    /// key (instead of only those written through the session's methods).
     pub fn changed(&mut self) {
         self.dirty.set(true);
+        if self.server.is_some() {
+            self.state.mark_all_written();
+        }
     }
 
     /// Empties the session and marks it changed, so the next save replaces the client's
     /// cookie with an empty session. As in Pyramid, `created` is kept.
+    ///
+    /// On a server-side session ([`ServerSessionFactory`](crate::store::ServerSessionFactory))
+    /// the save also deletes the stored state and moves the session to a new id: the old
+    /// id is dead even if a copy of the cookie is replayed. Keys inserted after
+    /// `invalidate` (a "signed out" flash message) are saved under the new id.
     pub fn invalidate(&mut self) {
         self.clear();
+        if let Some(server) = &mut self.server {
+            server.renew();
+        }
+    }
+
+    /// Keeps the state but moves the session to a new id: call it when a user signs in (or
+    /// gains privileges), against session fixation, where an attacker plants a known
+    /// session id in the victim's browser before the victim signs in.
+    ///
+    /// On a server-side session the next save writes the whole state under a fresh random
+    /// id, deletes the old record in the same atomic step and sends the new id's cookie.
+    /// A cookie session has no id to fixate (the cookie is the state), so there it only
+    /// marks the session changed: the next save issues a new cookie.
+    ///
+    /// ```
+    /// use session::Session;
+    ///
+    /// let mut session = Session::new();
+    /// session.insert("user_id", 7);
+    /// session.regenerate_id();
+    /// assert!(session.is_dirty());
+    /// assert_eq!(session.get_as::<u64>("user_id").unwrap(), Some(7));
+    /// ```
+    pub fn regenerate_id(&mut self) {
+        self.mark_changed();
+        if let Some(server) = &mut self.server {
+            server.renew();
+        }
     }
 
     /// Pyramid's `manage_accessed`: records the access, and asks for a new cookie when the
@@ -513,6 +629,11 @@ impl Session {
 
     pub(crate) fn failed_write(&self) -> Option<&FailedWrite> {
         self.failed_write.as_ref()
+    }
+
+    /// The ids of a server-side session; `None` for a cookie session.
+    pub(crate) fn server_ids(&self) -> Option<&ServerIds> {
+        self.server.as_deref()
     }
 }
 

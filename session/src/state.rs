@@ -22,12 +22,24 @@ pub(crate) struct State {
     /// The payload text that `Text::Source` ranges point into.
     source: String,
     slots: Vec<Slot>,
+    /// Whether removals are recorded in `removed`: only for server-side sessions, whose
+    /// stores delete exactly the removed keys. Cookie sessions rewrite the whole state, so
+    /// they skip the bookkeeping (and its allocations).
+    track_removed: bool,
+    /// Keys removed since the load and not written again, for a store's partial save.
+    removed: Vec<Box<str>>,
 }
+
+/// A key with its JSON text, lent when the text is as loaded.
+pub(crate) type KeyedJson<'a> = (&'a str, std::borrow::Cow<'a, str>);
 
 #[derive(Debug)]
 struct Slot {
     key: Key,
     value: SlotValue,
+    /// Written (inserted, replaced or borrowed mutably) since the load: a store's partial
+    /// save writes exactly these.
+    written: bool,
 }
 
 #[derive(Debug)]
@@ -58,9 +70,44 @@ impl State {
                     text: Text::Source(range),
                     decoded: OnceCell::new(),
                 },
+                written: false,
             })
             .collect();
-        Self { source, slots }
+        Self {
+            source,
+            slots,
+            ..Self::default()
+        }
+    }
+
+    /// A state loaded from a store: `(key, JSON text)` pairs, kept as text until used, with
+    /// removals recorded. The text is not checked here: a value that is not JSON is an
+    /// error naming its key when it is read as a type, and is saved back as it was.
+    pub(crate) fn from_entries(entries: impl IntoIterator<Item = (String, String)>) -> Self {
+        let slots = entries
+            .into_iter()
+            .map(|(key, text)| Slot {
+                key: Key::Owned(key.into_boxed_str()),
+                value: SlotValue::Text {
+                    text: Text::Owned(text.into_boxed_str()),
+                    decoded: OnceCell::new(),
+                },
+                written: false,
+            })
+            .collect();
+        Self {
+            slots,
+            track_removed: true,
+            ..Self::default()
+        }
+    }
+
+    /// An empty state that records removals, for a new server-side session.
+    pub(crate) fn tracked() -> Self {
+        Self {
+            track_removed: true,
+            ..Self::default()
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -143,6 +190,7 @@ impl State {
     }
 
     fn make_value(&mut self, index: usize) -> Option<&mut Value> {
+        self.slots[index].written = true;
         if let SlotValue::Text { .. } = self.slots[index].value {
             let value = self.decode(&self.slots[index].value)?.clone();
             self.slots[index].value = SlotValue::Value(value);
@@ -178,15 +226,32 @@ impl State {
 
     fn put(&mut self, key: &str, value: SlotValue) -> Option<SlotValue> {
         match self.position(key) {
-            Some(index) => Some(std::mem::replace(&mut self.slots[index].value, value)),
+            Some(index) => {
+                self.slots[index].written = true;
+                Some(std::mem::replace(&mut self.slots[index].value, value))
+            }
             None => {
+                if self.track_removed {
+                    self.removed.retain(|removed| **removed != *key);
+                }
                 self.slots.push(Slot {
                     key: Key::Owned(key.into()),
                     value,
+                    written: true,
                 });
                 None
             }
         }
+    }
+
+    /// Takes the slot at `index` out, recording its key as removed when tracking.
+    fn remove_at(&mut self, index: usize) -> Slot {
+        let slot = self.slots.remove(index);
+        if self.track_removed {
+            let key = self.key(&slot).into();
+            self.removed.push(key);
+        }
+        slot
     }
 
     fn take_value(&self, value: SlotValue) -> Option<Value> {
@@ -201,7 +266,7 @@ impl State {
 
     pub(crate) fn remove(&mut self, key: &str) -> Option<Value> {
         let index = self.position(key)?;
-        let slot = self.slots.remove(index);
+        let slot = self.remove_at(index);
         self.take_value(slot.value)
     }
 
@@ -213,14 +278,58 @@ impl State {
         let result = self.get_as::<T>(key)?;
         if result.is_ok() {
             let index = self.position(key)?;
-            self.slots.remove(index);
+            self.remove_at(index);
         }
         Some(result)
     }
 
     pub(crate) fn clear(&mut self) {
+        if self.track_removed {
+            let keys: Vec<Box<str>> = self.keys().map(Into::into).collect();
+            self.removed.extend(keys);
+        }
         self.slots.clear();
         self.source.clear();
+    }
+
+    /// Marks every key written, so a partial save writes them all (after
+    /// [`Session::changed`](crate::Session::changed), which says "something changed" without
+    /// saying what).
+    pub(crate) fn mark_all_written(&mut self) {
+        for slot in &mut self.slots {
+            slot.written = true;
+        }
+    }
+
+    /// Whether a key was written since the load.
+    #[cfg(test)]
+    fn is_written(&self, key: &str) -> bool {
+        self.position(key).is_some_and(|i| self.slots[i].written)
+    }
+
+    /// The keys removed since the load and not written again.
+    pub(crate) fn removed(&self) -> &[Box<str>] {
+        &self.removed
+    }
+
+    /// Each key with its JSON text: all keys (`all`), or only those written since the load.
+    /// Undecoded values are lent as they are; values changed through the untyped API are
+    /// serialized. An error names the key that cannot be serialized.
+    pub(crate) fn entries_json(
+        &self,
+        all: bool,
+    ) -> Result<Vec<KeyedJson<'_>>, (String, serde_json::Error)> {
+        let mut out = Vec::new();
+        for slot in self.slots.iter().filter(|slot| all || slot.written) {
+            let text = match &slot.value {
+                SlotValue::Text { text, .. } => std::borrow::Cow::Borrowed(self.text(text)),
+                SlotValue::Value(value) => std::borrow::Cow::Owned(
+                    serde_json::to_string(value).map_err(|e| (self.key(slot).to_owned(), e))?,
+                ),
+            };
+            out.push((self.key(slot), text));
+        }
+        Ok(out)
     }
 
     /// Writes the state as a JSON object, copying undecoded values as they are.
@@ -303,6 +412,51 @@ mod tests {
         assert!(s.contains_key("a"));
         assert_eq!(s.remove_as::<String>("a").unwrap().unwrap(), "text");
         assert!(!s.contains_key("a"));
+    }
+
+    #[test]
+    fn writes_and_removals_are_tracked_for_stores() {
+        let mut s = State::from_entries([
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "[1, 2]".to_owned()),
+            ("c".to_owned(), "true".to_owned()),
+        ]);
+        assert!(s.entries_json(false).unwrap().is_empty());
+        assert_eq!(s.get_as::<u32>("a").unwrap().unwrap(), 1);
+        assert!(!s.is_written("a"));
+        s.get_mut("b")
+            .unwrap()
+            .as_array_mut()
+            .unwrap()
+            .push(3.into());
+        s.insert_as("d", &"new").unwrap();
+        s.remove("c");
+        let written: Vec<_> = s
+            .entries_json(false)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.into_owned()))
+            .collect();
+        assert_eq!(
+            written,
+            [
+                ("b".into(), "[1,2,3]".into()),
+                ("d".into(), "\"new\"".into())
+            ]
+        );
+        assert_eq!(s.removed(), [Box::from("c")]);
+        // Written again: no longer removed.
+        s.insert("c", Value::Null);
+        assert!(s.removed().is_empty());
+        s.clear();
+        assert_eq!(s.removed().len(), 4);
+    }
+
+    #[test]
+    fn cookie_states_do_not_record_removals() {
+        let mut s = state(r#"[1, 1, {"a": 1}]"#);
+        s.remove("a");
+        assert!(s.removed().is_empty());
     }
 
     #[test]

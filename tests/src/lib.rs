@@ -1,8 +1,9 @@
 //! Support for the integration tests: a client for the live Pyramid peer.
 //!
-//! [`PyramidPeer`] runs `tests/pyramid/peer.py` under the Python of the venv that
-//! `scripts/pyenv.sh` builds (real Pyramid 2.1), and sends it one request/response cycle
-//! at a time as JSON lines.
+//! [`PyramidPeer`] runs `tests/pyramid/peer.py` (or, with
+//! [`start_script`](PyramidPeer::start_script), another peer such as `nacl_peer.py`) under
+//! the Python of the venv that `scripts/pyenv.sh` builds (real Pyramid 2.1), and sends it
+//! one request/response cycle at a time as JSON lines.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -60,7 +61,13 @@ pub struct PyramidPeer {
 impl PyramidPeer {
     /// Starts the peer.
     pub fn start() -> Self {
-        let peer = workspace_root().join("tests/pyramid/peer.py");
+        Self::start_script("peer.py")
+    }
+
+    /// Starts another peer script of `tests/pyramid/` that speaks the same JSON-lines
+    /// protocol, such as `nacl_peer.py` (`pyramid_nacl_session`).
+    pub fn start_script(script: &str) -> Self {
+        let peer = workspace_root().join("tests/pyramid").join(script);
         let mut child = Command::new(pyramid_python())
             .arg(&peer)
             .stdin(Stdio::piped())

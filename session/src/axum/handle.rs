@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -11,17 +12,21 @@ use http::header::COOKIE;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::SharedBackend;
+use super::{Backend, Engine};
 use crate::session::Session;
+use crate::store::StoreError;
 
-/// The session of one request: a cheap, `Send + Clone` handle that loads the session from
-/// the request's cookie the first time it is [locked](Self::lock).
+/// The session of one request: a cheap, `Send + Clone` handle. A cookie session is loaded
+/// from the request's cookie the first time it is [locked](Self::lock); a server-side
+/// session is loaded from its store when the handle is extracted (loading is async, and a
+/// handler that does not take the handle costs no store round trip).
 ///
 /// Take it as a handler argument under a [`SessionLayer`](super::SessionLayer); every
 /// extraction in the same request (a middleware, the handler, `Option<SessionHandle>`)
 /// gets a clone of the same handle, so they all see one session. Without the layer, the
-/// extraction fails with [`MissingSessionLayer`] (a `500`), and `Option<SessionHandle>`
-/// extracts as `None`.
+/// extraction fails with [`SessionRejection::MissingLayer`] (a `500`), and
+/// `Option<SessionHandle>` extracts as `None`. When the store cannot be reached, it fails
+/// with [`SessionRejection::Store`] (a `503`, the reason logged).
 ///
 /// ```
 /// use axum::extract::Request;
@@ -54,7 +59,10 @@ pub struct SessionHandle {
 
 struct Shared {
     /// `None` for a handle made around a ready session (tests).
-    backend: Option<SharedBackend>,
+    backend: Option<Backend>,
+    /// Locked before its server-side session was loaded (not through the extractor): the
+    /// placeholder session it got is never saved, so it cannot overwrite the store.
+    detached: AtomicBool,
     /// The request's `Cookie` headers, kept unparsed until the first lock.
     cookies: Vec<HeaderValue>,
     /// `None` until the first lock loads it.
@@ -62,12 +70,13 @@ struct Shared {
 }
 
 impl SessionHandle {
-    pub(crate) fn from_request(backend: SharedBackend, headers: &HeaderMap) -> Self {
+    pub(crate) fn from_request(backend: Backend, headers: &HeaderMap) -> Self {
         // Cloning a header value shares its bytes; nothing is parsed here.
         let cookies = headers.get_all(COOKIE).iter().cloned().collect();
         Self {
             shared: Arc::new(Shared {
                 backend: Some(backend),
+                detached: AtomicBool::new(false),
                 cookies,
                 session: Mutex::new(None),
             }),
@@ -89,13 +98,17 @@ impl SessionHandle {
         Self {
             shared: Arc::new(Shared {
                 backend: None,
+                detached: AtomicBool::new(false),
                 cookies: Vec::new(),
                 session: Mutex::new(Some(session)),
             }),
         }
     }
 
-    /// Locks the session, loading it from the request's cookie on the first call.
+    /// Locks the session, loading a cookie session from the request's cookie on the first
+    /// call. (A server-side session is already loaded by the extractor; a handle taken from
+    /// the request's extensions by hand must be [`load`](Self::load)ed first, or it locks
+    /// an empty placeholder that is never saved, and an error is logged.)
     ///
     /// The guard derefs to [`Session`], so the dict API, flash messages, the CSRF token and
     /// the accessors of a `#[derive(SessionSchema)]` trait all work on it. Changes are
@@ -202,32 +215,69 @@ impl SessionHandle {
         }
     }
 
-    /// Runs `f` on the session if it was loaded; the layer's save step.
-    pub(crate) fn with_loaded<R>(
-        &self,
-        f: impl FnOnce(&SharedBackend, &Session) -> R,
-    ) -> Option<R> {
-        let backend = self.shared.backend.as_ref()?;
-        let Some(slot) = self.acquire() else {
+    /// Loads a server-side session from its store, if it is not loaded yet; the extractor
+    /// calls it. Nothing to do for a cookie session (it loads on the first lock) or a
+    /// handle made with [`new`](Self::new).
+    ///
+    /// An error when the store fails; the handle stays unloaded, and nothing will be saved.
+    pub async fn load(&self) -> Result<(), StoreError> {
+        let Some(Backend(Engine::Store(backend))) = &self.shared.backend else {
+            return Ok(());
+        };
+        if self.is_loaded() {
+            return Ok(());
+        }
+        let session = backend.load(self.shared.cookie_headers()).await?;
+        let mut slot = self
+            .shared
+            .session
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Another extractor of this request may have loaded it meanwhile: keep that one.
+        if slot.is_none() {
+            *slot = Some(session);
+        }
+        Ok(())
+    }
+
+    /// Takes the session out if it was loaded; the layer's save step.
+    pub(crate) fn take_loaded(&self) -> Option<(Engine, Session)> {
+        let Backend(engine) = self.shared.backend.as_ref()?;
+        let Some(mut slot) = self.acquire() else {
             // Only a guard leaked with `mem::forget` gets here.
             tracing::error!("session not saved: a SessionGuard of this request was never dropped");
             return None;
         };
-        slot.as_ref().map(|session| f(backend, session))
+        if self.shared.detached.load(Ordering::Relaxed) {
+            return None;
+        }
+        slot.take().map(|session| (engine.clone(), session))
     }
 }
 
 impl Shared {
     fn load(&self) -> Session {
-        let backend = self
-            .backend
-            .as_ref()
-            .expect("a handle without a backend is made with its session");
+        match self.backend.as_ref() {
+            Some(Backend(Engine::Cookie(backend))) => backend.load(&self.cookie_headers()),
+            Some(Backend(Engine::Store(_))) => {
+                tracing::error!(
+                    "SessionHandle::lock before the server-side session was loaded: take the \
+                     handle as an extractor, or call `SessionHandle::load().await` first; this \
+                     request gets an empty session that is not saved"
+                );
+                self.detached.store(true, Ordering::Relaxed);
+                Session::new()
+            }
+            None => unreachable!("a handle without a backend is made with its session"),
+        }
+    }
+
+    fn cookie_headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(self.cookies.len());
         for value in &self.cookies {
             headers.append(COOKIE, value.clone());
         }
-        backend.load(&headers)
+        headers
     }
 }
 
@@ -322,27 +372,66 @@ impl IntoResponse for MissingSessionLayer {
     }
 }
 
+/// Why a [`SessionHandle`] could not be extracted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionRejection {
+    /// The request did not pass through a [`SessionLayer`](super::SessionLayer): a server
+    /// bug, answered with `500` and logged.
+    #[error(transparent)]
+    MissingLayer(#[from] MissingSessionLayer),
+    /// The session store failed: answered with `503 Service Unavailable` when it cannot be
+    /// reached, `500` otherwise, the reason logged. No session was made, so nothing can
+    /// overwrite the stored one.
+    #[error("the session could not be loaded: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::MissingLayer(missing) => missing.into_response(),
+            Self::Store(err) => {
+                let status = if err.is_unavailable() {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                tracing::error!(error = %err, "session not loaded; answering {status}");
+                status.into_response()
+            }
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for SessionHandle {
-    type Rejection = MissingSessionLayer;
+    type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
+        let handle = parts
             .extensions
             .get::<SessionHandle>()
             .cloned()
-            .ok_or(MissingSessionLayer)
+            .ok_or(MissingSessionLayer)?;
+        handle.load().await?;
+        Ok(handle)
     }
 }
 
 /// `Option<SessionHandle>`: `None` when the request did not pass through a
 /// [`SessionLayer`](super::SessionLayer), for code that works with or without sessions.
+/// A store that fails is still a rejection.
 impl<S: Send + Sync> OptionalFromRequestParts<S> for SessionHandle {
-    type Rejection = std::convert::Infallible;
+    type Rejection = SessionRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<SessionHandle>().cloned())
+        let Some(handle) = parts.extensions.get::<SessionHandle>().cloned() else {
+            return Ok(None);
+        };
+        handle.load().await?;
+        Ok(Some(handle))
     }
 }

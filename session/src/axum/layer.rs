@@ -1,4 +1,4 @@
-//! The tower layer: gives each request a lazy [`SessionHandle`] and saves what the handlers
+//! The tower layer: gives each request a [`SessionHandle`] and saves what the handlers
 //! changed.
 
 use std::fmt;
@@ -12,14 +12,14 @@ use http::{Request, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::SharedBackend;
 use super::handle::SessionHandle;
-use crate::codec::CookieCodec;
-use crate::factory::CookieSessionFactory;
+use super::{BoxFuture, Engine, LayerFactory, SessionEngine};
 
-/// A tower [`Layer`] that gives every request a lazy [`SessionHandle`] from a
-/// [`CookieSessionFactory`], and appends `Set-Cookie` to the response when the factory's
-/// save policy says so.
+/// A tower [`Layer`] that gives every request a [`SessionHandle`] from a factory (a
+/// [`CookieSessionFactory`](crate::CookieSessionFactory) or a
+/// [`ServerSessionFactory`](crate::store::ServerSessionFactory)), and saves the session
+/// after the handler: a `Set-Cookie` when the factory's save policy says so, and for
+/// server-side sessions the changed keys to the store.
 ///
 /// See the [module docs](super) for what happens on error responses and failed saves.
 ///
@@ -42,28 +42,36 @@ use crate::factory::CookieSessionFactory;
 ///     .route("/whoami", get(whoami))
 ///     .layer(SessionLayer::new(factory));
 /// ```
-pub struct SessionLayer<C> {
-    factory: Arc<CookieSessionFactory<C>>,
+pub struct SessionLayer<E: SessionEngine> {
+    factory: Arc<E::Factory>,
 }
 
-impl<C: CookieCodec> SessionLayer<C> {
+impl<E: SessionEngine> SessionLayer<E> {
     /// A layer that loads and saves sessions with `factory`.
-    pub fn new(factory: CookieSessionFactory<C>) -> Self {
+    pub fn new<F>(factory: F) -> Self
+    where
+        F: LayerFactory<Engine = E>,
+        E: SessionEngine<Factory = F>,
+    {
         Self::from_arc(Arc::new(factory))
     }
 
     /// A layer around a factory the app shares with other code (a CLI, a second router).
-    pub fn from_arc(factory: Arc<CookieSessionFactory<C>>) -> Self {
+    pub fn from_arc<F>(factory: Arc<F>) -> Self
+    where
+        F: LayerFactory<Engine = E>,
+        E: SessionEngine<Factory = F>,
+    {
         Self { factory }
     }
 
     /// The factory.
-    pub fn factory(&self) -> &Arc<CookieSessionFactory<C>> {
+    pub fn factory(&self) -> &Arc<E::Factory> {
         &self.factory
     }
 }
 
-impl<C> Clone for SessionLayer<C> {
+impl<E: SessionEngine> Clone for SessionLayer<E> {
     fn clone(&self) -> Self {
         Self {
             factory: Arc::clone(&self.factory),
@@ -71,7 +79,10 @@ impl<C> Clone for SessionLayer<C> {
     }
 }
 
-impl<C> fmt::Debug for SessionLayer<C> {
+impl<E: SessionEngine> fmt::Debug for SessionLayer<E>
+where
+    E::Factory: fmt::Debug,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionLayer")
             .field("factory", &self.factory)
@@ -79,8 +90,8 @@ impl<C> fmt::Debug for SessionLayer<C> {
     }
 }
 
-impl<S, C: CookieCodec> Layer<S> for SessionLayer<C> {
-    type Service = SessionService<S, C>;
+impl<S, E: SessionEngine> Layer<S> for SessionLayer<E> {
+    type Service = SessionService<S, E>;
 
     fn layer(&self, inner: S) -> Self::Service {
         SessionService {
@@ -95,12 +106,12 @@ impl<S, C: CookieCodec> Layer<S> for SessionLayer<C> {
 ///
 /// A request that already carries a handle (an outer `SessionLayer`) gets a new one: the
 /// innermost layer's session is the one extractors see and this layer saves.
-pub struct SessionService<S, C> {
+pub struct SessionService<S, E: SessionEngine> {
     inner: S,
-    factory: Arc<CookieSessionFactory<C>>,
+    factory: Arc<E::Factory>,
 }
 
-impl<S: Clone, C> Clone for SessionService<S, C> {
+impl<S: Clone, E: SessionEngine> Clone for SessionService<S, E> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -109,7 +120,10 @@ impl<S: Clone, C> Clone for SessionService<S, C> {
     }
 }
 
-impl<S: fmt::Debug, C> fmt::Debug for SessionService<S, C> {
+impl<S: fmt::Debug, E: SessionEngine> fmt::Debug for SessionService<S, E>
+where
+    E::Factory: fmt::Debug,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionService")
             .field("inner", &self.inner)
@@ -118,11 +132,11 @@ impl<S: fmt::Debug, C> fmt::Debug for SessionService<S, C> {
     }
 }
 
-impl<S, C, B> Service<Request<B>> for SessionService<S, C>
+impl<S, E, B> Service<Request<B>> for SessionService<S, E>
 where
     S: Service<Request<B>>,
     S::Response: IntoResponse,
-    C: CookieCodec,
+    E: SessionEngine,
 {
     type Response = Response;
     type Error = S::Error;
@@ -133,12 +147,13 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let backend: SharedBackend = self.factory.clone();
+        let backend = E::backend(&self.factory);
         let handle = SessionHandle::from_request(backend, request.headers());
         request.extensions_mut().insert(handle.clone());
         ResponseFuture {
             inner: self.inner.call(request),
             handle,
+            saving: None,
         }
     }
 }
@@ -150,6 +165,8 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         handle: SessionHandle,
+        // A server-side session's save, once the inner response is there.
+        saving: Option<BoxFuture<'static, Response>>,
     }
 }
 
@@ -162,8 +179,18 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        if let Some(saving) = this.saving.as_mut() {
+            return saving.as_mut().poll(cx).map(Ok);
+        }
         let response = ready!(this.inner.poll(cx))?.into_response();
-        Poll::Ready(Ok(save(this.handle, response)))
+        match save(this.handle, response) {
+            Ok(response) => Poll::Ready(Ok(response)),
+            Err(mut saving) => {
+                let polled = saving.as_mut().poll(cx).map(Ok);
+                *this.saving = Some(saving);
+                polled
+            }
+        }
     }
 }
 
@@ -176,20 +203,28 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 }
 
 /// Saves a session the request loaded into its response; see the module docs for the
-/// policy on error responses and failed saves.
-fn save(handle: &SessionHandle, mut response: Response) -> Response {
+/// policy on error responses and failed saves. A server-side session's save is a future
+/// (`Err`), to be polled to the response.
+fn save(
+    handle: &SessionHandle,
+    mut response: Response,
+) -> Result<Response, BoxFuture<'static, Response>> {
     let failed_request = response.status().is_server_error();
-    let outcome = handle.with_loaded(|backend, session| {
-        if failed_request {
-            backend.save_after_error(session, response.headers_mut())
-        } else {
-            backend.save(session, response.headers_mut())
-        }
-    });
-    match outcome {
-        // Never loaded, or saved (or skipped) as the policy says.
-        None | Some(Ok(_)) => response,
-        Some(Err(err)) if failed_request => {
+    let Some((backend, session)) = handle.take_loaded() else {
+        return Ok(response);
+    };
+    let backend = match backend {
+        Engine::Store(backend) => return Err(backend.save(session, failed_request, response)),
+        Engine::Cookie(backend) => backend,
+    };
+    let outcome = if failed_request {
+        backend.save_after_error(&session, response.headers_mut())
+    } else {
+        backend.save(&session, response.headers_mut())
+    };
+    Ok(match outcome {
+        Ok(_) => response,
+        Err(err) if failed_request => {
             tracing::error!(
                 error = %err,
                 status = %response.status(),
@@ -197,7 +232,7 @@ fn save(handle: &SessionHandle, mut response: Response) -> Response {
             );
             response
         }
-        Some(Err(err)) => {
+        Err(err) => {
             tracing::error!(
                 error = %err,
                 status = %response.status(),
@@ -205,5 +240,5 @@ fn save(handle: &SessionHandle, mut response: Response) -> Response {
             );
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-    }
+    })
 }

@@ -1,0 +1,221 @@
+//! Load + save of one session through Redis on loopback, per request: `session`'s
+//! `RedisStore` (a hash per session, only the changed key written back) beside
+//! `tower-sessions` with `tower-sessions-redis-store` (the whole record as MessagePack
+//! under one key), on the same ~1 KiB state, in the same run.
+//!
+//! Each request loads the session, reads `counter`, writes `counter + 1` and saves.
+//!
+//!     export REDIS_URL="$(scripts/redis.sh | tail -n 1)"
+//!     cargo run --release --manifest-path bench/redis_compare/Cargo.toml -- [requests] [concurrency...]
+//!
+//! `CART_ITEMS=120` makes the state about 8 KiB.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::HeaderMap;
+use serde_json::{Value, json};
+use session::store::{RedisStore, ServerSessionFactory};
+use tower_sessions_core::Session as TowerSession;
+use tower_sessions_redis_store::RedisStore as TowerRedisStore;
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+
+const SECRET: &str = "a secret of at least thirty-two bytes, for the benchmark";
+
+/// A signed-in shopper with a cart of `CART_ITEMS` items (default 14: about 1 KiB of JSON).
+fn payload() -> serde_json::Map<String, Value> {
+    let items: usize = std::env::var("CART_ITEMS").map_or(14, |n| n.parse().unwrap());
+    let cart: Vec<Value> = (0..items)
+        .map(|i| json!({"sku": format!("SKU-{i:05}"), "name": format!("Item number {i}"), "qty": i + 1, "price_cents": 1999 + i}))
+        .collect();
+    let state = json!({
+        "user_id": 123_456,
+        "_csrft_": "0123456789abcdef0123456789abcdef01234567",
+        "lang": "en",
+        "cart": cart,
+        "counter": 0,
+    });
+    state.as_object().unwrap().clone()
+}
+
+struct Stats {
+    name: &'static str,
+    concurrency: usize,
+    requests: usize,
+    wall: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Stats {
+    fn row(&mut self) -> String {
+        self.latencies.sort();
+        let pick = |q: f64| {
+            let i = ((self.latencies.len() as f64 * q).ceil() as usize)
+                .clamp(1, self.latencies.len())
+                - 1;
+            self.latencies[i].as_secs_f64() * 1e6
+        };
+        format!(
+            "| {} | {} | {:.0} | {:.0} | {:.0} |",
+            self.name,
+            self.concurrency,
+            self.requests as f64 / self.wall.as_secs_f64(),
+            pick(0.50),
+            pick(0.99)
+        )
+    }
+}
+
+/// Runs `requests` requests over `concurrency` tasks, each task on its own session.
+async fn run<F, Fut>(name: &'static str, requests: usize, concurrency: usize, make: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static + Clone,
+    Fut: std::future::Future<
+            Output = Box<
+                dyn FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+                    + Send,
+            >,
+        >,
+{
+    let per_task = requests / concurrency;
+    let mut ops = Vec::new();
+    for task in 0..concurrency {
+        ops.push(make(task).await);
+    }
+    let start = Instant::now();
+    let handles: Vec<_> = ops
+        .into_iter()
+        .map(|mut op| {
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_task);
+                for _ in 0..per_task {
+                    let t = Instant::now();
+                    op().await;
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(requests);
+    for handle in handles {
+        latencies.extend(handle.await.unwrap());
+    }
+    Stats {
+        name,
+        concurrency,
+        requests: per_task * concurrency,
+        wall: start.elapsed(),
+        latencies,
+    }
+}
+
+type Op =
+    Box<dyn FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>;
+
+async fn ours(url: String, requests: usize, concurrency: usize) -> Stats {
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .with_prefix("bench:ours:");
+    let factory = Arc::new(
+        ServerSessionFactory::builder(SECRET, store)
+            .reissue_time(None)
+            .build()
+            .unwrap(),
+    );
+    run("session RedisStore", requests, concurrency, move |_| {
+        let factory = factory.clone();
+        async move {
+            // Seed one session per task.
+            let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+            for (key, value) in payload() {
+                session.insert(key, value);
+            }
+            let mut response = HeaderMap::new();
+            factory.save(&session, &mut response).await.unwrap();
+            let cookie = response["set-cookie"]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+            let mut request = HeaderMap::new();
+            request.insert("cookie", cookie.parse().unwrap());
+            let request = Arc::new(request);
+            Box::new(move || {
+                let factory = factory.clone();
+                let request = request.clone();
+                Box::pin(async move {
+                    let mut session = factory.load(&request).await.unwrap();
+                    let n = session.get_as::<u64>("counter").unwrap().unwrap_or(0);
+                    session.insert("counter", n + 1);
+                    let mut response = HeaderMap::new();
+                    factory.save(&session, &mut response).await.unwrap();
+                })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+            }) as Op
+        }
+    })
+    .await
+}
+
+async fn tower(url: String, requests: usize, concurrency: usize) -> Stats {
+    let pool = Pool::new(Config::from_url(&url).unwrap(), None, None, None, 4).unwrap();
+    let _ = pool.connect();
+    pool.wait_for_connect().await.unwrap();
+    let store = Arc::new(TowerRedisStore::new(pool));
+    run(
+        "tower-sessions + tower-sessions-redis-store",
+        requests,
+        concurrency,
+        move |_| {
+            let store = store.clone();
+            async move {
+                let seed = TowerSession::new(None, store.clone(), None);
+                for (key, value) in payload() {
+                    seed.insert(&key, value).await.unwrap();
+                }
+                seed.save().await.unwrap();
+                let id = seed.id().unwrap();
+                Box::new(move || {
+                    let store = store.clone();
+                    Box::pin(async move {
+                        let session = TowerSession::new(Some(id), store, None);
+                        let n: u64 = session.get("counter").await.unwrap().unwrap_or(0);
+                        session.insert("counter", n + 1).await.unwrap();
+                        session.save().await.unwrap();
+                    })
+                        as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+                }) as Op
+            }
+        },
+    )
+    .await
+}
+
+#[tokio::main]
+async fn main() {
+    let url = std::env::var("REDIS_URL")
+        .expect("set REDIS_URL: `export REDIS_URL=\"$(scripts/redis.sh | tail -n 1)\"`");
+    let mut args = std::env::args().skip(1);
+    let requests: usize = args.next().map_or(20_000, |a| a.parse().unwrap());
+    let mut levels: Vec<usize> = args.map(|a| a.parse().unwrap()).collect();
+    if levels.is_empty() {
+        levels = vec![1, 16];
+    }
+    println!(
+        "payload: {} bytes of JSON state; {requests} requests per row (load + change one key + save)",
+        serde_json::to_string(&payload()).unwrap().len()
+    );
+    println!("| engine | concurrency | ops/s | p50 µs | p99 µs |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for &c in &levels {
+        // Warm up both, then measure both.
+        ours(url.clone(), 1000, c).await;
+        tower(url.clone(), 1000, c).await;
+        println!("{}", ours(url.clone(), requests, c).await.row());
+        println!("{}", tower(url.clone(), requests, c).await.row());
+    }
+}

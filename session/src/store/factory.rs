@@ -1,0 +1,372 @@
+//! [`ServerSessionFactory`]: a signed session id in the cookie, the state in a store.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use cookie::Cookie;
+use http::header::{COOKIE, SET_COOKIE};
+use http::{HeaderMap, HeaderValue};
+
+use super::{Commit, SessionStore, StoreError};
+use crate::builder::{Builder, ServerKeys};
+use crate::clock::Clock;
+use crate::codec::{CookieCodec, Secret, SignedCodec};
+use crate::error::{Rejection, SessionError};
+use crate::factory::{CookieOptions, Policy, Saved};
+use crate::session::{LoadOutcome, Session};
+
+/// Server-side sessions, as pyramid_redis_sessions keeps them: the cookie carries only a
+/// signed random 256-bit session id, the state lives in store `S` under that id.
+///
+/// Options, save policy and key rotation are the signed cookie factory's (see
+/// [`Builder`]); the idle `timeout` is also the stored record's TTL, renewed whenever the
+/// session is saved (which `reissue_time` governs as for cookies).
+///
+/// - **Loading** is async: it reads the store. A missing, badly signed or unknown id gives
+///   a new session under a *new* id (a client never chooses its id). A store that cannot
+///   be reached is an error, never an empty session that would overwrite the state.
+/// - **Saving** writes only the keys this request wrote and deletes only the keys it
+///   removed, in one atomic step, so concurrent requests that change different keys
+///   do not lose each other's changes; when two change the same key, the last save wins.
+///   A `Set-Cookie` is sent when the id is new (a new session, [`Session::invalidate`],
+///   [`Session::regenerate_id`]), when the cookie was signed with a fallback secret, or
+///   with `max_age` set (to renew its expiry).
+///
+/// ```
+/// use std::time::Duration;
+/// use http::HeaderMap;
+/// use session::store::{MemoryStore, ServerSessionFactory};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
+///     .cookie_name("sid")
+///     .httponly(true)
+///     .timeout(Duration::from_secs(3600)) // idle timeout, and the record's TTL
+///     .build()?;
+///
+/// let mut session = factory.load(&HeaderMap::new()).await?;
+/// session.insert("user_id", 7);
+/// session.regenerate_id(); // at sign-in, against session fixation
+/// let mut response = HeaderMap::new();
+/// factory.save(&session, &mut response).await?;
+/// assert!(response["set-cookie"].to_str()?.starts_with("sid="));
+/// # Ok(())
+/// # }
+/// ```
+pub struct ServerSessionFactory<S> {
+    store: S,
+    codec: SignedCodec,
+    cookie: CookieOptions,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+}
+
+/// What a save must do, computed from the session before any `.await`, so that the save's
+/// future holds no borrow of the session (which is not `Sync`).
+pub(crate) enum Plan {
+    Nothing,
+    /// Delete `retire` (if any) and, if the client had a cookie, expire it: the session was
+    /// invalidated and nothing was put in it since.
+    Retire {
+        retire: Option<String>,
+    },
+    Commit {
+        commit: Commit,
+        /// The id's cookie value, when the client needs a (new) cookie.
+        cookie: Option<String>,
+    },
+}
+
+impl<S: SessionStore> ServerSessionFactory<S> {
+    /// The default salt of the id's signature.
+    pub const DEFAULT_SALT: &'static str = "session.server-id.";
+
+    /// Starts building a factory that signs ids with `secret` (at least
+    /// [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes) and keeps sessions in `store`.
+    pub fn builder(secret: impl Into<Secret>, store: S) -> Builder<ServerKeys<S>> {
+        Builder::server(secret.into(), store)
+    }
+
+    pub(crate) fn new(
+        store: S,
+        codec: SignedCodec,
+        cookie: CookieOptions,
+        policy: Policy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            codec,
+            cookie,
+            policy,
+            clock,
+        }
+    }
+
+    #[cfg(feature = "axum")]
+    pub(crate) fn set_on_exception(&self) -> bool {
+        self.policy.set_on_exception
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The cookie's name.
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie.name
+    }
+
+    /// The current time on the factory's clock.
+    pub fn now(&self) -> f64 {
+        self.clock.now()
+    }
+
+    /// Loads the session of a request from its `Cookie` headers and the store.
+    ///
+    /// A missing or unusable cookie, or an id the store does not know, gives a new, empty
+    /// session under a new id; its [`load_outcome`](Session::load_outcome) says why. The
+    /// only error is the store's: then there is no session to work on, and the request
+    /// should fail (the axum layer answers `503` when the store is unreachable).
+    pub async fn load(&self, headers: &HeaderMap) -> Result<Session, StoreError> {
+        let value = headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|header| find_cookie(header, &self.cookie.name))
+            .last();
+        self.load_value(value.as_deref()).await
+    }
+
+    /// Loads a session from the session cookie's value (`None` when the request has none).
+    pub async fn load_value(&self, value: Option<&str>) -> Result<Session, StoreError> {
+        let now = self.clock.now();
+        let reissue = self.policy.reissue_time;
+        let Some(value) = value else {
+            return Ok(Session::fresh_stored(
+                now,
+                reissue,
+                LoadOutcome::NoCookie,
+                None,
+            ));
+        };
+        let (id, stale_key) = match self.open_id(value) {
+            Ok(opened) => opened,
+            Err(rejection) => return Ok(self.rejected(now, rejection, None)),
+        };
+        let Some(record) = self.store.load(&id).await? else {
+            return Ok(self.rejected(now, Rejection::UnknownSessionId, None));
+        };
+        if let Some(timeout) = self.policy.timeout
+            && now - record.accessed > timeout
+        {
+            // The store's TTL normally removes it first; the factory's clock decides.
+            return Ok(self.rejected(now, Rejection::TimedOut, Some(id)));
+        }
+        Ok(Session::from_store(id, record, now, reissue, stale_key))
+    }
+
+    fn rejected(&self, now: f64, rejection: Rejection, retire: Option<String>) -> Session {
+        tracing::debug!(
+            cookie = %self.cookie.name,
+            reason = %rejection,
+            "session id rejected; starting a new session under a new id"
+        );
+        Session::fresh_stored(
+            now,
+            self.policy.reissue_time,
+            LoadOutcome::Rejected(rejection),
+            retire,
+        )
+    }
+
+    /// The id a cookie value carries, and whether it was signed with a fallback secret.
+    fn open_id(&self, value: &str) -> Result<(String, bool), Rejection> {
+        let opened = self.codec.open(value)?;
+        if !super::is_session_id(&opened.payload) {
+            return Err(Rejection::BadSessionId);
+        }
+        let id = String::from_utf8(opened.payload).map_err(|_| Rejection::BadSessionId)?;
+        Ok((id, opened.stale_key))
+    }
+
+    /// Saves what the request changed to the store and, when the client needs a new
+    /// cookie, appends `Set-Cookie` to the response (see the type's docs).
+    ///
+    /// Returns [`Saved::Written`] when the store was written, [`Saved::Unchanged`] when
+    /// the session needed no save, or when its record was deleted (by a concurrent
+    /// `invalidate`) or expired since the load: its changes are then dropped, not written
+    /// as a partial session. On error nothing is appended, so the client keeps its cookie.
+    ///
+    /// The future does not borrow the session: it can be saved from a `Send` task while
+    /// the session is gone.
+    pub fn save<'a>(
+        &'a self,
+        session: &Session,
+        response: &'a mut HeaderMap,
+    ) -> impl Future<Output = Result<Saved, StoreError>> + Send + use<'a, S> {
+        let plan = self.plan(session);
+        async move { self.execute(plan?, response).await }
+    }
+
+    /// [`save`](Self::save) for the response of a failed request: skipped when the
+    /// factory has `set_on_exception(false)`.
+    pub fn save_after_error<'a>(
+        &'a self,
+        session: &Session,
+        response: &'a mut HeaderMap,
+    ) -> impl Future<Output = Result<Saved, StoreError>> + Send + use<'a, S> {
+        let plan = if self.policy.set_on_exception {
+            self.plan(session)
+        } else {
+            Ok(Plan::Nothing)
+        };
+        let skipped = !self.policy.set_on_exception;
+        async move {
+            if skipped {
+                return Ok(Saved::SkippedOnError);
+            }
+            self.execute(plan?, response).await
+        }
+    }
+
+    /// What saving `session` takes; see [`Plan`].
+    pub(crate) fn plan(&self, session: &Session) -> Result<Plan, StoreError> {
+        if let Some(failed) = session.failed_write() {
+            return Err(SessionError::Unserializable {
+                key: failed.key.clone(),
+                source: serde::ser::Error::custom(&failed.reason),
+            }
+            .into());
+        }
+        if !session.is_dirty() {
+            return Ok(Plan::Nothing);
+        }
+        // A session made without this factory (`Session::new()`) is saved as a new one.
+        let (id, stored, retire) = match session.server_ids() {
+            Some(ids) => (ids.id.clone(), ids.stored, ids.retired.clone()),
+            None => (super::new_session_id(), false, None),
+        };
+        let state = session.state();
+        let set: Vec<(String, String)> = state
+            .entries_json(!stored)
+            .map_err(|(key, err)| SessionError::unserializable(&key, err))?
+            .into_iter()
+            .map(|(key, text)| (key.to_owned(), text.into_owned()))
+            .collect();
+        if !stored && set.is_empty() {
+            // Nothing to keep under a new id: only the old record goes.
+            return Ok(Plan::Retire { retire });
+        }
+        let remove = if stored {
+            state.removed().iter().map(|key| key.to_string()).collect()
+        } else {
+            Vec::new()
+        };
+        let stale = session.load_outcome() == LoadOutcome::LoadedWithOldSecret;
+        let cookie = (!stored || stale || self.cookie.max_age.is_some())
+            .then(|| self.codec.seal(id.as_bytes()));
+        let commit = Commit {
+            id,
+            replace: !stored,
+            retire,
+            set,
+            remove,
+            created: session.created(),
+            accessed: session.accessed(),
+            ttl: self.policy.timeout.map(std::time::Duration::from_secs_f64),
+        };
+        Ok(Plan::Commit { commit, cookie })
+    }
+
+    /// Carries out a [`Plan`].
+    pub(crate) async fn execute(
+        &self,
+        plan: Plan,
+        response: &mut HeaderMap,
+    ) -> Result<Saved, StoreError> {
+        match plan {
+            Plan::Nothing => Ok(Saved::Unchanged),
+            Plan::Retire { retire } => {
+                let Some(retire) = retire else {
+                    return Ok(Saved::Unchanged);
+                };
+                self.store.delete(&retire).await?;
+                let mut cookie = self.build_cookie(String::new());
+                cookie.make_removal();
+                response.append(SET_COOKIE, header_value(&cookie)?);
+                Ok(Saved::Written)
+            }
+            Plan::Commit { commit, cookie } => {
+                // Formatted before the write, so a bad header cannot follow a done write.
+                let header = match cookie {
+                    Some(value) => Some(header_value(&self.build_cookie(value))?),
+                    None => None,
+                };
+                if !self.store.save(&commit).await? {
+                    tracing::debug!(
+                        "session changes dropped: its record was deleted or expired since the load"
+                    );
+                    return Ok(Saved::Unchanged);
+                }
+                if let Some(header) = header {
+                    response.append(SET_COOKIE, header);
+                }
+                Ok(Saved::Written)
+            }
+        }
+    }
+
+    /// The cookie with the factory's attributes.
+    fn build_cookie(&self, value: String) -> Cookie<'_> {
+        let options = &self.cookie;
+        let mut cookie = Cookie::new(options.name.as_str(), value);
+        if let Some(path) = &options.path {
+            cookie.set_path(path.as_str());
+        }
+        if let Some(domain) = &options.domain {
+            cookie.set_domain(domain.as_str());
+        }
+        if let Some(max_age) = options.max_age {
+            let secs = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+            cookie.set_max_age(cookie::time::Duration::seconds(secs));
+            let expires = (self.clock.now() as i64).saturating_add(secs);
+            if let Ok(at) = cookie::time::OffsetDateTime::from_unix_timestamp(expires) {
+                cookie.set_expires(at);
+            }
+        }
+        cookie.set_secure(options.secure.then_some(true));
+        cookie.set_http_only(options.httponly.then_some(true));
+        cookie.set_same_site(options.samesite);
+        cookie
+    }
+}
+
+fn header_value(cookie: &Cookie<'_>) -> Result<HeaderValue, StoreError> {
+    // Names and attributes are checked at build time and the value is base64.
+    HeaderValue::try_from(cookie.to_string())
+        .map_err(|_| StoreError::Session(SessionError::InvalidCookieValue))
+}
+
+impl<S: fmt::Debug> fmt::Debug for ServerSessionFactory<S> {
+    /// Shows the store, cookie options and policy, never the secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerSessionFactory")
+            .field("store", &self.store)
+            .field("cookie", &self.cookie)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The value of cookie `name` in a `Cookie` header; the last one wins, as in WebOb.
+fn find_cookie(header: &HeaderValue, name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(header.as_bytes());
+    Cookie::split_parse(&*text)
+        .filter_map(Result::ok)
+        .filter(|cookie| cookie.name() == name)
+        .last()
+        .map(|cookie| cookie.value().to_owned())
+}

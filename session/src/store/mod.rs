@@ -1,0 +1,261 @@
+//! Server-side sessions: the cookie carries only a signed random id, the state lives in a
+//! [`SessionStore`] (the in-memory [`MemoryStore`], Redis with the `redis` feature, or your
+//! own).
+//!
+//! A [`ServerSessionFactory`] loads a request's session from its store and saves only what
+//! the request changed: the keys it wrote and the keys it removed, in one atomic step. Two
+//! concurrent requests of one session that change *different* keys therefore both survive;
+//! when both change the *same* key, the last save wins.
+//!
+//! ```
+//! use http::HeaderMap;
+//! use session::store::{MemoryStore, ServerSessionFactory};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
+//!     .httponly(true)
+//!     .build()?;
+//!
+//! let mut session = factory.load(&HeaderMap::new()).await?; // no cookie: a new session
+//! session.insert("user_id", 7);
+//! let mut response = HeaderMap::new();
+//! factory.save(&session, &mut response).await?; // the state goes to the store,
+//! let set_cookie = response["set-cookie"].to_str()?; // the cookie only carries the id
+//!
+//! let mut request = HeaderMap::new();
+//! request.insert("cookie", set_cookie.split(';').next().unwrap().parse()?);
+//! let session = factory.load(&request).await?;
+//! assert_eq!(session.get_as::<u64>("user_id")?, Some(7));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Your own store
+//!
+//! Implement [`SessionStore`] over any database: a store keeps, per session id, the
+//! session's `created` and `accessed` times and one JSON text per key. It must apply a
+//! [`Commit`] atomically. A SQL table `(id, key, json)` plus `(id, created, accessed,
+//! expires)` works; so does a key-value store. This one keeps records in a `BTreeMap`:
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use std::sync::Mutex;
+//!
+//! use session::store::{Commit, Record, SessionStore, StoreError};
+//!
+//! #[derive(Default)]
+//! struct MapStore(Mutex<BTreeMap<String, Record>>);
+//!
+//! impl SessionStore for MapStore {
+//!     async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
+//!         Ok(self.0.lock().unwrap().get(id).cloned())
+//!     }
+//!
+//!     async fn save(&self, commit: &Commit) -> Result<bool, StoreError> {
+//!         let mut records = self.0.lock().unwrap();
+//!         if let Some(old) = &commit.retire {
+//!             records.remove(old);
+//!         }
+//!         if !commit.replace && !records.contains_key(&commit.id) {
+//!             return Ok(false); // deleted or expired since the load: drop the changes
+//!         }
+//!         let record = records.entry(commit.id.clone()).or_default();
+//!         commit.apply_to(record); // on replace, clears the old entries first
+//!         Ok(true)
+//!     }
+//!
+//!     async fn delete(&self, id: &str) -> Result<(), StoreError> {
+//!         self.0.lock().unwrap().remove(id);
+//!         Ok(())
+//!     }
+//! }
+//! # let _ = session::store::ServerSessionFactory::builder(
+//! #     "a secret of at least thirty-two bytes", MapStore::default()).build().unwrap();
+//! ```
+//!
+//! (This one never expires records: a real store keeps [`Commit::ttl`].)
+
+mod factory;
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use factory::ServerSessionFactory;
+pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;
+
+use crate::error::SessionError;
+
+/// A boxed error from a store's client library.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What a store keeps for one session id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Record {
+    /// When the session was created, in Unix seconds.
+    pub created: f64,
+    /// When the session was last saved or renewed, in Unix seconds: the factory's timeout
+    /// and reissue time count from here.
+    pub accessed: f64,
+    /// Each session key with its value as JSON text. Order is not significant.
+    pub entries: Vec<(String, String)>,
+}
+
+/// One atomic save, as a [`ServerSessionFactory`] asks a store to apply it.
+///
+/// - `replace == false` (the session was loaded from the store under `id`): set the keys
+///   in `set`, delete the keys in `remove`, keep every other key, update `accessed` and
+///   the TTL. If the store has no record under `id` any more (it expired, or a concurrent
+///   request invalidated it), change nothing and return `false`: the changes are dropped
+///   rather than resurrecting a partial session.
+/// - `replace == true` (a new session, or a new id after `invalidate` / `regenerate_id`):
+///   make `id` hold exactly `set` (and `created`, `accessed`, the TTL), and delete the
+///   record under `retire` if there is one, in the same atomic step.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Commit {
+    /// The session id to write.
+    pub id: String,
+    /// Whether `set` is the whole state (see above).
+    pub replace: bool,
+    /// A record to delete in the same step (the session's previous id).
+    pub retire: Option<String>,
+    /// Keys to write, each with its JSON text.
+    pub set: Vec<(String, String)>,
+    /// Keys to delete.
+    pub remove: Vec<String>,
+    /// When the session was created, in Unix seconds.
+    pub created: f64,
+    /// The new `accessed` time, in Unix seconds.
+    pub accessed: f64,
+    /// How long the record lives after this save without another one (the factory's
+    /// timeout); `None`: until deleted.
+    pub ttl: Option<Duration>,
+}
+
+impl Commit {
+    /// Applies `set`, `remove`, `created` (on replace) and `accessed` to a record held in
+    /// memory: a helper for stores that keep [`Record`]s as they are (see the module
+    /// docs).
+    pub fn apply_to(&self, record: &mut Record) {
+        if self.replace {
+            record.entries.clear();
+            record.created = self.created;
+        }
+        record
+            .entries
+            .retain(|(key, _)| !self.remove.iter().any(|removed| removed == key));
+        for (key, text) in &self.set {
+            match record.entries.iter_mut().find(|(k, _)| k == key) {
+                Some(entry) => entry.1.clone_from(text),
+                None => record.entries.push((key.clone(), text.clone())),
+            }
+        }
+        record.accessed = self.accessed;
+    }
+}
+
+/// Where server-side sessions live. Implement it to keep sessions in your own database;
+/// see the [module docs](self) for a worked example.
+///
+/// The futures must be `Send` (a web server moves requests between threads). `async fn`
+/// in the impl is fine when what it holds across `.await` is `Send`.
+pub trait SessionStore: Send + Sync + 'static {
+    /// The record under `id`, or `None` when there is none (never created, expired or
+    /// deleted).
+    fn load(&self, id: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
+
+    /// Applies a [`Commit`] atomically. Returns `false` when a partial save
+    /// (`replace == false`) found no record under its id and so changed nothing.
+    fn save(&self, commit: &Commit) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes the record under `id`, if any.
+    fn delete(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A store failed, or a session could not be saved. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be reached (connection refused or dropped, timeout). Through the
+    /// axum layer the request gets `503 Service Unavailable`.
+    #[error("the session store is unavailable: {reason}")]
+    Unavailable {
+        /// What the client library said.
+        reason: String,
+        /// The client library's error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The store holds data for this session that cannot be read (a key or value that is
+    /// not UTF-8, a timestamp that is not a number). The data is left as it is.
+    #[error("session key `{key}` in the store cannot be read: {reason}")]
+    Corrupt {
+        /// The session key (or metadata field) involved.
+        key: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// The store answered with an error.
+    #[error("the session store failed: {reason}")]
+    Backend {
+        /// What the client library said.
+        reason: String,
+        /// The client library's error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The session itself cannot be saved (a value that cannot be JSON); see
+    /// [`SessionError`].
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl StoreError {
+    /// An unreachable store, with the client library's error.
+    pub fn unavailable(source: impl Into<BoxError>) -> Self {
+        let source = source.into();
+        Self::Unavailable {
+            reason: source.to_string(),
+            source: Some(source),
+        }
+    }
+
+    /// A store that answered with an error, with the client library's error.
+    pub fn backend(source: impl Into<BoxError>) -> Self {
+        let source = source.into();
+        Self::Backend {
+            reason: source.to_string(),
+            source: Some(source),
+        }
+    }
+
+    /// Whether the store could not be reached: answered with `503` by the axum layer.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}
+
+/// A new session id: 256 random bits as 64 lowercase hex characters.
+pub(crate) fn new_session_id() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    let mut id = String::with_capacity(64);
+    for b in bytes {
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    id
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Whether `id` has the shape of an id from [`new_session_id`].
+pub(crate) fn is_session_id(id: &[u8]) -> bool {
+    id.len() == 64 && id.iter().all(|b| HEX.contains(b))
+}

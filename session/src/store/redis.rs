@@ -1,0 +1,346 @@
+//! [`RedisStore`]: server-side sessions in Redis, one hash per session.
+
+use std::fmt;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, Script, Value};
+
+use super::{Commit, Record, SessionStore, StoreError};
+
+/// Sessions in Redis (feature `redis`), through a [`ConnectionManager`] that reconnects by
+/// itself.
+///
+/// Each session is one hash under `prefix + id` (prefix `session:` by default): field
+/// `k:<key>` holds a session key's JSON text, fields `m:created` and `m:accessed` the
+/// timestamps (user keys and metadata cannot collide). The factory's timeout is the hash's
+/// TTL, renewed on every save.
+///
+/// A save is one atomic step: a Lua script that, only if the hash still exists, `HSET`s the
+/// written keys, `HDEL`s the removed ones and renews the TTL; a new or renamed session is a
+/// `MULTI`/`EXEC` of `DEL`, `HSET`, `PEXPIRE` and the old id's `DEL`. (Both keys of a
+/// renamed session are touched in one transaction: on Redis Cluster, give the prefix a hash
+/// tag, `{session}:`.)
+///
+/// When Redis cannot be reached, loads and saves fail with
+/// [`StoreError::Unavailable`] (the axum layer answers `503`); nothing is overwritten.
+///
+/// ```no_run
+/// use session::store::{RedisStore, ServerSessionFactory};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::connect("redis://127.0.0.1:6379/").await?.with_prefix("myapp:session:");
+/// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", store)
+///     .httponly(true)
+///     .build()?;
+/// # let _ = factory;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+/// The partial save. KEYS[1]: the hash. ARGV: TTL in ms (0: none), `accessed`, the number
+/// of fields to set, the fields and values to set, then the fields to delete.
+const UPDATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local last_set = 3 + 2 * tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'm:accessed', ARGV[2], unpack(ARGV, 4, last_set))
+if #ARGV > last_set then redis.call('HDEL', KEYS[1], unpack(ARGV, last_set + 1, #ARGV)) end
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+return 1
+";
+
+/// The script with its SHA-1 computed once (`EVALSHA`, falling back to `EVAL` when the
+/// server does not have it yet).
+static UPDATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(UPDATE));
+
+const KEY_PREFIX: &str = "k:";
+const CREATED: &str = "m:created";
+const ACCESSED: &str = "m:accessed";
+
+impl RedisStore {
+    /// A store on a connection manager you configured.
+    pub fn new(conn: ConnectionManager) -> Self {
+        Self {
+            conn,
+            prefix: "session:".to_owned(),
+        }
+    }
+
+    /// Connects lazily to the Redis at `url` (`redis://host:port/db`): the app starts even
+    /// when Redis is down, and requests fail with [`StoreError::Unavailable`] until it is
+    /// back. Each attempt times out after a second, a command after half a second, and a
+    /// request retries the connection twice at most.
+    ///
+    /// An error only for a malformed URL.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(StoreError::backend)?;
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(200))
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_millis(500)));
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(redis_error)?;
+        Ok(Self::new(conn))
+    }
+
+    /// The prefix of the Redis keys (default `session:`).
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The Redis key of a session id.
+    pub fn redis_key(&self, id: &str) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + id.len());
+        key.push_str(&self.prefix);
+        key.push_str(id);
+        key
+    }
+
+    /// The connection manager, for your own commands.
+    pub fn connection(&self) -> &ConnectionManager {
+        &self.conn
+    }
+}
+
+impl SessionStore for RedisStore {
+    async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let mut conn = self.conn.clone();
+        let reply: Value = redis::cmd("HGETALL")
+            .arg(self.redis_key(id))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        parse_record(reply)
+    }
+
+    async fn save(&self, commit: &Commit) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.redis_key(&commit.id);
+        let ttl_ms = commit.ttl.map_or(0, |ttl| {
+            u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+        });
+        if !commit.replace {
+            let mut invocation = UPDATE_SCRIPT.key(&key);
+            invocation
+                .arg(ttl_ms)
+                .arg(timestamp(commit.accessed))
+                .arg(commit.set.len());
+            for (field, text) in &commit.set {
+                invocation.arg(field_name(field)).arg(text.as_str());
+            }
+            for field in &commit.remove {
+                invocation.arg(field_name(field));
+            }
+            let applied: i64 = invocation
+                .invoke_async(&mut conn)
+                .await
+                .map_err(redis_error)?;
+            return Ok(applied == 1);
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(&key).ignore();
+        let hset = pipe
+            .cmd("HSET")
+            .arg(&key)
+            .arg(CREATED)
+            .arg(timestamp(commit.created))
+            .arg(ACCESSED)
+            .arg(timestamp(commit.accessed));
+        for (field, text) in &commit.set {
+            hset.arg(field_name(field)).arg(text.as_str());
+        }
+        hset.ignore();
+        if ttl_ms > 0 {
+            pipe.cmd("PEXPIRE").arg(&key).arg(ttl_ms).ignore();
+        }
+        if let Some(retire) = &commit.retire {
+            pipe.del(self.redis_key(retire)).ignore();
+        }
+        let () = pipe.query_async(&mut conn).await.map_err(redis_error)?;
+        Ok(true)
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: Value = redis::cmd("DEL")
+            .arg(self.redis_key(id))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn field_name(key: &str) -> String {
+    let mut field = String::with_capacity(KEY_PREFIX.len() + key.len());
+    field.push_str(KEY_PREFIX);
+    field.push_str(key);
+    field
+}
+
+/// Timestamps as Rust prints an `f64`: the shortest text that reads back the same.
+fn timestamp(t: f64) -> String {
+    t.to_string()
+}
+
+fn redis_error(err: RedisError) -> StoreError {
+    if err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_refusal()
+        || err.is_connection_dropped()
+    {
+        StoreError::unavailable(err)
+    } else {
+        StoreError::backend(err)
+    }
+}
+
+/// A record from an `HGETALL` reply (a flat array in RESP2, a map in RESP3). Never
+/// panics: fields that are not UTF-8 or timestamps that are not numbers are errors naming
+/// the field; fields without a known prefix are left alone.
+fn parse_record(reply: Value) -> Result<Option<Record>, StoreError> {
+    let pairs: Vec<(Value, Value)> = match reply {
+        Value::Array(items) => {
+            let mut items = items.into_iter();
+            let mut pairs = Vec::with_capacity(items.len() / 2);
+            while let (Some(field), Some(value)) = (items.next(), items.next()) {
+                pairs.push((field, value));
+            }
+            pairs
+        }
+        Value::Map(pairs) => pairs,
+        Value::Nil => Vec::new(),
+        other => {
+            return Err(StoreError::Backend {
+                reason: format!("HGETALL answered {other:?}"),
+                source: None,
+            });
+        }
+    };
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let mut created = None;
+    let mut accessed = None;
+    let mut entries = Vec::with_capacity(pairs.len());
+    for (field, value) in pairs {
+        let field = text(field, None)?;
+        if let Some(key) = field.strip_prefix(KEY_PREFIX) {
+            let value = text(value, Some(key))?;
+            entries.push((key.to_owned(), value));
+        } else if field == CREATED || field == ACCESSED {
+            let value = text(value, Some(&field))?;
+            let t = value
+                .parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite())
+                .ok_or_else(|| StoreError::Corrupt {
+                    key: field.clone(),
+                    reason: format!("the timestamp `{value}` is not a number"),
+                })?;
+            if field == CREATED {
+                created = Some(t);
+            } else {
+                accessed = Some(t);
+            }
+        }
+    }
+    let missing = |field: &str| StoreError::Corrupt {
+        key: field.to_owned(),
+        reason: "the session's hash has no such field".to_owned(),
+    };
+    Ok(Some(Record {
+        created: created.ok_or_else(|| missing(CREATED))?,
+        accessed: accessed.ok_or_else(|| missing(ACCESSED))?,
+        entries,
+    }))
+}
+
+/// The text of a bulk string; `key` names the session key for the error (`None`: the
+/// value is a field name).
+fn text(value: Value, key: Option<&str>) -> Result<String, StoreError> {
+    let bytes = match value {
+        Value::BulkString(bytes) => bytes,
+        Value::SimpleString(text) => return Ok(text),
+        other => {
+            return Err(StoreError::Corrupt {
+                key: key.unwrap_or("?").to_owned(),
+                reason: format!("Redis answered {other:?} instead of a string"),
+            });
+        }
+    };
+    String::from_utf8(bytes).map_err(|err| StoreError::Corrupt {
+        key: key.map_or_else(
+            || String::from_utf8_lossy(err.as_bytes()).into_owned(),
+            str::to_owned,
+        ),
+        reason: "it is not UTF-8".to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &[u8]) -> Value {
+        Value::BulkString(s.to_vec())
+    }
+
+    #[test]
+    fn parses_a_flat_reply_and_ignores_unknown_fields() {
+        let reply = Value::Array(vec![
+            bulk(b"m:created"),
+            bulk(b"1700000000"),
+            bulk(b"k:cart"),
+            bulk(b"[1,2]"),
+            bulk(b"other"),
+            bulk(b"x"),
+            bulk(b"m:accessed"),
+            bulk(b"1700000001.5"),
+        ]);
+        let record = parse_record(reply).unwrap().unwrap();
+        assert_eq!(record.created, 1_700_000_000.0);
+        assert_eq!(record.accessed, 1_700_000_001.5);
+        assert_eq!(record.entries, [("cart".to_owned(), "[1,2]".to_owned())]);
+        assert_eq!(parse_record(Value::Array(vec![])).unwrap(), None);
+    }
+
+    #[test]
+    fn bad_data_is_an_error_naming_the_key() {
+        let reply = Value::Array(vec![
+            bulk(b"m:created"),
+            bulk(b"1"),
+            bulk(b"m:accessed"),
+            bulk(b"1"),
+            bulk(b"k:cart"),
+            bulk(b"\xff\xfe"),
+        ]);
+        let err = parse_record(reply).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt { key, .. } if key == "cart"),
+            "{err}"
+        );
+        let reply = Value::Array(vec![bulk(b"m:created"), bulk(b"soon"), bulk(b"m:accessed")]);
+        let err = parse_record(reply).unwrap_err();
+        assert!(err.to_string().contains("m:created"), "{err}");
+        let reply = Value::Array(vec![bulk(b"k:a"), bulk(b"1")]);
+        assert!(parse_record(reply).is_err());
+    }
+}

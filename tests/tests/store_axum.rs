@@ -1,0 +1,380 @@
+//! Server-side sessions through the axum layer: a user-defined store (the issue's "your
+//! own factory"), the memory store, and failing stores (503, no panic, nothing
+//! overwritten).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use http::Request;
+use session::axum::{ServerSide, SessionHandle, SessionLayer};
+use session::store::{Commit, MemoryStore, Record, ServerSessionFactory, SessionStore, StoreError};
+use session::{FlashExt, SessionError, SessionSchema, flash_queue};
+use tower::ServiceExt;
+
+const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
+
+/// A user-defined store: records in a `BTreeMap`, counting round trips, and able to fail
+/// like an unreachable database.
+#[derive(Clone, Default)]
+struct MapStore {
+    records: Arc<Mutex<BTreeMap<String, Record>>>,
+    loads: Arc<AtomicUsize>,
+    saves: Arc<AtomicUsize>,
+    fail_loads: Arc<std::sync::atomic::AtomicBool>,
+    fail_saves: Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn down() -> StoreError {
+    StoreError::unavailable(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "the database is down",
+    ))
+}
+
+impl SessionStore for MapStore {
+    async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        if self.fail_loads.load(Ordering::SeqCst) {
+            return Err(down());
+        }
+        Ok(self.records.lock().unwrap().get(id).cloned())
+    }
+
+    async fn save(&self, commit: &Commit) -> Result<bool, StoreError> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        if self.fail_saves.load(Ordering::SeqCst) {
+            return Err(down());
+        }
+        let mut records = self.records.lock().unwrap();
+        if let Some(old) = &commit.retire {
+            records.remove(old);
+        }
+        if !commit.replace && !records.contains_key(&commit.id) {
+            return Ok(false);
+        }
+        commit.apply_to(records.entry(commit.id.clone()).or_default());
+        Ok(true)
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        self.records.lock().unwrap().remove(id);
+        Ok(())
+    }
+}
+
+#[derive(SessionSchema)]
+#[allow(dead_code)] // only its generated accessors are used
+struct Visit {
+    #[session(default)]
+    visits: u64,
+    #[session(default)]
+    seen: Vec<String>,
+}
+
+#[flash_queue]
+#[derive(Debug, PartialEq)]
+enum Notice {
+    Info(String),
+}
+
+async fn visit(session: SessionHandle) -> Result<String, SessionError> {
+    let mut s = session.lock();
+    *s.visits_mut()? += 1;
+    s.flash(Notice::Info("counted".into()))?;
+    Ok(s.visits()?.to_string())
+}
+
+async fn flashes(session: SessionHandle) -> Result<String, SessionError> {
+    let mut s = session.lock();
+    Ok(format!("{:?}", s.pop_flashes::<Notice>()?))
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+async fn sign_out(session: SessionHandle) -> &'static str {
+    session.lock().invalidate();
+    "bye"
+}
+
+async fn sign_in(session: SessionHandle) -> &'static str {
+    let mut s = session.lock();
+    s.insert("user_id", 7);
+    s.regenerate_id();
+    "hello"
+}
+
+async fn fail(session: SessionHandle) -> StatusCode {
+    session.lock().insert("during_failure", true);
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+/// Sets key `key`, then waits until `barrier` lets every request of the test go: all have
+/// loaded the session before any saves it.
+async fn set_key(
+    State(barrier): State<Arc<tokio::sync::Barrier>>,
+    session: SessionHandle,
+    Path(key): Path<String>,
+) -> &'static str {
+    session.lock().insert(key, true);
+    barrier.wait().await;
+    "set"
+}
+
+fn app<S: SessionStore>(factory: ServerSessionFactory<S>, writers: usize) -> Router {
+    Router::new()
+        .route("/", get(visit))
+        .route("/flashes", get(flashes))
+        .route("/health", get(health))
+        .route("/sign-in", get(sign_in))
+        .route("/sign-out", get(sign_out))
+        .route("/fail", get(fail))
+        .route("/set/{key}", get(set_key))
+        .with_state(Arc::new(tokio::sync::Barrier::new(writers)))
+        .layer(SessionLayer::new(factory))
+}
+
+fn map_factory(store: MapStore) -> ServerSessionFactory<MapStore> {
+    ServerSessionFactory::builder(SECRET, store)
+        .reissue_time(None)
+        .build()
+        .unwrap()
+}
+
+async fn get_with(app: &Router, path: &str, cookie: Option<&str>) -> Response {
+    let mut request = Request::get(path);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    app.clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+fn set_cookie(response: &Response) -> Option<String> {
+    let header = response.headers().get("set-cookie")?;
+    Some(
+        header
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned(),
+    )
+}
+
+async fn body(response: Response) -> String {
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_user_defined_store_runs_through_the_layer() {
+    let store = MapStore::default();
+    let app = app(map_factory(store.clone()), 1);
+
+    // A handler that never takes the session costs no store round trip.
+    let response = get_with(&app, "/health", Some("session=anything")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(set_cookie(&response).is_none());
+    assert_eq!(store.loads.load(Ordering::SeqCst), 0);
+    assert_eq!(store.saves.load(Ordering::SeqCst), 0);
+
+    let response = get_with(&app, "/", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = set_cookie(&response).expect("a new session sets its id cookie");
+    assert_eq!(body(response).await, "1");
+    assert_eq!(store.saves.load(Ordering::SeqCst), 1);
+
+    let response = get_with(&app, "/", Some(&cookie)).await;
+    assert!(set_cookie(&response).is_none(), "same id: no new cookie");
+    assert_eq!(body(response).await, "2");
+    let response = get_with(&app, "/flashes", Some(&cookie)).await;
+    assert_eq!(
+        body(response).await,
+        r#"[Info("counted"), Info("counted")]"#
+    );
+    let record = store
+        .records
+        .lock()
+        .unwrap()
+        .values()
+        .next()
+        .cloned()
+        .unwrap();
+    let mut keys: Vec<_> = record.entries.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys, ["visits"], "the popped flash queue was deleted");
+}
+
+#[tokio::test]
+async fn sign_in_regenerates_the_id_and_sign_out_kills_it() {
+    let store = MapStore::default();
+    let app = app(map_factory(store.clone()), 1);
+    let planted = set_cookie(&get_with(&app, "/", None).await).unwrap();
+    let response = get_with(&app, "/sign-in", Some(&planted)).await;
+    let signed_in = set_cookie(&response).expect("a new id");
+    assert_ne!(signed_in, planted);
+    assert_eq!(body(get_with(&app, "/", Some(&signed_in)).await).await, "2");
+    // The planted id no longer opens the signed-in session.
+    assert_eq!(body(get_with(&app, "/", Some(&planted)).await).await, "1");
+
+    let response = get_with(&app, "/sign-out", Some(&signed_in)).await;
+    let header = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(header.contains("Max-Age=0"), "{header}");
+    assert_eq!(body(get_with(&app, "/", Some(&signed_in)).await).await, "1");
+}
+
+#[tokio::test]
+async fn an_unreachable_store_answers_503_and_overwrites_nothing() {
+    let store = MapStore::default();
+    let app = app(map_factory(store.clone()), 1);
+    let cookie = set_cookie(&get_with(&app, "/", None).await).unwrap();
+    let before = store.records.lock().unwrap().clone();
+
+    store.fail_loads.store(true, Ordering::SeqCst);
+    let response = get_with(&app, "/", Some(&cookie)).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(set_cookie(&response).is_none());
+    assert_eq!(
+        store.saves.load(Ordering::SeqCst),
+        1,
+        "no save after a failed load"
+    );
+    // A handler that does not take the session still works.
+    assert_eq!(
+        get_with(&app, "/health", Some(&cookie)).await.status(),
+        StatusCode::OK
+    );
+
+    store.fail_loads.store(false, Ordering::SeqCst);
+    store.fail_saves.store(true, Ordering::SeqCst);
+    let response = get_with(&app, "/", Some(&cookie)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the save failed"
+    );
+    assert!(set_cookie(&response).is_none());
+    assert_eq!(*store.records.lock().unwrap(), before);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_answers_503() {
+    let store = session::store::RedisStore::connect("redis://127.0.0.1:1/")
+        .await
+        .unwrap();
+    let factory = ServerSessionFactory::builder(SECRET, store)
+        .build()
+        .unwrap();
+    // A well-signed id, so the layer must ask Redis.
+    let cookie = {
+        let memory = ServerSessionFactory::builder(SECRET, MemoryStore::new())
+            .build()
+            .unwrap();
+        let mut session = memory.load(&http::HeaderMap::new()).await.unwrap();
+        session.insert("x", 1);
+        let mut headers = http::HeaderMap::new();
+        memory.save(&session, &mut headers).await.unwrap();
+        headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let app = app(factory, 1);
+    let response = get_with(&app, "/", Some(&cookie)).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // No cookie: a new session would be saved, and Redis is down for that too.
+    let response = get_with(&app, "/", None).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(set_cookie(&response).is_none());
+}
+
+#[tokio::test]
+async fn a_failed_request_is_not_saved_with_set_on_exception_false() {
+    let store = MapStore::default();
+    let factory = ServerSessionFactory::builder(SECRET, store.clone())
+        .set_on_exception(false)
+        .build()
+        .unwrap();
+    let app = app(factory, 1);
+    let response = get_with(&app, "/fail", None).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(set_cookie(&response).is_none());
+    assert_eq!(store.saves.load(Ordering::SeqCst), 0);
+}
+
+async fn concurrent_requests_through_the_layer<S: SessionStore + Clone>(store: S) {
+    const WRITERS: usize = 8;
+    let factory = ServerSessionFactory::builder(SECRET, store)
+        .reissue_time(None)
+        .build()
+        .unwrap();
+    let app = app(factory, WRITERS);
+    let cookie = set_cookie(&get_with(&app, "/", None).await).unwrap();
+    let requests = (0..WRITERS).map(|i| {
+        let app = app.clone();
+        let cookie = cookie.clone();
+        tokio::spawn(async move { get_with(&app, &format!("/set/k{i}"), Some(&cookie)).await })
+    });
+    for request in requests.collect::<Vec<_>>() {
+        assert_eq!(request.await.unwrap().status(), StatusCode::OK);
+    }
+    // One more visit reads every key the concurrent requests wrote.
+    let response = get_with(&app, "/", Some(&cookie)).await;
+    assert_eq!(body(response).await, "2", "the first visit survived too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_of_one_session_lose_nothing_on_a_user_store() {
+    let store = MapStore::default();
+    concurrent_requests_through_the_layer(store.clone()).await;
+    let record = store
+        .records
+        .lock()
+        .unwrap()
+        .values()
+        .next()
+        .cloned()
+        .unwrap();
+    for i in 0..8 {
+        let key = format!("k{i}");
+        assert!(
+            record.entries.iter().any(|(k, v)| *k == key && v == "true"),
+            "{key} lost: {:?}",
+            record.entries
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_of_one_session_lose_nothing_on_the_memory_store() {
+    concurrent_requests_through_the_layer(MemoryStore::new()).await;
+}
+
+#[test]
+fn the_layer_type_names_its_engine() {
+    let factory = ServerSessionFactory::builder(SECRET, MemoryStore::new())
+        .build()
+        .unwrap();
+    let layer: SessionLayer<ServerSide<MemoryStore>> = SessionLayer::new(factory);
+    assert_eq!(layer.factory().cookie_name(), "session");
+}

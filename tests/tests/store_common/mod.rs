@@ -1,0 +1,426 @@
+//! Scenarios every session store must pass, run on the memory store (`store_memory.rs`)
+//! and on a real Redis (`store_redis.rs`).
+
+#![allow(dead_code)] // each test file uses the scenarios it needs
+
+use std::time::Duration;
+
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use session::store::{ServerSessionFactory, SessionStore};
+use session::{
+    FlashExt, LoadOutcome, ManualClock, Rejection, Saved, Session, SessionSchema, flash_queue,
+};
+
+pub const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
+pub const OLD_SECRET: &str = "an older secret of at least thirty-two bytes";
+pub const NOW: f64 = 1_700_000_000.0;
+
+pub fn factory<S: SessionStore>(store: S, clock: &ManualClock) -> ServerSessionFactory<S> {
+    ServerSessionFactory::builder(SECRET, store)
+        .clock(clock.clone())
+        .timeout(Duration::from_secs(600))
+        .reissue_time(None)
+        .build()
+        .unwrap()
+}
+
+/// The `name=value` pair of a response's `Set-Cookie`, if it has one.
+pub fn set_cookie(response: &HeaderMap) -> Option<String> {
+    let mut all = response.get_all("set-cookie").iter();
+    let first = all.next()?;
+    assert!(all.next().is_none(), "one Set-Cookie at most");
+    Some(
+        first
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned(),
+    )
+}
+
+pub fn request(cookie: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("cookie", cookie.parse().unwrap());
+    headers
+}
+
+/// Saves a new session holding `state` and returns its cookie.
+pub async fn seed<S: SessionStore>(
+    factory: &ServerSessionFactory<S>,
+    state: serde_json::Value,
+) -> String {
+    let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+    for (key, value) in state.as_object().unwrap() {
+        session.insert(key, value.clone());
+    }
+    let mut response = HeaderMap::new();
+    assert_eq!(
+        factory.save(&session, &mut response).await.unwrap(),
+        Saved::Written
+    );
+    set_cookie(&response).expect("a new session sets its cookie")
+}
+
+pub async fn load<S: SessionStore>(factory: &ServerSessionFactory<S>, cookie: &str) -> Session {
+    factory.load(&request(cookie)).await.unwrap()
+}
+
+pub async fn save<S: SessionStore>(
+    factory: &ServerSessionFactory<S>,
+    session: &Session,
+) -> (Saved, Option<String>) {
+    let mut response = HeaderMap::new();
+    let saved = factory.save(session, &mut response).await.unwrap();
+    (saved, set_cookie(&response))
+}
+
+pub async fn round_trip<S: SessionStore>(factory: ServerSessionFactory<S>) {
+    let fresh = factory.load(&HeaderMap::new()).await.unwrap();
+    assert!(fresh.is_new());
+    assert_eq!(fresh.load_outcome(), LoadOutcome::NoCookie);
+    // A new session nobody wrote to is not stored, and sets no cookie.
+    assert_eq!(save(&factory, &fresh).await, (Saved::Unchanged, None));
+
+    let cookie = seed(
+        &factory,
+        json!({"user_id": 7, "big": 123456789012345678901234567890u128.to_string()}),
+    )
+    .await;
+    // The cookie carries the signed id only, not the state.
+    assert!(!cookie.contains("user_id"));
+    let session = load(&factory, &cookie).await;
+    assert!(!session.is_new());
+    assert_eq!(session.load_outcome(), LoadOutcome::Loaded);
+    assert_eq!(session.created(), NOW);
+    assert_eq!(session.get_as::<u64>("user_id").unwrap(), Some(7));
+    // Read only: nothing to save (reissue_time is None), no cookie.
+    assert_eq!(save(&factory, &session).await, (Saved::Unchanged, None));
+
+    // A change is saved without a new cookie: the id stays.
+    let mut session = load(&factory, &cookie).await;
+    session.insert("user_id", 8);
+    assert_eq!(save(&factory, &session).await, (Saved::Written, None));
+    assert_eq!(
+        load(&factory, &cookie)
+            .await
+            .get_as::<u64>("user_id")
+            .unwrap(),
+        Some(8)
+    );
+}
+
+pub async fn bad_cookies_start_new_sessions<S: SessionStore>(factory: ServerSessionFactory<S>) {
+    let cookie = seed(&factory, json!({"user_id": 7})).await;
+    let mut tampered = cookie.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let session = load(&factory, &tampered).await;
+    assert!(session.is_new());
+    assert_eq!(
+        session.load_outcome(),
+        LoadOutcome::Rejected(Rejection::BadSignature)
+    );
+    assert!(session.is_empty());
+
+    // A well-signed id the store does not know (deleted, expired) is not adopted.
+    let other = ServerSessionFactory::builder(SECRET, session::store::MemoryStore::new())
+        .build()
+        .unwrap();
+    let foreign = seed(&other, json!({"x": 1})).await;
+    let mut session = load(&factory, &foreign).await;
+    assert_eq!(
+        session.load_outcome(),
+        LoadOutcome::Rejected(Rejection::UnknownSessionId)
+    );
+    session.insert("x", 2);
+    let (_, new_cookie) = save(&factory, &session).await;
+    assert_ne!(
+        new_cookie.unwrap(),
+        foreign,
+        "a client never chooses its id"
+    );
+}
+
+/// Two requests of one session, both loaded before either saves, each changing a different
+/// key: both changes survive. When both change the same key, the last save wins.
+pub async fn concurrent_requests_changing_different_keys_both_survive<S: SessionStore>(
+    factory: ServerSessionFactory<S>,
+) {
+    let cookie = seed(
+        &factory,
+        json!({"cart": ["tea"], "old": 1, "theme": "dark", "n": 0}),
+    )
+    .await;
+    let mut a = load(&factory, &cookie).await;
+    let mut b = load(&factory, &cookie).await;
+    a.insert("cart", json!(["tea", "milk"]));
+    a.remove("old");
+    a.insert("n", 1);
+    b.insert("theme", "light");
+    b.insert("lang", "fr");
+    b.insert("n", 2);
+    assert_eq!(save(&factory, &a).await.0, Saved::Written);
+    assert_eq!(save(&factory, &b).await.0, Saved::Written);
+
+    let after = load(&factory, &cookie).await;
+    assert_eq!(
+        after.get("cart"),
+        Some(&json!(["tea", "milk"])),
+        "a's write survives"
+    );
+    assert_eq!(after.get("old"), None, "a's removal survives");
+    assert_eq!(
+        after.get("theme"),
+        Some(&json!("light")),
+        "b's write survives"
+    );
+    assert_eq!(after.get("lang"), Some(&json!("fr")));
+    assert_eq!(
+        after.get("n"),
+        Some(&json!(2)),
+        "same key: the last save wins"
+    );
+}
+
+/// Many tasks of one session, each loading, then changing its own key, concurrently.
+pub async fn many_concurrent_writers_lose_nothing<S: SessionStore + Clone>(
+    store: S,
+    clock: &ManualClock,
+    tasks: usize,
+) {
+    let factory = std::sync::Arc::new(factory(store, clock));
+    let cookie = seed(&factory, json!({"base": true})).await;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(tasks));
+    let mut handles = Vec::new();
+    for i in 0..tasks {
+        let factory = factory.clone();
+        let cookie = cookie.clone();
+        let barrier = barrier.clone();
+        handles.push(tokio::spawn(async move {
+            let mut session = factory.load(&request(&cookie)).await.unwrap();
+            session.insert(format!("k{i}"), i);
+            // Everyone has loaded before anyone saves.
+            let mut response = HeaderMap::new();
+            let save = factory.save(&session, &mut response);
+            drop(session);
+            barrier.wait().await;
+            save.await.unwrap()
+        }));
+    }
+    for handle in handles {
+        assert_eq!(handle.await.unwrap(), Saved::Written);
+    }
+    let after = load(&factory, &cookie).await;
+    assert_eq!(
+        after.len(),
+        tasks + 1,
+        "{:?}",
+        after.keys().collect::<Vec<_>>()
+    );
+    for i in 0..tasks {
+        assert_eq!(after.get_as::<usize>(&format!("k{i}")).unwrap(), Some(i));
+    }
+}
+
+pub async fn invalidate_deletes_the_state_and_issues_a_new_id<S: SessionStore>(
+    factory: ServerSessionFactory<S>,
+) {
+    let cookie = seed(&factory, json!({"user_id": 7, "cart": [1]})).await;
+    let mut session = load(&factory, &cookie).await;
+    session.invalidate();
+    session.flash_to("info", "Signed out").unwrap();
+    let (saved, new_cookie) = save(&factory, &session).await;
+    assert_eq!(saved, Saved::Written);
+    let new_cookie = new_cookie.expect("a new id needs a new cookie");
+    assert_ne!(new_cookie, cookie);
+
+    let old = load(&factory, &cookie).await;
+    assert_eq!(
+        old.load_outcome(),
+        LoadOutcome::Rejected(Rejection::UnknownSessionId),
+        "the old id is dead"
+    );
+    let mut new = load(&factory, &new_cookie).await;
+    assert_eq!(new.keys().collect::<Vec<_>>(), ["_f_info"]);
+    assert_eq!(new.pop_flash("info").unwrap(), [json!("Signed out")]);
+
+    // Invalidated and left empty: the record goes and the cookie is expired.
+    let cookie = seed(&factory, json!({"user_id": 7})).await;
+    let mut session = load(&factory, &cookie).await;
+    session.invalidate();
+    let mut response = HeaderMap::new();
+    assert_eq!(
+        factory.save(&session, &mut response).await.unwrap(),
+        Saved::Written
+    );
+    let header = response["set-cookie"].to_str().unwrap();
+    assert!(header.contains("Max-Age=0"), "{header}");
+    assert_eq!(
+        load(&factory, &cookie).await.load_outcome(),
+        LoadOutcome::Rejected(Rejection::UnknownSessionId)
+    );
+}
+
+pub async fn regenerate_id_keeps_the_state_under_a_new_id<S: SessionStore>(
+    factory: ServerSessionFactory<S>,
+) {
+    let cookie = seed(&factory, json!({"cart": ["tea"], "csrf": "x"})).await;
+    let mut session = load(&factory, &cookie).await;
+    session.insert("user_id", 7); // signing in
+    session.regenerate_id();
+    let (saved, new_cookie) = save(&factory, &session).await;
+    assert_eq!(saved, Saved::Written);
+    let new_cookie = new_cookie.unwrap();
+    assert_ne!(new_cookie, cookie);
+    let new = load(&factory, &new_cookie).await;
+    assert_eq!(new.get("cart"), Some(&json!(["tea"])));
+    assert_eq!(new.get("user_id"), Some(&json!(7)));
+    assert_eq!(new.created(), NOW, "created is kept");
+    assert_eq!(
+        load(&factory, &cookie).await.load_outcome(),
+        LoadOutcome::Rejected(Rejection::UnknownSessionId),
+        "the fixated id is gone"
+    );
+}
+
+pub async fn timeout_and_reissue_follow_the_clock<S: SessionStore>(store: S, clock: &ManualClock) {
+    let factory = ServerSessionFactory::builder(SECRET, store)
+        .clock(clock.clone())
+        .timeout(Duration::from_secs(600))
+        .reissue_time(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let cookie = seed(&factory, json!({"user_id": 7})).await;
+
+    clock.advance(30.0);
+    let session = load(&factory, &cookie).await;
+    session.get("user_id");
+    assert_eq!(
+        save(&factory, &session).await,
+        (Saved::Unchanged, None),
+        "not yet due"
+    );
+
+    clock.advance(100.0);
+    let session = load(&factory, &cookie).await;
+    session.get("user_id");
+    assert_eq!(
+        save(&factory, &session).await,
+        (Saved::Written, None),
+        "renewed in the store"
+    );
+    assert_eq!(load(&factory, &cookie).await.renewed(), NOW + 130.0);
+
+    clock.advance(601.0);
+    let session = load(&factory, &cookie).await;
+    assert_eq!(
+        session.load_outcome(),
+        LoadOutcome::Rejected(Rejection::TimedOut)
+    );
+    assert!(session.is_empty());
+}
+
+pub async fn fallback_secret_reissues_the_cookie<S: SessionStore + Clone>(
+    store: S,
+    clock: &ManualClock,
+) {
+    let old = ServerSessionFactory::builder(OLD_SECRET, store.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let cookie = seed(&old, json!({"user_id": 7})).await;
+    let new = ServerSessionFactory::builder(SECRET, store)
+        .fallback_secret(OLD_SECRET)
+        .clock(clock.clone())
+        .reissue_time(None)
+        .build()
+        .unwrap();
+    let session = load(&new, &cookie).await;
+    assert_eq!(session.load_outcome(), LoadOutcome::LoadedWithOldSecret);
+    assert_eq!(session.get_as::<u64>("user_id").unwrap(), Some(7));
+    let (saved, reissued) = save(&new, &session).await;
+    assert_eq!(saved, Saved::Written);
+    let reissued = reissued.expect("re-signed with the current secret");
+    assert_ne!(reissued, cookie);
+    assert_eq!(
+        load(&new, &reissued).await.load_outcome(),
+        LoadOutcome::Loaded
+    );
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub sku: String,
+    pub qty: u32,
+}
+
+#[derive(SessionSchema)]
+pub struct Shop {
+    #[session(default)]
+    pub cart: Vec<Item>,
+    pub user_id: Option<u64>,
+}
+
+#[flash_queue]
+#[derive(Debug, PartialEq)]
+pub enum Notice {
+    Success(String),
+    #[flash(queue = "error")]
+    Failure {
+        code: u16,
+        text: String,
+    },
+}
+
+pub async fn derive_and_flash_work_unchanged<S: SessionStore>(factory: ServerSessionFactory<S>) {
+    let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+    session.cart_mut().unwrap().push(Item {
+        sku: "tea".into(),
+        qty: 1,
+    });
+    session.set_user_id(Some(7)).unwrap();
+    session.flash(Notice::Success("Added".into())).unwrap();
+    let (_, cookie) = save(&factory, &session).await;
+    let cookie = cookie.unwrap();
+
+    let mut session = load(&factory, &cookie).await;
+    assert_eq!(session.user_id().unwrap(), Some(7));
+    // Only read through the guard: nothing written.
+    assert_eq!(session.cart_mut().unwrap().len(), 1);
+    assert!(!session.is_dirty());
+    session.cart_mut().unwrap().push(Item {
+        sku: "milk".into(),
+        qty: 2,
+    });
+    assert_eq!(
+        session.pop_flashes::<Notice>().unwrap(),
+        [Notice::Success("Added".into())]
+    );
+    session
+        .flash(Notice::Failure {
+            code: 409,
+            text: "Out of stock".into(),
+        })
+        .unwrap();
+    save(&factory, &session).await;
+
+    let mut session = load(&factory, &cookie).await;
+    assert_eq!(session.cart().unwrap().len(), 2);
+    assert_eq!(
+        session.pop_flashes::<Notice>().unwrap(),
+        [Notice::Failure {
+            code: 409,
+            text: "Out of stock".into()
+        }]
+    );
+    assert!(
+        !session.contains_key("_f_success"),
+        "the popped queue was deleted"
+    );
+    let shop = Shop::load(&session).unwrap();
+    assert_eq!(shop.cart[1].sku, "milk");
+}

@@ -1,0 +1,86 @@
+//! Server-side sessions on the in-memory store: every scenario of `store_common`.
+
+mod store_common;
+
+use session::ManualClock;
+use session::store::MemoryStore;
+use store_common::*;
+
+fn setup() -> (MemoryStore, ManualClock) {
+    (MemoryStore::new(), ManualClock::new(NOW))
+}
+
+#[tokio::test]
+async fn round_trip() {
+    let (store, clock) = setup();
+    store_common::round_trip(factory(store.clone(), &clock)).await;
+    assert_eq!(store.len(), 1);
+}
+
+#[tokio::test]
+async fn bad_cookies_start_new_sessions() {
+    let (store, clock) = setup();
+    store_common::bad_cookies_start_new_sessions(factory(store, &clock)).await;
+}
+
+#[tokio::test]
+async fn concurrent_requests_changing_different_keys_both_survive() {
+    let (store, clock) = setup();
+    store_common::concurrent_requests_changing_different_keys_both_survive(factory(store, &clock))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_writers_lose_nothing() {
+    let (store, clock) = setup();
+    store_common::many_concurrent_writers_lose_nothing(store, &clock, 32).await;
+}
+
+#[tokio::test]
+async fn invalidate_deletes_the_state_and_issues_a_new_id() {
+    let (store, clock) = setup();
+    store_common::invalidate_deletes_the_state_and_issues_a_new_id(factory(store.clone(), &clock))
+        .await;
+    assert_eq!(
+        store.len(),
+        1,
+        "only the signed-out session's record is left"
+    );
+}
+
+#[tokio::test]
+async fn regenerate_id_keeps_the_state_under_a_new_id() {
+    let (store, clock) = setup();
+    store_common::regenerate_id_keeps_the_state_under_a_new_id(factory(store.clone(), &clock))
+        .await;
+    assert_eq!(store.len(), 1);
+}
+
+#[tokio::test]
+async fn timeout_and_reissue_follow_the_clock() {
+    let (store, clock) = setup();
+    store_common::timeout_and_reissue_follow_the_clock(store, &clock).await;
+}
+
+#[tokio::test]
+async fn fallback_secret_reissues_the_cookie() {
+    let (store, clock) = setup();
+    store_common::fallback_secret_reissues_the_cookie(store, &clock).await;
+}
+
+#[tokio::test]
+async fn derive_and_flash_work_unchanged() {
+    let (store, clock) = setup();
+    store_common::derive_and_flash_work_unchanged(factory(store, &clock)).await;
+}
+
+#[test]
+fn short_secrets_are_refused() {
+    let err = session::store::ServerSessionFactory::builder("short", MemoryStore::new())
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        session::BuildError::ShortSecret { len: 5, .. }
+    ));
+}

@@ -1,0 +1,235 @@
+//! Server-side sessions on a real Redis: every scenario of `store_common`, plus what only
+//! Redis has (TTL, corrupt data, an unreachable server).
+//!
+//! Needs `REDIS_URL`: `scripts/test.sh` starts a server and sets it; by hand,
+//! `export REDIS_URL="$(scripts/redis.sh | tail -n 1)"`. Without it these tests fail (they
+//! never skip), in CI and locally alike.
+
+mod store_common;
+
+use serde_json::json;
+use session::store::{RedisStore, SessionStore, StoreError};
+use session::{LoadOutcome, ManualClock, Saved};
+use store_common::*;
+
+fn redis_url() -> String {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "REDIS_URL is not set. The Redis tests need a server: run \
+             `export REDIS_URL=\"$(scripts/redis.sh | tail -n 1)\"` (it installs and starts one \
+             on 127.0.0.1:6390), or run everything with scripts/test.sh{}",
+            if std::env::var_os("CI").is_some() {
+                " (CI: .ci/run must start Redis)"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+/// A store on the test server, under a prefix of its own so tests do not see each other.
+async fn store() -> RedisStore {
+    let url = redis_url();
+    let store = RedisStore::connect(&url).await.unwrap();
+    let mut conn = store.connection().clone();
+    let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
+    if let Err(err) = pong {
+        panic!("no Redis answers at REDIS_URL={url} ({err}): start one with `scripts/redis.sh`");
+    }
+    let mut tag = [0u8; 8];
+    getrandom::fill(&mut tag).unwrap();
+    let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+    store.with_prefix(format!("session-test:{tag}:"))
+}
+
+fn clock() -> ManualClock {
+    ManualClock::new(NOW)
+}
+
+#[tokio::test]
+async fn round_trip() {
+    store_common::round_trip(factory(store().await, &clock())).await;
+}
+
+#[tokio::test]
+async fn bad_cookies_start_new_sessions() {
+    store_common::bad_cookies_start_new_sessions(factory(store().await, &clock())).await;
+}
+
+#[tokio::test]
+async fn concurrent_requests_changing_different_keys_both_survive() {
+    store_common::concurrent_requests_changing_different_keys_both_survive(factory(
+        store().await,
+        &clock(),
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_writers_lose_nothing() {
+    store_common::many_concurrent_writers_lose_nothing(store().await, &clock(), 32).await;
+}
+
+#[tokio::test]
+async fn invalidate_deletes_the_state_and_issues_a_new_id() {
+    store_common::invalidate_deletes_the_state_and_issues_a_new_id(factory(
+        store().await,
+        &clock(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn regenerate_id_keeps_the_state_under_a_new_id() {
+    store_common::regenerate_id_keeps_the_state_under_a_new_id(factory(store().await, &clock()))
+        .await;
+}
+
+#[tokio::test]
+async fn timeout_and_reissue_follow_the_clock() {
+    store_common::timeout_and_reissue_follow_the_clock(store().await, &clock()).await;
+}
+
+#[tokio::test]
+async fn fallback_secret_reissues_the_cookie() {
+    store_common::fallback_secret_reissues_the_cookie(store().await, &clock()).await;
+}
+
+#[tokio::test]
+async fn derive_and_flash_work_unchanged() {
+    store_common::derive_and_flash_work_unchanged(factory(store().await, &clock())).await;
+}
+
+/// The Redis key of the only session under the store's prefix.
+async fn only_key(store: &RedisStore) -> String {
+    let mut conn = store.connection().clone();
+    let pattern = format!("{}*", store.redis_key(""));
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(pattern)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    keys.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn one_hash_per_session_with_the_timeout_as_ttl() {
+    let store = store().await;
+    let factory = factory(store.clone(), &clock());
+    seed(
+        &factory,
+        json!({"cart": ["tea"], "m:created": "a user key, not metadata"}),
+    )
+    .await;
+    let key = only_key(&store).await;
+    let mut conn = store.connection().clone();
+    let mut fields: Vec<(String, String)> = redis::cmd("HGETALL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            ("k:cart".to_owned(), r#"["tea"]"#.to_owned()),
+            (
+                "k:m:created".to_owned(),
+                r#""a user key, not metadata""#.to_owned()
+            ),
+            ("m:accessed".to_owned(), "1700000000".to_owned()),
+            ("m:created".to_owned(), "1700000000".to_owned()),
+        ]
+    );
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((590_000..=600_000).contains(&ttl), "{ttl}");
+}
+
+#[tokio::test]
+async fn a_value_that_is_not_json_is_an_error_naming_the_key_and_is_kept() {
+    let store = store().await;
+    let factory = factory(store.clone(), &clock());
+    let cookie = seed(&factory, json!({"cart": [1], "user_id": 7})).await;
+    let key = only_key(&store).await;
+    let mut conn = store.connection().clone();
+    let () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("k:cart")
+        .arg("{not json")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let mut session = load(&factory, &cookie).await;
+    let err = session.get_as::<Vec<u32>>("cart").unwrap_err();
+    assert_eq!(err.key(), Some("cart"), "{err}");
+    assert_eq!(session.get("cart"), None);
+    session.insert("user_id", 8);
+    assert_eq!(save(&factory, &session).await.0, Saved::Written);
+    let raw: String = redis::cmd("HGET")
+        .arg(&key)
+        .arg("k:cart")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(raw, "{not json", "not overwritten");
+
+    // Bytes that are not UTF-8: the load fails, naming the key, and writes nothing.
+    let () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("k:blob")
+        .arg(&b"\xff\xfe"[..])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let err = factory.load(&request(&cookie)).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { key, .. } if key == "blob"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_save_after_a_concurrent_invalidate_does_not_resurrect_the_session() {
+    let store = store().await;
+    let factory = factory(store.clone(), &clock());
+    let cookie = seed(&factory, json!({"user_id": 7})).await;
+    let mut stale = load(&factory, &cookie).await;
+    let mut signing_out = load(&factory, &cookie).await;
+    signing_out.invalidate();
+    save(&factory, &signing_out).await;
+    stale.insert("cart", json!(["tea"]));
+    assert_eq!(save(&factory, &stale).await, (Saved::Unchanged, None));
+    assert_eq!(
+        load(&factory, &cookie).await.load_outcome(),
+        LoadOutcome::Rejected(session::Rejection::UnknownSessionId)
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_an_unavailable_error_not_an_empty_session() {
+    let store = RedisStore::connect("redis://127.0.0.1:1/").await.unwrap();
+    let factory = factory(store.clone(), &clock());
+    let started = std::time::Instant::now();
+    // A well-signed cookie, so the factory must ask the store.
+    let cookie = seed(&factory_for_cookie(), json!({"x": 1})).await;
+    let err = factory.load(&request(&cookie)).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "fails fast: {:?}",
+        started.elapsed()
+    );
+    let err = store.delete("x").await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+}
+
+fn factory_for_cookie() -> session::store::ServerSessionFactory<session::store::MemoryStore> {
+    factory(session::store::MemoryStore::new(), &clock())
+}
