@@ -140,6 +140,42 @@ impl Default for CookieOptions {
     }
 }
 
+impl CookieOptions {
+    /// The session cookie's value in a request: WebOb keeps the last of repeated cookies,
+    /// and so does this, across all `Cookie` headers.
+    pub(crate) fn find(&self, headers: &HeaderMap) -> Option<String> {
+        headers.get_all(COOKIE).iter().rev().find_map(|header| {
+            // A header with bytes outside visible ASCII may still carry a good session
+            // cookie.
+            find_cookie(&String::from_utf8_lossy(header.as_bytes()), &self.name)
+        })
+    }
+
+    /// The `Set-Cookie` cookie holding `value`, borrowing these attributes; `now` dates
+    /// `Expires` when there is a `Max-Age`.
+    pub(crate) fn cookie(&self, value: String, now: f64) -> Cookie<'_> {
+        let mut cookie = Cookie::new(self.name.as_str(), value);
+        if let Some(path) = &self.path {
+            cookie.set_path(path.as_str());
+        }
+        if let Some(domain) = &self.domain {
+            cookie.set_domain(domain.as_str());
+        }
+        if let Some(max_age) = self.max_age {
+            let secs = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+            cookie.set_max_age(cookie::time::Duration::seconds(secs));
+            let expires = (now as i64).saturating_add(secs);
+            if let Ok(at) = cookie::time::OffsetDateTime::from_unix_timestamp(expires) {
+                cookie.set_expires(at);
+            }
+        }
+        cookie.set_secure(self.secure.then_some(true));
+        cookie.set_http_only(self.httponly.then_some(true));
+        cookie.set_same_site(self.samesite);
+        cookie
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Policy {
     pub timeout: Option<f64>,
@@ -228,18 +264,13 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     /// [`load_outcome`](Session::load_outcome) says why, and the reason is logged at debug
     /// level.
     pub fn load(&self, headers: &HeaderMap) -> Session {
-        // WebOb keeps the last of repeated cookies; so do we, across all `Cookie` headers.
-        let value = headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|header| find_cookie(header, &self.cookie.name))
-            .last();
+        let value = self.cookie.find(headers);
         self.load_value(value.as_deref())
     }
 
     /// Loads a session from the value of a `Cookie` header.
     pub fn load_cookie_header(&self, header: &str) -> Session {
-        let value = find_cookie_in(header, &self.cookie.name);
+        let value = find_cookie(header, &self.cookie.name);
         self.load_value(value.as_deref())
     }
 
@@ -334,26 +365,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
 
     /// The cookie, borrowing the factory's attributes: a save formats it at once.
     fn build_cookie(&self, value: String) -> Cookie<'_> {
-        let options = &self.cookie;
-        let mut cookie = Cookie::new(options.name.as_str(), value);
-        if let Some(path) = &options.path {
-            cookie.set_path(path.as_str());
-        }
-        if let Some(domain) = &options.domain {
-            cookie.set_domain(domain.as_str());
-        }
-        if let Some(max_age) = options.max_age {
-            let secs = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
-            cookie.set_max_age(cookie::time::Duration::seconds(secs));
-            let expires = (self.clock.now() as i64).saturating_add(secs);
-            if let Ok(at) = cookie::time::OffsetDateTime::from_unix_timestamp(expires) {
-                cookie.set_expires(at);
-            }
-        }
-        cookie.set_secure(options.secure.then_some(true));
-        cookie.set_http_only(options.httponly.then_some(true));
-        cookie.set_same_site(options.samesite);
-        cookie
+        self.cookie.cookie(value, self.clock.now())
     }
 
     /// Appends the session's `Set-Cookie` header to a response when the save policy says
@@ -417,13 +429,7 @@ impl From<Rejection> for Rejected {
 
 /// The value of cookie `name` in a `Cookie` header; the last one wins when it repeats, as in
 /// WebOb (even when that one is invalid).
-fn find_cookie(header: &HeaderValue, name: &str) -> Option<String> {
-    // A header with bytes outside visible ASCII may still carry a good session cookie.
-    let text = String::from_utf8_lossy(header.as_bytes());
-    find_cookie_in(&text, name)
-}
-
-fn find_cookie_in(header: &str, name: &str) -> Option<String> {
+fn find_cookie(header: &str, name: &str) -> Option<String> {
     Cookie::split_parse(header)
         .filter_map(Result::ok)
         .filter(|cookie| cookie.name() == name)

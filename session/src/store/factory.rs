@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use cookie::Cookie;
-use http::header::{COOKIE, SET_COOKIE};
+use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue};
 
 use super::{Commit, SessionStore, StoreError};
@@ -132,11 +132,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     /// only error is the store's: then there is no session to work on, and the request
     /// should fail (the axum layer answers `503` when the store is unreachable).
     pub async fn load(&self, headers: &HeaderMap) -> Result<Session, StoreError> {
-        let value = headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|header| find_cookie(header, &self.cookie.name))
-            .last();
+        let value = self.cookie.find(headers);
         self.load_value(value.as_deref()).await
     }
 
@@ -321,26 +317,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
 
     /// The cookie with the factory's attributes.
     fn build_cookie(&self, value: String) -> Cookie<'_> {
-        let options = &self.cookie;
-        let mut cookie = Cookie::new(options.name.as_str(), value);
-        if let Some(path) = &options.path {
-            cookie.set_path(path.as_str());
-        }
-        if let Some(domain) = &options.domain {
-            cookie.set_domain(domain.as_str());
-        }
-        if let Some(max_age) = options.max_age {
-            let secs = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
-            cookie.set_max_age(cookie::time::Duration::seconds(secs));
-            let expires = (self.clock.now() as i64).saturating_add(secs);
-            if let Ok(at) = cookie::time::OffsetDateTime::from_unix_timestamp(expires) {
-                cookie.set_expires(at);
-            }
-        }
-        cookie.set_secure(options.secure.then_some(true));
-        cookie.set_http_only(options.httponly.then_some(true));
-        cookie.set_same_site(options.samesite);
-        cookie
+        self.cookie.cookie(value, self.clock.now())
     }
 }
 
@@ -359,14 +336,4 @@ impl<S: fmt::Debug> fmt::Debug for ServerSessionFactory<S> {
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
-}
-
-/// The value of cookie `name` in a `Cookie` header; the last one wins, as in WebOb.
-fn find_cookie(header: &HeaderValue, name: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(header.as_bytes());
-    Cookie::split_parse(&*text)
-        .filter_map(Result::ok)
-        .filter(|cookie| cookie.name() == name)
-        .last()
-        .map(|cookie| cookie.value().to_owned())
 }
