@@ -214,19 +214,7 @@ impl Builder<SignedKeys> {
     /// Checks the options and builds the factory.
     pub fn build(self) -> Result<CookieSessionFactory<SignedCodec>, BuildError> {
         self.check_options()?;
-        for secret in std::iter::once(&self.keys.secret).chain(&self.keys.fallbacks) {
-            if secret.len() < MIN_SECRET_LEN && !self.allow_short_secret {
-                return Err(BuildError::ShortSecret {
-                    len: secret.len(),
-                    min: MIN_SECRET_LEN,
-                });
-            }
-        }
-        let keys = &self.keys;
-        let codec = keys.fallbacks.iter().fold(
-            SignedCodec::new(keys.secret.clone(), &keys.salt, keys.hash_alg),
-            |codec, old| codec.with_fallback(old.clone(), &keys.salt),
-        );
+        let codec = signed_codec(&self.keys, self.allow_short_secret)?;
         Ok(CookieSessionFactory::new(
             codec,
             self.cookie,
