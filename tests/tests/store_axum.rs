@@ -1,6 +1,8 @@
 //! Server-side sessions through the axum layer: a user-defined store (the issue's "your
-//! own factory"), the memory store, and failing stores (503, no panic, nothing
-//! overwritten).
+//! own factory"), the memory store, a real Redis (needs `REDIS_URL`, see `store_redis.rs`),
+//! and failing stores (503, no panic, nothing overwritten).
+
+mod store_common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -96,6 +98,13 @@ async fn flashes(session: SessionHandle) -> Result<String, SessionError> {
     Ok(format!("{:?}", s.pop_flashes::<Notice>()?))
 }
 
+async fn keys(session: SessionHandle) -> String {
+    let s = session.lock();
+    let mut keys: Vec<&str> = s.keys().collect();
+    keys.sort_unstable();
+    keys.join(",")
+}
+
 async fn health() -> &'static str {
     "ok"
 }
@@ -134,6 +143,7 @@ fn app<S: SessionStore>(factory: ServerSessionFactory<S>, writers: usize) -> Rou
         .route("/", get(visit))
         .route("/flashes", get(flashes))
         .route("/health", get(health))
+        .route("/keys", get(keys))
         .route("/sign-in", get(sign_in))
         .route("/sign-out", get(sign_out))
         .route("/fail", get(fail))
@@ -338,7 +348,19 @@ async fn concurrent_requests_through_the_layer<S: SessionStore + Clone>(store: S
     for request in requests.collect::<Vec<_>>() {
         assert_eq!(request.await.unwrap().status(), StatusCode::OK);
     }
-    // One more visit reads every key the concurrent requests wrote.
+    // One more request reads every key the concurrent requests wrote.
+    let response = get_with(&app, "/keys", Some(&cookie)).await;
+    // The first visit's counter and flash queue, and one key per writer.
+    let expected: Vec<String> = ["_f_info".to_owned()]
+        .into_iter()
+        .chain((0..WRITERS).map(|i| format!("k{i}")))
+        .chain(["visits".to_owned()])
+        .collect();
+    assert_eq!(
+        body(response).await,
+        expected.join(","),
+        "every writer's key survived"
+    );
     let response = get_with(&app, "/", Some(&cookie)).await;
     assert_eq!(body(response).await, "2", "the first visit survived too");
 }
@@ -377,4 +399,35 @@ fn the_layer_type_names_its_engine() {
         .unwrap();
     let layer: SessionLayer<ServerSide<MemoryStore>> = SessionLayer::new(factory);
     assert_eq!(layer.factory().cookie_name(), "session");
+}
+
+#[tokio::test]
+async fn a_real_redis_runs_through_the_layer() {
+    let factory = ServerSessionFactory::builder(SECRET, store_common::redis_store().await)
+        .reissue_time(None)
+        .build()
+        .unwrap();
+    let app = app(factory, 1);
+    let response = get_with(&app, "/", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = set_cookie(&response).expect("a new session sets its id cookie");
+    assert_eq!(body(response).await, "1");
+    let response = get_with(&app, "/", Some(&cookie)).await;
+    assert!(set_cookie(&response).is_none(), "same id: no new cookie");
+    assert_eq!(body(response).await, "2");
+    let response = get_with(&app, "/flashes", Some(&cookie)).await;
+    assert_eq!(
+        body(response).await,
+        r#"[Info("counted"), Info("counted")]"#
+    );
+    // Signing out deletes the server state: the old id no longer carries the visits.
+    let response = get_with(&app, "/sign-out", Some(&cookie)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = get_with(&app, "/", Some(&cookie)).await;
+    assert_eq!(body(response).await, "1", "the old id starts over");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_of_one_session_lose_nothing_on_redis() {
+    concurrent_requests_through_the_layer(store_common::redis_store().await).await;
 }

@@ -12,35 +12,8 @@ use session::store::{RedisStore, SessionStore, StoreError};
 use session::{LoadOutcome, ManualClock, Saved};
 use store_common::*;
 
-fn redis_url() -> String {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => panic!(
-            "REDIS_URL is not set. The Redis tests need a server: run \
-             `export REDIS_URL=\"$(scripts/redis.sh | tail -n 1)\"` (it installs and starts one \
-             on 127.0.0.1:6390), or run everything with scripts/test.sh{}",
-            if std::env::var_os("CI").is_some() {
-                " (CI: .ci/run must start Redis)"
-            } else {
-                ""
-            }
-        ),
-    }
-}
-
-/// A store on the test server, under a prefix of its own so tests do not see each other.
 async fn store() -> RedisStore {
-    let url = redis_url();
-    let store = RedisStore::connect(&url).await.unwrap();
-    let mut conn = store.connection().clone();
-    let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
-    if let Err(err) = pong {
-        panic!("no Redis answers at REDIS_URL={url} ({err}): start one with `scripts/redis.sh`");
-    }
-    let mut tag = [0u8; 8];
-    getrandom::fill(&mut tag).unwrap();
-    let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-    store.with_prefix(format!("session-test:{tag}:"))
+    redis_store().await
 }
 
 fn clock() -> ManualClock {

@@ -424,3 +424,35 @@ pub async fn derive_and_flash_work_unchanged<S: SessionStore>(factory: ServerSes
     let shop = Shop::load(&session).unwrap();
     assert_eq!(shop.cart[1].sku, "milk");
 }
+
+/// The test server's URL. Without one the Redis tests fail (they never skip).
+pub fn redis_url() -> String {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "REDIS_URL is not set. The Redis tests need a server: run \
+             `export REDIS_URL=\"$(scripts/redis.sh | tail -n 1)\"` (it installs and starts one \
+             on 127.0.0.1:6390), or run everything with scripts/test.sh{}",
+            if std::env::var_os("CI").is_some() {
+                " (CI: .ci/run must start Redis)"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+/// A store on the test server, under a prefix of its own so tests do not see each other.
+pub async fn redis_store() -> session::store::RedisStore {
+    let url = redis_url();
+    let store = session::store::RedisStore::connect(&url).await.unwrap();
+    let mut conn = store.connection().clone();
+    let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
+    if let Err(err) = pong {
+        panic!("no Redis answers at REDIS_URL={url} ({err}): start one with `scripts/redis.sh`");
+    }
+    let mut tag = [0u8; 8];
+    getrandom::fill(&mut tag).unwrap();
+    let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+    store.with_prefix(format!("session-test:{tag}:"))
+}
