@@ -1,4 +1,5 @@
-//! Support for the integration tests: a client for the live Pyramid peer.
+//! Support for the integration tests: a client for the live Pyramid peer, and a codec that
+//! counts how often cookies are opened.
 //!
 //! [`PyramidPeer`] runs `tests/pyramid/peer.py` (or, with
 //! [`start_script`](PyramidPeer::start_script), another peer such as `nacl_peer.py`) under
@@ -117,5 +118,25 @@ impl Drop for PyramidPeer {
     fn drop(&mut self) {
         drop(self.stdin.take());
         let _ = self.child.wait();
+    }
+}
+
+/// The signed codec, counting how often a cookie is opened (decoded and its signature
+/// checked): how the tests prove that an untouched session costs nothing.
+pub struct Counting {
+    /// The codec that does the work.
+    pub inner: session::codec::SignedCodec,
+    /// The number of `open` calls so far.
+    pub opens: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl session::codec::CookieCodec for Counting {
+    fn seal(&self, payload: &[u8]) -> String {
+        self.inner.seal(payload)
+    }
+
+    fn open(&self, value: &str) -> Result<session::codec::Opened, session::Rejection> {
+        self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.open(value)
     }
 }

@@ -2,6 +2,7 @@
 //! sockets. A codec that counts `open` calls proves that untouched requests do no session
 //! work.
 
+use session_tests::Counting;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,33 +17,14 @@ use axum::routing::get;
 use http::HeaderMap;
 use serde_json::json;
 use session::axum::{SessionHandle, SessionLayer};
-use session::codec::{CookieCodec, Opened, SignedCodec};
+use session::codec::SignedCodec;
 use session::{
-    CookieSessionFactory, HashAlg, LoadOutcome, ManualClock, Rejection, Session, SessionError,
-    SessionSchema,
+    CookieSessionFactory, HashAlg, LoadOutcome, ManualClock, Session, SessionError, SessionSchema,
 };
 use tower::ServiceExt;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 const NOW: f64 = 1_700_000_000.0;
-
-/// The signed codec, counting how often a cookie is opened (parsed and its signature
-/// checked).
-struct Counting {
-    inner: SignedCodec,
-    opens: Arc<AtomicUsize>,
-}
-
-impl CookieCodec for Counting {
-    fn seal(&self, payload: &[u8]) -> String {
-        self.inner.seal(payload)
-    }
-
-    fn open(&self, value: &str) -> Result<Opened, Rejection> {
-        self.opens.fetch_add(1, Ordering::SeqCst);
-        self.inner.open(value)
-    }
-}
 
 struct Fixture {
     factory: Arc<CookieSessionFactory<Counting>>,

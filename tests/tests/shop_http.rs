@@ -1,13 +1,14 @@
 //! The shop demo over real HTTP: the app on an ephemeral loopback port, driven by a
 //! cookie-keeping client that does not follow redirects (so each step is checked).
 
+use session_tests::Counting;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use session::codec::{CookieCodec, Opened, SignedCodec};
-use session::{CookieSessionFactory, HashAlg, Rejection};
+use session::codec::SignedCodec;
+use session::{CookieSessionFactory, HashAlg};
 use session_examples::shop;
 use tokio::net::TcpListener;
 
@@ -309,23 +310,6 @@ async fn a_tampered_cookie_gives_a_fresh_session_not_a_500() {
         .await
         .unwrap();
     assert_eq!(Page::from(response).await.cart_count(), 1);
-}
-
-/// The signed codec, counting how often a cookie is opened.
-struct Counting {
-    inner: SignedCodec,
-    opens: Arc<AtomicUsize>,
-}
-
-impl CookieCodec for Counting {
-    fn seal(&self, payload: &[u8]) -> String {
-        self.inner.seal(payload)
-    }
-
-    fn open(&self, value: &str) -> Result<Opened, Rejection> {
-        self.opens.fetch_add(1, Ordering::SeqCst);
-        self.inner.open(value)
-    }
 }
 
 #[tokio::test]
