@@ -1,5 +1,5 @@
-//! Support for the integration tests: a client for the live Pyramid peer, and a codec that
-//! counts how often cookies are opened.
+//! Support for the integration tests: a client for the live Pyramid peer, the state the live
+//! round trips send, and a codec that counts how often cookies are opened.
 //!
 //! [`PyramidPeer`] runs `tests/pyramid/peer.py` (or, with
 //! [`start_script`](PyramidPeer::start_script), another peer such as `nacl_peer.py`) under
@@ -139,4 +139,37 @@ impl session::codec::CookieCodec for Counting {
         self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.open(value)
     }
+}
+
+/// A session's state as a JSON value, read without marking the session accessed.
+pub fn state_of(session: &session::Session) -> Value {
+    serde_json::from_str(&session.state_json().expect("the state serializes"))
+        .expect("the state is JSON")
+}
+
+/// A state that exercises the wire format: non-ASCII text, nesting, an integer past 2^53,
+/// an empty key.
+pub fn rich_state() -> Value {
+    json!({
+        "user": {"id": 7, "name": "Zoë", "roles": ["admin", "ops"]},
+        "greeting": "héllo ✓ 日本 🎉",
+        "cart": [{"sku": "A-1", "qty": 2, "price": 9.99}, {"sku": "B-2", "qty": 1, "price": 0.5}],
+        "big": 9_007_199_254_740_993_u64,
+        "negative": -42,
+        "flags": [true, false, null],
+        "deep": {"a": {"b": {"c": {"d": [1, [2, [3]]]}}}},
+        "": "empty key",
+    })
+}
+
+/// The peer ops that set every key of `state`.
+pub fn set_ops(state: &Value) -> Value {
+    Value::Array(
+        state
+            .as_object()
+            .expect("a state is an object")
+            .iter()
+            .map(|(k, v)| json!({"op": "set", "key": k, "value": v}))
+            .collect(),
+    )
 }

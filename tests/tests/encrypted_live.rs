@@ -11,10 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use session::codec::{CookieCodec, NONCE_LEN, TAG_LEN};
-use session::{
-    EncryptedCookieSessionFactory, EncryptionKey, LoadOutcome, ManualClock, Rejection, Session,
-};
-use session_tests::PyramidPeer;
+use session::{EncryptedCookieSessionFactory, EncryptionKey, LoadOutcome, ManualClock, Rejection};
+use session_tests::{PyramidPeer, rich_state, set_ops, state_of};
 
 /// 32 bytes as hex, the form of `pyramid_nacl_session`'s `session.secret` setting.
 const KEY_HEX: &str = "5f0c8e2a9b7d4163a8e1f2c3d4b5a69788796a5b4c3d2e1f00112233445566ff";
@@ -42,34 +40,6 @@ fn peer() -> PyramidPeer {
     );
     assert_eq!(versions["versions"]["PyNaCl"], "1.6.2", "{versions}");
     peer
-}
-
-fn state_of(session: &Session) -> Value {
-    serde_json::from_str(&session.state_json().unwrap()).unwrap()
-}
-
-fn rich_state() -> Value {
-    json!({
-        "user": {"id": 7, "name": "Zoë", "roles": ["admin", "ops"]},
-        "greeting": "héllo ✓ 日本 🎉",
-        "cart": [{"sku": "A-1", "qty": 2, "price": 9.99}, {"sku": "B-2", "qty": 1, "price": 0.5}],
-        "big": 9_007_199_254_740_993_u64,
-        "negative": -42,
-        "flags": [true, false, null],
-        "deep": {"a": {"b": {"c": {"d": [1, [2, [3]]]}}}},
-        "": "empty key",
-    })
-}
-
-fn set_ops(state: &Value) -> Value {
-    Value::Array(
-        state
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| json!({"op": "set", "key": k, "value": v}))
-            .collect(),
-    )
 }
 
 fn python_factory(hex: &str, via: &str) -> Value {

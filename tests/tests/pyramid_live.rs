@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use session::{HashAlg, LoadOutcome, ManualClock, Session, SignedCookieSessionFactory};
-use session_tests::PyramidPeer;
+use session::{HashAlg, LoadOutcome, ManualClock, SignedCookieSessionFactory};
+use session_tests::{PyramidPeer, rich_state, set_ops, state_of};
 
 const SECRET: &str = "interop secret shared by both apps";
 const NOW: f64 = 1_700_000_000.5;
@@ -24,34 +24,6 @@ fn factory(salt: &str, alg: HashAlg) -> SignedCookieSessionFactory {
 
 fn pyramid_factory(salt: &str, alg: HashAlg) -> Value {
     json!({"secret": SECRET, "salt": salt, "hashalg": alg.as_str()})
-}
-
-fn state_of(session: &Session) -> Value {
-    serde_json::from_str(&session.state_json().unwrap()).unwrap()
-}
-
-fn rich_state() -> Value {
-    json!({
-        "user": {"id": 7, "name": "Zoë", "roles": ["admin", "ops"]},
-        "greeting": "héllo ✓ 日本 🎉",
-        "cart": [{"sku": "A-1", "qty": 2, "price": 9.99}, {"sku": "B-2", "qty": 1, "price": 0.5}],
-        "big": 9_007_199_254_740_993_u64,
-        "negative": -42,
-        "flags": [true, false, null],
-        "deep": {"a": {"b": {"c": {"d": [1, [2, [3]]]}}}},
-        "": "empty key",
-    })
-}
-
-fn set_ops(state: &Value) -> Value {
-    Value::Array(
-        state
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| json!({"op": "set", "key": k, "value": v}))
-            .collect(),
-    )
 }
 
 #[test]
