@@ -37,36 +37,24 @@ pub(crate) struct VariantAttrs {
 /// `#[session(...)]` on the struct of a `#[derive(SessionSchema)]`.
 pub(crate) fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
     let mut container = Container::default();
-    for attr in attrs.iter().filter(|attr| attr.path().is_ident("session")) {
-        if !is_list(cx, attr, "#[session(crate = path::to::session)]") {
-            continue;
+    let example = "#[session(crate = path::to::session)]";
+    each_meta(cx, attrs, "session", example, |meta| {
+        if meta.path.is_ident("crate") {
+            // #[session(crate = path::to::session)] or #[session(crate = "path")]
+            let path = parse_crate_path(meta, "session")?;
+            set_once(cx, meta, "session", &mut container.krate, path);
+        } else if meta.path.is_ident("rename") || meta.path.is_ident("default") {
+            let name = path_name(&meta.path);
+            misplaced(
+                cx,
+                meta,
+                format!("`#[session({name})]` goes on a field, not on the struct"),
+            )?;
+        } else {
+            unknown(cx, meta, "`#[session]` struct attribute", "`crate`")?;
         }
-        let result = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("crate") {
-                // #[session(crate = path::to::session)] or #[session(crate = "path")]
-                let path = parse_crate_path(&meta, "session")?;
-                set_once(cx, &meta, "session", &mut container.krate, path);
-            } else if meta.path.is_ident("rename") || meta.path.is_ident("default") {
-                let name = path_name(&meta.path);
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!("`#[session({name})]` goes on a field, not on the struct"),
-                );
-                skip_value(&meta)?;
-            } else {
-                let name = path_name(&meta.path);
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!("unknown `#[session]` struct attribute `{name}`: expected `crate`"),
-                );
-                skip_value(&meta)?;
-            }
-            Ok(())
-        });
-        if let Err(err) = result {
-            cx.syn_error(err);
-        }
-    }
+        Ok(())
+    });
     container
 }
 
@@ -79,12 +67,7 @@ pub(crate) fn flash_queue_args(cx: &Ctxt, args: TokenStream) -> Container {
             let path = parse_crate_path(&meta, "flash_queue")?;
             set_once(cx, &meta, "flash_queue", &mut container.krate, path);
         } else {
-            let name = path_name(&meta.path);
-            cx.error_spanned_by(
-                &meta.path,
-                format!("unknown `#[flash_queue]` argument `{name}`: expected `crate`"),
-            );
-            skip_value(&meta)?;
+            unknown(cx, &meta, "`#[flash_queue]` argument", "`crate`")?;
         }
         Ok(())
     });
@@ -97,84 +80,97 @@ pub(crate) fn flash_queue_args(cx: &Ctxt, args: TokenStream) -> Container {
 /// `#[session(...)]` on a field of a `#[derive(SessionSchema)]` struct.
 pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
     let mut field = FieldAttrs::default();
-    for attr in attrs.iter().filter(|attr| attr.path().is_ident("session")) {
-        if !is_list(
-            cx,
-            attr,
-            "#[session(rename = \"key\")]` or `#[session(default)]",
-        ) {
-            continue;
-        }
-        let result = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("rename") {
-                // #[session(rename = "key")]
-                if let Some(lit) = string_value(cx, &meta, "session", "rename")? {
-                    set_once(cx, &meta, "session", &mut field.rename, lit);
-                }
-            } else if meta.path.is_ident("default") {
-                // #[session(default)]
-                if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-                    cx.syn_error(meta.error(
-                        "`#[session(default)]` takes no value: a missing key reads as \
-                         `Default::default()`",
-                    ));
-                    skip_value(&meta)?;
-                }
-                set_once(cx, &meta, "session", &mut field.default, meta.path.clone());
-            } else if meta.path.is_ident("crate") {
-                cx.error_spanned_by(
-                    &meta.path,
-                    "`#[session(crate)]` goes on the struct, not on a field",
-                );
-                skip_value(&meta)?;
-            } else {
-                let name = path_name(&meta.path);
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!(
-                        "unknown `#[session]` field attribute `{name}`: expected `rename` or \
-                         `default`"
-                    ),
-                );
-                skip_value(&meta)?;
+    let example = "#[session(rename = \"key\")]` or `#[session(default)]";
+    each_meta(cx, attrs, "session", example, |meta| {
+        if meta.path.is_ident("rename") {
+            // #[session(rename = "key")]
+            if let Some(lit) = string_value(cx, meta, "session", "rename")? {
+                set_once(cx, meta, "session", &mut field.rename, lit);
             }
-            Ok(())
-        });
-        if let Err(err) = result {
-            cx.syn_error(err);
+        } else if meta.path.is_ident("default") {
+            // #[session(default)]
+            if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                cx.syn_error(meta.error(
+                    "`#[session(default)]` takes no value: a missing key reads as \
+                     `Default::default()`",
+                ));
+                skip_value(meta)?;
+            }
+            set_once(cx, meta, "session", &mut field.default, meta.path.clone());
+        } else if meta.path.is_ident("crate") {
+            misplaced(
+                cx,
+                meta,
+                "`#[session(crate)]` goes on the struct, not on a field",
+            )?;
+        } else {
+            unknown(
+                cx,
+                meta,
+                "`#[session]` field attribute",
+                "`rename` or `default`",
+            )?;
         }
-    }
+        Ok(())
+    });
     field
 }
 
 /// `#[flash(...)]` on a variant of a `#[flash_queue]` enum.
 pub(crate) fn variant(cx: &Ctxt, attrs: &[Attribute]) -> VariantAttrs {
     let mut variant = VariantAttrs::default();
-    for attr in attrs.iter().filter(|attr| attr.path().is_ident("flash")) {
-        if !is_list(cx, attr, "#[flash(queue = \"name\")]") {
+    each_meta(cx, attrs, "flash", "#[flash(queue = \"name\")]", |meta| {
+        if meta.path.is_ident("queue") {
+            // #[flash(queue = "name")]
+            if let Some(lit) = string_value(cx, meta, "flash", "queue")? {
+                set_once(cx, meta, "flash", &mut variant.queue, lit);
+            }
+        } else {
+            unknown(cx, meta, "`#[flash]` attribute", "`queue`")?;
+        }
+        Ok(())
+    });
+    variant
+}
+
+/// Runs `parse` on each item of every `#[name(...)]` attribute in `attrs`; every error goes
+/// to `cx`, and parsing goes on with the next attribute.
+fn each_meta(
+    cx: &Ctxt,
+    attrs: &[Attribute],
+    name: &str,
+    example: &str,
+    mut parse: impl FnMut(&ParseNestedMeta) -> syn::Result<()>,
+) {
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident(name)) {
+        if !is_list(cx, attr, example) {
             continue;
         }
-        let result = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("queue") {
-                // #[flash(queue = "name")]
-                if let Some(lit) = string_value(cx, &meta, "flash", "queue")? {
-                    set_once(cx, &meta, "flash", &mut variant.queue, lit);
-                }
-            } else {
-                let name = path_name(&meta.path);
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!("unknown `#[flash]` attribute `{name}`: expected `queue`"),
-                );
-                skip_value(&meta)?;
-            }
-            Ok(())
-        });
-        if let Err(err) = result {
+        if let Err(err) = attr.parse_nested_meta(|meta| parse(&meta)) {
             cx.syn_error(err);
         }
     }
-    variant
+}
+
+/// An attribute item nobody knows: an error naming it and what is expected, then its value
+/// is read past.
+fn unknown(cx: &Ctxt, meta: &ParseNestedMeta, what: &str, expected: &str) -> syn::Result<()> {
+    let name = path_name(&meta.path);
+    cx.error_spanned_by(
+        &meta.path,
+        format!("unknown {what} `{name}`: expected {expected}"),
+    );
+    skip_value(meta)
+}
+
+/// An attribute item in the wrong place: `message` on its name, then its value is read past.
+fn misplaced(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    message: impl std::fmt::Display,
+) -> syn::Result<()> {
+    cx.error_spanned_by(&meta.path, message);
+    skip_value(meta)
 }
 
 /// Whether `attr` is a list, `#[name(...)]`; records an error when it is not.

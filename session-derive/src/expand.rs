@@ -6,13 +6,19 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{DeriveInput, ItemEnum};
 
+use crate::accessor::{Accessor, Paths};
 use crate::ast::{self, FlashEnum, Schema, Shape};
 use crate::ctxt::Ctxt;
 use crate::valid::{self, MapKey};
 use crate::{attr, fallback};
 
-/// `#[derive(SessionSchema)]`: the errors, or the extension trait and the impls.
-pub(crate) fn schema(input: &DeriveInput) -> syn::Result<TokenStream> {
+/// `#[derive(SessionSchema)]`: the extension trait and the impls, or, when the input has
+/// errors, the errors beside stubs.
+pub(crate) fn derive_schema(input: &DeriveInput) -> TokenStream {
+    try_derive_schema(input).unwrap_or_else(|err| fallback::schema(input, err))
+}
+
+fn try_derive_schema(input: &DeriveInput) -> syn::Result<TokenStream> {
     let cx = Ctxt::new();
     let schema = Schema::from_syn(&cx, input);
     if let Some(schema) = &schema {
@@ -29,6 +35,7 @@ fn expand_schema(schema: &Schema) -> TokenStream {
     let ext = ext_trait(ident);
     let result = quote!(::core::result::Result);
     let error = quote!(#private::SessionError);
+    let (full, aliased) = (Paths::full(&private), Paths::aliased());
 
     let mut decls = Vec::new();
     let mut impls = Vec::new();
@@ -54,67 +61,16 @@ fn expand_schema(schema: &Schema) -> TokenStream {
         }
 
         let name = field.name();
-        let [_, set, get_mut, take, remove] = valid::accessor_names(&name)
-            .map(|method| format_ident!("{}", method, span = field.ident.span()));
-        let get = field.ident;
         let missing = if field.attrs.default.is_some() {
             "A missing key reads as `Default::default()`."
         } else {
             "A missing key reads as `None` for an `Option`, and is an error otherwise."
         };
-        let doc_get = format!(
-            "Reads `{name}` from session key `\"{key}\"`. {missing} A value of another type is \
-             an error that names the key; it stays in the session."
-        );
-        let doc_set =
-            format!("Stores `{name}` under session key `\"{key}\"` and marks the session changed.");
-        let doc_mut = format!(
-            "A guard over `{name}` (session key `\"{key}\"`) that writes it back and marks the \
-             session changed when dropped, if it was borrowed mutably. {missing}"
-        );
-        let doc_take = format!(
-            "Removes `{name}` (session key `\"{key}\"`) and returns it. {missing} A value of \
-             another type is an error and stays in the session."
-        );
-        let doc_remove = format!(
-            "Removes session key `\"{key}\"` (`{name}`), whatever it holds; returns whether it \
-             was there."
-        );
-        // The trait spells its types out in full, for the user's docs; the impl, inside the
-        // anonymous const, uses short local aliases of the same types.
-        let methods = [
-            (
-                doc_get,
-                quote!(fn #get(&self) -> #result<#ty, #error>),
-                quote!(fn #get(&self) -> __Result<#ty>),
-                quote!(#field_const.read(self)),
-            ),
-            (
-                doc_set,
-                quote!(fn #set(&mut self, value: #ty) -> #result<(), #error>),
-                quote!(fn #set(&mut self, value: #ty) -> __Result<()>),
-                quote!(#field_const.write(self, &value)),
-            ),
-            (
-                doc_mut,
-                quote!(fn #get_mut(&mut self) -> #result<#private::FieldMut<'_, #ty>, #error>),
-                quote!(fn #get_mut(&mut self) -> __Result<__FieldMut<'_, #ty>>),
-                quote!(#field_const.guard(self)),
-            ),
-            (
-                doc_take,
-                quote!(fn #take(&mut self) -> #result<#ty, #error>),
-                quote!(fn #take(&mut self) -> __Result<#ty>),
-                quote!(#field_const.take(self)),
-            ),
-            (
-                doc_remove,
-                quote!(fn #remove(&mut self) -> bool),
-                quote!(fn #remove(&mut self) -> bool),
-                quote!(#field_const.remove(self)),
-            ),
-        ];
-        for (doc, declaration, signature, body) in methods {
+        for accessor in Accessor::ALL {
+            let doc = accessor.doc(&name, key, missing);
+            let declaration = accessor.signature(field.ident, ty, &full);
+            let signature = accessor.signature(field.ident, ty, &aliased);
+            let body = accessor.body(&field_const);
             decls.push(quote!(#[doc = #doc] #declaration;));
             impls.push(quote!(#signature { #body }));
         }
@@ -163,9 +119,11 @@ fn expand_schema(schema: &Schema) -> TokenStream {
             impl #private::SessionSchema for #ident {
                 const KEYS: &'static [&'static str] = &[#(#keys),*];
 
+                // Method calls, not the consts: a getter that an inherent method of `Session`
+                // shadows resolves to that method here and fails to type-check.
                 fn load(session: &__Session) -> __Result<Self> {
                     #result::Ok(Self {
-                        #(#field_idents: #field_consts.read(session)?,)*
+                        #(#field_idents: session.#field_idents()?,)*
                     })
                 }
 
@@ -178,11 +136,11 @@ fn expand_schema(schema: &Schema) -> TokenStream {
 }
 
 /// `#[flash_queue]`: the enum without our attributes, and its `Flash` and `FlashQueue`
-/// impls; on error, the enum and stub impls beside the errors.
-pub(crate) fn flash_queue(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let item: ItemEnum = match syn::parse2(item.clone()) {
-        Ok(item) => item,
-        Err(_) => return Err(not_an_enum(item)),
+/// impls; with errors, the errors beside the enum and stub impls.
+pub(crate) fn flash_queue(args: TokenStream, item: TokenStream) -> TokenStream {
+    let Ok(item) = syn::parse2::<ItemEnum>(item.clone()) else {
+        let error = not_an_enum(&item);
+        return fallback::original(item, error);
     };
     let cx = Ctxt::new();
     let attrs = attr::flash_queue_args(&cx, args);
@@ -190,13 +148,13 @@ pub(crate) fn flash_queue(args: TokenStream, item: TokenStream) -> syn::Result<T
     valid::check_flash_queue(&cx, &flash);
     let stripped = fallback::strip_flash_attrs(&item);
     match cx.check() {
-        Ok(()) => Ok(expand_flash_queue(&stripped, &flash)),
-        Err(err) => Ok(fallback::flash_queue(&stripped, &flash.attrs, err)),
+        Ok(()) => expand_flash_queue(&stripped, &flash),
+        Err(err) => fallback::flash_queue(&stripped, &flash.attrs, err),
     }
 }
 
 /// The error for an item that is not an enum, on its keyword when it has one.
-fn not_an_enum(item: TokenStream) -> syn::Error {
+fn not_an_enum(item: &TokenStream) -> syn::Error {
     let message = "`#[flash_queue]` goes on an enum whose variants are flash queues: \
                    `enum Notice { Success(String), Error(String) }`";
     match syn::parse2::<syn::Item>(item.clone()) {
@@ -226,8 +184,8 @@ fn expand_flash_queue(item: &ItemEnum, flash: &FlashEnum) -> TokenStream {
         queue_arms.push(quote!(Self::#name { .. } => #queue,));
         let mut codec = |m: usize, ty: &syn::Type| {
             let codec_const = format_ident!("__PAYLOAD_{}_{}", v, m);
-            let init = quote_spanned!(ty.span()=> #private::codec::<#ty>());
-            consts.push(quote!(const #codec_const: #private::Codec<#ty> = #init;));
+            let init = quote_spanned!(ty.span()=> #private::json_fns::<#ty>());
+            consts.push(quote!(const #codec_const: #private::JsonFns<#ty> = #init;));
             codec_const
         };
         match &variant.shape {
@@ -339,7 +297,9 @@ mod tests {
             }
         });
         let input: syn::DeriveInput = syn::parse_quote!(pub struct Shop { #(#fields,)* });
-        let tokens = super::schema(&input).expect("a valid schema").to_string();
+        let tokens = super::try_derive_schema(&input)
+            .expect("a valid schema")
+            .to_string();
         let formatted = Command::new("rustfmt")
             .args(["--edition", "2024", "--emit", "stdout"])
             .stdin(Stdio::piped())

@@ -3,14 +3,14 @@
 //! "`Notice: Flash` is not satisfied".
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 use syn::{Data, DeriveInput, Fields, ItemEnum};
 
+use crate::accessor::{Accessor, Paths};
 use crate::ast;
 use crate::attr::{self, Container};
 use crate::ctxt::Ctxt;
 use crate::expand::{ext_trait, private};
-use crate::valid::accessor_names;
 
 /// `#[derive(SessionSchema)]` with errors: the errors, the extension trait with the accessors
 /// of every named field (bodies that never run), and a stub `SessionSchema` impl.
@@ -27,45 +27,17 @@ pub(crate) fn schema(input: &DeriveInput, error: syn::Error) -> TokenStream {
         && let Fields::Named(fields) = &data.fields
         && input.generics.params.is_empty()
     {
+        let paths = Paths::full(&private);
         for field in &fields.named {
             let ident = field.ident.as_ref().expect("named fields have names");
             let name = syn::ext::IdentExt::unraw(ident).to_string();
-            let ty = &field.ty;
-            let [get, set, get_mut, take, remove] = accessor_names(&name);
-            let signatures = [
-                (
-                    get,
-                    quote!((&self) -> ::core::result::Result<#ty, #private::SessionError>),
-                ),
-                (
-                    set,
-                    quote!((&mut self, value: #ty) -> ::core::result::Result<(), #private::SessionError>),
-                ),
-                (
-                    get_mut,
-                    quote!((&mut self) -> ::core::result::Result<#private::FieldMut<'_, #ty>, #private::SessionError>),
-                ),
-                (
-                    take,
-                    quote!((&mut self) -> ::core::result::Result<#ty, #private::SessionError>),
-                ),
-                (remove, quote!((&mut self) -> bool)),
-            ];
-            for (method, signature) in signatures {
+            for accessor in Accessor::ALL {
                 // Clashing names are reported already; one method each is enough here.
-                if !seen.insert(method.clone()) {
-                    continue;
+                if seen.insert(accessor.name(&name)) {
+                    let signature = accessor.signature(ident, &field.ty, &paths);
+                    let body = Accessor::stub_body();
+                    methods.push(quote!(#signature { #body }));
                 }
-                let method = if method == name {
-                    ident.clone()
-                } else {
-                    format_ident!("{}", method)
-                };
-                methods.push(quote! {
-                    fn #method #signature {
-                        ::core::unreachable!()
-                    }
-                });
             }
         }
     }

@@ -3,15 +3,21 @@
 //! re-exports them.
 //!
 //! Each macro goes parse (`attr.rs`, `ast.rs`) -> validate (`valid.rs`) -> expand
-//! (`expand.rs`), collecting every error on a `Ctxt` (`ctxt.rs`); with errors, `fallback.rs`
-//! emits stubs beside them so the rest of the user's code still type-checks.
+//! (`expand.rs`), collecting every error on a `Ctxt` (`ctxt.rs`). `expand.rs` is the one
+//! place that falls back: with errors, `fallback.rs` emits stubs beside them so the rest of
+//! the user's code still type-checks. `accessor.rs` lists a field's accessors once for all
+//! three stages.
 
+mod accessor;
 mod ast;
 mod attr;
 mod case;
 mod ctxt;
 mod expand;
 mod fallback;
+// The runtime's reserved keys and method names: one file, compiled into both crates.
+#[path = "../../session/src/reserved.rs"]
+mod reserved;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -21,16 +27,11 @@ use syn::{DeriveInput, parse_macro_input};
 #[proc_macro_derive(SessionSchema, attributes(session))]
 pub fn derive_session_schema(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::schema(&input)
-        .unwrap_or_else(|err| fallback::schema(&input, err))
-        .into()
+    expand::derive_schema(&input).into()
 }
 
 #[doc = include_str!("../doc/flash_queue.md")]
 #[proc_macro_attribute]
 pub fn flash_queue(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = proc_macro2::TokenStream::from(item);
-    expand::flash_queue(args.into(), item.clone())
-        .unwrap_or_else(|err| fallback::original(item, err))
-        .into()
+    expand::flash_queue(args.into(), item.into()).into()
 }

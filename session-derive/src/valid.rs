@@ -5,64 +5,10 @@ use std::collections::BTreeMap;
 
 use syn::{GenericArgument, PathArguments, Type};
 
+use crate::accessor::Accessor;
 use crate::ast::{FlashEnum, Schema, Shape};
 use crate::ctxt::Ctxt;
-
-/// Session keys of flash queues start with this (Pyramid's `_f_`).
-const FLASH_PREFIX: &str = "_f_";
-/// The session key of the CSRF token (Pyramid's `_csrft_`).
-const CSRF_KEY: &str = "_csrft_";
-
-/// Methods that `session::Session` has itself. A trait method of the same name would be
-/// shadowed by it, silently: `session.len()` would call `Session::len`, never the field's
-/// accessor. Keep in step with `session/src/session.rs` (a test below checks it).
-const SESSION_METHODS: &[&str] = &[
-    "accessed",
-    "changed",
-    "check_csrf_token",
-    "clear",
-    "contains_key",
-    "created",
-    "entry",
-    "flash",
-    "flash_to",
-    "flash_unique",
-    "flash_unique_to",
-    "get",
-    "get_as",
-    "get_csrf_token",
-    "get_mut",
-    "insert",
-    "insert_as",
-    "invalidate",
-    "is_dirty",
-    "is_empty",
-    "is_new",
-    "iter",
-    "keys",
-    "len",
-    "load_outcome",
-    "new_csrf_token",
-    "peek_flash",
-    "pop_flash",
-    "regenerate_id",
-    "remove",
-    "remove_as",
-    "renewed",
-    "state_json",
-    "values",
-];
-
-/// The names of the accessors a field gets, getter first.
-pub(crate) fn accessor_names(name: &str) -> [String; 5] {
-    [
-        name.to_owned(),
-        format!("set_{name}"),
-        format!("{name}_mut"),
-        format!("take_{name}"),
-        format!("remove_{name}"),
-    ]
-}
+use crate::reserved::{CSRF_KEY, FLASH_PREFIX, SESSION_METHODS};
 
 pub(crate) fn check_schema(cx: &Ctxt, schema: &Schema) {
     let mut keys: BTreeMap<&str, &syn::Ident> = BTreeMap::new();
@@ -98,7 +44,7 @@ pub(crate) fn check_schema(cx: &Ctxt, schema: &Schema) {
         }
 
         let name = field.name();
-        for method in accessor_names(&name) {
+        for method in Accessor::ALL.map(|accessor| accessor.name(&name)) {
             if SESSION_METHODS.contains(&method.as_str()) {
                 cx.error_spanned_by(
                     field.ident,
@@ -372,28 +318,5 @@ mod tests {
         for ty in ["UserId", "my::String", "Uuid"] {
             assert_eq!(class(ty), "assert", "{ty}");
         }
-    }
-
-    /// Every method of `impl Session` in the runtime crate is in `SESSION_METHODS`.
-    #[test]
-    fn session_methods_are_listed() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../session/src/session.rs");
-        let source = std::fs::read_to_string(path).unwrap();
-        let start = source.find("\nimpl Session {").expect("impl Session");
-        let end = start + source[start..].find("\n}\n").expect("end of impl Session");
-        let block = &source[start..end];
-        let mut missing = Vec::new();
-        for (at, _) in block.match_indices("pub fn ") {
-            let rest = &block[at + "pub fn ".len()..];
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            let signature = &rest[..rest.find('{').unwrap_or(rest.len())];
-            if signature.contains("self") && !SESSION_METHODS.contains(&name.as_str()) {
-                missing.push(name);
-            }
-        }
-        assert!(missing.is_empty(), "add to SESSION_METHODS: {missing:?}");
     }
 }

@@ -86,6 +86,7 @@ pub mod codec;
 mod error;
 mod factory;
 mod flash;
+mod reserved;
 mod session;
 mod state;
 pub mod store;
@@ -103,10 +104,11 @@ pub use error::{BuildError, Rejection, SessionError};
 #[cfg(feature = "encrypted")]
 pub use factory::EncryptedCookieSessionFactory;
 pub use factory::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, Saved, SignedCookieSessionFactory};
-pub use flash::Flash;
-pub use session::{CSRF_KEY, Entry, FLASH_PREFIX, LoadOutcome, Session};
+pub use flash::{Flash, FlashExt, FlashQueue};
+pub use reserved::{CSRF_KEY, FLASH_PREFIX};
+pub use session::{Entry, LoadOutcome, Session};
 pub use session_derive::{SessionSchema, flash_queue};
-pub use typed::{FieldMut, FlashExt, FlashQueue, JsonKey, SessionSchema, SessionValue};
+pub use typed::{FieldMut, JsonKey, SessionSchema, SessionValue};
 
 #[doc(hidden)]
-pub use typed::__private;
+pub use typed::private as __private;

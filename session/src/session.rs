@@ -11,14 +11,8 @@ use subtle::ConstantTimeEq;
 
 use crate::codec::payload::RawPayload;
 use crate::error::{Rejection, SessionError};
-use crate::flash::Flash;
+use crate::reserved::CSRF_KEY;
 use crate::state::State;
-
-/// Session keys that hold flash queue `q` are `"_f_" + q`, as in Pyramid.
-pub const FLASH_PREFIX: &str = "_f_";
-
-/// The session key that holds the CSRF token, as in Pyramid.
-pub const CSRF_KEY: &str = "_csrft_";
 
 /// Where a session came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,7 +359,7 @@ impl Session {
     }
 
     /// Pyramid's `manage_changed`.
-    fn mark_changed(&mut self) {
+    pub(crate) fn mark_changed(&mut self) {
         self.accessed.set(self.now.floor());
         self.dirty.set(true);
     }
@@ -428,8 +422,13 @@ impl Session {
         Ok(())
     }
 
-    /// Removes `key`, returning its value. Marks the session changed.
+    /// Removes `key`, returning its value. Marks the session changed when the key was
+    /// there; removing a missing key changes nothing.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.mark_accessed();
+        if !self.state.contains_key(key) {
+            return None;
+        }
         self.mark_changed();
         self.state.remove(key)
     }
@@ -492,93 +491,6 @@ impl Session {
         }
     }
 
-    // --- flash messages ------------------------------------------------------------------
-
-    /// Appends `message` to its queue: the default queue `""` for plain values, the
-    /// variant's queue for a `#[flash_queue]` enum.
-    ///
-    /// An error when the queue's key holds something other than a list (another app wrote
-    /// it), or when a typed message cannot be serialized; the session is then unchanged.
-    pub fn flash(&mut self, message: impl Flash) -> Result<(), SessionError> {
-        let queue = message.queue().to_owned();
-        self.push_flash(&queue, message.into_message()?, true)
-            .map(drop)
-    }
-
-    /// Appends `message` to its queue unless an equal message is already queued (Pyramid's
-    /// `allow_duplicate=False`). Returns whether it was added.
-    pub fn flash_unique(&mut self, message: impl Flash) -> Result<bool, SessionError> {
-        let queue = message.queue().to_owned();
-        self.push_flash(&queue, message.into_message()?, false)
-    }
-
-    /// Appends `message` to flash queue `queue`.
-    pub fn flash_to(&mut self, queue: &str, message: impl Into<Value>) -> Result<(), SessionError> {
-        self.push_flash(queue, message.into(), true).map(drop)
-    }
-
-    /// Appends `message` to flash queue `queue` unless an equal message is already queued
-    /// (Pyramid's `allow_duplicate=False`). Returns whether it was added.
-    pub fn flash_unique_to(
-        &mut self,
-        queue: &str,
-        message: impl Into<Value>,
-    ) -> Result<bool, SessionError> {
-        self.push_flash(queue, message.into(), false)
-    }
-
-    fn push_flash(
-        &mut self,
-        queue: &str,
-        message: Value,
-        allow_duplicate: bool,
-    ) -> Result<bool, SessionError> {
-        let key = flash_key(queue);
-        self.check_flash_queue(&key)?;
-        self.mark_changed();
-        let Some(Value::Array(messages)) = self.state.get_mut(&key) else {
-            // Only a list whose items serde_json cannot hold as values gets here.
-            return Err(SessionError::wrong_type::<Vec<Value>>(
-                &key,
-                serde::de::Error::custom("the flash queue cannot be decoded"),
-            ));
-        };
-        if !allow_duplicate && messages.contains(&message) {
-            return Ok(false);
-        }
-        messages.push(message);
-        Ok(true)
-    }
-
-    /// Makes sure `key` holds a list, creating an empty one; an error if it holds anything
-    /// else, so another app's value is never overwritten.
-    fn check_flash_queue(&mut self, key: &str) -> Result<(), SessionError> {
-        if !self.state.contains_key(key) {
-            self.state.insert(key, Value::Array(Vec::new()));
-            return Ok(());
-        }
-        match self.state.get_as::<Vec<serde::de::IgnoredAny>>(key) {
-            Some(Ok(_)) => Ok(()),
-            Some(Err(err)) => Err(SessionError::wrong_type::<Vec<Value>>(key, err)),
-            None => Ok(()),
-        }
-    }
-
-    /// Removes and returns the messages of flash queue `queue` (empty if there are none).
-    /// Marks the session changed, as in Pyramid.
-    pub fn pop_flash(&mut self, queue: &str) -> Result<Vec<Value>, SessionError> {
-        self.mark_changed();
-        let key = flash_key(queue);
-        Ok(self.remove_as::<Vec<Value>>(&key)?.unwrap_or_default())
-    }
-
-    /// Returns the messages of flash queue `queue` without removing them.
-    pub fn peek_flash(&self, queue: &str) -> Result<Vec<Value>, SessionError> {
-        Ok(self
-            .get_as::<Vec<Value>>(&flash_key(queue))?
-            .unwrap_or_default())
-    }
-
     // --- CSRF ----------------------------------------------------------------------------
 
     /// Makes, stores and returns a new CSRF token: 40 hex characters from 20 random bytes.
@@ -617,7 +529,10 @@ impl Session {
         &self.state
     }
 
-    #[allow(dead_code)] // called by the typed guards
+    pub(crate) fn state_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+
     pub(crate) fn record_failed_write(&mut self, key: &str, reason: String) {
         if self.failed_write.is_none() {
             self.failed_write = Some(FailedWrite {
@@ -656,13 +571,6 @@ impl fmt::Debug for Session {
             .field("keys", &self.state.keys().collect::<Vec<_>>())
             .finish()
     }
-}
-
-fn flash_key(queue: &str) -> String {
-    let mut key = String::with_capacity(FLASH_PREFIX.len() + queue.len());
-    key.push_str(FLASH_PREFIX);
-    key.push_str(queue);
-    key
 }
 
 /// A key's place in the session, from [`Session::entry`].

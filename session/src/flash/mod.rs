@@ -1,9 +1,20 @@
-//! What can be flashed: a plain message to the default queue, or a typed message that
-//! names its own queue.
+//! Flash messages, Pyramid's `session.flash(msg, queue)`: each queue is a JSON list under
+//! the session key `"_f_" + queue`.
+//!
+//! Plain values go through the untyped methods on [`Session`] (`flash`, `flash_to`,
+//! `pop_flash`, `peek_flash`); a `#[flash_queue]` enum ([`FlashQueue`]) routes each variant
+//! to its own queue and reads them back typed ([`FlashExt`]).
+
+mod queue;
+mod typed;
 
 use serde_json::Value;
 
 use crate::error::SessionError;
+use crate::reserved::FLASH_PREFIX;
+
+pub(crate) use typed::codegen;
+pub use typed::{FlashExt, FlashQueue};
 
 /// A flash message and the queue it goes to.
 ///
@@ -33,3 +44,8 @@ macro_rules! default_queue {
 }
 
 default_queue!(&str, String, bool, i32, i64, u32, u64, f64, Value);
+
+/// The session key of flash queue `queue`.
+pub(crate) fn flash_key(queue: &str) -> String {
+    [FLASH_PREFIX, queue].concat()
+}
