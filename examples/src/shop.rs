@@ -38,8 +38,9 @@ use axum::Router;
 use axum::extract::{Form, State};
 use axum::http::header::COOKIE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use maud::Markup;
 use serde::Deserialize;
 use session::axum::{SessionHandle, SessionLayer};
 use session::codec::CookieCodec;
@@ -111,27 +112,27 @@ fn chrome(s: &mut Session) -> Result<Chrome, SessionError> {
     })
 }
 
-async fn products(session: SessionHandle) -> Result<Html<String>, SessionError> {
+async fn products(session: SessionHandle) -> Result<Markup, SessionError> {
     let mut s = session.lock();
-    Ok(Html(html::products(&chrome(&mut s)?)))
+    Ok(html::products(&chrome(&mut s)?))
 }
 
-async fn cart(session: SessionHandle) -> Result<Html<String>, SessionError> {
+async fn cart(session: SessionHandle) -> Result<Markup, SessionError> {
     let mut s = session.lock();
     let lines = s.cart()?;
-    Ok(Html(html::cart(&chrome(&mut s)?, &lines)))
+    Ok(html::cart(&chrome(&mut s)?, &lines))
 }
 
-async fn login_form(session: SessionHandle) -> Result<Html<String>, SessionError> {
+async fn login_form(session: SessionHandle) -> Result<Markup, SessionError> {
     let mut s = session.lock();
-    Ok(Html(html::login(&chrome(&mut s)?)))
+    Ok(html::login(&chrome(&mut s)?))
 }
 
 async fn show_session(
     State(app): State<AppState>,
     headers: HeaderMap,
     session: SessionHandle,
-) -> Result<Html<String>, SessionError> {
+) -> Result<Markup, SessionError> {
     let mut s = session.lock();
     let facts = vec![
         ("loaded", describe(s.load_outcome())),
@@ -148,8 +149,7 @@ async fn show_session(
         .collect();
     let state_json = serde_json::to_string_pretty(&entries).unwrap_or_default();
     let cookie = request_cookie(&headers, &app.cookie_name).unwrap_or("(none)");
-    let page = html::session(&chrome(&mut s)?, &facts, &state_json, cookie);
-    Ok(Html(page))
+    Ok(html::session(&chrome(&mut s)?, &facts, &state_json, cookie))
 }
 
 fn describe(outcome: LoadOutcome) -> String {
@@ -204,7 +204,7 @@ struct TokenForm {
 }
 
 fn forbidden() -> Response {
-    (StatusCode::FORBIDDEN, Html(html::forbidden())).into_response()
+    (StatusCode::FORBIDDEN, html::forbidden()).into_response()
 }
 
 async fn add_to_cart(

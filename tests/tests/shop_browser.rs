@@ -1,11 +1,14 @@
 //! The shop demo in a real browser: headless Chromium, driven through chromedriver with
 //! fantoccini, keeps the session in its own cookie jar while it adds to the cart, sees the
 //! flash once, signs in and out. Saves screenshots of the cart page to
-//! `target/artifacts/shop-cart.png`, and of the products and session pages beside it.
+//! `target/artifacts/shop-cart.png`, and of the products and session pages beside it. A
+//! second test signs in with user names that are markup and checks that every page shows
+//! them as text and that none of their scripts runs.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`scripts/browser.sh` installs them);
-//! `CHROME_BIN` and `CHROMEDRIVER` override where they are looked for. Without them the test
-//! fails when `CI` is set, and otherwise is skipped with a loud message.
+//! `CHROME_BIN` and `CHROMEDRIVER` override where they are looked for. Without them the
+//! tests fail when `CI` is set, and otherwise are skipped with a loud message. Each test's
+//! chromedriver log is `target/artifacts/chromedriver-<test>.log`.
 
 use std::net::{Ipv4Addr, TcpListener as StdListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -107,8 +110,18 @@ impl Drop for Profile {
     }
 }
 
-#[tokio::test]
-async fn a_browser_shops_signs_in_and_out() {
+/// One Chromium at a time: the machine has two cores, and each test starts its own.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Starts the shop, chromedriver and a headless Chromium, and runs `steps` with the browser,
+/// the shop's base URL and the artifacts directory, within 120 s. The browser is closed
+/// whatever the steps do; a failed assertion in them fails the test. Without Chromium the
+/// test fails when `CI` is set, and otherwise is skipped with a loud message.
+async fn in_browser<F, Fut>(test: &str, steps: F)
+where
+    F: FnOnce(Client, String, PathBuf) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let chrome = find_program("CHROME_BIN", &["chromium", "chromium-browser"]);
     let chromedriver = find_program("CHROMEDRIVER", &["chromedriver"]);
     let (Some(chrome), Some(chromedriver)) = (chrome, chromedriver) else {
@@ -118,9 +131,10 @@ async fn a_browser_shops_signs_in_and_out() {
         if std::env::var_os("CI").is_some() {
             panic!("{message}");
         }
-        eprintln!("\n!!!!!!!!!! SKIPPED shop_browser: {message} !!!!!!!!!!\n");
+        eprintln!("\n!!!!!!!!!! SKIPPED shop_browser {test}: {message} !!!!!!!!!!\n");
         return;
     };
+    let _one_browser = ONE_BROWSER.lock().await;
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -128,7 +142,10 @@ async fn a_browser_shops_signs_in_and_out() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let artifacts = artifacts_dir();
-    let driver = ChromeDriver::start(&chromedriver, &artifacts.join("chromedriver.log"));
+    let driver = ChromeDriver::start(
+        &chromedriver,
+        &artifacts.join(format!("chromedriver-{test}.log")),
+    );
     let profile = Profile::new();
     let capabilities = json!({
         "browserName": "chrome",
@@ -157,21 +174,128 @@ async fn a_browser_shops_signs_in_and_out() {
     // Run the steps in their own task so that a failed assertion still closes the browser.
     let steps = tokio::spawn(tokio::time::timeout(
         Duration::from_secs(120),
-        drive(client.clone(), base, artifacts.clone()),
+        steps(client.clone(), base, artifacts),
     ));
     let outcome = steps.await;
     let _ = client.close().await;
     drop(driver);
     drop(profile);
     match outcome {
-        Ok(Ok(())) => eprintln!(
-            "shop_browser: screenshots in {} (shop-cart.png and more)",
-            artifacts.display()
-        ),
+        Ok(Ok(())) => {}
         Ok(Err(_)) => panic!("the browser steps took over 120 s"),
         Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
         Err(err) => panic!("the browser steps did not finish: {err}"),
     }
+}
+
+#[tokio::test]
+async fn a_browser_shops_signs_in_and_out() {
+    in_browser("shops", |client, base, artifacts| async move {
+        drive(client, base, artifacts.clone()).await;
+        eprintln!(
+            "shop_browser: screenshots in {} (shop-cart.png and more)",
+            artifacts.display()
+        );
+    })
+    .await;
+}
+
+/// User names that are markup. The first is short; the second is at the shop's
+/// 40-character cap and ends in an entity, which must show as written.
+const HOSTILE_NAMES: [&str; 2] = [
+    r#"<img src=x onerror="window.__pwned=1">"#,
+    r#""><script>window.__pwned=1</script>&amp;"#,
+];
+
+#[tokio::test]
+async fn a_hostile_user_name_shows_as_text_and_runs_nothing() {
+    assert_eq!(HOSTILE_NAMES[1].chars().count(), 40, "at the cap");
+    in_browser("hostile", |client, base, _| async move {
+        for name in HOSTILE_NAMES {
+            hostile_name(&client, &base, name).await;
+        }
+    })
+    .await;
+}
+
+/// Signs in as `name`, then checks on every page that the header shows it as text and that
+/// no script ran; signs out.
+async fn hostile_name(client: &Client, base: &str, name: &str) {
+    client.goto(&format!("{base}/")).await.unwrap();
+    click(client, "#login-link").await;
+    sign_in(client, name).await;
+    assert_eq!(path(client).await, "/", "{name} was refused");
+    assert_no_script_ran(client).await;
+    assert_eq!(flashes(client).await, [format!("Welcome, {name}!")]);
+
+    for page in ["/", "/cart", "/login", "/session"] {
+        if page != "/" {
+            client.goto(&format!("{base}{page}")).await.unwrap();
+            assert_no_script_ran(client).await;
+        }
+        assert_eq!(text_of(client, "#user b").await, name, "on {page}");
+        assert_eq!(
+            text_of(client, "#user").await,
+            format!("Signed in as {name}"),
+            "on {page}"
+        );
+    }
+    // Still on /session: the state's JSON holds the name as a JSON string.
+    let state = text_of(client, "#state").await;
+    let as_json = serde_json::to_string(name).unwrap();
+    assert!(state.contains(&format!(r#""user": {as_json}"#)), "{state}");
+
+    click(client, "#logout").await;
+    assert_no_script_ran(client).await;
+    assert_eq!(flashes(client).await, ["You are signed out."]);
+}
+
+/// Fills in the sign-in form (the current page) as `name` and submits it.
+async fn sign_in(client: &Client, name: &str) {
+    client
+        .find(Locator::Css("#username"))
+        .await
+        .unwrap()
+        .send_keys(name)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(shop::DEMO_PASSWORD)
+        .await
+        .unwrap();
+    click(client, "#login").await;
+}
+
+/// Checks that no script of a hostile name ran on the current page: `window.__pwned` is
+/// still undefined once the page has loaded. An `<img onerror>` handler runs before the
+/// document is complete (a broken image delays the load event), so waiting for that makes
+/// the check see it.
+async fn assert_no_script_ran(client: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = client
+            .execute("return document.readyState", vec![])
+            .await
+            .unwrap();
+        if state == "complete" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the page did not finish loading");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let pwned = client
+        .execute("return typeof window.__pwned", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        pwned,
+        "undefined",
+        "a script from the user name ran on {}",
+        path(client).await
+    );
 }
 
 /// Texts of the flash messages on the current page.
@@ -253,21 +377,7 @@ async fn drive(client: Client, base: String, artifacts: PathBuf) {
     // Sign in.
     click(&client, "#login-link").await;
     assert_eq!(path(&client).await, "/login");
-    client
-        .find(Locator::Css("#username"))
-        .await
-        .unwrap()
-        .send_keys("ada")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(shop::DEMO_PASSWORD)
-        .await
-        .unwrap();
-    click(&client, "#login").await;
+    sign_in(&client, "ada").await;
     assert_eq!(path(&client).await, "/");
     assert_eq!(flashes(&client).await, ["Welcome, ada!"]);
     assert_eq!(text_of(&client, "#user").await, "Signed in as ada");

@@ -464,3 +464,91 @@ async fn the_session_page_shows_the_decoded_session_and_the_cookie() {
             .contains(r#"<pre id="cookie" class="wrap">(none)"#)
     );
 }
+
+/// User names that are markup, each with the form the pages must show it in. The first is
+/// short; the second is at the shop's 40-character cap and ends in an entity, which must
+/// show as written, so its `&` is escaped too.
+const HOSTILE_NAMES: [(&str, &str); 2] = [
+    (
+        r#"<img src=x onerror="window.__pwned=1">"#,
+        "&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;",
+    ),
+    (
+        r#""><script>window.__pwned=1</script>&amp;"#,
+        "&quot;&gt;&lt;script&gt;window.__pwned=1&lt;/script&gt;&amp;amp;",
+    ),
+];
+
+/// Signs in as `name` with the demo password; returns the response to the form's `POST`.
+async fn sign_in(client: &reqwest::Client, base: &str, name: &str) -> reqwest::Response {
+    let token = get(client, &format!("{base}/login")).await.csrf_token();
+    post(
+        client,
+        &format!("{base}/login"),
+        &[
+            ("csrf_token", &token),
+            ("username", name),
+            ("password", shop::DEMO_PASSWORD),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_hostile_user_name_is_escaped_on_every_page() {
+    let base = start().await;
+    assert_eq!(HOSTILE_NAMES[1].0.chars().count(), 40, "at the cap");
+    for (name, escaped) in HOSTILE_NAMES {
+        let client = client();
+        let signed_in = sign_in(&client, &base, name).await;
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER, "{name}");
+        assert_eq!(location(&signed_in), "/", "{name} was refused");
+        let home = get(&client, &format!("{base}/")).await;
+        assert_eq!(home.flashes(), [format!("Welcome, {escaped}!")]);
+        // A cart line, so the cart page shows its table too.
+        post(
+            &client,
+            &format!("{base}/cart/add"),
+            &[("csrf_token", &home.csrf_token()), ("product", "mug")],
+        )
+        .await;
+
+        let mut pages = vec![("/", home)];
+        for path in ["/cart", "/login", "/session"] {
+            pages.push((path, get(&client, &format!("{base}{path}")).await));
+        }
+        for (path, page) in &pages {
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+            assert!(
+                page.body
+                    .contains(&format!("Signed in as <b>{escaped}</b>")),
+                "{path} does not show {name} escaped:\n{}",
+                page.body
+            );
+            for raw in [name, "<script", "<img"] {
+                assert!(
+                    !page.body.contains(raw),
+                    "{path} holds `{raw}` unescaped:\n{}",
+                    page.body
+                );
+            }
+        }
+        // `/session` shows the name inside the state's JSON, where `"` is `\"`.
+        let in_json = escaped.replace("&quot;", r"\&quot;");
+        let state = &pages[3].1.body;
+        assert!(
+            state.contains(&format!("&quot;user&quot;: &quot;{in_json}&quot;")),
+            "{state}"
+        );
+    }
+
+    // One character more than the cap is refused, and the name is not shown.
+    let client = client();
+    let too_long = format!("{}x", HOSTILE_NAMES[1].0);
+    let refused = sign_in(&client, &base, &too_long).await;
+    assert_eq!(location(&refused), "/login");
+    let page = get(&client, &format!("{base}/login")).await;
+    assert_eq!(page.flashes(), ["Wrong name or password."]);
+    assert!(!page.body.contains(r#"id="user""#));
+    assert!(!page.body.contains("<script"));
+}

@@ -1,6 +1,11 @@
 //! The shop's pages: plain HTML with forms, no JavaScript.
+//!
+//! Rendered with [maud]'s `html!` macro, which escapes every value spliced into a page, in
+//! element text and attribute values alike: a user name or a flash message can only ever
+//! show as text. The one thing written into a page unescaped is the fixed style sheet
+//! ([`PreEscaped`], a constant of this file).
 
-use std::fmt::Write as _;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::catalog::{self, PRODUCTS};
 use super::state::{CartLine, Notice};
@@ -19,168 +24,163 @@ pub struct Chrome {
     pub csrf_token: String,
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+/// The hidden field that carries the session's CSRF token in every form.
+fn csrf_field(chrome: &Chrome) -> Markup {
+    html! {
+        input type="hidden" name="csrf_token" value=(chrome.csrf_token);
+    }
+}
+
+/// The document around a page's `content`: head, header with the cart and account links,
+/// the notices, the title as `h1`, and the footer.
+fn page(title: &str, chrome: &Chrome, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Tea Shop" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    a.brand href="/" { "Tea Shop" }
+                    nav {
+                        a href="/" { "Products" }
+                        a #cart-link href="/cart" {
+                            "Cart (" span #cart-count { (chrome.cart_items) } ")"
+                        }
+                        a href="/session" { "Session" }
+                        @if let Some(user) = &chrome.user {
+                            span #user { "Signed in as " b { (user) } }
+                            form.inline method="post" action="/logout" {
+                                (csrf_field(chrome))
+                                button #logout type="submit" { "Sign out" }
+                            }
+                        } @else {
+                            a #login-link href="/login" { "Sign in" }
+                        }
+                    }
+                }
+                main {
+                    @for notice in &chrome.notices {
+                        @let (class, text) = match notice {
+                            Notice::Success(text) => ("success", text),
+                            Notice::Error(text) => ("error", text),
+                        };
+                        p class={ "flash " (class) } role="status" { (text) }
+                    }
+                    h1 { (title) }
+                    (content)
+                }
+                footer {
+                    "Sessions by the " code { "session" }
+                    " crate: a signed cookie that Pyramid can read too."
+                }
+            }
         }
     }
-    out
-}
-
-fn csrf_field(chrome: &Chrome) -> String {
-    format!(
-        r#"<input type="hidden" name="csrf_token" value="{}">"#,
-        escape(&chrome.csrf_token)
-    )
-}
-
-fn page(title: &str, chrome: &Chrome, content: &str) -> String {
-    let account = match &chrome.user {
-        Some(user) => format!(
-            r#"<span id="user">Signed in as <b>{}</b></span>
-      <form method="post" action="/logout" class="inline">{}<button type="submit" id="logout">Sign out</button></form>"#,
-            escape(user),
-            csrf_field(chrome)
-        ),
-        None => r#"<a href="/login" id="login-link">Sign in</a>"#.to_owned(),
-    };
-    let mut notices = String::new();
-    for notice in &chrome.notices {
-        let (class, text) = match notice {
-            Notice::Success(text) => ("success", text),
-            Notice::Error(text) => ("error", text),
-        };
-        let _ = writeln!(
-            notices,
-            r#"    <p class="flash {class}" role="status">{}</p>"#,
-            escape(text)
-        );
-    }
-    format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>{title} · Tea Shop</title>
-  <style>{STYLE}</style>
-</head>
-<body>
-  <header>
-    <a class="brand" href="/">Tea Shop</a>
-    <nav>
-      <a href="/">Products</a>
-      <a href="/cart" id="cart-link">Cart (<span id="cart-count">{items}</span>)</a>
-      <a href="/session">Session</a>
-      {account}
-    </nav>
-  </header>
-  <main>
-{notices}    <h1>{title}</h1>
-{content}
-  </main>
-  <footer>Sessions by the <code>session</code> crate: a signed cookie that Pyramid can read too.</footer>
-</body>
-</html>
-"#,
-        title = escape(title),
-        items = chrome.cart_items,
-    )
 }
 
 /// The product list, each with an "Add to cart" form.
-pub fn products(chrome: &Chrome) -> String {
-    let mut content = String::from(r#"    <ul class="products">"#);
-    for product in PRODUCTS {
-        let _ = write!(
-            content,
-            r#"
-      <li class="product" id="product-{id}">
-        <h2>{name}</h2>
-        <p>{blurb}</p>
-        <p class="price">{price}</p>
-        <form method="post" action="/cart/add">
-          {csrf}<input type="hidden" name="product" value="{id}">
-          <button type="submit" id="add-{id}">Add to cart</button>
-        </form>
-      </li>"#,
-            id = escape(product.id),
-            name = escape(product.name),
-            blurb = escape(product.blurb),
-            price = catalog::price(product.price_cents.into()),
-            csrf = csrf_field(chrome),
-        );
-    }
-    content.push_str("\n    </ul>");
-    page("Products", chrome, &content)
+pub fn products(chrome: &Chrome) -> Markup {
+    let content = html! {
+        ul.products {
+            @for product in PRODUCTS {
+                li.product id={ "product-" (product.id) } {
+                    h2 { (product.name) }
+                    p { (product.blurb) }
+                    p.price { (catalog::price(product.price_cents.into())) }
+                    form method="post" action="/cart/add" {
+                        (csrf_field(chrome))
+                        input type="hidden" name="product" value=(product.id);
+                        button type="submit" id={ "add-" (product.id) } { "Add to cart" }
+                    }
+                }
+            }
+        }
+    };
+    page("Products", chrome, content)
 }
 
 /// The cart: a line per product with a "Remove" form, and the total.
-pub fn cart(chrome: &Chrome, lines: &[CartLine]) -> String {
+pub fn cart(chrome: &Chrome, lines: &[CartLine]) -> Markup {
     if lines.is_empty() {
-        let content =
-            r#"    <p id="empty-cart">Your cart is empty. <a href="/">Browse the teas.</a></p>"#;
+        let content = html! {
+            p #empty-cart { "Your cart is empty. " a href="/" { "Browse the teas." } }
+        };
         return page("Your cart", chrome, content);
     }
-    let mut total: u64 = 0;
-    let mut rows = String::new();
-    for line in lines {
-        // A product the shop stopped selling still shows, at no price, so it can be removed.
-        let (name, each) = match catalog::find(&line.product) {
-            Some(product) => (product.name, u64::from(product.price_cents)),
-            None => ("(no longer sold)", 0),
-        };
-        let subtotal = each * u64::from(line.qty);
-        total += subtotal;
-        let _ = write!(
-            rows,
-            r#"
-        <tr class="line" id="line-{id}">
-          <td>{name}</td><td class="qty">{qty}</td><td class="num">{each}</td><td class="num">{subtotal}</td>
-          <td><form method="post" action="/cart/remove">{csrf}<input type="hidden" name="product" value="{id}"><button type="submit" id="remove-{id}" class="secondary">Remove</button></form></td>
-        </tr>"#,
-            id = escape(&line.product),
-            name = escape(name),
-            qty = line.qty,
-            each = catalog::price(each),
-            subtotal = catalog::price(subtotal),
-            csrf = csrf_field(chrome),
-        );
-    }
-    let content = format!(
-        r#"    <table class="cart">
-      <thead><tr><th>Product</th><th>Qty</th><th class="num">Each</th><th class="num">Subtotal</th><th></th></tr></thead>
-      <tbody>{rows}
-      </tbody>
-      <tfoot><tr><th colspan="3">Total</th><th class="num" id="total">{total}</th><th></th></tr></tfoot>
-    </table>"#,
-        total = catalog::price(total),
-    );
-    page("Your cart", chrome, &content)
+    // A product the shop stopped selling still shows, at no price, so it can be removed.
+    let rows: Vec<(&CartLine, &str, u64, u64)> = lines
+        .iter()
+        .map(|line| {
+            let (name, each) = match catalog::find(&line.product) {
+                Some(product) => (product.name, u64::from(product.price_cents)),
+                None => ("(no longer sold)", 0),
+            };
+            (line, name, each, each * u64::from(line.qty))
+        })
+        .collect();
+    let total: u64 = rows.iter().map(|&(.., subtotal)| subtotal).sum();
+    let content = html! {
+        table.cart {
+            thead {
+                tr {
+                    th { "Product" } th { "Qty" } th.num { "Each" } th.num { "Subtotal" } th {}
+                }
+            }
+            tbody {
+                @for &(line, name, each, subtotal) in &rows {
+                    tr.line id={ "line-" (line.product) } {
+                        td { (name) }
+                        td.qty { (line.qty) }
+                        td.num { (catalog::price(each)) }
+                        td.num { (catalog::price(subtotal)) }
+                        td {
+                            form method="post" action="/cart/remove" {
+                                (csrf_field(chrome))
+                                input type="hidden" name="product" value=(line.product);
+                                button.secondary type="submit" id={ "remove-" (line.product) } {
+                                    "Remove"
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            tfoot {
+                tr {
+                    th colspan="3" { "Total" }
+                    th.num #total { (catalog::price(total)) }
+                    th {}
+                }
+            }
+        }
+    };
+    page("Your cart", chrome, content)
 }
 
 /// The sign-in form.
-pub fn login(chrome: &Chrome) -> String {
-    let content = format!(
-        r#"    <form method="post" action="/login" class="login">
-      {csrf}
-      <label>Name <input name="username" id="username" autocomplete="username" required></label>
-      <label>Password <input name="password" id="password" type="password" autocomplete="current-password" required></label>
-      <button type="submit" id="login">Sign in</button>
-    </form>
-    <p class="hint">Demo: any name, password <code>{password}</code>.</p>"#,
-        csrf = csrf_field(chrome),
-        password = super::DEMO_PASSWORD,
-    );
-    page("Sign in", chrome, &content)
+pub fn login(chrome: &Chrome) -> Markup {
+    let content = html! {
+        form.login method="post" action="/login" {
+            (csrf_field(chrome))
+            label {
+                "Name "
+                input #username name="username" autocomplete="username" required;
+            }
+            label {
+                "Password "
+                input #password name="password" type="password"
+                    autocomplete="current-password" required;
+            }
+            button #login type="submit" { "Sign in" }
+        }
+        p.hint { "Demo: any name, password " code { (super::DEMO_PASSWORD) } "." }
+    };
+    page("Sign in", chrome, content)
 }
 
 /// What the session holds, for learning how it works.
@@ -189,51 +189,53 @@ pub fn session(
     facts: &[(&str, String)],
     state_json: &str,
     cookie: &str,
-) -> String {
-    let mut rows = String::new();
-    for (name, value) in facts {
-        let _ = write!(
-            rows,
-            "\n        <tr><th>{}</th><td>{}</td></tr>",
-            escape(name),
-            escape(value)
-        );
-    }
-    let content = format!(
-        r#"    <p>This is the session as the server decoded it from your cookie, before this page
-    took its flash messages and made its CSRF token.</p>
-    <table class="facts">{rows}
-    </table>
-    <h2>State</h2>
-    <pre id="state">{state}</pre>
-    <h2>The cookie your browser sent</h2>
-    <p>URL-safe base64 of an HMAC-SHA512 signature followed by the JSON
-    <code>[accessed, created, state]</code>. Change one character and the signature fails:
-    the server starts a new, empty session.</p>
-    <pre id="cookie" class="wrap">{cookie}</pre>"#,
-        state = escape(state_json),
-        cookie = escape(cookie),
-    );
-    page("Your session", chrome, &content)
+) -> Markup {
+    let content = html! {
+        p {
+            "This is the session as the server decoded it from your cookie, before this page "
+            "took its flash messages and made its CSRF token."
+        }
+        table.facts {
+            @for (name, value) in facts {
+                tr { th { (name) } td { (value) } }
+            }
+        }
+        h2 { "State" }
+        pre #state { (state_json) }
+        h2 { "The cookie your browser sent" }
+        p {
+            "URL-safe base64 of an HMAC-SHA512 signature followed by the JSON "
+            code { "[accessed, created, state]" }
+            ". Change one character and the signature fails: the server starts a new, "
+            "empty session."
+        }
+        // `id` before `class`, as written (shorthands would put the class first).
+        pre id="cookie" class="wrap" { (cookie) }
+    };
+    page("Your session", chrome, content)
 }
 
 /// The page for a form whose CSRF token does not match the session's.
-pub fn forbidden() -> String {
-    r#"<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Forbidden · Tea Shop</title><style>"#
-        .to_owned()
-        + STYLE
-        + r#"</style></head>
-<body>
-  <main>
-    <h1>Forbidden</h1>
-    <p id="csrf-error">The form's CSRF token does not match your session, so nothing was changed.
-    Go <a href="/">back to the shop</a> and try again.</p>
-  </main>
-</body>
-</html>
-"#
+pub fn forbidden() -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "Forbidden · Tea Shop" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    h1 { "Forbidden" }
+                    p #csrf-error {
+                        "The form's CSRF token does not match your session, so nothing was "
+                        "changed. Go " a href="/" { "back to the shop" } " and try again."
+                    }
+                }
+            }
+        }
+    }
 }
 
 const STYLE: &str = r#"
