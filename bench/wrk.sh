@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Requests/s over HTTP on loopback, with wrk, for the same JSON route without the session
-# layer (/load/plain), under the layer but untouched (/load/untouched), and reading and
-# changing a 1 KiB session on every request (/load/session). Then, with SOAK=seconds, a soak of /session
-# with a cookie that changes every request, sampling the server's resident memory.
+# layer (/load/plain), under the layer but untouched (/load/untouched), reading and changing
+# a 1 KiB session on every request (/load/session), and the crypto floor of that
+# (/load/crypto: verify and re-sign the same cookie, no JSON). Then, with SOAK=seconds, a
+# soak of /session with a cookie that changes every request, sampling the server's resident
+# memory.
 #
-#   bench/wrk.sh                      # 10 s per route, each route twice
+# The server (one thread) and wrk (one thread) are pinned to different cores with taskset
+# (SERVER_CPU, WRK_CPU: 0 and 1), so they do not take turns on one. The routes run in
+# turn, ROUNDS times (3), and each route's median round is reported.
+#
+#   bench/wrk.sh                      # 10 s per route per round
 #   DURATION=20 SOAK=60 bench/wrk.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 DURATION="${DURATION:-10}"
 SOAK="${SOAK:-0}"
+ROUNDS="${ROUNDS:-3}"
 CONNECTIONS="${CONNECTIONS:-32}"
+SERVER_CPU="${SERVER_CPU:-0}"
+WRK_CPU="${WRK_CPU:-1}"
 
 if ! command -v wrk >/dev/null; then
     apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -19,39 +28,53 @@ fi
 cargo build --release -q -p session-examples --bin load_server
 
 log="$(mktemp)"
-target/release/load_server > "$log" &
+taskset -c "$SERVER_CPU" target/release/load_server > "$log" &
 server=$!
 trap 'kill $server 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 100); do grep -q '^LISTENING=' "$log" && break; sleep 0.1; done
 port="$(sed -n 's/^LISTENING=//p' "$log")"
 [[ -n "$port" ]] || { echo "wrk.sh: load_server did not start" >&2; exit 1; }
 export SESSION_COOKIE="$(sed -n 's/^COOKIE=//p' "$log")"
-echo "load_server on 127.0.0.1:$port, session cookie ${#SESSION_COOKIE} bytes; wrk -t1 -c$CONNECTIONS -d${DURATION}s"
+echo "load_server on 127.0.0.1:$port (cpu $SERVER_CPU), session cookie ${#SESSION_COOKIE} bytes;" \
+    "wrk -t1 -c$CONNECTIONS -d${DURATION}s (cpu $WRK_CPU), $ROUNDS rounds"
+echo "load before: $(uptime | sed 's/.*load average/load average/')"
 
 run() { # route seconds -> "requests/s non-2xx"
     local out
-    out="$(wrk -t1 -c"$CONNECTIONS" -d"$2"s -s bench/wrk-session.lua "http://127.0.0.1:$port/load/$1")"
+    out="$(taskset -c "$WRK_CPU" wrk -t1 -c"$CONNECTIONS" -d"$2"s -s bench/wrk-session.lua "http://127.0.0.1:$port/load/$1")"
     local rps bad
     rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
     bad="$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")"
     echo "$rps ${bad:-0}"
 }
 
-declare -A best
-for round in 1 2; do
-    for route in plain untouched session; do
+routes=(plain untouched crypto session)
+declare -A all
+for round in $(seq "$ROUNDS"); do
+    for route in "${routes[@]}"; do
         read -r rps bad < <(run "$route" "$DURATION")
         echo "round $round  /$route  $rps req/s  non-2xx: $bad"
-        if [[ -z "${best[$route]:-}" ]] || awk "BEGIN {exit !($rps > ${best[$route]})}"; then
-            best[$route]="$rps"
-        fi
+        [[ "$bad" == 0 ]] || { echo "wrk.sh: /$route answered non-2xx" >&2; exit 1; }
+        all[$route]="${all[$route]:-} $rps"
     done
 done
-printf '\n%-12s %12s %10s\n' route 'req/s (best)' 'vs /plain'
-for route in plain untouched session; do
-    awk -v r="$route" -v x="${best[$route]}" -v p="${best[plain]}" \
-        'BEGIN {printf "%-12s %12.0f %9.1f%%\n", "/" r, x, (x / p - 1) * 100}'
+echo "load after:  $(uptime | sed 's/.*load average/load average/')"
+declare -A median
+for route in "${routes[@]}"; do
+    median[$route]="$(tr ' ' '\n' <<<"${all[$route]}" | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
 done
+echo
+echo "| route | requests/s (median of $ROUNDS) | vs |"
+echo "|---|---:|---|"
+row() { # route baseline
+    awk -v r="$1" -v x="${median[$1]}" -v b="$2" -v p="${median[${2:-plain}]}" 'BEGIN {
+        vs = (b == "") ? "" : sprintf("%.3fx `/load/%s` (%+.1f%%)", x / p, b, (x / p - 1) * 100)
+        printf "| `/load/%s` | %\047.0f | %s |\n", r, x, vs }'
+}
+row plain ""
+row untouched plain
+row crypto plain
+row session crypto
 
 if [[ "$SOAK" -gt 0 ]]; then
     echo

@@ -5,6 +5,15 @@
 //!
 //! Each request loads the session, reads `counter`, writes `counter + 1` and saves.
 //!
+//! Both engines talk to Redis through one multiplexed connection (`session`: redis-rs's
+//! `ConnectionManager`; tower-sessions: a fred `Pool` of size 1). Two more rows isolate
+//! where a difference comes from: ours writing the whole record on every save (`changed()`)
+//! instead of the one changed key, and each client library's bare floor, a `GET` and a
+//! `SET ... XX` of a value the size of the state, with no session code at all.
+//!
+//! Every row runs `ROUNDS` times (3), the engines in a rotating order, on a Redis flushed
+//! before each run; each row reports its median run.
+//!
 //!     export REDIS_URL="$(scripts/redis.sh | tail -n 1)"
 //!     cargo run --release --manifest-path bench/redis_compare/Cargo.toml -- [requests] [concurrency...]
 //!
@@ -18,7 +27,8 @@ use serde_json::{Value, json};
 use session::store::{RedisStore, ServerSessionFactory};
 use tower_sessions_core::Session as TowerSession;
 use tower_sessions_redis_store::RedisStore as TowerRedisStore;
-use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, KeysInterface, Pool};
+use tower_sessions_redis_store::fred::types::{Expiration, SetOptions};
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for the benchmark";
 
@@ -38,6 +48,9 @@ fn payload() -> serde_json::Map<String, Value> {
     state.as_object().unwrap().clone()
 }
 
+/// The size of both engines' connection pools: one multiplexed connection each.
+const POOL_SIZE: usize = 1;
+
 struct Stats {
     name: &'static str,
     concurrency: usize,
@@ -47,6 +60,10 @@ struct Stats {
 }
 
 impl Stats {
+    fn ops(&self) -> f64 {
+        self.requests as f64 / self.wall.as_secs_f64()
+    }
+
     fn row(&mut self) -> String {
         self.latencies.sort();
         let pick = |q: f64| {
@@ -59,7 +76,7 @@ impl Stats {
             "| {} | {} | {:.0} | {:.0} | {:.0} |",
             self.name,
             self.concurrency,
-            self.requests as f64 / self.wall.as_secs_f64(),
+            self.ops(),
             pick(0.50),
             pick(0.99)
         )
@@ -113,7 +130,8 @@ where
 type Op =
     Box<dyn FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>;
 
-async fn ours(url: String, requests: usize, concurrency: usize) -> Stats {
+/// `whole`: mark the session changed, so the save writes every key, not only `counter`.
+async fn ours(url: String, requests: usize, concurrency: usize, whole: bool) -> Stats {
     let store = RedisStore::connect(&url)
         .await
         .unwrap()
@@ -124,7 +142,12 @@ async fn ours(url: String, requests: usize, concurrency: usize) -> Stats {
             .build()
             .unwrap(),
     );
-    run("session RedisStore", requests, concurrency, move |_| {
+    let name = if whole {
+        "session `RedisStore`, whole record written"
+    } else {
+        "session `RedisStore`"
+    };
+    run(name, requests, concurrency, move |_| {
         let factory = factory.clone();
         async move {
             // Seed one session per task.
@@ -151,6 +174,9 @@ async fn ours(url: String, requests: usize, concurrency: usize) -> Stats {
                     let mut session = factory.load(&request).await.unwrap();
                     let n = session.get_as::<u64>("counter").unwrap().unwrap_or(0);
                     session.insert("counter", n + 1);
+                    if whole {
+                        session.changed();
+                    }
                     let mut response = HeaderMap::new();
                     factory.save(&session, &mut response).await.unwrap();
                 })
@@ -162,12 +188,9 @@ async fn ours(url: String, requests: usize, concurrency: usize) -> Stats {
 }
 
 async fn tower(url: String, requests: usize, concurrency: usize) -> Stats {
-    let pool = Pool::new(Config::from_url(&url).unwrap(), None, None, None, 4).unwrap();
-    let _ = pool.connect();
-    pool.wait_for_connect().await.unwrap();
-    let store = Arc::new(TowerRedisStore::new(pool));
+    let store = Arc::new(TowerRedisStore::new(fred_pool(&url).await));
     run(
-        "tower-sessions + tower-sessions-redis-store",
+        "tower-sessions + redis-store",
         requests,
         concurrency,
         move |_| {
@@ -195,10 +218,132 @@ async fn tower(url: String, requests: usize, concurrency: usize) -> Stats {
     .await
 }
 
+async fn fred_pool(url: &str) -> Pool {
+    let pool = Pool::new(Config::from_url(url).unwrap(), None, None, None, POOL_SIZE).unwrap();
+    let _ = pool.connect();
+    pool.wait_for_connect().await.unwrap();
+    pool
+}
+
+/// The state's JSON, as the bare floors' value.
+fn blob() -> Vec<u8> {
+    serde_json::to_vec(&payload()).unwrap()
+}
+
+/// redis-rs alone: `GET` and `SET ... EX 1200 XX` of a state-sized value, one task per key.
+async fn redis_rs_floor(url: String, requests: usize, concurrency: usize) -> Stats {
+    let store = RedisStore::connect(&url).await.unwrap();
+    let conn = store.connection().clone();
+    run(
+        "redis-rs alone: GET + SET",
+        requests,
+        concurrency,
+        move |task| {
+            let mut conn = conn.clone();
+            async move {
+                let key = format!("bench:floor:{task}");
+                let _: () = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(blob())
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                Box::new(move || {
+                    let mut conn = conn.clone();
+                    let key = key.clone();
+                    Box::pin(async move {
+                        let value: Vec<u8> = redis::cmd("GET")
+                            .arg(&key)
+                            .query_async(&mut conn)
+                            .await
+                            .unwrap();
+                        let _: Option<String> = redis::cmd("SET")
+                            .arg(&key)
+                            .arg(value)
+                            .arg("EX")
+                            .arg(1200)
+                            .arg("XX")
+                            .query_async(&mut conn)
+                            .await
+                            .unwrap();
+                    })
+                        as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+                }) as Op
+            }
+        },
+    )
+    .await
+}
+
+/// fred alone, as tower-sessions' store calls it: `GET` and `SET ... EX 1200 XX`.
+async fn fred_floor(url: String, requests: usize, concurrency: usize) -> Stats {
+    let pool = fred_pool(&url).await;
+    run(
+        "fred alone: GET + SET",
+        requests,
+        concurrency,
+        move |task| {
+            let pool = pool.clone();
+            async move {
+                let key = format!("bench:floor:{task}");
+                let _: () = pool
+                    .set(&key, blob().as_slice(), None, None, false)
+                    .await
+                    .unwrap();
+                Box::new(move || {
+                    let pool = pool.clone();
+                    let key = key.clone();
+                    Box::pin(async move {
+                        let value: Option<Vec<u8>> = pool.get(&key).await.unwrap();
+                        let _: Option<String> = pool
+                            .set(
+                                &key,
+                                value.unwrap().as_slice(),
+                                Some(Expiration::EX(1200)),
+                                Some(SetOptions::XX),
+                                false,
+                            )
+                            .await
+                            .unwrap();
+                    })
+                        as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+                }) as Op
+            }
+        },
+    )
+    .await
+}
+
+#[derive(Clone, Copy)]
+enum Engine {
+    Ours,
+    OursWhole,
+    Tower,
+    RedisRs,
+    Fred,
+}
+
+async fn measure(engine: Engine, url: String, requests: usize, concurrency: usize) -> Stats {
+    match engine {
+        Engine::Ours => ours(url, requests, concurrency, false).await,
+        Engine::OursWhole => ours(url, requests, concurrency, true).await,
+        Engine::Tower => tower(url, requests, concurrency).await,
+        Engine::RedisRs => redis_rs_floor(url, requests, concurrency).await,
+        Engine::Fred => fred_floor(url, requests, concurrency).await,
+    }
+}
+
+async fn flush(url: &str) {
+    let store = RedisStore::connect(url).await.unwrap();
+    let mut conn = store.connection().clone();
+    let _: () = redis::cmd("FLUSHDB").query_async(&mut conn).await.unwrap();
+}
+
 #[tokio::main]
 async fn main() {
     let url = std::env::var("REDIS_URL")
         .expect("set REDIS_URL: `export REDIS_URL=\"$(scripts/redis.sh | tail -n 1)\"`");
+    let rounds: usize = std::env::var("ROUNDS").map_or(3, |n| n.parse().unwrap());
     let mut args = std::env::args().skip(1);
     let requests: usize = args.next().map_or(20_000, |a| a.parse().unwrap());
     let mut levels: Vec<usize> = args.map(|a| a.parse().unwrap()).collect();
@@ -206,16 +351,47 @@ async fn main() {
         levels = vec![1, 16];
     }
     println!(
-        "payload: {} bytes of JSON state; {requests} requests per row (load + change one key + save)",
+        "payload: {} bytes of JSON state; {requests} requests per run (load + change one key + \
+         save); one connection per engine (pool size {POOL_SIZE}); median of {rounds} runs, \
+         engines in rotating order, Redis flushed before each run",
         serde_json::to_string(&payload()).unwrap().len()
     );
-    println!("| engine | concurrency | ops/s | p50 µs | p99 µs |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!("| engine | concurrency | ops/s | p50 µs | p99 µs | vs tower-sessions |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    let engines = [
+        Engine::Ours,
+        Engine::Tower,
+        Engine::OursWhole,
+        Engine::RedisRs,
+        Engine::Fred,
+    ];
     for &c in &levels {
-        // Warm up both, then measure both.
-        ours(url.clone(), 1000, c).await;
-        tower(url.clone(), 1000, c).await;
-        println!("{}", ours(url.clone(), requests, c).await.row());
-        println!("{}", tower(url.clone(), requests, c).await.row());
+        // Warm up every engine once.
+        for engine in engines {
+            flush(&url).await;
+            measure(engine, url.clone(), 1000, c).await;
+        }
+        let mut runs: Vec<Vec<Stats>> = engines.iter().map(|_| Vec::new()).collect();
+        for round in 0..rounds {
+            for i in 0..engines.len() {
+                // Rotate the order: each engine goes first in some round.
+                let i = (i + round) % engines.len();
+                flush(&url).await;
+                runs[i].push(measure(engines[i], url.clone(), requests, c).await);
+            }
+        }
+        let mut medians: Vec<Stats> = runs
+            .into_iter()
+            .map(|mut r| {
+                r.sort_by(|a, b| a.ops().total_cmp(&b.ops()));
+                r.swap_remove(r.len() / 2)
+            })
+            .collect();
+        let tower_ops = medians[1].ops();
+        for stats in &mut medians {
+            let vs = stats.ops() / tower_ops;
+            println!("{} {vs:.2}x |", stats.row());
+        }
     }
+    flush(&url).await;
 }

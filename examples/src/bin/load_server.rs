@@ -5,6 +5,9 @@
 //! - `GET /load/untouched`: under the session layer, never touches the session.
 //! - `GET /load/session`: under the layer, reads the user id and bumps a counter in a ~1 KiB
 //!   session, so every response carries a new cookie.
+//! - `GET /load/crypto`: no session layer; the crypto floor of `/load/session`, what no
+//!   design can avoid: base64-decode the same cookie, verify its HMAC-SHA512, sign the same
+//!   payload again and send it back in the same `Set-Cookie` header. No JSON is parsed.
 //! - everything else: the shop demo.
 //!
 //! Prints `COOKIE=<value>` (a 1 KiB session) and `LISTENING=<port>` on stdout, then serves
@@ -14,12 +17,18 @@ use std::net::Ipv4Addr;
 
 use axum::Json;
 use axum::Router;
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use session::axum::{SessionHandle, SessionLayer};
 use session::{Session, SessionError, SessionSchema};
 use session_examples::shop;
+use sha2::Sha512;
 use tokio::net::TcpListener;
 
 #[derive(Serialize, Deserialize)]
@@ -61,6 +70,44 @@ async fn with_session(session: SessionHandle) -> Result<Json<Value>, SessionErro
     Ok(body(user, views))
 }
 
+/// `/load/crypto`: verify the session cookie and sign its payload again, with the HMAC key the
+/// factory derives (Pyramid's salt, then the secret), into the `Set-Cookie` the layer writes
+/// (the shop factory's attributes).
+fn crypto(key: &Hmac<Sha512>, request: &HeaderMap) -> Result<(HeaderMap, Json<Value>), StatusCode> {
+    let value = request
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.trim().strip_prefix("session="))
+        .next_back()
+        .ok_or(StatusCode::BAD_REQUEST)?;
+    let mut raw = URL_SAFE_NO_PAD
+        .decode(value)
+        .map_err(|_| StatusCode::BAD_REQUEST)?;
+    if raw.len() < 64 {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    let (tag, payload) = raw.split_at(64);
+    let mut mac = key.clone();
+    mac.update(payload);
+    mac.verify_slice(tag).map_err(|_| StatusCode::BAD_REQUEST)?;
+    let mut mac = key.clone();
+    mac.update(payload);
+    let signed = mac.finalize().into_bytes();
+    raw[..64].copy_from_slice(&signed);
+    let header = format!(
+        "session={}; HttpOnly; SameSite=Lax; Path=/",
+        URL_SAFE_NO_PAD.encode(&raw)
+    );
+    let mut response = HeaderMap::new();
+    response.append(
+        SET_COOKIE,
+        HeaderValue::try_from(header).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?,
+    );
+    Ok((response, body(None, 0)))
+}
+
 /// A ~1 KiB session: a user, a counter, a CSRF token, a flash and a cart of 12 lines.
 fn one_kib_session() -> Session {
     let mut session = Session::new();
@@ -93,9 +140,15 @@ async fn main() {
         .route("/load/untouched", get(untouched))
         .route("/load/session", get(with_session))
         .layer(SessionLayer::new(factory));
-    let shop = shop::app(shop::factory(secret).expect("a random secret is long enough"));
+    let shop = shop::app(shop::factory(secret.clone()).expect("a random secret is long enough"));
+    let key = Hmac::<Sha512>::new_from_slice(format!("pyramid.session.{secret}").as_bytes())
+        .expect("HMAC takes keys of any length");
     let app = Router::new()
         .route("/load/plain", get(plain))
+        .route(
+            "/load/crypto",
+            get(move |headers: HeaderMap| std::future::ready(crypto(&key, &headers))),
+        )
         .merge(with_layer)
         .merge(shop);
 
