@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::codec::payload::{Key, RawPayload, key_text};
+use crate::payload::{Key, RawPayload, key_text};
 
 /// The state of one session: keys in insertion order, as a Python `dict` keeps them.
 ///
@@ -372,7 +372,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::payload;
+    use crate::payload;
 
     fn state(text: &str) -> State {
         let parsed = payload::parse(text).unwrap();
