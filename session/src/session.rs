@@ -383,10 +383,16 @@ impl Session {
         Ok(())
     }
 
-    /// Removes `key`, returning its value. Marks the session changed.
+    /// Removes `key`, returning its value. Marks the session changed when the key was there;
+    /// a missing key changes nothing (where Pyramid's `del` raises `KeyError`).
+    ///
+    /// A present value that cannot be held as a [`Value`] (a number beyond `f64`) is removed
+    /// and reads as `None`.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.mark_accessed();
+        let removed = self.state.remove(key)?;
         self.mark_changed();
-        self.state.remove(key)
+        removed
     }
 
     /// Removes `key` and returns its value as `T`. A value that is not a `T` is an error and
@@ -672,7 +678,27 @@ impl<K: AsRef<str>, V: Into<Value>> Extend<(K, V)> for Session {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn removing_a_missing_key_changes_nothing() {
+        let mut session = Session::from_json(r#"{"a": 1}"#, 1.0, 1.0).unwrap();
+        assert_eq!(session.remove("missing"), None);
+        assert!(!session.is_dirty());
+        assert_eq!(session.remove("a"), Some(json!(1)));
+        assert!(session.is_dirty());
+        assert!(session.is_empty());
+    }
+
+    #[test]
+    fn removing_a_value_beyond_f64_changes_the_session() {
+        let mut session = Session::from_json(r#"{"n": 1e400}"#, 1.0, 1.0).unwrap();
+        assert_eq!(session.remove("n"), None);
+        assert!(session.is_dirty());
+        assert!(!session.contains_key("n"));
+    }
 
     #[test]
     fn from_json_keeps_the_exact_timestamps() {

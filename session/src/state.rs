@@ -264,10 +264,12 @@ impl State {
         }
     }
 
-    pub(crate) fn remove(&mut self, key: &str) -> Option<Value> {
+    /// Removes a key: `None` when it is missing, `Some(None)` when its value cannot be held
+    /// as a [`Value`] (a number beyond `f64`).
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Option<Value>> {
         let index = self.position(key)?;
         let slot = self.remove_at(index);
-        self.take_value(slot.value)
+        Some(self.take_value(slot.value))
     }
 
     /// Removes a key only if its value deserializes as `T`; a value of another type stays.
