@@ -59,8 +59,9 @@ pub enum LoadOutcome {
 /// ```
 pub struct Session {
     state: State,
-    /// As loaded: `accessed` is when the client's cookie was issued (`renewed()`).
-    times: Timestamps,
+    /// As the cookie or record carried them (now, for a new session): `loaded.accessed` is
+    /// [`renewed`](Self::renewed).
+    loaded: Timestamps,
     accessed: Cell<f64>,
     /// The request's time, read once from the factory's clock.
     now: f64,
@@ -176,7 +177,7 @@ impl Session {
         });
         Self {
             state,
-            times,
+            loaded: times,
             accessed: Cell::new(times.accessed),
             now,
             reissue_time,
@@ -227,7 +228,7 @@ impl Session {
 
     /// When the session was created, in Unix seconds.
     pub fn created(&self) -> f64 {
-        self.times.created
+        self.loaded.created
     }
 
     /// When the session was last accessed, in Unix seconds (whole seconds once this request
@@ -239,7 +240,7 @@ impl Session {
     /// When the client's cookie was last issued, in Unix seconds: the `accessed` time it
     /// carried. Timeout and reissue count from here.
     pub fn renewed(&self) -> f64 {
-        self.times.accessed
+        self.loaded.accessed
     }
 
     /// Whether this session is new (not loaded from a cookie). Pyramid's `new`.

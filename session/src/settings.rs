@@ -26,7 +26,6 @@ pub enum Saved {
 }
 
 /// A factory's settings: all of it but its keys and store, so showing them shows no secret.
-#[derive(Clone)]
 pub(crate) struct Settings {
     pub cookie: CookieOptions,
     pub policy: Policy,

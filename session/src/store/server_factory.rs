@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::time::Duration;
 
 use http::HeaderMap;
 use http::header::SET_COOKIE;
@@ -128,9 +129,8 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     pub async fn load_value(&self, value: Option<&str>) -> Result<Session, StoreError> {
         let now = self.settings.clock.now();
         let Some(value) = value else {
-            return Ok(self
-                .settings
-                .session(fresh(LoadOutcome::NoCookie, None), now));
+            let origin = fresh(LoadOutcome::NoCookie, None);
+            return Ok(self.settings.session(origin, now));
         };
         let (id, stale_key) = match self.open_id(value) {
             Ok(opened) => opened,
@@ -248,6 +248,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         let stale = session.load_outcome() == LoadOutcome::LoadedWithOldSecret;
         let cookie = (!stored || stale || self.settings.cookie.max_age.is_some())
             .then(|| self.codec.seal(id.as_bytes()));
+        let ttl = self.settings.policy.timeout.map(Duration::from_secs_f64);
         let commit = Commit {
             id,
             replace: !stored,
@@ -256,11 +257,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             remove,
             created: session.created(),
             accessed: session.accessed(),
-            ttl: self
-                .settings
-                .policy
-                .timeout
-                .map(std::time::Duration::from_secs_f64),
+            ttl,
         };
         Ok(Plan::Commit { commit, cookie })
     }
