@@ -76,18 +76,18 @@
 //!
 //! (This one never expires records: a real store keeps [`Commit::ttl`].)
 
-mod factory;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod server_factory;
 
 use std::future::Future;
 use std::time::Duration;
 
-pub use factory::ServerSessionFactory;
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
+pub use server_factory::ServerSessionFactory;
 
 use crate::error::SessionError;
 
