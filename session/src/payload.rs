@@ -17,7 +17,7 @@ use crate::error::Rejection;
 use crate::session::Timestamps;
 
 /// A parsed payload whose state values are byte ranges into the payload text.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct RawPayload {
     pub times: Timestamps,
     /// Keys in the order they arrived; a key that repeats keeps its first place and its last
@@ -42,9 +42,22 @@ enum Stage {
     State,
 }
 
+mod scan;
+
 /// Parses a payload. Never panics; the nesting depth is bounded by serde_json's recursion
 /// limit, so a hostile payload fails fast instead of exhausting the stack.
+///
+/// A payload of the common shape is split by a one-pass scanner; anything else (an error, an
+/// escaped key, a rare timestamp) goes through serde_json, which decides.
 pub(crate) fn parse(text: &str) -> Result<RawPayload, Rejection> {
+    match scan::split(text) {
+        Some(payload) => Ok(payload),
+        None => parse_with_serde(text),
+    }
+}
+
+/// The reference parse, through serde_json: every payload the scanner declines.
+fn parse_with_serde(text: &str) -> Result<RawPayload, Rejection> {
     let stage = Cell::new(Stage::Outer);
     let mut de = serde_json::Deserializer::from_str(text);
     let result = PayloadSeed {
@@ -293,6 +306,57 @@ mod tests {
 
     fn slice<'a>(text: &'a str, p: &RawPayload, i: usize) -> &'a str {
         &text[p.entries[i].1.clone()]
+    }
+
+    /// Where the scanner accepts a payload, serde_json finds the same timestamps, keys and
+    /// ranges: checked on payloads and on every one-byte deletion, replacement and insertion
+    /// of them with the bytes that matter to JSON.
+    #[test]
+    fn the_scanner_agrees_with_serde_json_where_it_accepts() {
+        fn check(bytes: &[u8]) -> bool {
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                return false;
+            };
+            let Some(fast) = scan::split(text) else {
+                return false;
+            };
+            assert_eq!(Ok(fast), parse_with_serde(text), "payload {text:?}");
+            true
+        }
+        let seeds = [
+            r#"[1700000000, 1699999999.5, {"a": [1, 2], "b": {"c": "é"}}]"#,
+            r#"[1,2,{"user_id":48213,"views":17,"_csrft_":"0a1b","_f_success":["Welcome!"],"cart":[{"sku":"SKU-00000","qty":1,"price_cents":199}]}]"#,
+            r#" [ -1.5e3 , 0 , { "x" : [ true , false , null , -0.0 , 1E+2 , "\"\\\/\b\f\n\r\t\u00e9" ] , "y" : { } , "z" : [ ] , "x" : {"k\u0041": 1} } ] "#,
+            "[1,2,{}]",
+            "[100000000000000000000, 1e400, {\"n\": 1e400}]",
+        ];
+        let bytes_that_matter = b"[]{}\",:\\ -+.eE019tfnu\x01\x7fa";
+        let mut accepted = 0;
+        for seed in seeds {
+            let seed = seed.as_bytes();
+            accepted += usize::from(check(seed));
+            for i in 0..=seed.len() {
+                for &b in bytes_that_matter {
+                    let mut m = seed.to_vec();
+                    m.insert(i, b);
+                    accepted += usize::from(check(&m));
+                    if i < seed.len() {
+                        m.remove(i);
+                        m[i] = b;
+                        accepted += usize::from(check(&m));
+                    }
+                }
+                if i < seed.len() {
+                    let mut m = seed.to_vec();
+                    m.remove(i);
+                    accepted += usize::from(check(&m));
+                }
+            }
+        }
+        assert!(accepted > 1000, "the scanner took {accepted} mutants");
+        for seed in &seeds[..4] {
+            assert!(scan::split(seed).is_some(), "the common shape is scanned: {seed}");
+        }
     }
 
     #[test]
