@@ -175,7 +175,12 @@ pub(crate) fn find_cookie(header: &str, name: &str) -> Option<String> {
 
 /// The `Set-Cookie` header value of `cookie`.
 pub(crate) fn header_value(cookie: &Cookie<'_>) -> Result<HeaderValue, SessionError> {
+    use std::fmt::Write;
+    // Sized once for the value plus typical attributes, so the text is not copied as it
+    // grows: the value is a few KiB.
+    let mut text = String::with_capacity(cookie.name().len() + cookie.value().len() + 128);
+    write!(text, "{cookie}").expect("formatting into a String does not fail");
     // Names and attributes are checked when the factory is built; only a codec of the
     // user's could produce a value a header cannot hold.
-    HeaderValue::try_from(cookie.to_string()).map_err(|_| SessionError::InvalidCookieValue)
+    HeaderValue::try_from(text).map_err(|_| SessionError::InvalidCookieValue)
 }

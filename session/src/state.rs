@@ -56,7 +56,9 @@ enum SlotValue {
 #[derive(Debug)]
 enum Text {
     Source(Range<usize>),
-    Owned(Box<str>),
+    /// A `String`, not a `Box<str>`: a typed write's text keeps serde_json's buffer as it
+    /// is, without a shrinking reallocation.
+    Owned(String),
 }
 
 impl State {
@@ -89,7 +91,7 @@ impl State {
             .map(|(key, text)| Slot {
                 key: Key::Owned(key.into_boxed_str()),
                 value: SlotValue::Text {
-                    text: Text::Owned(text.into_boxed_str()),
+                    text: Text::Owned(text),
                     decoded: OnceCell::new(),
                 },
                 written: false,
@@ -217,7 +219,7 @@ impl State {
         self.put(
             key,
             SlotValue::Text {
-                text: Text::Owned(text.into_boxed_str()),
+                text: Text::Owned(text),
                 decoded: OnceCell::new(),
             },
         );
