@@ -268,9 +268,12 @@ impl fmt::Debug for SignedCodec {
 impl CookieCodec for SignedCodec {
     fn seal(&self, payload: &[u8]) -> String {
         let digest_len = self.alg.digest_len();
-        let mut signed = vec![0; digest_len + payload.len()];
-        self.current.sign_into(payload, &mut signed[..digest_len]);
-        signed[digest_len..].copy_from_slice(payload);
+        // The longest digest (SHA-512); the buffer below is filled, not zeroed first.
+        let mut tag = [0; 64];
+        self.current.sign_into(payload, &mut tag[..digest_len]);
+        let mut signed = Vec::with_capacity(digest_len + payload.len());
+        signed.extend_from_slice(&tag[..digest_len]);
+        signed.extend_from_slice(payload);
         BASE64.encode(signed)
     }
 
