@@ -355,7 +355,10 @@ mod tests {
         }
         assert!(accepted > 1000, "the scanner took {accepted} mutants");
         for seed in &seeds[..4] {
-            assert!(scan::split(seed).is_some(), "the common shape is scanned: {seed}");
+            assert!(
+                scan::split(seed).is_some(),
+                "the common shape is scanned: {seed}"
+            );
         }
     }
 
