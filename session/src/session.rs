@@ -306,7 +306,7 @@ impl Session {
 
     /// Pyramid's `manage_accessed`: records the access, and asks for a new cookie when the
     /// client's one is older than the reissue time.
-    fn mark_accessed(&self) {
+    pub(crate) fn mark_accessed(&self) {
         let now = self.now.floor();
         self.accessed.set(now);
         if let Some(reissue) = self.reissue_time
@@ -447,7 +447,6 @@ impl Session {
             key: key.into(),
         }
     }
-
 
     /// Makes, stores and returns a new CSRF token: 40 hex characters from 20 random bytes.
     pub fn new_csrf_token(&mut self) -> String {
