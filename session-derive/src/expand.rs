@@ -144,11 +144,9 @@ fn expand_schema(schema: &Schema) -> TokenStream {
                 const KEYS: &'static [&'static str] = &[#(#keys),*];
                 #aliases_const
 
-                // Method calls, not the consts: a getter that an inherent method of `Session`
-                // shadows resolves to that method here and fails to type-check.
                 fn load(session: &__Session) -> __Result<Self> {
                     #result::Ok(Self {
-                        #(#field_idents: session.#field_idents()?,)*
+                        #(#field_idents: #field_consts.read(session)?,)*
                     })
                 }
 

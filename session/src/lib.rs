@@ -93,6 +93,8 @@ mod session;
 mod settings;
 mod state;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod typed;
 
 #[cfg(feature = "encrypted")]

@@ -223,12 +223,29 @@ impl<T> Field<T> {
         }
     }
 
+    /// A value that was read, saying so in the log when a migration read it: while older
+    /// shapes are about, the log shows which keys still hold them.
+    fn found(&self, key: &str, value: T, migrated: bool) -> T {
+        if migrated {
+            tracing::info!(
+                key,
+                expected = (self.json.type_name)(),
+                "read a session value of an older shape through its migration"
+            );
+        }
+        value
+    }
+
     /// `field()`
     pub fn read(&self, session: &Session) -> Result<T, SessionError> {
         session.mark_accessed();
         match self.lookup(session.state()) {
             Lookup::Absent => self.missing(),
-            Lookup::Found { value, .. } => Ok(value),
+            Lookup::Found {
+                key,
+                value,
+                migrated,
+            } => Ok(self.found(key, value, migrated)),
             Lookup::Wrong { key, error } => self.wrong(key, error),
         }
     }
@@ -254,7 +271,11 @@ impl<T> Field<T> {
         session.mark_accessed();
         let value = match self.lookup(session.state()) {
             Lookup::Absent => return self.missing(),
-            Lookup::Found { value, .. } => value,
+            Lookup::Found {
+                key,
+                value,
+                migrated,
+            } => self.found(key, value, migrated),
             Lookup::Wrong { key, error } => self.wrong(key, error)?,
         };
         self.remove(session);
