@@ -63,8 +63,10 @@ struct Shared {
     /// Locked before its server-side session was loaded (not through the extractor): the
     /// placeholder session it got is never saved, so it cannot overwrite the store.
     detached: AtomicBool,
-    /// The request's `Cookie` headers, kept unparsed until the first lock.
-    cookies: Vec<HeaderValue>,
+    /// The request's `Cookie` headers, kept unparsed until the first lock: the first one
+    /// inline (a request has one), any others in a vector, which a request that has one
+    /// never allocates.
+    cookies: (Option<HeaderValue>, Vec<HeaderValue>),
     /// `None` until the first lock loads it.
     session: Mutex<Option<Session>>,
 }
@@ -72,7 +74,8 @@ struct Shared {
 impl SessionHandle {
     pub(crate) fn from_request(backend: Backend, headers: &HeaderMap) -> Self {
         // Cloning a header value shares its bytes; nothing is parsed here.
-        let cookies = headers.get_all(COOKIE).iter().cloned().collect();
+        let mut values = headers.get_all(COOKIE).iter().cloned();
+        let cookies = (values.next(), values.collect());
         Self {
             shared: Arc::new(Shared {
                 backend: Some(backend),
@@ -99,7 +102,7 @@ impl SessionHandle {
             shared: Arc::new(Shared {
                 backend: None,
                 detached: AtomicBool::new(false),
-                cookies: Vec::new(),
+                cookies: (None, Vec::new()),
                 session: Mutex::new(Some(session)),
             }),
         }
@@ -273,8 +276,9 @@ impl Shared {
     }
 
     fn cookie_headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::with_capacity(self.cookies.len());
-        for value in &self.cookies {
+        let (first, rest) = &self.cookies;
+        let mut headers = HeaderMap::with_capacity(1 + rest.len());
+        for value in first.iter().chain(rest) {
             headers.append(COOKIE, value.clone());
         }
         headers
