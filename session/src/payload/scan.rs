@@ -137,6 +137,7 @@ impl Scanner<'_> {
     }
 
     /// A string starting at the cursor; `true` when it holds escapes.
+    #[inline(always)]
     fn string(&mut self) -> Option<bool> {
         self.eat(b'"')?;
         let mut escaped = false;
@@ -166,6 +167,7 @@ impl Scanner<'_> {
 
     /// Skips the plain run of a string (up to a quote, backslash or control character), eight
     /// bytes at a time while eight remain.
+    #[inline(always)]
     fn skip_plain(&mut self) {
         const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
         const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
@@ -203,6 +205,7 @@ impl Scanner<'_> {
     }
 
     /// Digits; how many.
+    #[inline(always)]
     fn digits(&mut self) -> usize {
         let run = self.bytes[self.at..]
             .iter()
@@ -213,6 +216,7 @@ impl Scanner<'_> {
     }
 
     /// A number as JSON spells it: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    #[inline(always)]
     fn number(&mut self) -> Option<()> {
         let _ = self.eat(b'-');
         match self.next()? {
