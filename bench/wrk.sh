@@ -8,7 +8,9 @@
 #
 # The server (one thread) and wrk (one thread) are pinned to different cores with taskset
 # (SERVER_CPU, WRK_CPU: 0 and 1), so they do not take turns on one. The routes run in
-# turn, ROUNDS times (3), and each route's median round is reported.
+# turn, ROUNDS times (3), and each route's median round is reported: requests/s, and the
+# server's CPU time per request (user + system, from /proc), which other processes on the
+# machine disturb much less than they disturb requests/s.
 #
 #   bench/wrk.sh                      # 10 s per route per round
 #   DURATION=20 SOAK=60 bench/wrk.sh
@@ -39,37 +41,52 @@ echo "load_server on 127.0.0.1:$port (cpu $SERVER_CPU), session cookie ${#SESSIO
     "wrk -t1 -c$CONNECTIONS -d${DURATION}s (cpu $WRK_CPU), $ROUNDS rounds"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 
-run() { # route seconds -> "requests/s non-2xx"
-    local out
+ticks() { # the server's user + system CPU time, in clock ticks
+    awk '{print $14 + $15}' "/proc/$server/stat"
+}
+
+run() { # route seconds -> "requests/s non-2xx server-CPU-µs-per-request"
+    local out before after
+    before="$(ticks)"
     out="$(taskset -c "$WRK_CPU" wrk -t1 -c"$CONNECTIONS" -d"$2"s -s bench/wrk-session.lua "http://127.0.0.1:$port/load/$1")"
-    local rps bad
+    after="$(ticks)"
+    local rps bad requests
     rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
     bad="$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")"
-    echo "$rps ${bad:-0}"
+    requests="$(awk '/ requests in / {print $1}' <<<"$out")"
+    echo "$rps ${bad:-0} $(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+        'BEGIN {printf "%.3f", t / hz * 1e6 / n}')"
 }
 
 routes=(plain untouched crypto session)
-declare -A all
+declare -A all cpu
 for round in $(seq "$ROUNDS"); do
     for route in "${routes[@]}"; do
-        read -r rps bad < <(run "$route" "$DURATION")
-        echo "round $round  /$route  $rps req/s  non-2xx: $bad"
+        read -r rps bad us < <(run "$route" "$DURATION")
+        echo "round $round  /$route  $rps req/s  server CPU $us µs/request  non-2xx: $bad"
         [[ "$bad" == 0 ]] || { echo "wrk.sh: /$route answered non-2xx" >&2; exit 1; }
         all[$route]="${all[$route]:-} $rps"
+        cpu[$route]="${cpu[$route]:-} $us"
     done
 done
 echo "load after:  $(uptime | sed 's/.*load average/load average/')"
-declare -A median
+median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A median median_cpu
 for route in "${routes[@]}"; do
-    median[$route]="$(tr ' ' '\n' <<<"${all[$route]}" | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+    median[$route]="$(median "${all[$route]}")"
+    median_cpu[$route]="$(median "${cpu[$route]}")"
 done
 echo
-echo "| route | requests/s (median of $ROUNDS) | vs |"
-echo "|---|---:|---|"
+echo "(medians of $ROUNDS rounds; the CPU ratio is the throughput the server's CPU time allows, baseline CPU / route CPU)"
+echo
+echo "| route | requests/s | vs | server CPU µs/request | vs |"
+echo "|---|---:|---|---:|---|"
 row() { # route baseline
-    awk -v r="$1" -v x="${median[$1]}" -v b="$2" -v p="${median[${2:-plain}]}" 'BEGIN {
+    awk -v r="$1" -v x="${median[$1]}" -v b="$2" -v p="${median[${2:-plain}]}" \
+        -v c="${median_cpu[$1]}" -v pc="${median_cpu[${2:-plain}]}" 'BEGIN {
         vs = (b == "") ? "" : sprintf("%.3fx `/load/%s` (%+.1f%%)", x / p, b, (x / p - 1) * 100)
-        printf "| `/load/%s` | %\047.0f | %s |\n", r, x, vs }'
+        vc = (b == "") ? "" : sprintf("%.3fx `/load/%s` (%+.1f%%)", pc / c, b, (pc / c - 1) * 100)
+        printf "| `/load/%s` | %\047.0f | %s | %.2f | %s |\n", r, x, vs, c, vc }'
 }
 row plain ""
 row untouched plain

@@ -169,7 +169,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     /// Loads a session from the value of a `Cookie` header.
     pub fn load_cookie_header(&self, header: &str) -> Session {
         let value = find_cookie(header, &self.settings.cookie.name);
-        self.load_value(value.as_deref())
+        self.load_value(value)
     }
 
     /// Loads a session from the session cookie's value (`None` when the request has none).

@@ -84,8 +84,10 @@ fn allocations_per_cycle_are_few_and_fixed() {
     assert!(response.contains_key("set-cookie"));
     println!("allocations: load {load}, whole cycle {total}");
     assert_eq!(total, again, "the count is deterministic");
-    // A fixed handful, whatever the number of keys and items: see the README's Performance
-    // section for the list.
+    // A fixed handful, whatever the number of keys and items: load the decoded bytes, the
+    // scanner's key list, the state's slots; the written value; save the payload JSON, the
+    // signed bytes, their base64, the `Set-Cookie` text and its shared `Bytes`, and the
+    // response map's two tables.
     assert!(
         total <= ALLOCATIONS_PER_CYCLE,
         "{total} allocations per cycle"
@@ -93,7 +95,7 @@ fn allocations_per_cycle_are_few_and_fixed() {
 }
 
 /// The bound the README states, checked here.
-const ALLOCATIONS_PER_CYCLE: usize = 16;
+const ALLOCATIONS_PER_CYCLE: usize = 11;
 
 #[test]
 fn saving_an_unchanged_session_allocates_nothing() {
