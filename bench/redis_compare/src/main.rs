@@ -6,10 +6,11 @@
 //! Each request loads the session, reads `counter`, writes `counter + 1` and saves.
 //!
 //! Both engines talk to Redis through one multiplexed connection (`session`: redis-rs's
-//! `ConnectionManager`; tower-sessions: a fred `Pool` of size 1). Two more rows isolate
-//! where a difference comes from: ours writing the whole record on every save (`changed()`)
-//! instead of the one changed key, and each client library's bare floor, a `GET` and a
-//! `SET ... XX` of a value the size of the state, with no session code at all.
+//! `ConnectionManager`; tower-sessions: a fred `Pool` of size 1). More rows isolate where a
+//! difference comes from: ours writing the whole record on every save (`changed()`) instead
+//! of the one changed key; our Redis commands alone (`HGETALL` and the Lua partial write,
+//! no session code); and each client library's bare floor, a `GET` and a `SET ... XX` of a
+//! value the size of the state, as tower-sessions' store sends them, with no session code.
 //!
 //! Every row runs `ROUNDS` times (3), the engines in a rotating order, on a Redis flushed
 //! before each run; each row reports its median run.
@@ -275,6 +276,74 @@ async fn redis_rs_floor(url: String, requests: usize, concurrency: usize) -> Sta
     .await
 }
 
+/// The Lua script `RedisStore` saves with (copied from `session/src/store/redis.rs`).
+const UPDATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local last_set = 3 + 2 * tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'm:accessed', ARGV[2], unpack(ARGV, 4, last_set))
+if #ARGV > last_set then redis.call('HDEL', KEYS[1], unpack(ARGV, last_set + 1, #ARGV)) end
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+return 1
+";
+
+/// redis-rs alone with `RedisStore`'s commands: `HGETALL` of a hash holding the state's
+/// keys, and the script's partial write of one key. The Redis side of our design, with no
+/// session code.
+async fn redis_rs_hash_floor(url: String, requests: usize, concurrency: usize) -> Stats {
+    let store = RedisStore::connect(&url).await.unwrap();
+    let conn = store.connection().clone();
+    let script = Arc::new(redis::Script::new(UPDATE));
+    run(
+        "redis-rs alone: HGETALL + Lua write",
+        requests,
+        concurrency,
+        move |task| {
+            let mut conn = conn.clone();
+            let script = script.clone();
+            async move {
+                let key = format!("bench:hash:{task}");
+                let mut hset = redis::cmd("HSET");
+                hset.arg(&key)
+                    .arg("m:created")
+                    .arg(1)
+                    .arg("m:accessed")
+                    .arg(1);
+                for (field, value) in payload() {
+                    hset.arg(format!("k:{field}")).arg(value.to_string());
+                }
+                let _: () = hset.query_async(&mut conn).await.unwrap();
+                Box::new(move || {
+                    let mut conn = conn.clone();
+                    let key = key.clone();
+                    let script = script.clone();
+                    Box::pin(async move {
+                        let fields: Vec<(String, String)> = redis::cmd("HGETALL")
+                            .arg(&key)
+                            .query_async(&mut conn)
+                            .await
+                            .unwrap();
+                        let n = fields.len();
+                        let applied: i64 = script
+                            .key(&key)
+                            .arg(1_200_000)
+                            .arg(2)
+                            .arg(1)
+                            .arg("k:counter")
+                            .arg(n)
+                            .invoke_async(&mut conn)
+                            .await
+                            .unwrap();
+                        assert_eq!(applied, 1);
+                    })
+                        as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+                }) as Op
+            }
+        },
+    )
+    .await
+}
+
 /// fred alone, as tower-sessions' store calls it: `GET` and `SET ... EX 1200 XX`.
 async fn fred_floor(url: String, requests: usize, concurrency: usize) -> Stats {
     let pool = fred_pool(&url).await;
@@ -320,6 +389,7 @@ enum Engine {
     OursWhole,
     Tower,
     RedisRs,
+    RedisRsHash,
     Fred,
 }
 
@@ -329,6 +399,7 @@ async fn measure(engine: Engine, url: String, requests: usize, concurrency: usiz
         Engine::OursWhole => ours(url, requests, concurrency, true).await,
         Engine::Tower => tower(url, requests, concurrency).await,
         Engine::RedisRs => redis_rs_floor(url, requests, concurrency).await,
+        Engine::RedisRsHash => redis_rs_hash_floor(url, requests, concurrency).await,
         Engine::Fred => fred_floor(url, requests, concurrency).await,
     }
 }
@@ -362,6 +433,7 @@ async fn main() {
         Engine::Ours,
         Engine::Tower,
         Engine::OursWhole,
+        Engine::RedisRsHash,
         Engine::RedisRs,
         Engine::Fred,
     ];
