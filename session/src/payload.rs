@@ -328,6 +328,7 @@ mod tests {
             r#"[1,2,{"user_id":48213,"views":17,"_csrft_":"0a1b","_f_success":["Welcome!"],"cart":[{"sku":"SKU-00000","qty":1,"price_cents":199}]}]"#,
             r#" [ -1.5e3 , 0 , { "x" : [ true , false , null , -0.0 , 1E+2 , "\"\\\/\b\f\n\r\t\u00e9" ] , "y" : { } , "z" : [ ] , "x" : {"k\u0041": 1} } ] "#,
             "[1,2,{}]",
+            r#"[1,2,{"a":[{"b":[[{}],{"c":[]}]},[]],"d":{"e":{"f":[1,{"g":"h"}]}}}]"#,
             "[100000000000000000000, 1e400, {\"n\": 1e400}]",
         ];
         let bytes_that_matter = b"[]{}\",:\\ -+.eE019tfnu\x01\x7fa";
@@ -354,7 +355,7 @@ mod tests {
             }
         }
         assert!(accepted > 1000, "the scanner took {accepted} mutants");
-        for seed in &seeds[..4] {
+        for seed in &seeds[..5] {
             assert!(
                 scan::split(seed).is_some(),
                 "the common shape is scanned: {seed}"

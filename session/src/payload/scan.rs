@@ -255,10 +255,12 @@ impl Scanner<'_> {
     }
 
     /// One JSON value of any kind, nested at most [`MAX_VALUE_DEPTH`] deep, without
-    /// recursion: bit `i` of `objects` says whether the container at depth `i` is an object.
+    /// recursion: bit `i` of `objects` says whether the container at depth `i` is an object,
+    /// and `in_object` caches the innermost one's bit (read on every element).
     fn value(&mut self) -> Option<()> {
         let mut objects: u128 = 0;
         let mut depth: u32 = 0;
+        let mut in_object = false;
         loop {
             self.ws();
             match self.peek()? {
@@ -271,16 +273,16 @@ impl Scanner<'_> {
                         return None;
                     }
                     let object = open == b'{';
-                    objects = (objects & !(1 << depth)) | (u128::from(object) << depth);
-                    depth += 1;
                     self.ws();
                     if self.eat(if object { b'}' } else { b']' }).is_none() {
+                        objects = (objects & !(1 << depth)) | (u128::from(object) << depth);
+                        depth += 1;
+                        in_object = object;
                         if object {
                             self.member_key()?;
                         }
                         continue;
                     }
-                    depth -= 1;
                 }
                 b't' => self.literal(b"true")?,
                 b'f' => self.literal(b"false")?,
@@ -293,14 +295,16 @@ impl Scanner<'_> {
                     return Some(());
                 }
                 self.ws();
-                let object = objects >> (depth - 1) & 1 == 1;
-                match (self.next()?, object) {
+                match (self.next()?, in_object) {
                     (b',', true) => {
                         self.member_key()?;
                         break;
                     }
                     (b',', false) => break,
-                    (b'}', true) | (b']', false) => depth -= 1,
+                    (b'}', true) | (b']', false) => {
+                        depth -= 1;
+                        in_object = depth > 0 && objects >> (depth - 1) & 1 == 1;
+                    }
                     _ => return None,
                 }
             }
