@@ -5,10 +5,14 @@
 //! most of the state). Prints one JSON line per measurement, and writes the cookies to
 //! `target/bench-cookies.json` for the Pyramid side of `bench/compare`.
 //!
+//! Times are the measuring thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), as the Pyramid
+//! side's (`time.thread_time`): on a shared machine, time spent waiting for a core would
+//! otherwise count, and more for whichever side ran while the machine was busier.
+//!
 //! `cargo bench -p session --bench compare`
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cookie::{Cookie, CookieJar, Key, SameSite};
 use http::HeaderValue;
@@ -17,22 +21,34 @@ use session::HashAlg;
 mod fixtures;
 use fixtures::{HandState, SIZES, cookie_of_size, factory, session_of_size};
 
-/// Median nanoseconds per call of `f`, over 15 batches of about 50 ms each.
+/// The CPU time this thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes the `timespec` it is given and nothing else.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(rc, 0, "the thread CPU clock is readable");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// Median CPU nanoseconds per call of `f`, over 15 batches of about 50 ms each.
 fn measure(mut f: impl FnMut()) -> f64 {
-    let start = Instant::now();
+    let start = thread_cpu_time();
     let mut calibration = 0u64;
-    while start.elapsed() < Duration::from_millis(50) {
+    while thread_cpu_time() - start < Duration::from_millis(50) {
         f();
         calibration += 1;
     }
     let per_batch = calibration.max(10);
     let mut samples: Vec<f64> = (0..15)
         .map(|_| {
-            let t = Instant::now();
+            let t = thread_cpu_time();
             for _ in 0..per_batch {
                 f();
             }
-            t.elapsed().as_nanos() as f64 / per_batch as f64
+            (thread_cpu_time() - t).as_nanos() as f64 / per_batch as f64
         })
         .collect();
     samples.sort_by(f64::total_cmp);
