@@ -1,6 +1,7 @@
 //! One request cycle measured for this crate and for what an axum user writes by hand today
 //! (`cookie`'s `SignedJar` + `serde_json` into a struct, with the percent-encoding a valid
-//! `Set-Cookie` needs, as axum-extra's `SignedCookieJar` does it), on the same payloads and
+//! `Set-Cookie` needs, as axum-extra's `SignedCookieJar` does it; and, for SHA-512, the
+//! crypto floor and the hand-written typed floor of `cycle.rs`), on the same payloads and
 //! two workloads: `views` (read the user id, bump a counter) and `cart` (change the cart,
 //! most of the state). Prints one JSON line per measurement, and writes the cookies to
 //! `target/bench-cookies.json` for the Pyramid side of `bench/compare`.
@@ -97,6 +98,24 @@ fn main() {
                 black_box(fixtures::cycle_cart(&factory, black_box(&cookie)));
             });
             line("session", alg.as_str(), label, "cart", ns);
+            if alg == HashAlg::Sha512 {
+                // The floors of `cycle.rs` in this harness: what no design avoids (the same
+                // for both workloads: no JSON), and the same request written by hand.
+                let keyed = fixtures::keyed_mac();
+                let ns = measure(|| {
+                    black_box(fixtures::crypto_floor(&keyed, black_box(&cookie)));
+                });
+                line("crypto floor", "sha512", label, "views", ns);
+                line("crypto floor", "sha512", label, "cart", ns);
+                let ns = measure(|| {
+                    black_box(fixtures::handwritten_floor(&keyed, black_box(&cookie)));
+                });
+                line("hand-written typed", "sha512", label, "views", ns);
+                let ns = measure(|| {
+                    black_box(fixtures::handwritten_cart(&keyed, black_box(&cookie)));
+                });
+                line("hand-written typed", "sha512", label, "cart", ns);
+            }
             cookies.insert(format!("{label}/{alg}"), cookie.into());
         }
 

@@ -96,10 +96,12 @@ fn crypto(key: &Hmac<Sha512>, request: &HeaderMap) -> Result<(HeaderMap, Json<Va
     mac.update(payload);
     let signed = mac.finalize().into_bytes();
     raw[..64].copy_from_slice(&signed);
-    let header = format!(
-        "session={}; HttpOnly; SameSite=Lax; Path=/",
-        URL_SAFE_NO_PAD.encode(&raw)
-    );
+    // The header text sized once and the base64 written straight into it.
+    const ATTRIBUTES: &str = "; HttpOnly; SameSite=Lax; Path=/";
+    let mut header = String::with_capacity(8 + raw.len().div_ceil(3) * 4 + ATTRIBUTES.len());
+    header.push_str("session=");
+    URL_SAFE_NO_PAD.encode_string(&raw, &mut header);
+    header.push_str(ATTRIBUTES);
     let mut response = HeaderMap::new();
     response.append(
         SET_COOKIE,
