@@ -171,7 +171,8 @@ pub trait SessionStore: Send + Sync + 'static {
     fn load(&self, id: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
 
     /// Applies a [`Commit`] atomically. Returns `false` when a partial save
-    /// (`replace == false`) found no record under its id and so changed nothing.
+    /// (`replace == false`) found no record under its id and so changed nothing: the
+    /// factory then reports [`Saved::Discarded`](crate::Saved::Discarded).
     fn save(&self, commit: &Commit) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Deletes the record under `id`, if any.

@@ -180,9 +180,10 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     /// cookie, appends `Set-Cookie` to the response (see the type's docs).
     ///
     /// Returns [`Saved::Written`] when the store was written, [`Saved::Unchanged`] when
-    /// the session needed no save, or when its record was deleted (by a concurrent
-    /// `invalidate`) or expired since the load: its changes are then dropped, not written
-    /// as a partial session. On error nothing is appended, so the client keeps its cookie.
+    /// the session needed no save, and [`Saved::Discarded`] (with a warning logged) when
+    /// its record was deleted (by a concurrent `invalidate`) or expired since the load: its
+    /// changes are then dropped, not written as a partial session. On error nothing is
+    /// appended, so the client keeps its cookie.
     ///
     /// The future does not borrow the session: it can be saved from a `Send` task while
     /// the session is gone.
@@ -287,10 +288,12 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                     None => None,
                 };
                 if !self.store.save(&commit).await? {
-                    tracing::debug!(
-                        "session changes dropped: its record was deleted or expired since the load"
+                    tracing::warn!(
+                        cookie = %self.settings.cookie.name,
+                        "session changes discarded: its record was deleted or expired since \
+                         the load"
                     );
-                    return Ok(Saved::Unchanged);
+                    return Ok(Saved::Discarded);
                 }
                 if let Some(header) = header {
                     response.append(SET_COOKIE, header);

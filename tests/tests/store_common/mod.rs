@@ -456,3 +456,43 @@ pub async fn redis_store() -> session::store::RedisStore {
     let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
     store.with_prefix(format!("session-test:{tag}:"))
 }
+
+/// A save whose record went away since the load (a concurrent sign-out deleted it, or it
+/// expired) is discarded, and says so: it writes nothing, sends no cookie and does not
+/// bring the session back.
+pub async fn a_save_after_the_record_is_gone_is_discarded<S: SessionStore + Clone>(
+    store: S,
+    clock: &ManualClock,
+) {
+    let factory = factory(store.clone(), clock);
+    let cookie = seed(&factory, json!({"user_id": 7})).await;
+    let mut stale = load(&factory, &cookie).await;
+    let mut signing_out = load(&factory, &cookie).await;
+    signing_out.invalidate();
+    assert_eq!(save(&factory, &signing_out).await.0, Saved::Written);
+    stale.insert("cart", json!(["tea"]));
+    assert_eq!(save(&factory, &stale).await, (Saved::Discarded, None));
+    assert_eq!(
+        load(&factory, &cookie).await.load_outcome(),
+        LoadOutcome::Rejected(Rejection::UnknownSessionId),
+        "not resurrected"
+    );
+
+    // Expired in the store (its TTL, in real time) while the request ran.
+    let short = ServerSessionFactory::builder(SECRET, store)
+        .clock(clock.clone())
+        .timeout(Duration::from_secs(1))
+        .reissue_time(None)
+        .build()
+        .unwrap();
+    let cookie = seed(&short, json!({"user_id": 7})).await;
+    let mut session = load(&short, &cookie).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    session.insert("cart", json!(["tea"]));
+    assert_eq!(save(&short, &session).await, (Saved::Discarded, None));
+    assert_eq!(
+        load(&short, &cookie).await.load_outcome(),
+        LoadOutcome::Rejected(Rejection::UnknownSessionId),
+        "not resurrected"
+    );
+}
