@@ -250,3 +250,56 @@ fn a_codec_producing_an_invalid_header_value_is_an_error_not_a_panic() {
     assert!(matches!(err, session::SessionError::InvalidCookieValue));
     assert!(headers.is_empty());
 }
+
+/// The 10,000-key session of the store tests (`store_common`) does not fit a cookie: even
+/// the shortest entries (`"k0000":0,`) make 100 KB of JSON, 25 times the 4064-byte limit. A
+/// cookie session of that many keys is therefore an error at save, never a panic or a cut
+/// cookie; its state still loads, changes and serializes in linear time. As many keys as a
+/// cookie holds round-trip through it.
+#[test]
+fn ten_thousand_keys_exceed_a_cookie_and_the_most_that_fit_round_trip() {
+    const KEYS: usize = 10_000;
+    let factory = factory(NEW);
+    let entries: Vec<String> = (0..KEYS).map(|i| format!(r#""k{i:04}":{i}"#)).collect();
+    let state = format!("{{{}}}", entries.join(","));
+    let mut session = session::Session::from_json(&state, NOW, NOW).unwrap();
+    for i in 0..KEYS {
+        let key = format!("k{i:04}");
+        assert_eq!(session.get_as::<usize>(&key).unwrap(), Some(i));
+        session.insert(key, i + 1);
+    }
+    let json = session.state_json().unwrap();
+    let reloaded = session::Session::from_json(&json, NOW, NOW).unwrap();
+    assert_eq!(reloaded.len(), KEYS);
+    assert_eq!(reloaded.get_as::<usize>("k9999").unwrap(), Some(10_000));
+    let mut headers = HeaderMap::new();
+    let err = factory.save(&session, &mut headers).unwrap_err();
+    assert!(
+        matches!(err, session::SessionError::TooLarge { size, .. } if size > 25 * 4064),
+        "{err}"
+    );
+    assert!(headers.is_empty());
+
+    // The most keys of this shape a cookie holds, each changed, through a real cookie.
+    let mut session = factory.load_value(None);
+    let mut fits = 0;
+    loop {
+        session.insert(format!("k{fits:04}"), fits);
+        if factory.encode(&session).is_err() {
+            session.remove(&format!("k{fits:04}"));
+            break;
+        }
+        fits += 1;
+    }
+    assert!(fits > 250, "{fits} keys");
+    let loaded = factory.load_value(Some(&factory.encode(&session).unwrap()));
+    let mut loaded_again = factory.load_value(Some(&factory.encode(&loaded).unwrap()));
+    for i in 0..fits {
+        let key = format!("k{i:04}");
+        assert_eq!(loaded_again.get_as::<usize>(&key).unwrap(), Some(i));
+        loaded_again.insert(key, i + 1);
+    }
+    let last = factory.load_value(Some(&factory.encode(&loaded_again).unwrap()));
+    assert_eq!(last.len(), fits);
+    assert_eq!(last.get_as::<usize>("k0000").unwrap(), Some(1));
+}

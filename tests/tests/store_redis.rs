@@ -75,6 +75,12 @@ async fn derive_and_flash_work_unchanged() {
 }
 
 #[tokio::test]
+async fn ten_thousand_keys_load_change_save_and_reload() {
+    store_common::ten_thousand_keys_load_change_save_and_reload(factory(store().await, &clock()))
+        .await;
+}
+
+#[tokio::test]
 async fn a_save_after_the_record_is_gone_is_discarded() {
     store_common::a_save_after_the_record_is_gone_is_discarded(store().await, &clock()).await;
 }

@@ -242,7 +242,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             return Ok(Plan::Retire { retire });
         }
         let remove = if stored {
-            state.removed().iter().map(|key| key.to_string()).collect()
+            state.removed().into_iter().map(str::to_owned).collect()
         } else {
             Vec::new()
         };

@@ -496,3 +496,50 @@ pub async fn a_save_after_the_record_is_gone_is_discarded<S: SessionStore + Clon
         "not resurrected"
     );
 }
+
+/// A session of 10,000 keys: saved whole, loaded, every key changed, saved as a partial
+/// write, loaded; then half removed and the rest marked with `changed()` (every key
+/// written), saved in one partial write, and loaded again.
+pub async fn ten_thousand_keys_load_change_save_and_reload<S: SessionStore>(
+    factory: ServerSessionFactory<S>,
+) {
+    const KEYS: usize = 10_000;
+    let key = |i: usize| format!("key-{i:05}");
+    let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+    for i in 0..KEYS {
+        session.insert(key(i), i);
+    }
+    let (saved, cookie) = save(&factory, &session).await;
+    assert_eq!(saved, Saved::Written);
+    let cookie = cookie.unwrap();
+
+    let mut session = load(&factory, &cookie).await;
+    assert_eq!(session.len(), KEYS);
+    for i in 0..KEYS {
+        assert_eq!(session.get_as::<usize>(&key(i)).unwrap(), Some(i));
+        session.insert(key(i), i + 1);
+    }
+    assert_eq!(save(&factory, &session).await, (Saved::Written, None));
+
+    let mut session = load(&factory, &cookie).await;
+    for i in 0..KEYS {
+        assert_eq!(session.get_as::<usize>(&key(i)).unwrap(), Some(i + 1));
+    }
+    for i in (1..KEYS).step_by(2) {
+        assert!(session.remove(&key(i)).is_some());
+    }
+    session.changed();
+    assert_eq!(save(&factory, &session).await, (Saved::Written, None));
+
+    let session = load(&factory, &cookie).await;
+    assert_eq!(session.len(), KEYS / 2);
+    for i in 0..KEYS {
+        let expected = (i % 2 == 0).then_some(i + 1);
+        assert_eq!(
+            session.get_as::<usize>(&key(i)).unwrap(),
+            expected,
+            "{}",
+            key(i)
+        );
+    }
+}
