@@ -100,6 +100,15 @@ pub enum SessionError {
     /// custom [`CookieCodec`](crate::codec::CookieCodec) can). Nothing is written.
     #[error("the cookie codec produced a value a Set-Cookie header cannot hold")]
     InvalidCookieValue,
+    /// The operating system's random source failed, so no CSRF token, session id or nonce
+    /// could be drawn. Nothing was stored or written; through the axum layer the request
+    /// gets a `500`.
+    #[error("the operating system's random source failed: {source}")]
+    RandomSource {
+        /// What the random source said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 impl SessionError {
@@ -109,7 +118,7 @@ impl SessionError {
             Self::WrongType { key, .. }
             | Self::Missing { key }
             | Self::Unserializable { key, .. } => Some(key),
-            Self::TooLarge { .. } | Self::InvalidCookieValue => None,
+            Self::TooLarge { .. } | Self::InvalidCookieValue | Self::RandomSource { .. } => None,
         }
     }
 
@@ -118,6 +127,14 @@ impl SessionError {
             key: key.to_owned(),
             expected: std::any::type_name::<T>(),
             source,
+        }
+    }
+
+    /// A failure of the operating system's random source, for a codec of your own that
+    /// draws randomness (as the encrypted codec draws its nonces).
+    pub fn random_source(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::RandomSource {
+            source: source.into(),
         }
     }
 

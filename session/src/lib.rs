@@ -87,6 +87,7 @@ mod cookie_factory;
 mod error;
 mod flash;
 mod payload;
+mod random;
 mod reserved;
 mod session;
 mod settings;

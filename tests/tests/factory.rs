@@ -233,8 +233,8 @@ fn a_codec_producing_an_invalid_header_value_is_an_error_not_a_panic() {
     use session::codec::Opened;
     struct Broken;
     impl CookieCodec for Broken {
-        fn seal(&self, _payload: &[u8]) -> String {
-            "line\nbreak".to_owned()
+        fn seal(&self, _payload: &[u8]) -> Result<String, session::SessionError> {
+            Ok("line\nbreak".to_owned())
         }
         fn open(&self, _value: &str) -> Result<Opened, session::Rejection> {
             Err(session::Rejection::BadSignature)

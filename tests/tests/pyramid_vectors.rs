@@ -73,7 +73,7 @@ fn signing_pyramids_payload_gives_pyramids_exact_cookie() {
         );
         let payload = v["payload"].as_str().unwrap();
         assert_eq!(
-            codec.seal(payload.as_bytes()),
+            codec.seal(payload.as_bytes()).unwrap(),
             v["cookie_value"].as_str().unwrap(),
             "{name}"
         );

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use hmac::{Hmac, Mac};
 
 use super::{CookieCodec, Opened};
-use crate::error::{BuildError, Rejection};
+use crate::error::{BuildError, Rejection, SessionError};
 
 /// URL-safe base64 that writes no padding and reads values with or without it (WebOb pads
 /// what it is given before decoding). Padding, when present, must be exactly right, and the
@@ -223,7 +223,7 @@ impl KeyedMac {
 /// use session::codec::{CookieCodec, HashAlg, SignedCodec};
 ///
 /// let codec = SignedCodec::new("seekrit", "pyramid.session.", HashAlg::Sha512);
-/// let value = codec.seal(b"[1700000000, 1700000000, {}]");
+/// let value = codec.seal(b"[1700000000, 1700000000, {}]").unwrap();
 /// assert_eq!(codec.open(&value).unwrap().payload, b"[1700000000, 1700000000, {}]");
 /// ```
 #[derive(Clone)]
@@ -266,12 +266,13 @@ impl fmt::Debug for SignedCodec {
 }
 
 impl CookieCodec for SignedCodec {
-    fn seal(&self, payload: &[u8]) -> String {
+    /// Never fails: signing draws no randomness.
+    fn seal(&self, payload: &[u8]) -> Result<String, SessionError> {
         let digest_len = self.alg.digest_len();
         let mut signed = vec![0; digest_len + payload.len()];
         self.current.sign_into(payload, &mut signed[..digest_len]);
         signed[digest_len..].copy_from_slice(payload);
-        BASE64.encode(signed)
+        Ok(BASE64.encode(signed))
     }
 
     fn open(&self, value: &str) -> Result<Opened, Rejection> {
@@ -321,7 +322,7 @@ mod tests {
         let codec = SignedCodec::new("k", "s", HashAlg::Sha256);
         for len in 0..4 {
             let payload = vec![b'x'; len];
-            let value = codec.seal(&payload);
+            let value = codec.seal(&payload).unwrap();
             let padded = format!("{value}{}", "=".repeat((4 - value.len() % 4) % 4));
             assert_eq!(codec.open(&value).unwrap().payload, payload);
             assert_eq!(codec.open(&padded).unwrap().payload, payload);
@@ -331,7 +332,7 @@ mod tests {
     #[test]
     fn rejects_wrong_padding() {
         let codec = SignedCodec::new("k", "s", HashAlg::Sha256);
-        let value = codec.seal(b"[10, 10, {}]");
+        let value = codec.seal(b"[10, 10, {}]").unwrap();
         assert_eq!(value.len() % 4, 3, "this payload needs one `=`");
         assert!(codec.open(&format!("{value}=")).is_ok());
         assert_eq!(codec.open(&format!("{value}==")), Err(Rejection::BadBase64));
@@ -341,7 +342,7 @@ mod tests {
     #[test]
     fn rejects_short_tampered_and_foreign_values() {
         let codec = SignedCodec::new("k", "s", HashAlg::Sha512);
-        let value = codec.seal(b"[1, 1, {}]");
+        let value = codec.seal(b"[1, 1, {}]").unwrap();
         assert_eq!(codec.open("!!!"), Err(Rejection::BadBase64));
         assert_eq!(codec.open("YWJj"), Err(Rejection::TooShort));
         let other = SignedCodec::new("k2", "s", HashAlg::Sha512);
@@ -357,10 +358,18 @@ mod tests {
     fn fallback_secret_opens_but_is_stale() {
         let old = SignedCodec::new("old", "s", HashAlg::Sha512);
         let rotated = SignedCodec::new("new", "s", HashAlg::Sha512).with_fallback("old", "s");
-        let opened = rotated.open(&old.seal(b"p")).unwrap();
+        let opened = rotated.open(&old.seal(b"p").unwrap()).unwrap();
         assert!(opened.stale_key);
         // Sealing never uses the fallback.
-        assert_eq!(old.open(&rotated.seal(b"p")), Err(Rejection::BadSignature));
-        assert!(!rotated.open(&rotated.seal(b"p")).unwrap().stale_key);
+        assert_eq!(
+            old.open(&rotated.seal(b"p").unwrap()),
+            Err(Rejection::BadSignature)
+        );
+        assert!(
+            !rotated
+                .open(&rotated.seal(b"p").unwrap())
+                .unwrap()
+                .stale_key
+        );
     }
 }

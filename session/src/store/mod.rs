@@ -262,15 +262,15 @@ impl StoreError {
 }
 
 /// A new session id: 256 random bits as 64 lowercase hex characters.
-pub(crate) fn new_session_id() -> String {
+pub(crate) fn new_session_id() -> Result<String, SessionError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    crate::random::fill(&mut bytes)?;
     let mut id = String::with_capacity(64);
     for b in bytes {
         id.push(char::from(HEX[usize::from(b >> 4)]));
         id.push(char::from(HEX[usize::from(b & 0xf)]));
     }
-    id
+    Ok(id)
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
