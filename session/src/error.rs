@@ -7,14 +7,15 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// The secret is shorter than [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes and short
-    /// secrets were not explicitly allowed.
+    /// The secret puts fewer than [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes into the
+    /// HMAC key and short secrets were not explicitly allowed.
     #[error(
         "the secret is {len} bytes; use at least {min} random bytes, or call \
          `allow_short_secret()` to accept it (only for interop with an existing app)"
     )]
     ShortSecret {
-        /// Length of the rejected secret in bytes.
+        /// Length of the rejected secret in bytes, as the HMAC key holds it: a text secret
+        /// that is signed as Latin-1 counts one byte per character.
         len: usize,
         /// The minimum length.
         min: usize,

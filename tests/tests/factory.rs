@@ -131,6 +131,49 @@ fn bad_configuration_fails_at_build_time() {
     );
 }
 
+/// The short-secret check counts the bytes of the HMAC key, not of the text's UTF-8: with an
+/// ASCII salt, text Latin-1 can encode is signed as Latin-1 (as WebOb does), one byte per
+/// character; with a salt Latin-1 cannot encode, both are UTF-8.
+#[test]
+fn short_secrets_are_counted_in_the_bytes_the_key_holds() {
+    let twenty_e = "\u{e9}".repeat(20); // 40 bytes of UTF-8, 20 of Latin-1
+    assert_eq!(twenty_e.len(), 40);
+    let err = SignedCookieSessionFactory::builder(twenty_e.as_str())
+        .build()
+        .unwrap_err();
+    assert_eq!(err, BuildError::ShortSecret { len: 20, min: 32 });
+    let err = SignedCookieSessionFactory::builder(NEW)
+        .fallback_secret(twenty_e.as_str())
+        .build()
+        .unwrap_err();
+    assert_eq!(err, BuildError::ShortSecret { len: 20, min: 32 });
+    let err = session::store::ServerSessionFactory::builder(
+        twenty_e.as_str(),
+        session::store::MemoryStore::new(),
+    )
+    .build()
+    .unwrap_err();
+    assert_eq!(err, BuildError::ShortSecret { len: 20, min: 32 });
+    // The same text under a salt Latin-1 cannot encode is signed as its 40 UTF-8 bytes.
+    assert!(
+        SignedCookieSessionFactory::builder(twenty_e.as_str())
+            .salt("\u{2713}.")
+            .build()
+            .is_ok()
+    );
+    // 32 characters of Latin-1 are 32 bytes of key.
+    assert!(
+        SignedCookieSessionFactory::builder("\u{e9}".repeat(32))
+            .build()
+            .is_ok()
+    );
+    // Raw bytes count as they are.
+    let err = SignedCookieSessionFactory::builder(vec![0xe9; 31])
+        .build()
+        .unwrap_err();
+    assert_eq!(err, BuildError::ShortSecret { len: 31, min: 32 });
+}
+
 #[test]
 fn debug_output_never_shows_a_secret() {
     let builder = SignedCookieSessionFactory::builder(NEW).fallback_secret(OLD);

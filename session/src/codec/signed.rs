@@ -99,11 +99,28 @@ impl Secret {
         Self(SecretRepr::Bytes(bytes.into()))
     }
 
-    /// Length in bytes as it will be used for signing (UTF-8 length for text).
+    /// Length in bytes: of the bytes given, or of the text in UTF-8.
+    ///
+    /// The HMAC key may hold fewer: with a salt that Latin-1 can encode (any ASCII salt, as
+    /// Pyramid's default), text that Latin-1 can encode is signed as Latin-1, one byte per
+    /// character (see the type's docs). The factories' short-secret check counts the bytes
+    /// the key actually holds.
     pub fn len(&self) -> usize {
         match &self.0 {
             SecretRepr::Text(s) => s.len(),
             SecretRepr::Bytes(b) => b.len(),
+        }
+    }
+
+    /// How many bytes the secret puts into the HMAC key under `salt`: what
+    /// [`salted_key`](Self::salted_key) appends after the salt.
+    pub(crate) fn key_len(&self, salt: &str) -> usize {
+        match &self.0 {
+            SecretRepr::Bytes(secret) => secret.len(),
+            SecretRepr::Text(secret) if is_latin1(salt) && is_latin1(secret) => {
+                secret.chars().count()
+            }
+            SecretRepr::Text(secret) => secret.len(),
         }
     }
 
@@ -133,6 +150,10 @@ impl Secret {
 
 fn latin1(s: &str) -> Option<Vec<u8>> {
     s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+}
+
+fn is_latin1(s: &str) -> bool {
+    s.chars().all(|c| u32::from(c) <= 0xff)
 }
 
 impl From<&str> for Secret {
@@ -307,6 +328,26 @@ mod tests {
         assert_eq!(key, b"salt.s\xe9cret");
         let key = Secret::from("\u{2713}").salted_key("salt.");
         assert_eq!(key, "salt.\u{2713}".as_bytes());
+    }
+
+    #[test]
+    fn key_len_counts_the_bytes_of_the_key() {
+        // (secret, salt, the secret's bytes in the key, the whole key's length)
+        for (secret, salt, secret_len, key_len) in [
+            (Secret::from("s\u{e9}cret"), "salt.", 6, 11),
+            (Secret::from("s\u{e9}cret"), "s\u{e9}l.", 6, 10),
+            (Secret::from("s\u{e9}cret"), "\u{2713}.", 7, 11),
+            (Secret::from("\u{2713}"), "salt.", 3, 8),
+            (
+                Secret::from_bytes(b"\xe9\xe9".as_slice()),
+                "\u{2713}.",
+                2,
+                6,
+            ),
+        ] {
+            assert_eq!(secret.key_len(salt), secret_len, "{salt}");
+            assert_eq!(secret.salted_key(salt).len(), key_len, "{salt}");
+        }
     }
 
     #[test]
