@@ -346,3 +346,44 @@ fn ten_thousand_keys_exceed_a_cookie_and_the_most_that_fit_round_trip() {
     assert_eq!(last.len(), fits);
     assert_eq!(last.get_as::<usize>("k0000").unwrap(), Some(1));
 }
+
+#[derive(session::SessionSchema)]
+#[allow(dead_code)] // read through the generated accessors only
+struct Cart {
+    #[session(default)]
+    cart: Vec<String>,
+}
+
+/// A guard that was only read does not mark the session changed, but reading is an access:
+/// under Pyramid's default `reissue_time` of 0, a read in any second after the cookie was
+/// issued asks for a new cookie (README, "Guards mark changes for you"). `None` stops that.
+#[test]
+fn a_read_only_guard_reissues_under_the_default_reissue_time_as_any_read_does() {
+    let issued = {
+        let mut session = factory(NEW).load_value(None);
+        session.insert("cart", json!(["tea"]));
+        factory(NEW).encode(&session).unwrap()
+    };
+    for (later, reissue_time, reissues) in [
+        (0.5, Some(Duration::ZERO), false),
+        (1.0, Some(Duration::ZERO), true),
+        (1.0, None, false),
+        (59.0, Some(Duration::from_secs(60)), false),
+        (61.0, Some(Duration::from_secs(60)), true),
+    ] {
+        let factory = SignedCookieSessionFactory::builder(NEW)
+            .clock(ManualClock::new(NOW + later))
+            .reissue_time(reissue_time)
+            .build()
+            .unwrap();
+        let mut session = factory.load_value(Some(&issued));
+        assert_eq!(CartExt::cart_mut(&mut session).unwrap().len(), 1);
+        let mut headers = HeaderMap::new();
+        let saved = factory.save(&session, &mut headers).unwrap();
+        assert_eq!(
+            saved == Saved::Written,
+            reissues,
+            "+{later} s, reissue_time {reissue_time:?}"
+        );
+    }
+}
