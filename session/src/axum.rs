@@ -148,7 +148,7 @@
 //!   replaced by an empty `503` (or `500`) without `Set-Cookie`. When the save finds the
 //!   session's record gone (a concurrent sign-out deleted it, or it expired), the changes
 //!   are discarded, a warning is logged, and the response carries
-//!   [`Saved::Discarded`](crate::Saved::Discarded) in its extensions for a middleware
+//!   [`Saved::Discarded`] in its extensions for a middleware
 //!   outside the layer to see.
 //! - **Save errors.** When the save fails (the cookie would be over
 //!   [`MAX_COOKIE_VALUE_LEN`](crate::MAX_COOKIE_VALUE_LEN), or a typed guard could not

@@ -238,7 +238,7 @@ fn secret(keys: &Keys, stdin: &mut Stdin) -> Result<String, Failure> {
 
 /// A factory of either kind; both share the save and load policy.
 enum Factory {
-    Signed(SignedCookieSessionFactory),
+    Signed(Box<SignedCookieSessionFactory>),
     Encrypted(EncryptedCookieSessionFactory),
 }
 
@@ -270,7 +270,9 @@ fn factory(
         |builder, old| builder.fallback_secret(old),
     );
     let factory = builder.timeout(timeout).build();
-    factory.map(Factory::Signed).map_err(|e| e.to_string())
+    factory
+        .map(|factory| Factory::Signed(Box::new(factory)))
+        .map_err(|e| e.to_string())
 }
 
 fn run(cli: Cli) -> Result<String, Failure> {

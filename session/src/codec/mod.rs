@@ -123,7 +123,7 @@ pub trait CookieCodec: Send + Sync + 'static {
     /// Seals payload bytes into a cookie value (cookie-safe characters only).
     ///
     /// An error fails the save, which then writes no cookie: a codec that draws randomness
-    /// returns [`SessionError::RandomSource`](crate::SessionError::RandomSource) when the
+    /// returns [`SessionError::RandomSource`] when the
     /// operating system's random source fails, rather than panicking on a request.
     fn seal(&self, payload: &[u8]) -> Result<String, SessionError>;
 
