@@ -4,7 +4,9 @@
 # a 1 KiB session on every request (/load/session), and the crypto floor of that
 # (/load/crypto: verify and re-sign the same cookie, no JSON). Then, with SOAK=seconds, a
 # soak of /session with a cookie that changes every request, sampling the server's resident
-# memory.
+# memory. Fails when any /load/session request's cookie was refused or missing (the server
+# counts load outcomes at /load/outcomes: a refused cookie still answers 200, with a fresh
+# session).
 #
 # The server (one thread) and wrk (one thread) are pinned to different cores with taskset
 # (SERVER_CPU, WRK_CPU: 0 and 1), so they do not take turns on one. The routes run in
@@ -58,6 +60,28 @@ run() { # route seconds -> "requests/s non-2xx server-CPU-µs-per-request"
         'BEGIN {printf "%.3f", t / hz * 1e6 / n}')"
 }
 
+# The server's load outcomes of /load/session so far: "loaded no_cookie rejected".
+outcomes() {
+    local json
+    json="$(curl -fsS "http://127.0.0.1:$port/load/outcomes")"
+    sed -E 's/.*"loaded":([0-9]+).*"no_cookie":([0-9]+).*"rejected":([0-9]+).*/\1 \2 \3/' <<<"$json"
+}
+# Fails unless every /load/session request since the outcomes were "$2 $3 $4" loaded its
+# session from the cookie it sent.
+check_outcomes() { # label loaded0 no_cookie0 rejected0
+    local counts loaded no_cookie rejected
+    counts="$(outcomes)"
+    read -r loaded no_cookie rejected <<<"$counts"
+    loaded=$((loaded - $2)); no_cookie=$((no_cookie - $3)); rejected=$((rejected - $4))
+    echo "$1: sessions loaded from the cookie: $loaded, without a cookie: $no_cookie, cookie refused: $rejected"
+    if [[ "$rejected" -ne 0 || "$no_cookie" -ne 0 || "$loaded" -eq 0 ]]; then
+        echo "wrk.sh: $1: every request must load its session from the cookie" >&2
+        exit 1
+    fi
+}
+
+counts="$(outcomes)"
+read -r loaded0 no_cookie0 rejected0 <<<"$counts"
 routes=(plain untouched crypto session)
 declare -A all cpu
 for round in $(seq "$ROUNDS"); do
@@ -70,6 +94,7 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 echo "load after:  $(uptime | sed 's/.*load average/load average/')"
+check_outcomes "rounds" "$loaded0" "$no_cookie0" "$rejected0"
 median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A median median_cpu
 for route in "${routes[@]}"; do
@@ -100,9 +125,13 @@ if [[ "$SOAK" -gt 0 ]]; then
     samples="$(mktemp)"
     ( while kill -0 $server 2>/dev/null; do echo "$(date +%s) $(rss)"; sleep 5; done ) > "$samples" &
     sampler=$!
-    read -r rps bad < <(run session "$SOAK")
+    counts="$(outcomes)"
+    read -r loaded0 no_cookie0 rejected0 <<<"$counts"
+    read -r rps bad us < <(run session "$SOAK")
     kill $sampler 2>/dev/null || true
-    echo "soak: $rps req/s, non-2xx: $bad"
+    echo "soak: $rps req/s, server CPU $us µs/request, non-2xx: $bad"
     echo "server RSS (KiB) every 5 s: $(awk '{printf "%s ", $2}' "$samples")"
     rm -f "$samples"
+    check_outcomes "soak" "$loaded0" "$no_cookie0" "$rejected0"
+    [[ "$bad" -eq 0 ]] || { echo "wrk.sh: soak: $bad non-2xx responses" >&2; exit 1; }
 fi

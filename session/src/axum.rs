@@ -145,7 +145,11 @@
 //!   fails with [`SessionRejection::Store`]: the reason is logged and the request answered
 //!   with `503 Service Unavailable` (other store errors: `500`). No empty session stands
 //!   in, so nothing can overwrite the stored state. When the save fails, the response is
-//!   replaced by an empty `503` (or `500`) without `Set-Cookie`.
+//!   replaced by an empty `503` (or `500`) without `Set-Cookie`. When the save finds the
+//!   session's record gone (a concurrent sign-out deleted it, or it expired), the changes
+//!   are discarded, a warning is logged, and the response carries
+//!   [`Saved::Discarded`] in its extensions for a middleware
+//!   outside the layer to see.
 //! - **Save errors.** When the save fails (the cookie would be over
 //!   [`MAX_COOKIE_VALUE_LEN`](crate::MAX_COOKIE_VALUE_LEN), or a typed guard could not
 //!   write its value back), the reason is logged with `tracing::error!` and the response is
@@ -304,7 +308,13 @@ impl<S: SessionStore> StoreBackend for ServerSessionFactory<S> {
                 Err(err) => Err(err),
             };
             match result {
-                Ok(_) => response,
+                Ok(saved) => {
+                    if saved == Saved::Discarded {
+                        // For the app's outer middleware: the changes were not kept.
+                        response.extensions_mut().insert(saved);
+                    }
+                    response
+                }
                 Err(err) if failed_request => {
                     tracing::error!(
                         error = %err,

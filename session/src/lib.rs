@@ -88,6 +88,7 @@ mod error;
 mod finite;
 mod flash;
 mod payload;
+mod random;
 mod reserved;
 mod session;
 mod settings;

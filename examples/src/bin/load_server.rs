@@ -8,12 +8,16 @@
 //! - `GET /load/crypto`: no session layer; the crypto floor of `/load/session`, what no
 //!   design can avoid: base64-decode the same cookie, verify its HMAC-SHA512, sign the same
 //!   payload again and send it back in the same `Set-Cookie` header. No JSON is parsed.
+//! - `GET /load/outcomes`: how the sessions of `/load/session` loaded so far, as JSON
+//!   `{"loaded": N, "no_cookie": N, "rejected": N}`: a load test fails on any rejected
+//!   cookie, which would otherwise pass as a `200` with a fresh session.
 //! - everything else: the shop demo.
 //!
 //! Prints `COOKIE=<value>` (a 1 KiB session) and `LISTENING=<port>` on stdout, then serves
 //! on 127.0.0.1 until killed. `PORT` picks the port (default: any free one).
 
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
 use axum::Router;
@@ -26,7 +30,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use session::axum::{SessionHandle, SessionLayer};
-use session::{Session, SessionError, SessionSchema};
+use session::{LoadOutcome, Session, SessionError, SessionSchema};
 use session_examples::shop;
 use sha2::Sha512;
 use tokio::net::TcpListener;
@@ -61,8 +65,28 @@ async fn untouched() -> Json<Value> {
     body(None, 0)
 }
 
+/// How the sessions of `/load/session` loaded: with the client's cookie, without one, or
+/// with a cookie that was refused.
+static LOADED: AtomicU64 = AtomicU64::new(0);
+static NO_COOKIE: AtomicU64 = AtomicU64::new(0);
+static REJECTED: AtomicU64 = AtomicU64::new(0);
+
+async fn outcomes() -> Json<Value> {
+    Json(json!({
+        "loaded": LOADED.load(Ordering::Relaxed),
+        "no_cookie": NO_COOKIE.load(Ordering::Relaxed),
+        "rejected": REJECTED.load(Ordering::Relaxed),
+    }))
+}
+
 async fn with_session(session: SessionHandle) -> Result<Json<Value>, SessionError> {
     let mut s = session.lock();
+    let counter = match s.load_outcome() {
+        LoadOutcome::Loaded | LoadOutcome::LoadedWithOldSecret => &LOADED,
+        LoadOutcome::NoCookie => &NO_COOKIE,
+        _ => &REJECTED,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
     let user = s.user_id()?;
     let mut views = s.views_mut()?;
     *views += 1;
@@ -151,6 +175,7 @@ async fn main() {
             "/load/crypto",
             get(move |headers: HeaderMap| std::future::ready(crypto(&key, &headers))),
         )
+        .route("/load/outcomes", get(outcomes))
         .merge(with_layer)
         .merge(shop);
 
