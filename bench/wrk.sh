@@ -10,18 +10,19 @@
 #
 # The server (one thread) and wrk (one thread) are pinned to different cores with taskset
 # (SERVER_CPU, WRK_CPU: 0 and 1), so they do not take turns on one. The routes run in
-# turn, ROUNDS times (3), and each route's median round is reported: requests/s, and the
+# turn, ROUNDS times (5, of DURATION 5 s each: short rounds, so a route and its baseline
+# see the same load), and each route's median round is reported: requests/s, and the
 # server's CPU time per request (user + system, from /proc), which other processes on the
 # machine disturb much less than they disturb requests/s.
 #
-#   bench/wrk.sh                      # 10 s per route per round
+#   bench/wrk.sh                      # 5 s per route per round, 5 rounds
 #   DURATION=20 SOAK=60 bench/wrk.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-DURATION="${DURATION:-10}"
+DURATION="${DURATION:-5}"
 SOAK="${SOAK:-0}"
-ROUNDS="${ROUNDS:-3}"
+ROUNDS="${ROUNDS:-5}"
 CONNECTIONS="${CONNECTIONS:-32}"
 SERVER_CPU="${SERVER_CPU:-0}"
 WRK_CPU="${WRK_CPU:-1}"
@@ -102,16 +103,26 @@ for route in "${routes[@]}"; do
     median_cpu[$route]="$(median "${cpu[$route]}")"
 done
 echo
-echo "(medians of $ROUNDS rounds; the CPU ratio is the throughput the server's CPU time allows, baseline CPU / route CPU)"
+echo "(medians of $ROUNDS rounds; each ratio is the median of the rounds' ratios, a route to its baseline in the"
+echo "same round; the CPU ratio is the throughput the server's CPU time allows, baseline CPU / route CPU)"
 echo
 echo "| route | requests/s | vs | server CPU µs/request | vs |"
 echo "|---|---:|---|---:|---|"
-row() { # route baseline
-    awk -v r="$1" -v x="${median[$1]}" -v b="$2" -v p="${median[${2:-plain}]}" \
-        -v c="${median_cpu[$1]}" -v pc="${median_cpu[${2:-plain}]}" 'BEGIN {
-        vs = (b == "") ? "" : sprintf("%.3fx `/load/%s` (%+.1f%%)", x / p, b, (x / p - 1) * 100)
-        vc = (b == "") ? "" : sprintf("%.3fx `/load/%s` (%+.1f%%)", pc / c, b, (pc / c - 1) * 100)
-        printf "| `/load/%s` | %\047.0f | %s | %.2f | %s |\n", r, x, vs, c, vc }'
+row() { # route baseline: medians, and the median of the per-round ratios to the baseline
+    awk -v r="$1" -v b="$2" -v x="${median[$1]}" -v c="${median_cpu[$1]}" \
+        -v xs="${all[$1]}" -v bs="${all[${2:-plain}]}" -v cs="${cpu[$1]}" -v bcs="${cpu[${2:-plain}]}" '
+    function med(a, n,   i, j, t) {
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+        return a[int((n + 1) / 2)]
+    }
+    BEGIN {
+        n = split(xs, X, " "); split(bs, B, " "); split(cs, C, " "); split(bcs, BC, " ")
+        for (i = 1; i <= n; i++) { R[i] = X[i] / B[i]; RC[i] = BC[i] / C[i] }
+        rr = med(R, n); rc = med(RC, n)
+        vs = (b == "") ? "" : sprintf("%.3fx `/load/%s` (%+.1f%%)", rr, b, (rr - 1) * 100)
+        vc = (b == "") ? "" : sprintf("%.3fx `/load/%s` (%+.1f%%)", rc, b, (rc - 1) * 100)
+        printf "| `/load/%s` | %\047.0f | %s | %.2f | %s |\n", r, x, vs, c, vc
+    }'
 }
 row plain ""
 row untouched plain
