@@ -1,6 +1,6 @@
 //! Server-side sessions: the cookie carries only a signed random id, the state lives in a
-//! [`SessionStore`] (the in-memory [`MemoryStore`], Redis with the `redis` feature, or your
-//! own).
+//! [`SessionStore`] (the in-memory [`MemoryStore`], Redis or Redis Cluster with the `redis`
+//! feature, SQLite with `sqlite`, PostgreSQL with `postgres`, or your own).
 //!
 //! A [`ServerSessionFactory`] loads a request's session from its store and saves only what
 //! the request changed: the keys it wrote and the keys it removed, in one atomic step. Two
@@ -78,16 +78,28 @@
 
 mod factory;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::future::Future;
 use std::time::Duration;
 
 pub use factory::ServerSessionFactory;
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::{CleanupTask, InvalidTableName};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 
 use crate::error::SessionError;
 
