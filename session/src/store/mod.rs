@@ -95,7 +95,7 @@ pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]
-pub use redis::RedisStore;
+pub use redis::{RedisConnection, RedisStore};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{CleanupTask, InvalidTableName};
 #[cfg(feature = "sqlite")]

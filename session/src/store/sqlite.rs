@@ -88,7 +88,12 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// [`StoreError::Corrupt`] naming the key, and the row is left as it is.
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Loads.
     pool: SqlitePool,
+    /// Saves, deletes and migrations: SQLite runs one writer at a time, and writers queued
+    /// on a pool of one connection wait their turn in order, where writers on many
+    /// connections would poll SQLite's lock with growing sleeps (`busy_timeout`).
+    writer: SqlitePool,
     sql: Arc<Statements>,
 }
 
@@ -161,9 +166,17 @@ impl SqliteStore {
     /// Use a busy timeout (sqlx's default is 5 s), or concurrent saves fail with
     /// [`StoreError::Unavailable`] instead of waiting for each other.
     pub fn new(pool: SqlitePool) -> Self {
+        Self::with_writer(pool.clone(), pool)
+    }
+
+    /// A store that loads through `pool` and writes through `writer`: give `writer` one
+    /// connection (`max_connections(1)`), so that concurrent saves queue in the pool
+    /// instead of polling SQLite's lock, as [`connect`](Self::connect) does.
+    pub fn with_writer(pool: SqlitePool, writer: SqlitePool) -> Self {
         let names = TableNames::new(DEFAULT_TABLE).expect("the default table name is valid");
         Self {
             pool,
+            writer,
             sql: Arc::new(Statements::new(names)),
         }
     }
@@ -171,8 +184,8 @@ impl SqliteStore {
     /// Opens the database at `url` (`sqlite://path/to/file.db`, created if missing;
     /// `sqlite::memory:` for a database that lives as long as the store), in WAL mode with
     /// `synchronous = NORMAL` (a commit survives an app crash; an OS crash may lose the last
-    /// few), a busy timeout of 5 s and a pool of 4 connections. Connects lazily: the file
-    /// is opened by the first query.
+    /// few), a busy timeout of 5 s, 4 connections for loads and one for writes. Connects
+    /// lazily: the file is opened by the first query.
     ///
     /// An error only for a malformed URL.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -185,8 +198,12 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(BUSY_TIMEOUT)
+            .connect_lazy_with(options.clone());
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(BUSY_TIMEOUT)
             .connect_lazy_with(options);
-        Ok(Self::new(pool))
+        Ok(Self::with_writer(pool, writer))
     }
 
     /// Keeps sessions in table `name` and their keys in `name_entries` (default
@@ -217,7 +234,7 @@ impl SqliteStore {
         &self.sql.names.sessions
     }
 
-    /// The pool, for your own queries.
+    /// The pool of loads, for your own queries.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -245,7 +262,7 @@ impl SqliteStore {
     /// ```
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self
-            .pool
+            .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(error)?;
@@ -264,7 +281,7 @@ impl SqliteStore {
     pub async fn delete_expired(&self) -> Result<u64, StoreError> {
         let now = now_ms();
         let mut tx = self
-            .pool
+            .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(error)?;
@@ -295,8 +312,7 @@ impl SqliteStore {
     }
 }
 
-/// Connections in the pool of [`SqliteStore::connect`]: SQLite runs one writer at a time,
-/// so more connections only help concurrent reads.
+/// Connections for loads in [`SqliteStore::connect`] (writes have one of their own).
 const POOL_SIZE: u32 = 4;
 
 fn error(err: sqlx::Error) -> StoreError {
@@ -353,7 +369,7 @@ impl SessionStore for SqliteStore {
         let expires_at = sql::ttl_ms(commit.ttl).map(|ttl| now.saturating_add(ttl));
         let sql = &self.sql;
         let mut tx = self
-            .pool
+            .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(error)?;
@@ -413,7 +429,7 @@ impl SessionStore for SqliteStore {
 
     async fn delete(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self
-            .pool
+            .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(error)?;
