@@ -137,7 +137,10 @@ async fn shop_keeps_its_session_on_the_server(base: &str) {
         .text()
         .await
         .unwrap();
-    assert!(!body.contains("Signed in as"), "the signed-out id opens nothing");
+    assert!(
+        !body.contains("Signed in as"),
+        "the signed-out id opens nothing"
+    );
     assert_eq!(cart_count(&body), 0);
 }
 

@@ -455,7 +455,11 @@ async fn a_store_runs_through_the_layer<S: SessionStore>(store: S) {
     let response = get_with(&app, "/sign-in", Some(&cookie)).await;
     let signed_in = set_cookie(&response).expect("a new id at sign-in");
     assert_eq!(body(get_with(&app, "/", Some(&signed_in)).await).await, "3");
-    assert_eq!(body(get_with(&app, "/", Some(&cookie)).await).await, "1", "the old id is dead");
+    assert_eq!(
+        body(get_with(&app, "/", Some(&cookie)).await).await,
+        "1",
+        "the old id is dead"
+    );
     let response = get_with(&app, "/sign-out", Some(&signed_in)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let response = get_with(&app, "/", Some(&signed_in)).await;

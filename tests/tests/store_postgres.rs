@@ -133,7 +133,10 @@ async fn expired_rows_are_not_loaded_not_written_and_deleted_by_delete_expired()
     );
     assert_eq!(store.delete_expired().await.unwrap(), 1);
     assert_eq!(store.delete_expired().await.unwrap(), 0);
-    assert!(entries(&store, &id_of(&cookie)).await.is_empty(), "its keys went too");
+    assert!(
+        entries(&store, &id_of(&cookie)).await.is_empty(),
+        "its keys went too"
+    );
     assert_eq!(load(&factory, &live).await.get("user_id"), Some(&json!(1)));
 }
 
@@ -142,7 +145,11 @@ async fn the_cleanup_task_deletes_expired_rows_until_dropped() {
     let store = postgres_store().await;
     let factory = factory(store.clone(), &clock());
     seed(&factory, json!({"user_id": 2})).await;
-    execute(&store, "UPDATE {sessions} SET expires_at = now() - interval '1 second'").await;
+    execute(
+        &store,
+        "UPDATE {sessions} SET expires_at = now() - interval '1 second'",
+    )
+    .await;
     let cleanup = store.spawn_cleanup(Duration::from_millis(20));
     let table = store.table_name().to_owned();
     for _ in 0..250 {
@@ -151,7 +158,11 @@ async fn the_cleanup_task_deletes_expired_rows_until_dropped() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(count(&store, &table).await, 0, "the task deleted the expired session");
+    assert_eq!(
+        count(&store, &table).await,
+        0,
+        "the task deleted the expired session"
+    );
     assert_eq!(count(&store, &format!("{table}_entries")).await, 0);
     assert!(!cleanup.is_finished());
     cleanup.stop();
@@ -163,7 +174,11 @@ async fn a_value_that_is_not_json_is_an_error_naming_the_key_and_is_kept() {
     let factory = factory(store.clone(), &clock());
     let cookie = seed(&factory, json!({"cart": [1], "user_id": 7})).await;
     let id = id_of(&cookie);
-    execute(&store, "UPDATE {entries} SET value = '{not json' WHERE key = 'cart'").await;
+    execute(
+        &store,
+        "UPDATE {entries} SET value = '{not json' WHERE key = 'cart'",
+    )
+    .await;
     let mut session = load(&factory, &cookie).await;
     let err = session.get_as::<Vec<u32>>("cart").unwrap_err();
     assert_eq!(err.key(), Some("cart"), "{err}");
@@ -219,7 +234,11 @@ async fn table_names_are_checked_and_used() {
     let name = format!("shop_{}", random_tag());
     let store = store.with_table_name(&name).unwrap();
     assert_eq!(store.table_name(), name);
-    assert!(store.schema().contains(&format!("CREATE TABLE IF NOT EXISTS {name}_entries")));
+    assert!(
+        store
+            .schema()
+            .contains(&format!("CREATE TABLE IF NOT EXISTS {name}_entries"))
+    );
     // Not migrated yet: the tables are missing, a backend error (not a panic, not a 503).
     let err = store.load(&"0".repeat(64)).await.unwrap_err();
     assert!(matches!(err, StoreError::Backend { .. }), "{err}");
@@ -228,7 +247,10 @@ async fn table_names_are_checked_and_used() {
     let factory = factory(store.clone(), &clock());
     let cookie = seed(&factory, json!({"user_id": 7})).await;
     assert_eq!(count(&store, &format!("{name}_entries")).await, 1);
-    assert_eq!(load(&factory, &cookie).await.get("user_id"), Some(&json!(7)));
+    assert_eq!(
+        load(&factory, &cookie).await.get("user_id"),
+        Some(&json!(7))
+    );
 }
 
 #[tokio::test]
@@ -259,7 +281,11 @@ async fn an_unreachable_server_is_unavailable_and_no_password_shows() {
     let err = store.load(&"0".repeat(64)).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
     assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     let err = store.delete("x").await.unwrap_err();
     assert!(err.is_unavailable(), "{err}");
 

@@ -85,13 +85,19 @@ async fn sessions_spread_over_the_masters_and_renames_leave_no_old_key() {
         assert_eq!(load(&factory, &new_cookie).await.get("n"), session.get("n"));
     }
     let per_node = keys_per_node(&prefix).await;
-    assert_eq!(per_node.iter().map(Vec::len).sum::<usize>(), 24, "{per_node:?}");
+    assert_eq!(
+        per_node.iter().map(Vec::len).sum::<usize>(),
+        24,
+        "{per_node:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_prefix_with_a_hash_tag_keeps_every_session_in_one_slot() {
     let tag = random_tag();
-    let store = cluster_store().await.with_prefix(format!("{{session-test-{tag}}}:"));
+    let store = cluster_store()
+        .await
+        .with_prefix(format!("{{session-test-{tag}}}:"));
     let prefix = store.redis_key("");
     let factory = factory(store, &clock());
     store_common::regenerate_id_keeps_the_state_under_a_new_id(factory).await;
@@ -115,6 +121,8 @@ async fn an_unreachable_cluster_is_unavailable() {
         .await
         .unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
-    let err = RedisStore::connect_cluster(["not a url"]).await.unwrap_err();
+    let err = RedisStore::connect_cluster(["not a url"])
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
 }

@@ -106,7 +106,10 @@ async fn expired_rows_are_not_loaded_not_written_and_deleted_by_delete_expired()
     );
     assert_eq!(store.delete_expired().await.unwrap(), 1);
     assert_eq!(store.delete_expired().await.unwrap(), 0);
-    assert!(entries(&store, &id_of(&cookie)).await.is_empty(), "its keys went too");
+    assert!(
+        entries(&store, &id_of(&cookie)).await.is_empty(),
+        "its keys went too"
+    );
     assert_eq!(load(&factory, &live).await.get("user_id"), Some(&json!(1)));
 }
 
@@ -198,7 +201,11 @@ async fn table_names_are_checked_and_used() {
     assert!(err.to_string().contains("not a usable table name"), "{err}");
     let store = store.with_table_name("shop_sessions").unwrap();
     assert_eq!(store.table_name(), "shop_sessions");
-    assert!(store.schema().contains("CREATE TABLE IF NOT EXISTS shop_sessions_entries"));
+    assert!(
+        store
+            .schema()
+            .contains("CREATE TABLE IF NOT EXISTS shop_sessions_entries")
+    );
     // Not migrated yet: the tables are missing, a backend error (not a panic, not a 503).
     let err = store.load(&"0".repeat(64)).await.unwrap_err();
     assert!(matches!(err, StoreError::Backend { .. }), "{err}");
@@ -212,7 +219,10 @@ async fn table_names_are_checked_and_used() {
         .unwrap()
         .get(0);
     assert_eq!(n, 1);
-    assert_eq!(load(&factory, &cookie).await.get("user_id"), Some(&json!(7)));
+    assert_eq!(
+        load(&factory, &cookie).await.get("user_id"),
+        Some(&json!(7))
+    );
 }
 
 #[tokio::test]
@@ -232,6 +242,9 @@ async fn a_database_that_cannot_be_opened_is_unavailable() {
 async fn debug_shows_the_table_only() {
     let store = sqlite_store().await;
     let shown = format!("{store:?}");
-    assert!(shown.starts_with("SqliteStore { table: \"sessions\""), "{shown}");
+    assert!(
+        shown.starts_with("SqliteStore { table: \"sessions\""),
+        "{shown}"
+    );
     assert!(!shown.contains("session-test-"), "{shown}");
 }

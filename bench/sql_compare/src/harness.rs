@@ -43,8 +43,8 @@ impl Stats {
     /// The latency at quantile `q`, in µs.
     pub fn quantile(&mut self, q: f64) -> f64 {
         self.latencies.sort();
-        let i = ((self.latencies.len() as f64 * q).ceil() as usize).clamp(1, self.latencies.len())
-            - 1;
+        let i =
+            ((self.latencies.len() as f64 * q).ceil() as usize).clamp(1, self.latencies.len()) - 1;
         self.latencies[i].as_secs_f64() * 1e6
     }
 

@@ -37,7 +37,9 @@ pub struct Shop {
 
 impl fmt::Debug for Shop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shop").field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("Shop")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,7 +75,9 @@ pub async fn open(secret: impl Into<Secret>, url: Option<&str>) -> Result<Shop, 
         });
     };
     if url.starts_with("redis://") || url.starts_with("rediss://") {
-        let store = RedisStore::connect(url).await?.with_prefix("tea-shop:session:");
+        let store = RedisStore::connect(url)
+            .await?
+            .with_prefix("tea-shop:session:");
         return Ok(Shop {
             app: app(server_factory(secret, store)?),
             kind: "Redis",

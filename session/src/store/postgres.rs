@@ -282,9 +282,7 @@ fn error(err: sqlx::Error) -> StoreError {
 
 /// `(created, accessed, key, value)` from a row of the load query.
 fn read_row(row: &PgRow, builder: &mut RecordBuilder) -> Result<(), StoreError> {
-    let created: f64 = row
-        .try_get(0)
-        .map_err(|err| sql::corrupt("created", err))?;
+    let created: f64 = row.try_get(0).map_err(|err| sql::corrupt("created", err))?;
     let accessed: f64 = row
         .try_get(1)
         .map_err(|err| sql::corrupt("accessed", err))?;

@@ -165,7 +165,10 @@ impl RedisStore {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        let urls: Vec<String> = urls.into_iter().map(|url| url.as_ref().to_owned()).collect();
+        let urls: Vec<String> = urls
+            .into_iter()
+            .map(|url| url.as_ref().to_owned())
+            .collect();
         let client = ClusterClient::builder(urls)
             .retries(2)
             .max_retry_wait(200)

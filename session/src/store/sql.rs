@@ -34,7 +34,7 @@ pub struct InvalidTableName {
 }
 
 /// The session table's name and the entries table's, checked.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TableNames {
     pub(crate) sessions: String,
     pub(crate) entries: String,

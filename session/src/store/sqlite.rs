@@ -328,15 +328,16 @@ fn now_ms() -> i64 {
 
 /// `(created, accessed, key, value)` from a row of the load query.
 fn read_row(row: &SqliteRow, builder: &mut RecordBuilder) -> Result<(), StoreError> {
-    let created: f64 = row
-        .try_get(0)
-        .map_err(|err| sql::corrupt("created", err))?;
+    let created: f64 = row.try_get(0).map_err(|err| sql::corrupt("created", err))?;
     let accessed: f64 = row
         .try_get(1)
         .map_err(|err| sql::corrupt("accessed", err))?;
     let key: Option<String> = row.try_get(2).map_err(|err| {
         let raw: Option<Vec<u8>> = row.try_get(2).ok().flatten();
-        let key = raw.map_or_else(|| "?".to_owned(), |raw| String::from_utf8_lossy(&raw).into_owned());
+        let key = raw.map_or_else(
+            || "?".to_owned(),
+            |raw| String::from_utf8_lossy(&raw).into_owned(),
+        );
         sql::corrupt(&key, err)
     })?;
     let entry = match key {

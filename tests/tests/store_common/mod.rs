@@ -565,9 +565,10 @@ macro_rules! store_scenarios {
 
         #[tokio::test]
         async fn invalidate_deletes_the_state_and_issues_a_new_id() {
-            store_common::invalidate_deletes_the_state_and_issues_a_new_id(
-                store_common::factory($store, &clock()),
-            )
+            store_common::invalidate_deletes_the_state_and_issues_a_new_id(store_common::factory(
+                $store,
+                &clock(),
+            ))
             .await;
         }
 

@@ -26,9 +26,11 @@ use std::time::Duration;
 
 use harness::{Op, Stats, payload, payload_len};
 use serde_json::value::RawValue;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 const TTL_MS: i64 = 3_600_000;
 
@@ -43,7 +45,10 @@ enum Db {
     /// Reads on a pool, writes on a pool of one connection: SQLite has one writer at a time,
     /// and writers queued on the pool wait in order, where writers on many connections would
     /// poll SQLite's lock with growing sleeps (`busy_timeout`).
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -56,7 +61,9 @@ fn now_ms() -> i64 {
 
 fn entries_of(doc: &str) -> Vec<(String, String)> {
     let map: BTreeMap<String, Box<RawValue>> = serde_json::from_str(doc).unwrap();
-    map.into_iter().map(|(k, v)| (k, v.get().to_owned())).collect()
+    map.into_iter()
+        .map(|(k, v)| (k, v.get().to_owned()))
+        .collect()
 }
 
 async fn reset(db: &Db) {
@@ -131,11 +138,13 @@ async fn seed(db: &Db, layout: Layout, id: &str, items: usize) {
             }
         }
         (Db::Postgres(pool), Layout::Rows) => {
-            sqlx::query("INSERT INTO layout_sessions VALUES ($1, 1.0, 1.0, now() + interval '1 hour')")
-                .bind(id)
-                .execute(pool)
-                .await
-                .unwrap();
+            sqlx::query(
+                "INSERT INTO layout_sessions VALUES ($1, 1.0, 1.0, now() + interval '1 hour')",
+            )
+            .bind(id)
+            .execute(pool)
+            .await
+            .unwrap();
             for (key, value) in state {
                 sqlx::query("INSERT INTO layout_entries VALUES ($1, $2, $3)")
                     .bind(id)
@@ -176,7 +185,9 @@ async fn request(db: &Db, layout: Layout, id: &str) {
                 .fetch_all(pool)
                 .await
                 .unwrap();
-            rows.iter().map(|r| (r.get::<String, _>(2), r.get::<String, _>(3))).collect()
+            rows.iter()
+                .map(|r| (r.get::<String, _>(2), r.get::<String, _>(3)))
+                .collect()
         }
         (Db::Postgres(pool), Layout::Rows) => {
             let rows = sqlx::query("SELECT s.created, s.accessed, e.key, e.value FROM layout_sessions s LEFT JOIN layout_entries e ON e.session_id = s.id WHERE s.id = $1 AND (s.expires_at IS NULL OR s.expires_at > now())")
@@ -184,7 +195,9 @@ async fn request(db: &Db, layout: Layout, id: &str) {
                 .fetch_all(pool)
                 .await
                 .unwrap();
-            rows.iter().map(|r| (r.get::<String, _>(2), r.get::<String, _>(3))).collect()
+            rows.iter()
+                .map(|r| (r.get::<String, _>(2), r.get::<String, _>(3)))
+                .collect()
         }
     };
     let counter: u64 = entries
@@ -275,7 +288,13 @@ async fn wal_lsn(db: &Db) -> Option<i64> {
     }
 }
 
-async fn measure(db: &Db, layout: Layout, items: usize, requests: usize, concurrency: usize) -> Stats {
+async fn measure(
+    db: &Db,
+    layout: Layout,
+    items: usize,
+    requests: usize,
+    concurrency: usize,
+) -> Stats {
     let mut ops = Vec::new();
     for task in 0..concurrency {
         let id = Arc::<str>::from(format!("{layout:?}-{task:04}-{:064}", 0));
@@ -323,7 +342,16 @@ async fn main() {
     println!("| engine | payload | concurrency | layout | ops/s | p50 µs | p99 µs | WAL B/save |");
     println!("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |");
     let mut row = 0;
-    for (engine, db) in [("SQLite", Db::Sqlite { read: sqlite_read, write: sqlite_write }), ("PostgreSQL", Db::Postgres(postgres))] {
+    for (engine, db) in [
+        (
+            "SQLite",
+            Db::Sqlite {
+                read: sqlite_read,
+                write: sqlite_write,
+            },
+        ),
+        ("PostgreSQL", Db::Postgres(postgres)),
+    ] {
         for items in [14, 120] {
             for &concurrency in &levels {
                 let order = if row % 2 == 0 {
