@@ -172,9 +172,10 @@ use axum_core::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 
 use crate::codec::CookieCodec;
+use crate::cookie_factory::CookieSessionFactory;
 use crate::error::SessionError;
-use crate::factory::{CookieSessionFactory, Saved};
 use crate::session::Session;
+use crate::settings::Saved;
 use crate::store::{ServerSessionFactory, SessionStore, StoreError};
 
 pub use handle::{MissingSessionLayer, SessionGuard, SessionHandle, SessionRejection};

@@ -1,4 +1,4 @@
-//! The builder for cookie session factories: Pyramid's options, checked once at build time.
+//! The builder of every session factory: Pyramid's options, checked once at build time.
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,20 +6,27 @@ use std::time::Duration;
 
 use cookie::SameSite;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::codec::{CookieCodec, HashAlg, Secret, SignedCodec};
 #[cfg(feature = "encrypted")]
 use crate::codec::{EncryptedCodec, EncryptionKey};
+use crate::cookie_factory::CookieSessionFactory;
 use crate::error::BuildError;
-use crate::factory::{CookieOptions, CookieSessionFactory, Policy};
+use crate::settings::Settings;
+use crate::store::{ServerSessionFactory, SessionStore};
 
 /// The shortest secret a factory accepts without
 /// [`allow_short_secret`](Builder::allow_short_secret): 32 bytes, the output size of SHA-256.
 pub const MIN_SECRET_LEN: usize = 32;
 
-/// Builds a [`CookieSessionFactory`]. Defaults are Pyramid's: cookie `session`, path `/`,
-/// `SameSite=Lax`, no `Max-Age`, not `Secure`, not `HttpOnly`, timeout 1200 s, reissue
-/// time 0 s, set on exception.
+/// Builds a [`CookieSessionFactory`] or a [`ServerSessionFactory`]. Defaults are Pyramid's:
+/// cookie `session`, path `/`, `SameSite=Lax`, no `Max-Age`, not `Secure`, not `HttpOnly`,
+/// timeout 1200 s, reissue time 0 s, set on exception.
+///
+/// The cookie and policy options are the same for every factory. The keys' options depend
+/// on `K`: `salt`, `hashalg`, `fallback_secret` and `allow_short_secret` for factories that
+/// sign with a secret ([`SignedKeys`], [`KeysAndStore`]), `fallback_key` for encrypted
+/// cookies.
 ///
 /// ```
 /// use std::time::Duration;
@@ -39,14 +46,12 @@ pub const MIN_SECRET_LEN: usize = 32;
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder<K> {
     keys: K,
-    cookie: CookieOptions,
-    policy: Policy,
-    clock: Arc<dyn Clock>,
+    settings: Settings,
     allow_short_secret: bool,
 }
 
 /// The signing keys of a [`SignedCookieSessionFactory`](crate::SignedCookieSessionFactory)
-/// being built.
+/// being built: salt `pyramid.session.` and SHA-512 unless set.
 pub struct SignedKeys {
     secret: Secret,
     fallbacks: Vec<Secret>,
@@ -65,93 +70,113 @@ pub struct EncryptedKeys {
     fallbacks: Vec<EncryptionKey>,
 }
 
+/// The signing keys and the store of a [`ServerSessionFactory`] being built. The keys sign
+/// only the session id, with salt `session.server-id.` unless set: unlike cookie sessions,
+/// so that the two kinds of cookie never open as each other even under one secret.
+pub struct KeysAndStore<S> {
+    signed: SignedKeys,
+    store: S,
+}
+
+impl SignedKeys {
+    fn new(secret: Secret, salt: &str) -> Self {
+        Self {
+            secret,
+            fallbacks: Vec::new(),
+            salt: salt.to_owned(),
+            hash_alg: HashAlg::Sha512,
+        }
+    }
+}
+
 impl<K> Builder<K> {
     fn with_keys(keys: K) -> Self {
         Self {
             keys,
-            cookie: CookieOptions::default(),
-            policy: Policy::default(),
-            clock: Arc::new(SystemClock),
+            settings: Settings::default(),
             allow_short_secret: false,
         }
     }
 
     /// The cookie's name (default `session`).
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
-        self.cookie.name = name.into();
+        self.settings.cookie.name = name.into();
         self
     }
 
     /// The cookie's `Max-Age` (and `Expires`); `None` (the default) makes a browser-session
     /// cookie.
     pub fn max_age(mut self, max_age: impl Into<Option<Duration>>) -> Self {
-        self.cookie.max_age = max_age.into();
+        self.settings.cookie.max_age = max_age.into();
         self
     }
 
     /// The cookie's `Path` (default `/`); `None` sends no `Path`.
     pub fn path(mut self, path: impl Into<Option<String>>) -> Self {
-        self.cookie.path = path.into();
+        self.settings.cookie.path = path.into();
         self
     }
 
     /// The cookie's `Domain` (default none).
     pub fn domain(mut self, domain: impl Into<Option<String>>) -> Self {
-        self.cookie.domain = domain.into();
+        self.settings.cookie.domain = domain.into();
         self
     }
 
     /// Whether the cookie is `Secure` (default false).
     pub fn secure(mut self, secure: bool) -> Self {
-        self.cookie.secure = secure;
+        self.settings.cookie.secure = secure;
         self
     }
 
     /// Whether the cookie is `HttpOnly` (default false).
     pub fn httponly(mut self, httponly: bool) -> Self {
-        self.cookie.httponly = httponly;
+        self.settings.cookie.httponly = httponly;
         self
     }
 
     /// The cookie's `SameSite` (default `Lax`); `None` sends no `SameSite` attribute.
     pub fn samesite(mut self, samesite: impl Into<Option<SameSite>>) -> Self {
-        self.cookie.samesite = samesite.into();
+        self.settings.cookie.samesite = samesite.into();
         self
     }
 
     /// Whether a cookie is written on a response for a failed request (default true). The
     /// factory's [`save_after_error`](CookieSessionFactory::save_after_error) honours it.
     pub fn set_on_exception(mut self, set: bool) -> Self {
-        self.policy.set_on_exception = set;
+        self.settings.policy.set_on_exception = set;
         self
     }
 
     /// How long a session lives without being renewed (default 1200 s); `None` means
     /// forever.
     pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.policy.timeout = timeout.into().map(|d| d.as_secs_f64());
+        self.settings.policy.timeout = timeout.into().map(|d| d.as_secs_f64());
         self
     }
 
     /// How old a client's cookie may get before reading the session issues a new one
     /// (default 0 s: any read in a later second); `None` means only changes write a cookie.
     pub fn reissue_time(mut self, reissue_time: impl Into<Option<Duration>>) -> Self {
-        self.policy.reissue_time = reissue_time.into().map(|d| d.as_secs_f64());
+        self.settings.policy.reissue_time = reissue_time.into().map(|d| d.as_secs_f64());
         self
     }
 
     /// The clock the factory reads (default the system clock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+        self.settings.clock = Arc::new(clock);
         self
     }
 
     fn check_options(&self) -> Result<(), BuildError> {
-        let name = &self.cookie.name;
+        let name = &self.settings.cookie.name;
         if name.is_empty() || !name.bytes().all(is_token_byte) {
             return Err(BuildError::InvalidCookieName(name.clone()));
         }
-        for (attribute, value) in [("path", &self.cookie.path), ("domain", &self.cookie.domain)] {
+        for (attribute, value) in [
+            ("path", &self.settings.cookie.path),
+            ("domain", &self.settings.cookie.domain),
+        ] {
             if let Some(value) = value
                 && !value
                     .bytes()
@@ -163,7 +188,7 @@ impl<K> Builder<K> {
                 });
             }
         }
-        if self.cookie.samesite == Some(SameSite::None) && !self.cookie.secure {
+        if self.settings.cookie.samesite == Some(SameSite::None) && !self.settings.cookie.secure {
             return Err(BuildError::SameSiteNoneWithoutSecure);
         }
         Ok(())
@@ -175,52 +200,85 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-impl Builder<SignedKeys> {
-    pub(crate) fn signed(secret: Secret) -> Self {
-        Self::with_keys(SignedKeys {
-            secret,
-            fallbacks: Vec::new(),
-            salt: "pyramid.session.".to_owned(),
-            hash_alg: HashAlg::Sha512,
-        })
-    }
+/// The keys of the builders whose factory signs with a secret ([`SignedKeys`],
+/// [`KeysAndStore`]), so that one `impl` block sets the options they share.
+///
+/// `pub` only because that block is public; lib.rs does not export it, so users can neither
+/// name nor implement it.
+pub trait SignsWithSecret {
+    fn signed_keys(&mut self) -> &mut SignedKeys;
+}
 
-    /// The salt prepended to the secret (default `pyramid.session.`).
+impl SignsWithSecret for SignedKeys {
+    fn signed_keys(&mut self) -> &mut SignedKeys {
+        self
+    }
+}
+
+impl<S> SignsWithSecret for KeysAndStore<S> {
+    fn signed_keys(&mut self) -> &mut SignedKeys {
+        &mut self.signed
+    }
+}
+
+impl<K: SignsWithSecret> Builder<K> {
+    /// The salt prepended to the secret (default `pyramid.session.`; a
+    /// [`ServerSessionFactory`] has its own, see [`KeysAndStore`]).
     pub fn salt(mut self, salt: impl Into<String>) -> Self {
-        self.keys.salt = salt.into();
+        self.keys.signed_keys().salt = salt.into();
         self
     }
 
     /// The HMAC hash (default SHA-512).
     pub fn hashalg(mut self, hash_alg: HashAlg) -> Self {
-        self.keys.hash_alg = hash_alg;
+        self.keys.signed_keys().hash_alg = hash_alg;
         self
     }
 
     /// An older secret whose cookies still load. A cookie signed with it is re-signed with
     /// the current secret on its request's save; nothing is ever signed with it.
     pub fn fallback_secret(mut self, secret: impl Into<Secret>) -> Self {
-        self.keys.fallbacks.push(secret.into());
+        self.keys.signed_keys().fallbacks.push(secret.into());
         self
     }
 
     /// Accepts secrets shorter than [`MIN_SECRET_LEN`] bytes, even empty ones, as Pyramid
-    /// does. Only for sharing sessions with an existing app whose secret cannot change yet.
+    /// does. Only for sharing cookie sessions with an existing app whose secret cannot
+    /// change yet; a server-side session shares its secret with no Pyramid app.
     pub fn allow_short_secret(mut self) -> Self {
         self.allow_short_secret = true;
         self
     }
 
-    /// Checks the options and builds the factory.
-    pub fn build(self) -> Result<CookieSessionFactory<SignedCodec>, BuildError> {
-        self.check_options()?;
-        let codec = signed_codec(&self.keys, self.allow_short_secret)?;
-        Ok(CookieSessionFactory::new(
-            codec,
-            self.cookie,
-            self.policy,
-            self.clock,
+    /// The signed codec, refusing short secrets unless allowed.
+    fn signed_codec(&mut self) -> Result<SignedCodec, BuildError> {
+        let allow_short_secret = self.allow_short_secret;
+        let keys = self.keys.signed_keys();
+        for secret in std::iter::once(&keys.secret).chain(&keys.fallbacks) {
+            if secret.len() < MIN_SECRET_LEN && !allow_short_secret {
+                return Err(BuildError::ShortSecret {
+                    len: secret.len(),
+                    min: MIN_SECRET_LEN,
+                });
+            }
+        }
+        Ok(keys.fallbacks.iter().fold(
+            SignedCodec::new(keys.secret.clone(), &keys.salt, keys.hash_alg),
+            |codec, old| codec.with_fallback(old.clone(), &keys.salt),
         ))
+    }
+}
+
+impl Builder<SignedKeys> {
+    pub(crate) fn signed(secret: Secret) -> Self {
+        Self::with_keys(SignedKeys::new(secret, "pyramid.session."))
+    }
+
+    /// Checks the options and builds the factory.
+    pub fn build(mut self) -> Result<CookieSessionFactory<SignedCodec>, BuildError> {
+        self.check_options()?;
+        let codec = self.signed_codec()?;
+        Ok(CookieSessionFactory::new(codec, self.settings))
     }
 }
 
@@ -251,12 +309,7 @@ impl Builder<EncryptedKeys> {
             .try_fold(EncryptedCodec::new(keys.key.clone())?, |codec, old| {
                 codec.with_fallback(old.clone())
             })?;
-        Ok(CookieSessionFactory::new(
-            codec,
-            self.cookie,
-            self.policy,
-            self.clock,
-        ))
+        Ok(CookieSessionFactory::new(codec, self.settings))
     }
 }
 
@@ -270,99 +323,38 @@ impl<C: CookieCodec> Builder<ReadyCodec<C>> {
         self.check_options()?;
         let Self {
             keys: ReadyCodec(codec),
-            cookie,
-            policy,
-            clock,
+            settings,
             ..
         } = self;
-        Ok(CookieSessionFactory::new(codec, cookie, policy, clock))
+        Ok(CookieSessionFactory::new(codec, settings))
     }
 }
 
 impl<K> fmt::Debug for Builder<K> {
     /// Shows the options, never the secrets.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
-            .field("cookie", &self.cookie)
-            .field("policy", &self.policy)
+        self.settings
+            .debug_struct(f, "Builder")
             .finish_non_exhaustive()
     }
 }
 
-/// The signing keys and the store of a
-/// [`ServerSessionFactory`](crate::store::ServerSessionFactory) being built.
-pub struct ServerKeys<S> {
-    signed: SignedKeys,
-    store: S,
-}
-
-impl<S: crate::store::SessionStore> Builder<ServerKeys<S>> {
+impl<S: SessionStore> Builder<KeysAndStore<S>> {
     pub(crate) fn server(secret: Secret, store: S) -> Self {
-        Self::with_keys(ServerKeys {
-            signed: SignedKeys {
-                secret,
-                fallbacks: Vec::new(),
-                salt: crate::store::ServerSessionFactory::<S>::DEFAULT_SALT.to_owned(),
-                hash_alg: HashAlg::Sha512,
-            },
+        Self::with_keys(KeysAndStore {
+            signed: SignedKeys::new(secret, ServerSessionFactory::<S>::DEFAULT_SALT),
             store,
         })
     }
 
-    /// The salt prepended to the secret when signing the session id (default
-    /// `session.server-id.`, unlike cookie sessions, so that the two kinds of cookie never
-    /// open as each other even under one secret).
-    pub fn salt(mut self, salt: impl Into<String>) -> Self {
-        self.keys.signed.salt = salt.into();
-        self
-    }
-
-    /// The HMAC hash that signs the session id (default SHA-512).
-    pub fn hashalg(mut self, hash_alg: HashAlg) -> Self {
-        self.keys.signed.hash_alg = hash_alg;
-        self
-    }
-
-    /// An older secret whose cookies still load. A cookie signed with it is re-signed with
-    /// the current secret on its request's save; nothing is ever signed with it.
-    pub fn fallback_secret(mut self, secret: impl Into<Secret>) -> Self {
-        self.keys.signed.fallbacks.push(secret.into());
-        self
-    }
-
-    /// Accepts secrets shorter than [`MIN_SECRET_LEN`] bytes. Not recommended: a server
-    /// session shares its secret with no Pyramid app.
-    pub fn allow_short_secret(mut self) -> Self {
-        self.allow_short_secret = true;
-        self
-    }
-
     /// Checks the options and builds the factory.
-    pub fn build(self) -> Result<crate::store::ServerSessionFactory<S>, BuildError> {
+    pub fn build(mut self) -> Result<ServerSessionFactory<S>, BuildError> {
         self.check_options()?;
-        let codec = signed_codec(&self.keys.signed, self.allow_short_secret)?;
-        Ok(crate::store::ServerSessionFactory::new(
+        let codec = self.signed_codec()?;
+        Ok(ServerSessionFactory::new(
             self.keys.store,
             codec,
-            self.cookie,
-            self.policy,
-            self.clock,
+            self.settings,
         ))
     }
-}
-
-/// The signed codec for `keys`, refusing short secrets unless allowed.
-fn signed_codec(keys: &SignedKeys, allow_short_secret: bool) -> Result<SignedCodec, BuildError> {
-    for secret in std::iter::once(&keys.secret).chain(&keys.fallbacks) {
-        if secret.len() < MIN_SECRET_LEN && !allow_short_secret {
-            return Err(BuildError::ShortSecret {
-                len: secret.len(),
-                min: MIN_SECRET_LEN,
-            });
-        }
-    }
-    Ok(keys.fallbacks.iter().fold(
-        SignedCodec::new(keys.secret.clone(), &keys.salt, keys.hash_alg),
-        |codec, old| codec.with_fallback(old.clone(), &keys.salt),
-    ))
 }

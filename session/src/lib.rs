@@ -83,32 +83,41 @@ pub mod axum;
 mod builder;
 mod clock;
 pub mod codec;
+mod cookie_factory;
 mod error;
-mod factory;
+mod finite;
 mod flash;
+mod payload;
 mod reserved;
 mod session;
+mod settings;
 mod state;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod typed;
 
 #[cfg(feature = "encrypted")]
 pub use builder::EncryptedKeys;
-pub use builder::{Builder, MIN_SECRET_LEN, ReadyCodec, ServerKeys, SignedKeys};
+pub use builder::{Builder, KeysAndStore, MIN_SECRET_LEN, ReadyCodec, SignedKeys};
 pub use clock::{Clock, ManualClock, SystemClock};
 #[cfg(feature = "encrypted")]
 pub use codec::EncryptionKey;
 pub use codec::{HashAlg, Secret};
 pub use cookie::SameSite;
-pub use error::{BuildError, Rejection, SessionError};
 #[cfg(feature = "encrypted")]
-pub use factory::EncryptedCookieSessionFactory;
-pub use factory::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, Saved, SignedCookieSessionFactory};
+pub use cookie_factory::EncryptedCookieSessionFactory;
+pub use cookie_factory::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, SignedCookieSessionFactory};
+pub use error::{BuildError, Rejection, SessionError};
 pub use flash::{Flash, FlashExt, FlashQueue};
 pub use reserved::{CSRF_KEY, FLASH_PREFIX};
 pub use session::{Entry, LoadOutcome, Session};
 pub use session_derive::{SessionSchema, flash_queue};
-pub use typed::{FieldMut, JsonKey, SessionSchema, SessionValue};
+pub use settings::Saved;
+pub use typed::{
+    FieldMut, FieldReport, FieldStatus, JsonKey, OnWrongType, SchemaReport, SessionSchema,
+    SessionValue,
+};
 
 #[doc(hidden)]
 pub use typed::private as __private;

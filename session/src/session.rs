@@ -2,6 +2,7 @@
 //! surface (timestamps, `changed`, `invalidate`, flash queues, CSRF token).
 
 use std::cell::Cell;
+use std::convert::Infallible;
 use std::fmt;
 
 use serde::Serialize;
@@ -9,8 +10,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use crate::codec::payload::RawPayload;
 use crate::error::{Rejection, SessionError};
+use crate::payload;
 use crate::reserved::CSRF_KEY;
 use crate::state::State;
 
@@ -52,8 +53,9 @@ pub enum LoadOutcome {
 /// ```
 pub struct Session {
     state: State,
-    created: f64,
-    renewed: f64,
+    /// As the cookie or record carried them (now, for a new session): `loaded.accessed` is
+    /// [`renewed`](Self::renewed).
+    loaded: Timestamps,
     accessed: Cell<f64>,
     /// The request's time, read once from the factory's clock.
     now: f64,
@@ -66,6 +68,56 @@ pub struct Session {
     failed_write: Option<FailedWrite>,
     /// The ids of a server-side session; `None` for cookie sessions.
     server: Option<Box<ServerIds>>,
+}
+
+/// The two times a session carries from request to request, in its cookie's payload or its
+/// store's record, in Unix seconds. Named fields, because both are `f64`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Timestamps {
+    /// When the session was last accessed, as of the cookie or record being written.
+    pub accessed: f64,
+    /// When the session was created.
+    pub created: f64,
+}
+
+/// What a factory found for a request: everything its [`Session`] is made of except the
+/// request's time.
+pub(crate) struct Origin {
+    pub state: State,
+    pub outcome: LoadOutcome,
+    /// The timestamps the cookie or record carried; `None` makes a new session, created
+    /// now.
+    pub kept: Option<Timestamps>,
+    /// `None` for a cookie session.
+    pub server: Option<ServerIds>,
+}
+
+impl Origin {
+    /// A new, empty cookie session.
+    pub(crate) fn new(outcome: LoadOutcome) -> Self {
+        Self {
+            state: State::default(),
+            outcome,
+            kept: None,
+            server: None,
+        }
+    }
+
+    /// A session loaded from a cookie or record carrying `times`; `stale_key` when it was
+    /// sealed with a fallback key.
+    pub(crate) fn loaded(state: State, times: Timestamps, stale_key: bool) -> Self {
+        let outcome = if stale_key {
+            LoadOutcome::LoadedWithOldSecret
+        } else {
+            LoadOutcome::Loaded
+        };
+        Self {
+            state,
+            outcome,
+            kept: Some(times),
+            server: None,
+        }
+    }
 }
 
 /// Where a server-side session lives in its store.
@@ -92,130 +144,43 @@ impl ServerIds {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct FailedWrite {
-    pub key: String,
-    pub reason: String,
+struct FailedWrite {
+    key: String,
+    reason: String,
 }
 
 impl Session {
     /// A new, empty session created now, not tied to a factory. Factories create the sessions
     /// of requests; this one is for tests and examples.
     pub fn new() -> Self {
-        let now = crate::clock::system_now();
-        Self::fresh(now, Some(0.0), LoadOutcome::NoCookie)
+        let origin = Origin::new(LoadOutcome::NoCookie);
+        Self::from_origin(origin, crate::clock::system_now(), Some(0.0))
     }
 
-    pub(crate) fn fresh(now: f64, reissue_time: Option<f64>, outcome: LoadOutcome) -> Self {
-        Self {
-            state: State::default(),
+    /// The session of a request at time `now`, made from what its factory found.
+    pub(crate) fn from_origin(origin: Origin, now: f64, reissue_time: Option<f64>) -> Self {
+        let Origin {
+            state,
+            outcome,
+            kept,
+            server,
+        } = origin;
+        let times = kept.unwrap_or(Timestamps {
+            accessed: now,
             created: now,
-            renewed: now,
-            accessed: Cell::new(now),
+        });
+        Self {
+            state,
+            loaded: times,
+            accessed: Cell::new(times.accessed),
             now,
             reissue_time,
-            is_new: true,
-            dirty: Cell::new(false),
+            is_new: kept.is_none(),
+            // The save re-seals such a cookie with the current key.
+            dirty: Cell::new(outcome == LoadOutcome::LoadedWithOldSecret),
             outcome,
             failed_write: None,
-            server: None,
-        }
-    }
-
-    /// A new server-side session under a fresh id; `retired` is an id whose record the
-    /// first save deletes (a timed-out session's).
-    pub(crate) fn fresh_stored(
-        now: f64,
-        reissue_time: Option<f64>,
-        outcome: LoadOutcome,
-        retired: Option<String>,
-    ) -> Self {
-        Self {
-            state: State::tracked(),
-            server: Some(Box::new(ServerIds {
-                id: crate::store::new_session_id(),
-                stored: false,
-                retired,
-            })),
-            ..Self::fresh(now, reissue_time, outcome)
-        }
-    }
-
-    /// A server-side session loaded from its store's record.
-    pub(crate) fn from_store(
-        id: String,
-        record: crate::store::Record,
-        now: f64,
-        reissue_time: Option<f64>,
-        stale_key: bool,
-    ) -> Self {
-        Self {
-            state: State::from_entries(record.entries),
-            created: record.created,
-            renewed: record.accessed,
-            accessed: Cell::new(record.accessed),
-            now,
-            reissue_time,
-            is_new: false,
-            dirty: Cell::new(stale_key),
-            outcome: if stale_key {
-                LoadOutcome::LoadedWithOldSecret
-            } else {
-                LoadOutcome::Loaded
-            },
-            failed_write: None,
-            server: Some(Box::new(ServerIds {
-                id,
-                stored: true,
-                retired: None,
-            })),
-        }
-    }
-
-    /// A session whose cookie timed out: as in Pyramid, its state is dropped but it keeps
-    /// its timestamps and is not new.
-    pub(crate) fn timed_out(
-        now: f64,
-        reissue_time: Option<f64>,
-        accessed: f64,
-        created: f64,
-    ) -> Self {
-        Self {
-            created,
-            renewed: accessed,
-            accessed: Cell::new(accessed),
-            is_new: false,
-            ..Self::fresh(
-                now,
-                reissue_time,
-                LoadOutcome::Rejected(Rejection::TimedOut),
-            )
-        }
-    }
-
-    pub(crate) fn loaded(
-        source: String,
-        payload: RawPayload,
-        now: f64,
-        reissue_time: Option<f64>,
-        stale_key: bool,
-    ) -> Self {
-        let (accessed, created) = (payload.accessed, payload.created);
-        Self {
-            state: State::from_payload(source, payload),
-            created,
-            renewed: accessed,
-            accessed: Cell::new(accessed),
-            now,
-            reissue_time,
-            is_new: false,
-            dirty: Cell::new(stale_key),
-            outcome: if stale_key {
-                LoadOutcome::LoadedWithOldSecret
-            } else {
-                LoadOutcome::Loaded
-            },
-            failed_write: None,
-            server: None,
+            server: server.map(Box::new),
         }
     }
 
@@ -231,22 +196,17 @@ impl Session {
     /// assert!(Session::from_json("[1, 2]", 0.0, 0.0).is_err());
     /// ```
     pub fn from_json(state: &str, accessed: f64, created: f64) -> Result<Self, Rejection> {
-        let mut text = Vec::with_capacity(state.len() + 48);
-        text.push(b'[');
-        crate::codec::payload::write_timestamp(&mut text, accessed);
-        text.push(b',');
-        crate::codec::payload::write_timestamp(&mut text, created);
-        text.push(b',');
-        text.extend_from_slice(state.as_bytes());
-        text.push(b']');
+        let times = Timestamps { accessed, created };
+        let text = payload::write(times, state.len(), |out| {
+            out.extend_from_slice(state.as_bytes());
+            Ok::<(), Infallible>(())
+        })
+        .unwrap_or_else(|never| match never {});
         let text = String::from_utf8(text).map_err(|_| Rejection::NotUtf8)?;
-        let parsed = crate::codec::payload::parse(&text)?;
-        // `parse` reads the timestamps back from their printed form; keep the exact ones.
-        let mut session = Self::loaded(text, parsed, crate::clock::system_now(), None, false);
-        session.created = created;
-        session.renewed = accessed;
-        session.accessed.set(accessed);
-        Ok(session)
+        let parsed = payload::parse(&text)?;
+        // Not `parsed.times`: those are read back from their printed form.
+        let origin = Origin::loaded(State::from_payload(text, parsed), times, false);
+        Ok(Self::from_origin(origin, crate::clock::system_now(), None))
     }
 
     /// The state as the text of a JSON object, for inspection: untouched values appear byte
@@ -260,11 +220,9 @@ impl Session {
         Ok(String::from_utf8(out).expect("serde_json and the payload parser only produce UTF-8"))
     }
 
-    // --- metadata --------------------------------------------------------------------
-
     /// When the session was created, in Unix seconds.
     pub fn created(&self) -> f64 {
-        self.created
+        self.loaded.created
     }
 
     /// When the session was last accessed, in Unix seconds (whole seconds once this request
@@ -276,7 +234,7 @@ impl Session {
     /// When the client's cookie was last issued, in Unix seconds: the `accessed` time it
     /// carried. Timeout and reissue count from here.
     pub fn renewed(&self) -> f64 {
-        self.renewed
+        self.loaded.accessed
     }
 
     /// Whether this session is new (not loaded from a cookie). Pyramid's `new`.
@@ -348,11 +306,11 @@ impl Session {
 
     /// Pyramid's `manage_accessed`: records the access, and asks for a new cookie when the
     /// client's one is older than the reissue time.
-    fn mark_accessed(&self) {
+    pub(crate) fn mark_accessed(&self) {
         let now = self.now.floor();
         self.accessed.set(now);
         if let Some(reissue) = self.reissue_time
-            && now - self.renewed > reissue
+            && now - self.renewed() > reissue
         {
             self.dirty.set(true);
         }
@@ -363,8 +321,6 @@ impl Session {
         self.accessed.set(self.now.floor());
         self.dirty.set(true);
     }
-
-    // --- dict API ---------------------------------------------------------------------
 
     /// The value of `key`, decoded once on first use.
     ///
@@ -422,15 +378,16 @@ impl Session {
         Ok(())
     }
 
-    /// Removes `key`, returning its value. Marks the session changed when the key was
-    /// there; removing a missing key changes nothing.
+    /// Removes `key`, returning its value. Marks the session changed when the key was there;
+    /// a missing key changes nothing (where Pyramid's `del` raises `KeyError`).
+    ///
+    /// A present value that cannot be held as a [`Value`] (a number beyond `f64`) is removed
+    /// and reads as `None`.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         self.mark_accessed();
-        if !self.state.contains_key(key) {
-            return None;
-        }
+        let removed = self.state.remove(key)?;
         self.mark_changed();
-        self.state.remove(key)
+        removed
     }
 
     /// Removes `key` and returns its value as `T`. A value that is not a `T` is an error and
@@ -491,8 +448,6 @@ impl Session {
         }
     }
 
-    // --- CSRF ----------------------------------------------------------------------------
-
     /// Makes, stores and returns a new CSRF token: 40 hex characters from 20 random bytes.
     pub fn new_csrf_token(&mut self) -> String {
         let mut bytes = [0u8; 20];
@@ -523,8 +478,6 @@ impl Session {
         }
     }
 
-    // --- crate internals ---------------------------------------------------------------
-
     pub(crate) fn state(&self) -> &State {
         &self.state
     }
@@ -542,8 +495,15 @@ impl Session {
         }
     }
 
-    pub(crate) fn failed_write(&self) -> Option<&FailedWrite> {
-        self.failed_write.as_ref()
+    /// The error a save returns instead of writing, when a guard failed to write its value
+    /// back.
+    pub(crate) fn failed_write(&self) -> Option<SessionError> {
+        self.failed_write
+            .as_ref()
+            .map(|failed| SessionError::Unserializable {
+                key: failed.key.clone(),
+                source: serde::ser::Error::custom(&failed.reason),
+            })
     }
 
     /// The ids of a server-side session; `None` for a cookie session.
@@ -562,9 +522,9 @@ impl fmt::Debug for Session {
     /// Shows metadata and key names, not values: values are user data.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
-            .field("created", &self.created)
-            .field("accessed", &self.accessed.get())
-            .field("renewed", &self.renewed)
+            .field("created", &self.created())
+            .field("accessed", &self.accessed())
+            .field("renewed", &self.renewed())
             .field("is_new", &self.is_new)
             .field("dirty", &self.dirty.get())
             .field("outcome", &self.outcome)
@@ -620,5 +580,40 @@ impl<K: AsRef<str>, V: Into<Value>> Extend<(K, V)> for Session {
         for (key, value) in iter {
             self.state.insert(key.as_ref(), value.into());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn removing_a_missing_key_changes_nothing() {
+        let mut session = Session::from_json(r#"{"a": 1}"#, 1.0, 1.0).unwrap();
+        assert_eq!(session.remove("missing"), None);
+        assert!(!session.is_dirty());
+        assert_eq!(session.remove("a"), Some(json!(1)));
+        assert!(session.is_dirty());
+        assert!(session.is_empty());
+    }
+
+    #[test]
+    fn removing_a_value_beyond_f64_changes_the_session() {
+        let mut session = Session::from_json(r#"{"n": 1e400}"#, 1.0, 1.0).unwrap();
+        assert_eq!(session.remove("n"), None);
+        assert!(session.is_dirty());
+        assert!(!session.contains_key("n"));
+    }
+
+    #[test]
+    fn from_json_keeps_the_exact_timestamps() {
+        let session = Session::from_json("{}", 1_700_000_000.123_456_7, 1.5).unwrap();
+        assert_eq!(session.accessed(), 1_700_000_000.123_456_7);
+        assert_eq!(session.renewed(), 1_700_000_000.123_456_7);
+        assert_eq!(session.created(), 1.5);
+        assert!(!session.is_new());
+        assert_eq!(session.load_outcome(), LoadOutcome::Loaded);
     }
 }

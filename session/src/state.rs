@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::codec::payload::{Key, RawPayload, key_text};
+use crate::payload::{Key, RawPayload, key_text};
 
 /// The state of one session: keys in insertion order, as a Python `dict` keeps them.
 ///
@@ -213,7 +213,7 @@ impl State {
         key: &str,
         value: &T,
     ) -> Result<(), serde_json::Error> {
-        let text = serde_json::to_string(value)?;
+        let text = crate::finite::to_string(value)?;
         self.put(
             key,
             SlotValue::Text {
@@ -264,10 +264,12 @@ impl State {
         }
     }
 
-    pub(crate) fn remove(&mut self, key: &str) -> Option<Value> {
+    /// Removes a key: `None` when it is missing, `Some(None)` when its value cannot be held
+    /// as a [`Value`] (a number beyond `f64`).
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Option<Value>> {
         let index = self.position(key)?;
         let slot = self.remove_at(index);
-        self.take_value(slot.value)
+        Some(self.take_value(slot.value))
     }
 
     /// Removes a key only if its value deserializes as `T`; a value of another type stays.
@@ -372,7 +374,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::payload;
+    use crate::payload;
 
     fn state(text: &str) -> State {
         let parsed = payload::parse(text).unwrap();

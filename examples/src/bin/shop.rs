@@ -68,8 +68,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The bound address, not `PORT`: with `PORT=0` the system picks one (the tests do).
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| format!("127.0.0.1:{port}"), |a| a.to_string());
     println!(
-        "Tea Shop is open at http://127.0.0.1:{port}/ (sessions in {}; Ctrl-C to close)",
+        "Tea Shop is open at http://{addr}/ (sessions in {}; Ctrl-C to close)",
         shop.kind
     );
     let shutdown = async {

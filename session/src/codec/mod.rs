@@ -74,7 +74,6 @@
 
 #[cfg(feature = "encrypted")]
 mod encrypted;
-pub(crate) mod payload;
 mod signed;
 
 #[cfg(feature = "encrypted")]

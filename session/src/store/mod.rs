@@ -76,12 +76,12 @@
 //!
 //! (This one never expires records: a real store keeps [`Commit::ttl`].)
 
-mod factory;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+mod server_factory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -90,12 +90,12 @@ mod sqlite;
 use std::future::Future;
 use std::time::Duration;
 
-pub use factory::ServerSessionFactory;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]
 pub use redis::{RedisConnection, RedisStore};
+pub use server_factory::ServerSessionFactory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{CleanupTask, InvalidTableName};
 #[cfg(feature = "sqlite")]

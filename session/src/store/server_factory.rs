@@ -2,19 +2,18 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::time::Duration;
 
-use cookie::Cookie;
+use http::HeaderMap;
 use http::header::SET_COOKIE;
-use http::{HeaderMap, HeaderValue};
 
 use super::{Commit, SessionStore, StoreError};
-use crate::builder::{Builder, ServerKeys};
-use crate::clock::Clock;
+use crate::builder::{Builder, KeysAndStore};
 use crate::codec::{CookieCodec, Secret, SignedCodec};
 use crate::error::{Rejection, SessionError};
-use crate::factory::{CookieOptions, Policy, Saved};
-use crate::session::{LoadOutcome, Session};
+use crate::session::{LoadOutcome, Origin, ServerIds, Session, Timestamps};
+use crate::settings::{Saved, Settings, header_value};
+use crate::state::State;
 
 /// Server-side sessions, as pyramid_redis_sessions keeps them: the cookie carries only a
 /// signed random 256-bit session id, the state lives in store `S` under that id.
@@ -58,9 +57,7 @@ use crate::session::{LoadOutcome, Session};
 pub struct ServerSessionFactory<S> {
     store: S,
     codec: SignedCodec,
-    cookie: CookieOptions,
-    policy: Policy,
-    clock: Arc<dyn Clock>,
+    settings: Settings,
 }
 
 /// What a save must do, computed from the session before any `.await`, so that the save's
@@ -85,29 +82,21 @@ impl<S: SessionStore> ServerSessionFactory<S> {
 
     /// Starts building a factory that signs ids with `secret` (at least
     /// [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes) and keeps sessions in `store`.
-    pub fn builder(secret: impl Into<Secret>, store: S) -> Builder<ServerKeys<S>> {
+    pub fn builder(secret: impl Into<Secret>, store: S) -> Builder<KeysAndStore<S>> {
         Builder::server(secret.into(), store)
     }
 
-    pub(crate) fn new(
-        store: S,
-        codec: SignedCodec,
-        cookie: CookieOptions,
-        policy: Policy,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub(crate) fn new(store: S, codec: SignedCodec, settings: Settings) -> Self {
         Self {
             store,
             codec,
-            cookie,
-            policy,
-            clock,
+            settings,
         }
     }
 
     #[cfg(feature = "axum")]
     pub(crate) fn set_on_exception(&self) -> bool {
-        self.policy.set_on_exception
+        self.settings.policy.set_on_exception
     }
 
     /// The store.
@@ -117,12 +106,12 @@ impl<S: SessionStore> ServerSessionFactory<S> {
 
     /// The cookie's name.
     pub fn cookie_name(&self) -> &str {
-        &self.cookie.name
+        &self.settings.cookie.name
     }
 
     /// The current time on the factory's clock.
     pub fn now(&self) -> f64 {
-        self.clock.now()
+        self.settings.clock.now()
     }
 
     /// Loads the session of a request from its `Cookie` headers and the store.
@@ -132,21 +121,16 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     /// only error is the store's: then there is no session to work on, and the request
     /// should fail (the axum layer answers `503` when the store is unreachable).
     pub async fn load(&self, headers: &HeaderMap) -> Result<Session, StoreError> {
-        let value = self.cookie.find(headers);
+        let value = self.settings.cookie.find(headers);
         self.load_value(value.as_deref()).await
     }
 
     /// Loads a session from the session cookie's value (`None` when the request has none).
     pub async fn load_value(&self, value: Option<&str>) -> Result<Session, StoreError> {
-        let now = self.clock.now();
-        let reissue = self.policy.reissue_time;
+        let now = self.settings.clock.now();
         let Some(value) = value else {
-            return Ok(Session::fresh_stored(
-                now,
-                reissue,
-                LoadOutcome::NoCookie,
-                None,
-            ));
+            let origin = fresh(LoadOutcome::NoCookie, None);
+            return Ok(self.settings.session(origin, now));
         };
         let (id, stale_key) = match self.open_id(value) {
             Ok(opened) => opened,
@@ -155,27 +139,31 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         let Some(record) = self.store.load(&id).await? else {
             return Ok(self.rejected(now, Rejection::UnknownSessionId, None));
         };
-        if let Some(timeout) = self.policy.timeout
-            && now - record.accessed > timeout
-        {
+        let times = Timestamps {
+            accessed: record.accessed,
+            created: record.created,
+        };
+        if self.settings.policy.timed_out(times, now) {
             // The store's TTL normally removes it first; the factory's clock decides.
             return Ok(self.rejected(now, Rejection::TimedOut, Some(id)));
         }
-        Ok(Session::from_store(id, record, now, reissue, stale_key))
+        let ids = ServerIds {
+            id,
+            stored: true,
+            retired: None,
+        };
+        let origin = Origin {
+            server: Some(ids),
+            ..Origin::loaded(State::from_entries(record.entries), times, stale_key)
+        };
+        Ok(self.settings.session(origin, now))
     }
 
+    /// A new session under a new id, for a cookie that names no usable session.
     fn rejected(&self, now: f64, rejection: Rejection, retire: Option<String>) -> Session {
-        tracing::debug!(
-            cookie = %self.cookie.name,
-            reason = %rejection,
-            "session id rejected; starting a new session under a new id"
-        );
-        Session::fresh_stored(
-            now,
-            self.policy.reissue_time,
-            LoadOutcome::Rejected(rejection),
-            retire,
-        )
+        self.settings.log_rejection(rejection);
+        let origin = fresh(LoadOutcome::Rejected(rejection), retire);
+        self.settings.session(origin, now)
     }
 
     /// The id a cookie value carries, and whether it was signed with a fallback secret.
@@ -214,12 +202,12 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         session: &Session,
         response: &'a mut HeaderMap,
     ) -> impl Future<Output = Result<Saved, StoreError>> + Send + use<'a, S> {
-        let plan = if self.policy.set_on_exception {
+        let plan = if self.settings.policy.set_on_exception {
             self.plan(session)
         } else {
             Ok(Plan::Nothing)
         };
-        let skipped = !self.policy.set_on_exception;
+        let skipped = !self.settings.policy.set_on_exception;
         async move {
             if skipped {
                 return Ok(Saved::SkippedOnError);
@@ -230,12 +218,8 @@ impl<S: SessionStore> ServerSessionFactory<S> {
 
     /// What saving `session` takes; see [`Plan`].
     pub(crate) fn plan(&self, session: &Session) -> Result<Plan, StoreError> {
-        if let Some(failed) = session.failed_write() {
-            return Err(SessionError::Unserializable {
-                key: failed.key.clone(),
-                source: serde::ser::Error::custom(&failed.reason),
-            }
-            .into());
+        if let Some(err) = session.failed_write() {
+            return Err(err.into());
         }
         if !session.is_dirty() {
             return Ok(Plan::Nothing);
@@ -262,8 +246,9 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             Vec::new()
         };
         let stale = session.load_outcome() == LoadOutcome::LoadedWithOldSecret;
-        let cookie = (!stored || stale || self.cookie.max_age.is_some())
+        let cookie = (!stored || stale || self.settings.cookie.max_age.is_some())
             .then(|| self.codec.seal(id.as_bytes()));
+        let ttl = self.settings.policy.timeout.map(Duration::from_secs_f64);
         let commit = Commit {
             id,
             replace: !stored,
@@ -272,7 +257,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             remove,
             created: session.created(),
             accessed: session.accessed(),
-            ttl: self.policy.timeout.map(std::time::Duration::from_secs_f64),
+            ttl,
         };
         Ok(Plan::Commit { commit, cookie })
     }
@@ -290,7 +275,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                     return Ok(Saved::Unchanged);
                 };
                 self.store.delete(&retire).await?;
-                let mut cookie = self.build_cookie(String::new());
+                let mut cookie = self.settings.cookie(String::new());
                 cookie.make_removal();
                 response.append(SET_COOKIE, header_value(&cookie)?);
                 Ok(Saved::Written)
@@ -298,7 +283,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             Plan::Commit { commit, cookie } => {
                 // Formatted before the write, so a bad header cannot follow a done write.
                 let header = match cookie {
-                    Some(value) => Some(header_value(&self.build_cookie(value))?),
+                    Some(value) => Some(header_value(&self.settings.cookie(value))?),
                     None => None,
                 };
                 if !self.store.save(&commit).await? {
@@ -314,26 +299,28 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             }
         }
     }
+}
 
-    /// The cookie with the factory's attributes.
-    fn build_cookie(&self, value: String) -> Cookie<'_> {
-        self.cookie.cookie(value, self.clock.now())
+/// A new, empty session under a fresh id; the first save deletes the record of `retired`.
+fn fresh(outcome: LoadOutcome, retired: Option<String>) -> Origin {
+    let ids = ServerIds {
+        id: super::new_session_id(),
+        stored: false,
+        retired,
+    };
+    Origin {
+        state: State::tracked(),
+        server: Some(ids),
+        ..Origin::new(outcome)
     }
 }
 
-fn header_value(cookie: &Cookie<'_>) -> Result<HeaderValue, StoreError> {
-    // Names and attributes are checked at build time and the value is base64.
-    HeaderValue::try_from(cookie.to_string())
-        .map_err(|_| StoreError::Session(SessionError::InvalidCookieValue))
-}
-
 impl<S: fmt::Debug> fmt::Debug for ServerSessionFactory<S> {
-    /// Shows the store, cookie options and policy, never the secrets.
+    /// Shows the cookie options, policy and store, never the secrets.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerSessionFactory")
+        self.settings
+            .debug_struct(f, "ServerSessionFactory")
             .field("store", &self.store)
-            .field("cookie", &self.cookie)
-            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }

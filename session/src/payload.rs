@@ -1,5 +1,6 @@
-//! The JSON payload every cookie codec carries: `[accessed, created, state]`, as Pyramid's
-//! `JSONSerializer` writes it.
+//! The session payload a cookie codec seals: `[accessed, created, state]` as JSON, as
+//! Pyramid's `JSONSerializer` writes it. Codecs see only its bytes; this module reads and
+//! writes it.
 //!
 //! Parsing splits the state into per-key raw JSON slices without building a
 //! `serde_json::Value` tree: a request decodes only the keys it touches, and a save copies
@@ -13,12 +14,12 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::value::RawValue;
 
 use crate::error::Rejection;
+use crate::session::Timestamps;
 
 /// A parsed payload whose state values are byte ranges into the payload text.
 #[derive(Debug)]
 pub(crate) struct RawPayload {
-    pub accessed: f64,
-    pub created: f64,
+    pub times: Timestamps,
     /// Keys in the order they arrived; a key that repeats keeps its first place and its last
     /// value, as Python's `json.loads` does.
     pub entries: Vec<(Key, Range<usize>)>,
@@ -129,8 +130,8 @@ impl<'de> Visitor<'de> for PayloadSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawPayload, A::Error> {
         self.stage.set(Stage::Timestamp);
-        let accessed = seq.next_element::<Timestamp>()?;
-        let created = seq.next_element::<Timestamp>()?;
+        let accessed = seq.next_element::<IntOrFloat>()?;
+        let created = seq.next_element::<IntOrFloat>()?;
         self.stage.set(Stage::State);
         let entries = seq.next_element_seed(StateSeed { text: self.text })?;
         self.stage.set(Stage::Outer);
@@ -141,35 +142,37 @@ impl<'de> Visitor<'de> for PayloadSeed<'_> {
             return Err(de::Error::invalid_length(4, &self));
         }
         Ok(RawPayload {
-            accessed: accessed.0,
-            created: created.0,
+            times: Timestamps {
+                accessed: accessed.0,
+                created: created.0,
+            },
             entries,
         })
     }
 }
 
 /// Pyramid writes `accessed` as an int and `created` as a float; either is accepted.
-struct Timestamp(f64);
+struct IntOrFloat(f64);
 
-impl<'de> serde::Deserialize<'de> for Timestamp {
+impl<'de> serde::Deserialize<'de> for IntOrFloat {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TimestampVisitor;
-        impl Visitor<'_> for TimestampVisitor {
-            type Value = Timestamp;
+        struct IntOrFloatVisitor;
+        impl Visitor<'_> for IntOrFloatVisitor {
+            type Value = IntOrFloat;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a Unix timestamp")
             }
-            fn visit_u64<E>(self, v: u64) -> Result<Timestamp, E> {
-                Ok(Timestamp(v as f64))
+            fn visit_u64<E>(self, v: u64) -> Result<IntOrFloat, E> {
+                Ok(IntOrFloat(v as f64))
             }
-            fn visit_i64<E>(self, v: i64) -> Result<Timestamp, E> {
-                Ok(Timestamp(v as f64))
+            fn visit_i64<E>(self, v: i64) -> Result<IntOrFloat, E> {
+                Ok(IntOrFloat(v as f64))
             }
-            fn visit_f64<E>(self, v: f64) -> Result<Timestamp, E> {
-                Ok(Timestamp(v))
+            fn visit_f64<E>(self, v: f64) -> Result<IntOrFloat, E> {
+                Ok(IntOrFloat(v))
             }
         }
-        deserializer.deserialize_any(TimestampVisitor)
+        deserializer.deserialize_any(IntOrFloatVisitor)
     }
 }
 
@@ -252,9 +255,27 @@ impl<'de> Visitor<'de> for KeySeed {
     }
 }
 
+/// The payload `[accessed, created, state]`, where `write_state` appends the state object.
+/// `state_len` is a guess of the state's length, for the allocation.
+pub(crate) fn write<E>(
+    times: Timestamps,
+    state_len: usize,
+    write_state: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<Vec<u8>, E> {
+    let mut out = Vec::with_capacity(state_len + 48);
+    out.push(b'[');
+    write_timestamp(&mut out, times.accessed);
+    out.push(b',');
+    write_timestamp(&mut out, times.created);
+    out.push(b',');
+    write_state(&mut out)?;
+    out.push(b']');
+    Ok(out)
+}
+
 /// Appends a timestamp the way Python prints it: whole numbers as integers, others in the
 /// shortest form that reads back to the same float.
-pub(crate) fn write_timestamp(out: &mut Vec<u8>, t: f64) {
+fn write_timestamp(out: &mut Vec<u8>, t: f64) {
     const EXACT_INT: f64 = 9_007_199_254_740_992.0; // 2^53
     if t.fract() == 0.0 && t.abs() < EXACT_INT {
         let _ = serde_json::to_writer(&mut *out, &(t as i64));
@@ -278,8 +299,8 @@ mod tests {
     fn splits_state_into_raw_slices() {
         let text = r#"[1700000000, 1699999999.5, {"a": [1, 2], "b": {"c": "é"}}]"#;
         let p = parse(text).unwrap();
-        assert_eq!(p.accessed, 1_700_000_000.0);
-        assert_eq!(p.created, 1_699_999_999.5);
+        assert_eq!(p.times.accessed, 1_700_000_000.0);
+        assert_eq!(p.times.created, 1_699_999_999.5);
         assert_eq!(key_text(text, &p.entries[0].0), "a");
         assert_eq!(slice(text, &p, 0), "[1, 2]");
         assert_eq!(key_text(text, &p.entries[1].0), "b");
@@ -357,6 +378,22 @@ mod tests {
             parse(&strings).is_ok(),
             "brackets inside strings do not nest"
         );
+    }
+
+    #[test]
+    fn written_payloads_parse_back() {
+        let times = Timestamps {
+            accessed: 1_700_000_000.0,
+            created: 1_699_999_999.5,
+        };
+        let text = write(times, 8, |out| {
+            out.extend_from_slice(br#"{"a": 1}"#);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(text, br#"[1700000000,1699999999.5,{"a": 1}]"#);
+        let p = parse(std::str::from_utf8(&text).unwrap()).unwrap();
+        assert_eq!(p.times, times);
     }
 
     #[test]

@@ -1,24 +1,24 @@
-//! Cookie session factories: load a request's session from its `Cookie` header and, when
-//! the save policy says so, write it back as a `Set-Cookie` header.
+//! Cookie session factories: the whole session in the cookie, sealed by a codec. They load
+//! a request's session from its `Cookie` header and, when the save policy says so, write it
+//! back as a `Set-Cookie` header.
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
 
-use cookie::{Cookie, SameSite};
-use http::header::{COOKIE, SET_COOKIE};
-use http::{HeaderMap, HeaderValue};
+use cookie::Cookie;
+use http::HeaderMap;
+use http::header::SET_COOKIE;
 
 #[cfg(feature = "encrypted")]
 use crate::builder::EncryptedKeys;
 use crate::builder::{Builder, ReadyCodec, SignedKeys};
-use crate::clock::Clock;
-use crate::codec::payload::{self, write_timestamp};
 use crate::codec::{CookieCodec, Secret, SignedCodec};
 #[cfg(feature = "encrypted")]
 use crate::codec::{EncryptedCodec, EncryptionKey};
 use crate::error::{Rejection, SessionError};
-use crate::session::{LoadOutcome, Session};
+use crate::payload;
+use crate::session::{LoadOutcome, Origin, Session, Timestamps};
+use crate::settings::{Saved, Settings, find_cookie, header_value};
+use crate::state::State;
 
 /// The longest cookie value a factory writes, as in Pyramid: browsers keep about 4096 bytes
 /// per cookie, name and attributes included.
@@ -110,99 +110,7 @@ pub type EncryptedCookieSessionFactory = CookieSessionFactory<EncryptedCodec>;
 /// app (in an `Arc`) and call it from every request.
 pub struct CookieSessionFactory<C> {
     codec: C,
-    cookie: CookieOptions,
-    policy: Policy,
-    clock: Arc<dyn Clock>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct CookieOptions {
-    pub name: String,
-    pub max_age: Option<Duration>,
-    pub path: Option<String>,
-    pub domain: Option<String>,
-    pub secure: bool,
-    pub httponly: bool,
-    pub samesite: Option<SameSite>,
-}
-
-impl Default for CookieOptions {
-    fn default() -> Self {
-        Self {
-            name: "session".to_owned(),
-            max_age: None,
-            path: Some("/".to_owned()),
-            domain: None,
-            secure: false,
-            httponly: false,
-            samesite: Some(SameSite::Lax),
-        }
-    }
-}
-
-impl CookieOptions {
-    /// The session cookie's value in a request: WebOb keeps the last of repeated cookies,
-    /// and so does this, across all `Cookie` headers.
-    pub(crate) fn find(&self, headers: &HeaderMap) -> Option<String> {
-        headers.get_all(COOKIE).iter().rev().find_map(|header| {
-            // A header with bytes outside visible ASCII may still carry a good session
-            // cookie.
-            find_cookie(&String::from_utf8_lossy(header.as_bytes()), &self.name)
-        })
-    }
-
-    /// The `Set-Cookie` cookie holding `value`, borrowing these attributes; `now` dates
-    /// `Expires` when there is a `Max-Age`.
-    pub(crate) fn cookie(&self, value: String, now: f64) -> Cookie<'_> {
-        let mut cookie = Cookie::new(self.name.as_str(), value);
-        if let Some(path) = &self.path {
-            cookie.set_path(path.as_str());
-        }
-        if let Some(domain) = &self.domain {
-            cookie.set_domain(domain.as_str());
-        }
-        if let Some(max_age) = self.max_age {
-            let secs = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
-            cookie.set_max_age(cookie::time::Duration::seconds(secs));
-            let expires = (now as i64).saturating_add(secs);
-            if let Ok(at) = cookie::time::OffsetDateTime::from_unix_timestamp(expires) {
-                cookie.set_expires(at);
-            }
-        }
-        cookie.set_secure(self.secure.then_some(true));
-        cookie.set_http_only(self.httponly.then_some(true));
-        cookie.set_same_site(self.samesite);
-        cookie
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Policy {
-    pub timeout: Option<f64>,
-    pub reissue_time: Option<f64>,
-    pub set_on_exception: bool,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            timeout: Some(1200.0),
-            reissue_time: Some(0.0),
-            set_on_exception: true,
-        }
-    }
-}
-
-/// What a save did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Saved {
-    /// A `Set-Cookie` header was appended.
-    Written,
-    /// The session needed no new cookie.
-    Unchanged,
-    /// The response is for a failed request and the factory has `set_on_exception(false)`.
-    SkippedOnError,
+    settings: Settings,
 }
 
 impl SignedCookieSessionFactory {
@@ -229,23 +137,13 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         Builder::ready(codec)
     }
 
-    pub(crate) fn new(
-        codec: C,
-        cookie: CookieOptions,
-        policy: Policy,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            codec,
-            cookie,
-            policy,
-            clock,
-        }
+    pub(crate) fn new(codec: C, settings: Settings) -> Self {
+        Self { codec, settings }
     }
 
     /// The cookie's name.
     pub fn cookie_name(&self) -> &str {
-        &self.cookie.name
+        &self.settings.cookie.name
     }
 
     /// The codec.
@@ -255,7 +153,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
 
     /// The current time on the factory's clock.
     pub fn now(&self) -> f64 {
-        self.clock.now()
+        self.settings.clock.now()
     }
 
     /// Loads the session of a request from its `Cookie` headers.
@@ -264,66 +162,46 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     /// [`load_outcome`](Session::load_outcome) says why, and the reason is logged at debug
     /// level.
     pub fn load(&self, headers: &HeaderMap) -> Session {
-        let value = self.cookie.find(headers);
+        let value = self.settings.cookie.find(headers);
         self.load_value(value.as_deref())
     }
 
     /// Loads a session from the value of a `Cookie` header.
     pub fn load_cookie_header(&self, header: &str) -> Session {
-        let value = find_cookie(header, &self.cookie.name);
+        let value = find_cookie(header, &self.settings.cookie.name);
         self.load_value(value.as_deref())
     }
 
     /// Loads a session from the session cookie's value (`None` when the request has none).
     pub fn load_value(&self, value: Option<&str>) -> Session {
-        let now = self.clock.now();
-        let Some(value) = value else {
-            return Session::fresh(now, self.policy.reissue_time, LoadOutcome::NoCookie);
+        let now = self.settings.clock.now();
+        let origin = match value {
+            None => Origin::new(LoadOutcome::NoCookie),
+            Some(value) => self.open(value, now).unwrap_or_else(|rejection| {
+                self.settings.log_rejection(rejection);
+                Origin::new(LoadOutcome::Rejected(rejection))
+            }),
         };
-        match self.open(value, now) {
-            Ok(session) => session,
-            Err(Rejected::TimedOut { accessed, created }) => {
-                tracing::debug!(
-                    cookie = %self.cookie.name,
-                    reason = %Rejection::TimedOut,
-                    "session cookie timed out; its state is dropped"
-                );
-                Session::timed_out(now, self.policy.reissue_time, accessed, created)
-            }
-            Err(Rejected::Invalid(rejection)) => {
-                tracing::debug!(
-                    cookie = %self.cookie.name,
-                    reason = %rejection,
-                    "session cookie rejected; starting a new session"
-                );
-                Session::fresh(
-                    now,
-                    self.policy.reissue_time,
-                    LoadOutcome::Rejected(rejection),
-                )
-            }
-        }
+        self.settings.session(origin, now)
     }
 
-    fn open(&self, value: &str, now: f64) -> Result<Session, Rejected> {
+    /// What a cookie value holds at `now`: a loaded session, or a timed-out one that keeps
+    /// only its timestamps. An error when the value is unusable.
+    fn open(&self, value: &str, now: f64) -> Result<Origin, Rejection> {
         let opened = self.codec.open(value)?;
         let text = String::from_utf8(opened.payload).map_err(|_| Rejection::NotUtf8)?;
         let parsed = payload::parse(&text)?;
-        if let Some(timeout) = self.policy.timeout
-            && now - parsed.accessed > timeout
-        {
-            return Err(Rejected::TimedOut {
-                accessed: parsed.accessed,
-                created: parsed.created,
+        let times = parsed.times;
+        if self.settings.policy.timed_out(times, now) {
+            // As in Pyramid, a timed-out session keeps its timestamps; only its state goes.
+            self.settings.log_rejection(Rejection::TimedOut);
+            return Ok(Origin {
+                kept: Some(times),
+                ..Origin::new(LoadOutcome::Rejected(Rejection::TimedOut))
             });
         }
-        Ok(Session::loaded(
-            text,
-            parsed,
-            now,
-            self.policy.reissue_time,
-            opened.stale_key,
-        ))
+        let state = State::from_payload(text, parsed);
+        Ok(Origin::loaded(state, times, opened.stale_key))
     }
 
     /// Seals the session into a cookie value, whether or not it changed.
@@ -331,23 +209,20 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     /// An error when a typed guard failed to write back, or when the value would exceed
     /// [`MAX_COOKIE_VALUE_LEN`].
     pub fn encode(&self, session: &Session) -> Result<String, SessionError> {
-        if let Some(failed) = session.failed_write() {
-            return Err(SessionError::Unserializable {
-                key: failed.key.clone(),
-                source: serde::ser::Error::custom(&failed.reason),
-            });
+        if let Some(err) = session.failed_write() {
+            return Err(err);
         }
+        // The cookie written now is renewed at the session's last access.
+        let times = Timestamps {
+            accessed: session.accessed(),
+            created: session.created(),
+        };
         let state = session.state();
-        let mut json = Vec::with_capacity(state.json_len_hint() + 48);
-        json.push(b'[');
-        write_timestamp(&mut json, session.accessed());
-        json.push(b',');
-        write_timestamp(&mut json, session.created());
-        json.push(b',');
-        state
-            .write_json(&mut json)
-            .map_err(|(key, err)| SessionError::unserializable(&key, err))?;
-        json.push(b']');
+        let json = payload::write(times, state.json_len_hint(), |out| {
+            state
+                .write_json(out)
+                .map_err(|(key, err)| SessionError::unserializable(&key, err))
+        })?;
         let value = self.codec.seal(&json);
         if value.len() > MAX_COOKIE_VALUE_LEN {
             return Err(SessionError::TooLarge {
@@ -360,12 +235,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
 
     /// The `Set-Cookie` cookie for the session, with the factory's attributes.
     pub fn set_cookie(&self, session: &Session) -> Result<Cookie<'static>, SessionError> {
-        Ok(self.build_cookie(self.encode(session)?).into_owned())
-    }
-
-    /// The cookie, borrowing the factory's attributes: a save formats it at once.
-    fn build_cookie(&self, value: String) -> Cookie<'_> {
-        self.cookie.cookie(value, self.clock.now())
+        Ok(self.settings.cookie(self.encode(session)?).into_owned())
     }
 
     /// Appends the session's `Set-Cookie` header to a response when the save policy says
@@ -377,11 +247,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         if !session.is_dirty() && session.failed_write().is_none() {
             return Ok(Saved::Unchanged);
         }
-        let cookie = self.build_cookie(self.encode(session)?);
-        // Names and attributes are checked when the factory is built; only a codec of the
-        // user's could produce a value a header cannot hold.
-        let header = HeaderValue::try_from(cookie.to_string())
-            .map_err(|_| SessionError::InvalidCookieValue)?;
+        let header = header_value(&self.settings.cookie(self.encode(session)?))?;
         response.append(SET_COOKIE, header);
         Ok(Saved::Written)
     }
@@ -393,7 +259,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         session: &Session,
         response: &mut HeaderMap,
     ) -> Result<Saved, SessionError> {
-        if self.policy.set_on_exception {
+        if self.settings.policy.set_on_exception {
             self.save(session, response)
         } else {
             Ok(Saved::SkippedOnError)
@@ -404,35 +270,8 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
 impl<C> fmt::Debug for CookieSessionFactory<C> {
     /// Shows the cookie options and policy, never the keys.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CookieSessionFactory")
-            .field("cookie", &self.cookie)
-            .field("policy", &self.policy)
+        self.settings
+            .debug_struct(f, "CookieSessionFactory")
             .finish_non_exhaustive()
     }
-}
-
-/// Why `open` did not produce a session.
-enum Rejected {
-    Invalid(Rejection),
-    /// A valid cookie past its timeout: Pyramid keeps its timestamps and drops its state.
-    TimedOut {
-        accessed: f64,
-        created: f64,
-    },
-}
-
-impl From<Rejection> for Rejected {
-    fn from(rejection: Rejection) -> Self {
-        Self::Invalid(rejection)
-    }
-}
-
-/// The value of cookie `name` in a `Cookie` header; the last one wins when it repeats, as in
-/// WebOb (even when that one is invalid).
-fn find_cookie(header: &str, name: &str) -> Option<String> {
-    Cookie::split_parse(header)
-        .filter_map(Result::ok)
-        .filter(|cookie| cookie.name() == name)
-        .last()
-        .map(|cookie| cookie.value().to_owned())
 }
