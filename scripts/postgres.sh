@@ -9,7 +9,8 @@
 # POSTGRES_PORT picks the port (default 5440). An answering server on that port is reused.
 # The cluster lives in target/postgres/data (made by `initdb` on the first run), owned by an
 # unprivileged user: PostgreSQL refuses to run as root, so as root the server runs as the
-# `postgres` user the Debian package creates. Its superuser is `session`, with the password
+# `postgres` user the Debian package creates (and when that user cannot reach target/, as in
+# a clone under a private home, the cluster goes to $TMPDIR/session-tests-postgres-PORT). Its superuser is `session`, with the password
 # below: a throwaway server for tests, reachable from 127.0.0.1 only.
 set -euo pipefail
 _pg_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,9 +46,11 @@ _pg_as_owner() {
 
 if [[ "${1:-}" == "stop" ]]; then
     _pg_bindir="$(_pg_bin)"
-    if [[ -n "$_pg_bindir" && -f "$_pg_data/postmaster.pid" ]]; then
-        _pg_as_owner "$_pg_bindir/pg_ctl" stop -D "$_pg_data" -m fast -s >&2 || true
-    fi
+    for _pg_stop in "$_pg_data" "${TMPDIR:-/tmp}/session-tests-postgres-$_pg_port/data"; do
+        if [[ -n "$_pg_bindir" && -f "$_pg_stop/postmaster.pid" ]]; then
+            _pg_as_owner "$_pg_bindir/pg_ctl" stop -D "$_pg_stop" -m fast -s >&2 || true
+        fi
+    done
     return 0 2>/dev/null || exit 0
 fi
 
@@ -70,6 +73,15 @@ if ! _pg_ready; then
     mkdir -p "$_pg_dir"
     if [[ "$(id -u)" == 0 ]]; then
         chown postgres: "$_pg_dir"
+        # The `postgres` user must reach the checkout; a clone under a private home cannot.
+        if ! runuser -u postgres -- test -w "$_pg_dir"; then
+            _pg_dir="${TMPDIR:-/tmp}/session-tests-postgres-$_pg_port"
+            _pg_data="$_pg_dir/data"
+            _pg_log="$_pg_dir/postgres-$_pg_port.log"
+            echo "postgres.sh: the postgres user cannot reach target/; using $_pg_dir" >&2
+            mkdir -p "$_pg_dir"
+            chown postgres: "$_pg_dir"
+        fi
     fi
     if [[ ! -f "$_pg_data/PG_VERSION" ]]; then
         _pg_pwfile="$(_pg_as_owner mktemp)"

@@ -248,3 +248,12 @@ async fn debug_shows_the_table_only() {
     );
     assert!(!shown.contains("session-test-"), "{shown}");
 }
+
+#[tokio::test]
+async fn an_in_memory_database_is_shared_by_loads_and_saves() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    let factory = factory(store, &clock());
+    let cookie = seed(&factory, json!({"user_id": 7})).await;
+    assert_eq!(load(&factory, &cookie).await.get("user_id"), Some(&json!(7)));
+}

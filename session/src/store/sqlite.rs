@@ -182,7 +182,8 @@ impl SqliteStore {
     }
 
     /// Opens the database at `url` (`sqlite://path/to/file.db`, created if missing;
-    /// `sqlite::memory:` for a database that lives as long as the store), in WAL mode with
+    /// `sqlite::memory:` for a database that lives as long as the store's connections), in
+    /// WAL mode with
     /// `synchronous = NORMAL` (a commit survives an app crash; an OS crash may lose the last
     /// few), a busy timeout of 5 s, 4 connections for loads and one for writes. Connects
     /// lazily: the file is opened by the first query.
@@ -195,14 +196,17 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .acquire_timeout(BUSY_TIMEOUT)
-            .connect_lazy_with(options.clone());
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(BUSY_TIMEOUT)
-            .connect_lazy_with(options);
+        // Connections stay open once made: an in-memory database lives as long as one of
+        // them does, and a SQLite connection holds no server's resources.
+        let pool_options = |size| {
+            SqlitePoolOptions::new()
+                .max_connections(size)
+                .acquire_timeout(BUSY_TIMEOUT)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        };
+        let pool = pool_options(POOL_SIZE).connect_lazy_with(options.clone());
+        let writer = pool_options(1).connect_lazy_with(options);
         Ok(Self::with_writer(pool, writer))
     }
 
