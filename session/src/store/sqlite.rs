@@ -58,17 +58,35 @@ use super::{Commit, Record, SessionStore, StoreError};
 ///     value TEXT NOT NULL,        -- the key's value as JSON text
 ///     PRIMARY KEY (session_id, key)
 /// ) WITHOUT ROWID;
+/// -- The partial save in one statement (see below).
+/// CREATE VIEW IF NOT EXISTS sessions_update AS SELECT '' AS id, 0.0 AS accessed,
+///     0 AS expires_at, 0 AS now, '[]' AS removed, '[]' AS written WHERE 0;
+/// CREATE TRIGGER IF NOT EXISTS sessions_update INSTEAD OF INSERT ON sessions_update
+/// BEGIN
+///     SELECT RAISE(ABORT, 'session gone') WHERE NOT EXISTS (SELECT 1 FROM sessions
+///         WHERE id = NEW.id AND (expires_at IS NULL OR expires_at > NEW.now));
+///     UPDATE sessions SET accessed = NEW.accessed, expires_at = NEW.expires_at
+///         WHERE id = NEW.id;
+///     DELETE FROM sessions_entries WHERE session_id = NEW.id
+///         AND key IN (SELECT value FROM json_each(NEW.removed));
+///     INSERT INTO sessions_entries (session_id, key, value)
+///         SELECT NEW.id, json_extract(w.value, '$[0]'), json_extract(w.value, '$[1]')
+///         FROM json_each(NEW.written) AS w WHERE true
+///         ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value;
+/// END;
 /// ```
 ///
 /// # Saving
 ///
-/// A save is one `BEGIN IMMEDIATE` transaction (it takes the write lock at once, so two
-/// writers never deadlock upgrading a read lock): a partial save updates the session row
-/// only if it is there and not expired, then upserts the keys the request wrote and deletes
-/// the ones it removed; if the row is gone (invalidated, expired), nothing is written and
-/// the save reports it. A new or renamed session deletes the old id's rows and inserts the
-/// new ones in the same transaction. Concurrent requests that change different keys
-/// therefore all survive.
+/// A partial save is one statement, so one round trip to SQLite: an `INSERT` into the view
+/// `sessions_update`, whose `INSTEAD OF` trigger checks that the session row is there and
+/// not expired (else it aborts, and the save reports that nothing was written), renews it,
+/// deletes the keys the request removed and upserts the ones it wrote. The statement takes
+/// the write lock before it reads, and a failure anywhere undoes all of it. A new or renamed
+/// session is one `BEGIN IMMEDIATE` transaction: delete the old id's rows, insert the new
+/// ones. Concurrent requests that change different keys therefore all survive. Saves go
+/// through one connection of their own, so concurrent ones queue in order rather than poll
+/// SQLite's lock.
 ///
 /// The factory's timeout is the row's expiry, renewed on every save. An expired row is
 /// never loaded or written to, but stays on disk until [`delete_expired`](Self::delete_expired)
@@ -101,10 +119,9 @@ struct Statements {
     names: TableNames,
     schema: Vec<SqlStr>,
     load: SqlStr,
-    touch: SqlStr,
+    update: SqlStr,
     insert_session: SqlStr,
     upsert_entry: SqlStr,
-    delete_entry: SqlStr,
     delete_entries: SqlStr,
     delete_session: SqlStr,
     delete_expired_entries: SqlStr,
@@ -120,6 +137,24 @@ impl Statements {
             "CREATE TABLE IF NOT EXISTS {entries} (\n    session_id TEXT NOT NULL REFERENCES \
              {sessions} (id) ON DELETE CASCADE,\n    key TEXT NOT NULL,\n    value TEXT NOT \
              NULL,\n    PRIMARY KEY (session_id, key)\n) WITHOUT ROWID",
+            // The partial save as one statement (an insert into this view), so one round
+            // trip: the write lock is taken before the first read, and a failure anywhere
+            // undoes the whole statement.
+            "CREATE VIEW IF NOT EXISTS {sessions}_update AS SELECT '' AS id, 0.0 AS accessed, \
+             0 AS expires_at, 0 AS now, '[]' AS removed, '[]' AS written WHERE 0",
+            "CREATE TRIGGER IF NOT EXISTS {sessions}_update INSTEAD OF INSERT ON {sessions}_update \
+             BEGIN\n    \
+             SELECT RAISE(ABORT, 'session gone') WHERE NOT EXISTS (SELECT 1 FROM {sessions} \
+             WHERE id = NEW.id AND (expires_at IS NULL OR expires_at > NEW.now));\n    \
+             UPDATE {sessions} SET accessed = NEW.accessed, expires_at = NEW.expires_at \
+             WHERE id = NEW.id;\n    \
+             DELETE FROM {entries} WHERE session_id = NEW.id \
+             AND key IN (SELECT value FROM json_each(NEW.removed));\n    \
+             INSERT INTO {entries} (session_id, key, value) \
+             SELECT NEW.id, json_extract(w.value, '$[0]'), json_extract(w.value, '$[1]') \
+             FROM json_each(NEW.written) AS w WHERE true \
+             ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value;\n\
+             END",
         ]
         .map(|template| names.sql(template))
         .into();
@@ -130,9 +165,9 @@ impl Statements {
                  LEFT JOIN {entries} e ON e.session_id = s.id \
                  WHERE s.id = ?1 AND (s.expires_at IS NULL OR s.expires_at > ?2)",
             ),
-            touch: names.sql(
-                "UPDATE {sessions} SET accessed = ?1, expires_at = ?2 \
-                 WHERE id = ?3 AND (expires_at IS NULL OR expires_at > ?4)",
+            update: names.sql(
+                "INSERT INTO {sessions}_update (id, accessed, expires_at, now, removed, written) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             ),
             insert_session: names.sql(
                 "INSERT INTO {sessions} (id, created, accessed, expires_at) VALUES (?1, ?2, ?3, ?4)",
@@ -141,7 +176,6 @@ impl Statements {
                 "INSERT INTO {entries} (session_id, key, value) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value",
             ),
-            delete_entry: names.sql("DELETE FROM {entries} WHERE session_id = ?1 AND key = ?2"),
             delete_entries: names.sql("DELETE FROM {entries} WHERE session_id = ?1"),
             delete_session: names.sql("DELETE FROM {sessions} WHERE id = ?1"),
             delete_expired_entries: names.sql(
@@ -153,6 +187,9 @@ impl Statements {
         }
     }
 }
+
+/// The trigger's message when a partial save finds no live session row.
+const SESSION_GONE: &str = "session gone";
 
 /// How long a connection waits for another's write lock before the request fails with
 /// [`StoreError::Unavailable`].
@@ -249,8 +286,8 @@ impl SqliteStore {
         sql::schema_text(&self.sql.schema)
     }
 
-    /// Creates the tables and the index if they do not exist, in one transaction (safe to
-    /// run on every start, and from several processes at once).
+    /// Creates the tables, the index, the view and its trigger if they do not exist, in one
+    /// transaction (safe to run on every start, and from several processes at once).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -373,52 +410,49 @@ impl SessionStore for SqliteStore {
         let now = now_ms();
         let expires_at = sql::ttl_ms(commit.ttl).map(|ttl| now.saturating_add(ttl));
         let sql = &self.sql;
+        if !commit.replace {
+            let removed: Vec<&String> = sql::removed_keys(&commit.remove, &commit.set).collect();
+            // `[key, ...]` and `[[key, json text], ...]`, unpacked by the trigger.
+            let removed = serde_json::to_string(&removed).map_err(StoreError::backend)?;
+            let written = serde_json::to_string(&commit.set).map_err(StoreError::backend)?;
+            let saved = sqlx::query(sql.update.clone())
+                .bind(&commit.id)
+                .bind(commit.accessed)
+                .bind(expires_at)
+                .bind(now)
+                .bind(removed)
+                .bind(written)
+                .execute(&self.writer)
+                .await;
+            return match saved {
+                Ok(_) => Ok(true),
+                Err(sqlx::Error::Database(err)) if err.message() == SESSION_GONE => Ok(false),
+                Err(err) => Err(error(err)),
+            };
+        }
+        // A new id (a new session, or a rename): one transaction.
         let mut tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(error)?;
-        if commit.replace {
-            for id in commit.retire.iter().chain([&commit.id]) {
-                for statement in [&sql.delete_entries, &sql.delete_session] {
-                    sqlx::query(statement.clone())
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(error)?;
-                }
-            }
-            sqlx::query(sql.insert_session.clone())
-                .bind(&commit.id)
-                .bind(commit.created)
-                .bind(commit.accessed)
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(error)?;
-        } else {
-            let touched = sqlx::query(sql.touch.clone())
-                .bind(commit.accessed)
-                .bind(expires_at)
-                .bind(&commit.id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(error)?
-                .rows_affected();
-            if touched == 0 {
-                tx.rollback().await.map_err(error)?;
-                return Ok(false);
-            }
-            for key in sql::removed_keys(&commit.remove, &commit.set) {
-                sqlx::query(sql.delete_entry.clone())
-                    .bind(&commit.id)
-                    .bind(key)
+        for id in commit.retire.iter().chain([&commit.id]) {
+            for statement in [&sql.delete_entries, &sql.delete_session] {
+                sqlx::query(statement.clone())
+                    .bind(id)
                     .execute(&mut *tx)
                     .await
                     .map_err(error)?;
             }
         }
+        sqlx::query(sql.insert_session.clone())
+            .bind(&commit.id)
+            .bind(commit.created)
+            .bind(commit.accessed)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
         for (key, text) in &commit.set {
             sqlx::query(sql.upsert_entry.clone())
                 .bind(&commit.id)
