@@ -255,7 +255,10 @@ async fn an_in_memory_database_is_shared_by_loads_and_saves() {
     store.migrate().await.unwrap();
     let factory = factory(store, &clock());
     let cookie = seed(&factory, json!({"user_id": 7})).await;
-    assert_eq!(load(&factory, &cookie).await.get("user_id"), Some(&json!(7)));
+    assert_eq!(
+        load(&factory, &cookie).await.get("user_id"),
+        Some(&json!(7))
+    );
 }
 
 #[tokio::test]
@@ -263,10 +266,22 @@ async fn any_key_and_value_survive_a_partial_save_byte_for_byte() {
     let store = sqlite_store().await;
     let factory = factory(store.clone(), &clock());
     let cookie = seed(&factory, json!({"plain": 1})).await;
-    let keys = ["we\"ird", "back\\slash", "a.b", "x[0]", "$", "é ü 🍵", "nul\0key", ""];
+    let keys = [
+        "we\"ird",
+        "back\\slash",
+        "a.b",
+        "x[0]",
+        "$",
+        "é ü 🍵",
+        "nul\0key",
+        "",
+    ];
     let mut session = load(&factory, &cookie).await;
     for (i, key) in keys.iter().enumerate() {
-        session.insert(*key, json!({"i": i, "text": "\"quoted\" \\ \u{0} é", "n": 1.50}));
+        session.insert(
+            *key,
+            json!({"i": i, "text": "\"quoted\" \\ \u{0} é", "n": 1.50}),
+        );
     }
     session.remove("plain");
     assert_eq!(save(&factory, &session).await.0, Saved::Written);
@@ -282,5 +297,8 @@ async fn any_key_and_value_survive_a_partial_save_byte_for_byte() {
     }
     assert_eq!(again.get("plain"), None);
     // The JSON text is kept as the session wrote it.
-    assert!(stored.iter().any(|(_, text)| text.contains("1.5")), "{stored:?}");
+    assert!(
+        stored.iter().any(|(_, text)| text.contains("1.5")),
+        "{stored:?}"
+    );
 }

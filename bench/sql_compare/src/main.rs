@@ -11,8 +11,8 @@
 //! Every row runs both engines, alternating which goes first, on emptied tables. Pools:
 //! `POOL` connections per engine (default 16); `session`'s SQLite store spends one of them
 //! on its writer (so `POOL - 1` for loads + 1 for saves), tower-sessions' uses all `POOL`
-//! for both. SQLite runs on a file in WAL mode with `synchronous = NORMAL` and a 5 s busy
-//! timeout for both.
+//! for both. SQLite runs on a file in WAL mode with `synchronous = NORMAL`, a 5 s busy
+//! timeout and no ping before each use of a pooled connection, for both.
 
 mod harness;
 
@@ -129,11 +129,13 @@ async fn main() {
         .busy_timeout(Duration::from_secs(5));
     let ours_sqlite = SqliteStore::with_writer(
         SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(pool - 1)
             .connect_with(sqlite_ours.clone())
             .await
             .unwrap(),
         SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .connect_with(sqlite_ours)
             .await
@@ -148,6 +150,7 @@ async fn main() {
         .synchronous(sqlx8::sqlite::SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5));
     let tower_sqlite_pool = sqlx8::sqlite::SqlitePoolOptions::new()
+        .test_before_acquire(false)
         .max_connections(pool)
         .connect_with(sqlite_tower)
         .await

@@ -6,8 +6,9 @@
 //!   with `json_set`; PostgreSQL: `JSONB` updated with `(data - removed) || set`), one
 //!   `UPDATE` per save.
 //! - `rows`: a session row (times, expiry) and one child row per key; a save updates the
-//!   session row and upserts the changed keys (SQLite: in a `BEGIN IMMEDIATE` transaction;
-//!   PostgreSQL: one statement with data-modifying CTEs).
+//!   session row and upserts the changed keys, in one statement (SQLite: an insert into a
+//!   view whose `INSTEAD OF` trigger does the work; PostgreSQL: data-modifying CTEs), as the
+//!   stores do.
 //!
 //!     export POSTGRES_URL="$(scripts/postgres.sh | tail -n 1)"
 //!     cargo run --release --manifest-path bench/sql_compare/Cargo.toml --bin layout -- [requests] [concurrency...]
@@ -75,6 +76,14 @@ async fn reset(db: &Db) {
             "CREATE TABLE doc (id TEXT PRIMARY KEY NOT NULL, created REAL NOT NULL, accessed REAL NOT NULL, expires_at INTEGER, data TEXT NOT NULL)",
             "CREATE TABLE sessions (id TEXT PRIMARY KEY NOT NULL, created REAL NOT NULL, accessed REAL NOT NULL, expires_at INTEGER)",
             "CREATE TABLE entries (session_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (session_id, key)) WITHOUT ROWID",
+            "DROP VIEW IF EXISTS save",
+            "CREATE VIEW save AS SELECT '' AS id, 0.0 AS accessed, 0 AS expires_at, 0 AS now, '[]' AS removed, '[]' AS written WHERE 0",
+            "CREATE TRIGGER save INSTEAD OF INSERT ON save BEGIN \
+             SELECT RAISE(ABORT, 'session gone') WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE id = NEW.id AND (expires_at IS NULL OR expires_at > NEW.now)); \
+             UPDATE sessions SET accessed = NEW.accessed, expires_at = NEW.expires_at WHERE id = NEW.id; \
+             DELETE FROM entries WHERE session_id = NEW.id AND key IN (SELECT value FROM json_each(NEW.removed)); \
+             INSERT INTO entries (session_id, key, value) SELECT NEW.id, json_extract(w.value, '$[0]'), json_extract(w.value, '$[1]') FROM json_each(NEW.written) AS w WHERE true \
+             ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value; END",
         ],
         Db::Postgres(_) => &[
             "DROP TABLE IF EXISTS layout_doc",
@@ -231,27 +240,19 @@ async fn request(db: &Db, layout: Layout, id: &str) {
                 .rows_affected()
         }
         (Db::Sqlite { write: pool, .. }, Layout::Rows) => {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
-            let n = sqlx::query("UPDATE sessions SET accessed = ?1, expires_at = ?2 WHERE id = ?3 AND (expires_at IS NULL OR expires_at > ?4)")
+            // One statement: the store's view and trigger.
+            let written = serde_json::to_string(&[["counter", value.as_str()]]).unwrap();
+            sqlx::query("INSERT INTO save (id, accessed, expires_at, now, removed, written) VALUES (?1, ?2, ?3, ?4, '[]', ?5)")
+                .bind(id)
                 .bind(2.0)
                 .bind(now_ms() + TTL_MS)
-                .bind(id)
                 .bind(now_ms())
-                .execute(&mut *tx)
+                .bind(written)
+                .execute(pool)
                 .await
                 .unwrap()
                 .rows_affected();
-            if n == 1 {
-                sqlx::query("INSERT INTO entries (session_id, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value")
-                    .bind(id)
-                    .bind("counter")
-                    .bind(&value)
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-            }
-            tx.commit().await.unwrap();
-            n
+            1
         }
         (Db::Postgres(pool), Layout::Rows) => sqlx::query(
             "WITH s AS (UPDATE layout_sessions SET accessed = $1, expires_at = now() + $2 * interval '1 millisecond' WHERE id = $3 AND (expires_at IS NULL OR expires_at > now()) RETURNING id), \
