@@ -77,6 +77,9 @@
 //! accessors, flash queues and axum layer work on it; a save writes only the keys the
 //! request changed. See [`store`].
 
+// The actix-web middleware and extractor, behind feature `actix`.
+#[cfg(feature = "actix")]
+pub mod actix;
 // The tower layer and axum extractor, behind feature `axum`.
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -86,6 +89,7 @@ pub mod codec;
 mod cookie_factory;
 mod error;
 mod flash;
+pub mod lifecycle;
 mod payload;
 mod reserved;
 mod session;

@@ -448,7 +448,6 @@ impl Session {
         }
     }
 
-
     /// Makes, stores and returns a new CSRF token: 40 hex characters from 20 random bytes.
     pub fn new_csrf_token(&mut self) -> String {
         let mut bytes = [0u8; 20];

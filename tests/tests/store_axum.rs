@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use http::Request;
-use session::axum::{ServerSide, SessionHandle, SessionLayer};
+use session::axum::{SessionHandle, SessionLayer};
 use session::store::{Commit, MemoryStore, Record, ServerSessionFactory, SessionStore, StoreError};
 use session::{FlashExt, SessionError, SessionSchema, flash_queue};
 use tower::ServiceExt;
@@ -393,11 +393,11 @@ async fn concurrent_requests_of_one_session_lose_nothing_on_the_memory_store() {
 }
 
 #[test]
-fn the_layer_type_names_its_engine() {
+fn the_layer_type_names_its_factory() {
     let factory = ServerSessionFactory::builder(SECRET, MemoryStore::new())
         .build()
         .unwrap();
-    let layer: SessionLayer<ServerSide<MemoryStore>> = SessionLayer::new(factory);
+    let layer: SessionLayer<ServerSessionFactory<MemoryStore>> = SessionLayer::new(factory);
     assert_eq!(layer.factory().cookie_name(), "session");
 }
 

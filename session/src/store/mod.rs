@@ -87,6 +87,7 @@ use std::time::Duration;
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
+pub(crate) use server_factory::Plan;
 pub use server_factory::ServerSessionFactory;
 
 use crate::error::SessionError;
@@ -183,7 +184,7 @@ pub trait SessionStore: Send + Sync + 'static {
 #[non_exhaustive]
 pub enum StoreError {
     /// The store cannot be reached (connection refused or dropped, timeout). Through the
-    /// axum layer the request gets `503 Service Unavailable`.
+    /// axum and actix-web adapters the request gets `503 Service Unavailable`.
     #[error("the session store is unavailable: {reason}")]
     Unavailable {
         /// What the client library said.
@@ -235,7 +236,7 @@ impl StoreError {
         }
     }
 
-    /// Whether the store could not be reached: answered with `503` by the axum layer.
+    /// Whether the store could not be reached: answered with `503` (see [`status`](Self::status)).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable { .. })
     }
