@@ -14,8 +14,9 @@
 //! - **One session per request**, shared by every extraction and by middleware that reads
 //!   the handle from the request's extensions.
 //! - **Saving.** A `5xx` response counts as Pyramid's failed request: with
-//!   `set_on_exception(false)` it gets no cookie. An error a handler returns is turned into
-//!   its response first, so it is saved the same way.
+//!   `set_on_exception(false)` it gets no cookie. An error a handler returns is a response
+//!   by the time the middleware sees it (actix-web renders it), so it is saved the same
+//!   way; an error from a middleware inside this one passes through unsaved.
 //! - **Failures** answer with [`StoreError::status`] and an empty body, the reason logged:
 //!   a save that fails (too large, a guard that could not write back) is a `500` without
 //!   `Set-Cookie`, so the client keeps its old cookie; a store that cannot be reached is a

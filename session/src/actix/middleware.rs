@@ -138,15 +138,12 @@ where
         let factory: Arc<dyn SessionFactory> = self.factory.clone();
         let handle = SessionHandle::from(RequestSession::from_cookies(factory, cookies));
         request.extensions_mut().insert(handle.clone());
-        // To answer a handler's error as a response (saved like any other) rather than
-        // letting it pass the save.
-        let http_request = request.request().clone();
         let response = self.service.call(request);
         Box::pin(async move {
-            let response = match response.await {
-                Ok(response) => response.map_into_left_body(),
-                Err(err) => ServiceResponse::from_err(err, http_request).map_into_right_body(),
-            };
+            // A handler's error is a response by now (actix-web renders it); an error here
+            // comes from an inner middleware and has no response to carry a cookie, so the
+            // session is not saved.
+            let response = response.await?.map_into_left_body();
             let saving = handle.finish(super::status_from_actix(response.status()));
             Ok(match saving.await {
                 Outcome::Keep { set_cookie, .. } => {
