@@ -1,8 +1,6 @@
 //! The one mapping from a session's failure to an HTTP status, and what a request answers
 //! when its session fails. Every adapter and every error response asks here.
 
-use std::fmt;
-
 use http::StatusCode;
 
 use super::finish::{Outcome, SaveResult};
@@ -60,7 +58,7 @@ impl SessionError {
 /// Logs a failure that reached a handler or an extractor (`what` says where), and gives the
 /// status to answer it with (`err.status()`), for the adapters' error responses.
 #[cfg(any(feature = "axum", feature = "actix"))]
-pub(crate) fn answer(err: &dyn fmt::Display, status: StatusCode, what: &str) -> StatusCode {
+pub(crate) fn answer(err: &dyn std::fmt::Display, status: StatusCode, what: &str) -> StatusCode {
     tracing::error!(error = %err, "{what}; answering {status}");
     status
 }

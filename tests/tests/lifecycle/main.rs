@@ -447,3 +447,49 @@ mod axum {
 mod actix {
     suite!(super::actix_app::Actix);
 }
+
+/// What only the actix-web adapter has to show: its handle and rejection.
+mod actix_only {
+    use actix_web::{App, test, web};
+    use session::Session;
+    use session::actix::SessionHandle;
+
+    async fn user(session: SessionHandle) -> String {
+        session
+            .lock()
+            .get("user")
+            .map_or("none".into(), |v| v.to_string())
+    }
+
+    #[test]
+    fn without_the_middleware_the_extractor_is_an_empty_500() {
+        actix_web::rt::System::new().block_on(async {
+            let app = test::init_service(App::new().route("/", web::get().to(user))).await;
+            let response =
+                test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+            assert_eq!(response.status().as_u16(), 500);
+            assert!(test::read_body(response).await.is_empty(), "no detail");
+        });
+    }
+
+    #[test]
+    fn the_handle_shows_no_values_and_guards_take_turns() {
+        let handle = SessionHandle::new(Session::new());
+        handle.lock().insert("password", "hunter2");
+        let debug = format!("{handle:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("loaded: true"), "{debug}");
+        for _ in 0..3 {
+            assert_eq!(handle.clone().lock().get("password").unwrap(), "hunter2");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "a SessionGuard of the same session is alive")]
+    fn locking_again_while_a_guard_is_alive_panics() {
+        let handle = SessionHandle::new(Session::new());
+        let clone = handle.clone();
+        let _first = handle.lock();
+        let _second = clone.lock();
+    }
+}
