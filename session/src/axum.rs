@@ -2,7 +2,7 @@
 //!
 //! Put a [`SessionLayer`] around the router and take a [`SessionHandle`] in any handler or
 //! middleware. [`SessionHandle::lock`] gives a [`SessionGuard`] that derefs to the
-//! [`Session`]; after the handler, the layer writes `Set-Cookie` when the
+//! [`Session`](crate::Session); after the handler, the layer writes `Set-Cookie` when the
 //! factory's save policy says so. Enable it with the crate's `axum` feature.
 //!
 //! ```
