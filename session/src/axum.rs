@@ -153,6 +153,12 @@
 //!   previous cookie, and nothing half-written reaches it. A `5xx` response whose save
 //!   fails stays as it was, without the cookie.
 //!
+//! - **Unusual saves.** A save outcome the app may want to know about (anything but
+//!   written, unchanged or skipped on an error response; see
+//!   [`Outcome::noteworthy`](crate::lifecycle::Outcome::noteworthy)) is put into the
+//!   response's extensions as a [`Saved`](crate::Saved), for a middleware outside the
+//!   layer.
+//!
 //! All of that is the framework-neutral [`lifecycle`](crate::lifecycle), which the
 //! actix-web adapter shares; the status of a failure is [`StoreError::status`].
 //!

@@ -145,9 +145,14 @@ where
             // session is not saved.
             let response = response.await?.map_into_left_body();
             let saving = handle.finish(super::status_from_actix(response.status()));
-            Ok(match saving.await {
+            let outcome = saving.await;
+            let mut response = response;
+            if let Some(saved) = outcome.noteworthy() {
+                // For the app's middleware outside this one.
+                response.response_mut().extensions_mut().insert(saved);
+            }
+            Ok(match outcome {
                 Outcome::Keep { set_cookie, .. } => {
-                    let mut response = response;
                     if let Some(value) =
                         set_cookie.and_then(|value| HeaderValue::from_bytes(value.as_bytes()).ok())
                     {

@@ -173,6 +173,10 @@ where
         let (_, saving) = this.saving.as_mut().expect("set above");
         let outcome = ready!(Pin::new(saving).poll(cx));
         let (mut response, _) = this.saving.take().expect("set above");
+        if let Some(saved) = outcome.noteworthy() {
+            // For the app's middleware outside the layer.
+            response.extensions_mut().insert(saved);
+        }
         Poll::Ready(Ok(match outcome {
             Outcome::Keep { set_cookie, .. } => {
                 if let Some(value) = set_cookie {

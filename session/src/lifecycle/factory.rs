@@ -31,14 +31,42 @@ impl<S: SessionStore> SessionFactory for ServerSessionFactory<S> {}
 pub(crate) mod sealed {
     use super::*;
 
+    /// A request's `Cookie` headers, unparsed: the first inline (a request has one), any
+    /// others in a vector that a request with one never allocates. Cloning a header value
+    /// shares its bytes.
+    #[derive(Default)]
+    pub struct Cookies {
+        first: Option<HeaderValue>,
+        rest: Vec<HeaderValue>,
+    }
+
+    impl Cookies {
+        pub(crate) fn new(values: impl IntoIterator<Item = HeaderValue>) -> Self {
+            let mut values = values.into_iter();
+            Self {
+                first: values.next(),
+                rest: values.collect(),
+            }
+        }
+
+        /// The headers, as a factory reads them.
+        pub(crate) fn headers(&self) -> HeaderMap {
+            let mut headers = HeaderMap::with_capacity(1 + self.rest.len());
+            for value in self.first.iter().chain(&self.rest) {
+                headers.append(COOKIE, value.clone());
+            }
+            headers
+        }
+    }
+
     /// The steps of a request's lifecycle that differ by factory. Private: the
     /// `RequestSession` calls them, nothing else.
     pub trait Steps {
         /// The session now, when the factory needs no I/O (a cookie factory).
-        fn load_now(&self, cookies: &HeaderMap) -> Option<Session>;
+        fn load_now(&self, cookies: &Cookies) -> Option<Session>;
 
         /// The load to wait for, when the factory needs I/O (a store).
-        fn load_later(self: Arc<Self>, cookies: &[HeaderValue]) -> Option<Loading>;
+        fn load_later(self: Arc<Self>, cookies: &Cookies) -> Option<Loading>;
 
         /// Saves `session` into a response with `status`; `failed_request` for a `5xx`.
         fn save(
@@ -51,11 +79,11 @@ pub(crate) mod sealed {
 }
 
 impl<C: CookieCodec> sealed::Steps for CookieSessionFactory<C> {
-    fn load_now(&self, cookies: &HeaderMap) -> Option<Session> {
-        Some(self.load(cookies))
+    fn load_now(&self, cookies: &sealed::Cookies) -> Option<Session> {
+        Some(self.load(&cookies.headers()))
     }
 
-    fn load_later(self: Arc<Self>, _: &[HeaderValue]) -> Option<Loading> {
+    fn load_later(self: Arc<Self>, _: &sealed::Cookies) -> Option<Loading> {
         None
     }
 
@@ -70,15 +98,12 @@ impl<C: CookieCodec> sealed::Steps for CookieSessionFactory<C> {
 }
 
 impl<S: SessionStore> sealed::Steps for ServerSessionFactory<S> {
-    fn load_now(&self, _: &HeaderMap) -> Option<Session> {
+    fn load_now(&self, _: &sealed::Cookies) -> Option<Session> {
         None
     }
 
-    fn load_later(self: Arc<Self>, cookies: &[HeaderValue]) -> Option<Loading> {
-        let mut headers = HeaderMap::with_capacity(cookies.len());
-        for value in cookies {
-            headers.append(COOKIE, value.clone());
-        }
+    fn load_later(self: Arc<Self>, cookies: &sealed::Cookies) -> Option<Loading> {
+        let headers = cookies.headers();
         Some(Loading(Box::pin(async move { self.load(&headers).await })))
     }
 

@@ -37,6 +37,26 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// What a save did when it is news to the app, for an adapter to put into the
+    /// response's extensions where a middleware outside it can see it: anything but
+    /// written, unchanged, or skipped on an error response. `None` otherwise.
+    pub fn noteworthy(&self) -> Option<Saved> {
+        match self {
+            Self::Keep {
+                saved: Some(saved), ..
+            } if !matches!(
+                saved,
+                Saved::Written | Saved::Unchanged | Saved::SkippedOnError
+            ) =>
+            {
+                Some(*saved)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A request's save, from [`RequestSession::finish`](super::RequestSession::finish): ready
 /// at once for a cookie session, waiting for the store for a server-side one. `Send` and
 /// owning what it needs.

@@ -66,6 +66,7 @@ use std::sync::Arc;
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
+use factory::sealed::Cookies;
 pub use factory::{Loading, SessionFactory};
 pub use finish::{Outcome, Saving};
 
@@ -81,9 +82,8 @@ use crate::store::StoreError;
 pub struct RequestSession {
     /// `None` for a session made with [`RequestSession::ready`]: never saved.
     factory: Option<Arc<dyn SessionFactory>>,
-    /// The request's `Cookie` headers, kept unparsed until the session is used. Cloning a
-    /// header value shares its bytes.
-    cookies: Vec<HeaderValue>,
+    /// The request's `Cookie` headers, kept unparsed until the session is used.
+    cookies: Cookies,
     slot: Slot,
 }
 
@@ -114,7 +114,7 @@ impl RequestSession {
     ) -> Self {
         Self {
             factory: Some(factory),
-            cookies: cookies.into_iter().collect(),
+            cookies: Cookies::new(cookies),
             slot: Slot::Unloaded,
         }
     }
@@ -124,7 +124,7 @@ impl RequestSession {
     pub fn ready(session: Session) -> Self {
         Self {
             factory: None,
-            cookies: Vec::new(),
+            cookies: Cookies::default(),
             slot: Slot::Loaded(session),
         }
     }
@@ -178,7 +178,7 @@ impl RequestSession {
             .factory
             .as_ref()
             .expect("a session without factory is ready");
-        match factory.load_now(&self.cookie_headers()) {
+        match factory.load_now(&self.cookies) {
             Some(session) => Slot::Loaded(session),
             None => placeholder(
                 "a server-side session was used before it was loaded: take the handle as an \
@@ -218,14 +218,6 @@ impl RequestSession {
             Some(factory) => Arc::clone(factory).save(session, status.is_server_error(), status),
             None => Saving::nothing(),
         }
-    }
-
-    fn cookie_headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::with_capacity(self.cookies.len());
-        for value in &self.cookies {
-            headers.append(COOKIE, value.clone());
-        }
-        headers
     }
 }
 
