@@ -119,14 +119,11 @@ impl Accessor {
         }
     }
 
-    /// The method's rustdoc, for field `name` stored under `key`; `missing` says what a
-    /// missing key reads as.
-    pub fn doc(self, name: &str, key: &str, missing: &str) -> String {
+    /// The method's rustdoc, for field `name` stored under `key`; `rules` says what a
+    /// missing key and a value of another type read as.
+    pub fn doc(self, name: &str, key: &str, rules: &str) -> String {
         match self {
-            Self::Get => format!(
-                "Reads `{name}` from session key `\"{key}\"`. {missing} A value of another \
-                 type is an error that names the key; it stays in the session."
-            ),
+            Self::Get => format!("Reads `{name}` from session key `\"{key}\"`. {rules}"),
             Self::Set => {
                 format!(
                     "Stores `{name}` under session key `\"{key}\"` and marks the session changed."
@@ -134,11 +131,11 @@ impl Accessor {
             }
             Self::Mut => format!(
                 "A guard over `{name}` (session key `\"{key}\"`) that writes it back and marks \
-                 the session changed when dropped, if it was borrowed mutably. {missing}"
+                 the session changed when dropped, if it was borrowed mutably. {rules}"
             ),
             Self::Take => format!(
-                "Removes `{name}` (session key `\"{key}\"`) and returns it. {missing} A value \
-                 of another type is an error and stays in the session."
+                "Removes `{name}` (session key `\"{key}\"`, and its older keys) and returns \
+                 it. {rules}"
             ),
             Self::Remove => format!(
                 "Removes session key `\"{key}\"` (`{name}`), whatever it holds; returns whether \

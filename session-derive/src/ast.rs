@@ -6,7 +6,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{Data, DeriveInput, Fields, Generics, Ident, ItemEnum, LitStr, Path, Type, Visibility};
 
-use crate::attr::{self, Container, FieldAttrs};
+use crate::attr::{self, Container, FieldAttrs, OnWrongType};
 use crate::case::snake_case;
 use crate::ctxt::Ctxt;
 
@@ -40,6 +40,26 @@ impl Field<'_> {
     /// The field's name without `r#`, as accessor names are built from it.
     pub fn name(&self) -> String {
         self.ident.unraw().to_string()
+    }
+
+    /// What a value of another type reads as: the field's rule, else the struct's, else
+    /// the runtime's default (`missing`).
+    pub fn on_wrong_type(&self, container: &Container) -> OnWrongType {
+        self.attrs
+            .on_wrong_type
+            .or(container.on_wrong_type)
+            .unwrap_or(OnWrongType::Ignore)
+    }
+
+    /// Every key the field reads: its key, then its older keys, each with the tokens that
+    /// chose it and whether it is an alias.
+    pub fn keys(&self) -> impl Iterator<Item = (String, &dyn ToTokens, bool)> {
+        std::iter::once((self.key.clone(), self.key_tokens(), false)).chain(
+            self.attrs
+                .aliases
+                .iter()
+                .map(|lit| (lit.value(), lit as &dyn ToTokens, true)),
+        )
     }
 }
 

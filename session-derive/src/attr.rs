@@ -16,6 +16,8 @@ use crate::ctxt::Ctxt;
 pub(crate) struct Container {
     /// `crate = path`: where the runtime crate is, for users who re-export it.
     pub krate: Option<Path>,
+    /// `on_wrong_type = "..."`: the rule for every field (or message) without its own.
+    pub on_wrong_type: Option<OnWrongType>,
 }
 
 /// `#[session(...)]` on a field.
@@ -25,6 +27,22 @@ pub(crate) struct FieldAttrs {
     pub rename: Option<LitStr>,
     /// `default`: the word itself, so errors about it can point at it.
     pub default: Option<Path>,
+    /// `alias = "old"`, once per older key, in order.
+    pub aliases: Vec<LitStr>,
+    /// `migrate = path`: the function reading an older shape.
+    pub migrate: Option<Path>,
+    /// `on_wrong_type = "..."`.
+    pub on_wrong_type: Option<OnWrongType>,
+}
+
+/// What a typed read does with a stored value of another type: the runtime's
+/// `OnWrongType`, as the attribute spells it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnWrongType {
+    /// `"error"`
+    Error,
+    /// `"missing"` on a schema, `"skip"` on a flash queue.
+    Ignore,
 }
 
 /// `#[flash(...)]` on a variant.
@@ -43,7 +61,15 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
             // #[session(crate = path::to::session)] or #[session(crate = "path")]
             let path = parse_crate_path(meta, "session")?;
             set_once(cx, meta, "session", &mut container.krate, path);
-        } else if meta.path.is_ident("rename") || meta.path.is_ident("default") {
+        } else if meta.path.is_ident("on_wrong_type") {
+            // #[session(on_wrong_type = "error")] or "missing"
+            if let Some(rule) = on_wrong_type(cx, meta, "session", SCHEMA_RULES)? {
+                set_once(cx, meta, "session", &mut container.on_wrong_type, rule);
+            }
+        } else if ["rename", "default", "alias", "migrate"]
+            .iter()
+            .any(|name| meta.path.is_ident(name))
+        {
             let name = path_name(&meta.path);
             misplaced(
                 cx,
@@ -51,7 +77,12 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
                 format!("`#[session({name})]` goes on a field, not on the struct"),
             )?;
         } else {
-            unknown(cx, meta, "`#[session]` struct attribute", "`crate`")?;
+            unknown(
+                cx,
+                meta,
+                "`#[session]` struct attribute",
+                "`crate` or `on_wrong_type`",
+            )?;
         }
         Ok(())
     });
@@ -66,8 +97,18 @@ pub(crate) fn flash_queue_args(cx: &Ctxt, args: TokenStream) -> Container {
             // #[flash_queue(crate = path::to::session)]
             let path = parse_crate_path(&meta, "flash_queue")?;
             set_once(cx, &meta, "flash_queue", &mut container.krate, path);
+        } else if meta.path.is_ident("on_wrong_type") {
+            // #[flash_queue(on_wrong_type = "error")] or "skip"
+            if let Some(rule) = on_wrong_type(cx, &meta, "flash_queue", FLASH_RULES)? {
+                set_once(cx, &meta, "flash_queue", &mut container.on_wrong_type, rule);
+            }
         } else {
-            unknown(cx, &meta, "`#[flash_queue]` argument", "`crate`")?;
+            unknown(
+                cx,
+                &meta,
+                "`#[flash_queue]` argument",
+                "`crate` or `on_wrong_type`",
+            )?;
         }
         Ok(())
     });
@@ -97,6 +138,21 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                 skip_value(meta)?;
             }
             set_once(cx, meta, "session", &mut field.default, meta.path.clone());
+        } else if meta.path.is_ident("alias") {
+            // #[session(alias = "old_key")], once per older key
+            if let Some(lit) = string_value(cx, meta, "session", "alias")? {
+                field.aliases.push(lit);
+            }
+        } else if meta.path.is_ident("migrate") {
+            // #[session(migrate = path::to::function)] or #[session(migrate = "path")]
+            if let Some(path) = path_value(cx, meta, "session", "migrate")? {
+                set_once(cx, meta, "session", &mut field.migrate, path);
+            }
+        } else if meta.path.is_ident("on_wrong_type") {
+            // #[session(on_wrong_type = "error")] or "missing"
+            if let Some(rule) = on_wrong_type(cx, meta, "session", SCHEMA_RULES)? {
+                set_once(cx, meta, "session", &mut field.on_wrong_type, rule);
+            }
         } else if meta.path.is_ident("crate") {
             misplaced(
                 cx,
@@ -108,7 +164,7 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                 cx,
                 meta,
                 "`#[session]` field attribute",
-                "`rename` or `default`",
+                "`rename`, `default`, `alias`, `migrate` or `on_wrong_type`",
             )?;
         }
         Ok(())
@@ -214,6 +270,75 @@ fn string_value(
         Expr::Lit(ExprLit {
             lit: Lit::Str(lit), ..
         }) => Ok(Some(lit)),
+        other => {
+            cx.error_spanned_by(other, expected);
+            Ok(None)
+        }
+    }
+}
+
+/// The `on_wrong_type` values of a schema and of a flash queue, with the rule each names.
+const SCHEMA_RULES: &[(&str, OnWrongType)] = &[
+    ("error", OnWrongType::Error),
+    ("missing", OnWrongType::Ignore),
+];
+const FLASH_RULES: &[(&str, OnWrongType)] =
+    &[("error", OnWrongType::Error), ("skip", OnWrongType::Ignore)];
+
+/// `on_wrong_type = "..."`, one of `rules`; another value is an error on the literal that
+/// lists them.
+fn on_wrong_type(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    attr: &str,
+    rules: &[(&str, OnWrongType)],
+) -> syn::Result<Option<OnWrongType>> {
+    let Some(lit) = string_value(cx, meta, attr, "on_wrong_type")? else {
+        return Ok(None);
+    };
+    let value = lit.value();
+    if let Some((_, rule)) = rules.iter().find(|(name, _)| *name == value) {
+        return Ok(Some(*rule));
+    }
+    let expected: Vec<String> = rules
+        .iter()
+        .map(|(name, _)| format!("`\"{name}\"`"))
+        .collect();
+    cx.error_spanned_by(
+        &lit,
+        format!(
+            "unknown `#[{attr}(on_wrong_type)]` value `\"{value}\"`: expected {}",
+            expected.join(" or ")
+        ),
+    );
+    Ok(None)
+}
+
+/// `name = path` or `name = "path"`; anything else is recorded as an error and read past.
+fn path_value(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    attr: &str,
+    name: &str,
+) -> syn::Result<Option<Path>> {
+    let expected =
+        format!("`#[{attr}({name})]` expects a path to a function: `{name} = path::to::f`");
+    if !meta.input.peek(Token![=]) {
+        cx.syn_error(meta.error(expected));
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    match meta.value()?.parse::<Expr>()? {
+        Expr::Path(path) if path.qself.is_none() => Ok(Some(path.path)),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => match lit.parse::<Path>() {
+            Ok(path) => Ok(Some(path)),
+            Err(_) => {
+                cx.error_spanned_by(lit, expected);
+                Ok(None)
+            }
+        },
         other => {
             cx.error_spanned_by(other, expected);
             Ok(None)

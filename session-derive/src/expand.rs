@@ -8,6 +8,7 @@ use syn::{DeriveInput, ItemEnum};
 
 use crate::accessor::{Accessor, Paths};
 use crate::ast::{self, FlashEnum, Schema, Shape};
+use crate::attr::OnWrongType;
 use crate::ctxt::Ctxt;
 use crate::valid::{self, MapKey};
 use crate::{attr, fallback};
@@ -51,6 +52,25 @@ fn expand_schema(schema: &Schema) -> TokenStream {
                 #init.or_default(<#ty as ::core::default::Default>::default)
             );
         }
+        if !field.attrs.aliases.is_empty() {
+            let aliases = &field.attrs.aliases;
+            init = quote!(#init.aliases(&[#(#aliases),*]));
+        }
+        if let Some(path) = &field.attrs.migrate {
+            // A named function, so that a `migrate` of the wrong signature is an error on
+            // the user's path.
+            let migrate = format_ident!("__migrate_{}", i);
+            consts.push(quote_spanned!(path.span()=>
+                fn #migrate(value: #private::Value) -> #result<#ty, #private::String> {
+                    #private::migrated(#path(value))
+                }
+            ));
+            init = quote!(#init.migrate(#migrate));
+        }
+        let on_wrong_type = field.on_wrong_type(&schema.attrs);
+        if on_wrong_type == OnWrongType::Error {
+            init = quote!(#init.on_wrong_type(#private::OnWrongType::Error));
+        }
         consts.push(quote!(const #field_const: #private::Field<#ty> = #init;));
         for key_ty in valid::map_keys(ty) {
             if let MapKey::Assert = valid::map_key(key_ty) {
@@ -61,13 +81,9 @@ fn expand_schema(schema: &Schema) -> TokenStream {
         }
 
         let name = field.name();
-        let missing = if field.attrs.default.is_some() {
-            "A missing key reads as `Default::default()`."
-        } else {
-            "A missing key reads as `None` for an `Option`, and is an error otherwise."
-        };
+        let rules = reading_rules(field, on_wrong_type);
         for accessor in Accessor::ALL {
-            let doc = accessor.doc(&name, key, missing);
+            let doc = accessor.doc(&name, key, &rules);
             let declaration = accessor.signature(field.ident, ty, &full);
             let signature = accessor.signature(field.ident, ty, &aliased);
             let body = accessor.body(&field_const);
@@ -82,6 +98,14 @@ fn expand_schema(schema: &Schema) -> TokenStream {
         .map(|i| format_ident!("__FIELD_{}", i))
         .collect();
     let keys = schema.fields.iter().map(|field| &field.key);
+    let aliases: Vec<_> = schema
+        .fields
+        .iter()
+        .flat_map(|field| &field.attrs.aliases)
+        .collect();
+    let aliases_const = (!aliases.is_empty())
+        .then(|| quote!(const ALIASES: &'static [&'static str] = &[#(#aliases),*];));
+    let schema_name = ident.to_string();
     let key_asserts = (!key_asserts.is_empty()).then(|| {
         quote! {
             const _: fn() = || {
@@ -118,21 +142,64 @@ fn expand_schema(schema: &Schema) -> TokenStream {
             #[automatically_derived]
             impl #private::SessionSchema for #ident {
                 const KEYS: &'static [&'static str] = &[#(#keys),*];
+                #aliases_const
 
-                // Method calls, not the consts: a getter that an inherent method of `Session`
-                // shadows resolves to that method here and fails to type-check.
                 fn load(session: &__Session) -> __Result<Self> {
                     #result::Ok(Self {
-                        #(#field_idents: session.#field_idents()?,)*
+                        #(#field_idents: #field_consts.read(session)?,)*
                     })
                 }
 
                 fn store(&self, session: &mut __Session) -> __Result<()> {
                     #private::store(session, [#(#field_consts.encode(&self.#field_idents)),*])
                 }
+
+                fn check(session: &__Session) -> #private::SchemaReport {
+                    #private::report(#schema_name, [#(#field_consts.check(session)),*])
+                }
             }
         };
     }
+}
+
+/// The accessors' docs on what a missing key and a value of another type read as.
+fn reading_rules(field: &ast::Field, on_wrong_type: OnWrongType) -> String {
+    let missing = if field.attrs.default.is_some() {
+        "A missing key reads as `Default::default()`."
+    } else {
+        "A missing key reads as `None` for an `Option`, and is an error otherwise."
+    };
+    let aliases: Vec<String> = field
+        .attrs
+        .aliases
+        .iter()
+        .map(|lit| format!("`\"{}\"`", lit.value()))
+        .collect();
+    let older = if aliases.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " When it is absent, the older keys {} are read.",
+            aliases.join(", ")
+        )
+    };
+    let migrate = match &field.attrs.migrate {
+        Some(path) => format!(
+            " A value of another type is first read by `{}`.",
+            quote!(#path).to_string().replace(' ', "")
+        ),
+        None => String::new(),
+    };
+    let wrong = match on_wrong_type {
+        OnWrongType::Error => {
+            " A value that does not decode is an error naming the key; it stays in the session."
+        }
+        OnWrongType::Ignore => {
+            " A value that does not decode reads as missing, with a warning naming the key; it \
+             stays in the session until the field is written."
+        }
+    };
+    format!("{missing}{older}{migrate}{wrong}")
 }
 
 /// `#[flash_queue]`: the enum without our attributes, and its `Flash` and `FlashQueue`
@@ -227,6 +294,9 @@ fn expand_flash_queue(item: &ItemEnum, flash: &FlashEnum) -> TokenStream {
         }
     }
     let queues = flash.variants.iter().map(|variant| &variant.queue);
+    let on_wrong_type = (flash.attrs.on_wrong_type == Some(OnWrongType::Error)).then(
+        || quote!(const ON_WRONG_TYPE: #private::OnWrongType = #private::OnWrongType::Error;),
+    );
     let enum_name = ident.to_string();
 
     quote! {
@@ -254,6 +324,7 @@ fn expand_flash_queue(item: &ItemEnum, flash: &FlashEnum) -> TokenStream {
             #[automatically_derived]
             impl #private::FlashQueue for #ident {
                 const QUEUES: &'static [&'static str] = &[#(#queues),*];
+                #on_wrong_type
 
                 fn from_message(queue: &str, message: #private::Value) -> #result<Self, #error> {
                     match queue {

@@ -63,6 +63,10 @@ pub(crate) fn schema(input: &DeriveInput, error: syn::Error) -> TokenStream {
                 fn store(&self, session: &mut #private::Session) -> ::core::result::Result<(), #private::SessionError> {
                     ::core::unreachable!()
                 }
+
+                fn check(session: &#private::Session) -> #private::SchemaReport {
+                    ::core::unreachable!()
+                }
             }
         };
     }

@@ -11,38 +11,10 @@ use crate::ctxt::Ctxt;
 use crate::reserved::{CSRF_KEY, FLASH_PREFIX, SESSION_METHODS};
 
 pub(crate) fn check_schema(cx: &Ctxt, schema: &Schema) {
-    let mut keys: BTreeMap<&str, &syn::Ident> = BTreeMap::new();
+    check_keys(cx, schema);
     let mut methods: BTreeMap<String, &syn::Ident> = BTreeMap::new();
     for field in &schema.fields {
         let key = field.key.as_str();
-        if let Some(first) = keys.insert(key, field.ident) {
-            cx.error_spanned_by(
-                field.key_tokens(),
-                format!(
-                    "session key `{key}` is already used by field `{first}`: give one of them \
-                     another key with `#[session(rename = \"...\")]`"
-                ),
-            );
-        }
-        if key.starts_with(FLASH_PREFIX) {
-            cx.error_spanned_by(
-                field.key_tokens(),
-                format!(
-                    "session key `{key}` starts with `{FLASH_PREFIX}`, which holds flash queues: \
-                     pick another key with `#[session(rename = \"...\")]`, or use \
-                     `#[flash_queue]` for flash messages"
-                ),
-            );
-        } else if key == CSRF_KEY {
-            cx.error_spanned_by(
-                field.key_tokens(),
-                format!(
-                    "session key `{CSRF_KEY}` holds the CSRF token: pick another key with \
-                     `#[session(rename = \"...\")]`, and use `get_csrf_token()` for the token"
-                ),
-            );
-        }
-
         let name = field.name();
         for method in Accessor::ALL.map(|accessor| accessor.name(&name)) {
             if SESSION_METHODS.contains(&method.as_str()) {
@@ -78,6 +50,78 @@ pub(crate) fn check_schema(cx: &Ctxt, schema: &Schema) {
                 );
             }
         }
+    }
+}
+
+/// Every key a schema reads is one field's: its own key or one of its older keys.
+///
+/// Rejects `#[session(rename = "cart")] basket: u8, cart: u8`, and
+/// `#[session(alias = "cart")] items: Vec<u8>, cart: Vec<u8>`; and keys the runtime keeps
+/// for itself (`_f_...`, `_csrft_`).
+fn check_keys(cx: &Ctxt, schema: &Schema) {
+    let mut owners: BTreeMap<String, (&syn::Ident, bool)> = BTreeMap::new();
+    for field in &schema.fields {
+        for (key, tokens, is_alias) in field.keys() {
+            if let Some((first, first_is_alias)) =
+                owners.insert(key.clone(), (field.ident, is_alias))
+            {
+                if is_alias && !first_is_alias && first == field.ident {
+                    cx.error_spanned_by(
+                        tokens,
+                        format!("`{key}` is the key of field `{first}` itself: remove this alias"),
+                    );
+                    continue;
+                }
+                let owner = if first_is_alias {
+                    format!("an older key (`alias`) of field `{first}`")
+                } else {
+                    format!("used by field `{first}`")
+                };
+                let fix = if is_alias {
+                    "remove one of the aliases"
+                } else {
+                    "give one of them another key with `#[session(rename = \"...\")]`"
+                };
+                cx.error_spanned_by(
+                    tokens,
+                    format!("session key `{key}` is already {owner}: {fix}"),
+                );
+            }
+            check_reserved(cx, &key, tokens, is_alias);
+        }
+    }
+}
+
+/// Keys that hold flash queues or the CSRF token cannot be fields or aliases.
+fn check_reserved(cx: &Ctxt, key: &str, tokens: &dyn quote::ToTokens, is_alias: bool) {
+    let fix = if is_alias {
+        "remove this alias"
+    } else {
+        "pick another key with `#[session(rename = \"...\")]`"
+    };
+    if key.starts_with(FLASH_PREFIX) {
+        let or_flash = if is_alias {
+            ""
+        } else {
+            ", or use `#[flash_queue]` for flash messages"
+        };
+        cx.error_spanned_by(
+            tokens,
+            format!(
+                "session key `{key}` starts with `{FLASH_PREFIX}`, which holds flash queues: \
+                 {fix}{or_flash}"
+            ),
+        );
+    } else if key == CSRF_KEY {
+        let for_token = if is_alias {
+            ""
+        } else {
+            ", and use `get_csrf_token()` for the token"
+        };
+        cx.error_spanned_by(
+            tokens,
+            format!("session key `{CSRF_KEY}` holds the CSRF token: {fix}{for_token}"),
+        );
     }
 }
 

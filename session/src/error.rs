@@ -96,6 +96,17 @@ pub enum SessionError {
         /// The limit ([`MAX_COOKIE_VALUE_LEN`](crate::MAX_COOKIE_VALUE_LEN)).
         limit: usize,
     },
+    /// A typed flash read named a queue its `#[flash_queue]` enum does not have (a queue
+    /// name taken from a request, say). Nothing was read or removed.
+    #[error("`{queue}` is not a flash queue of `{flash_type}`; its queues are {queues:?}")]
+    UnknownFlashQueue {
+        /// The queue asked for.
+        queue: String,
+        /// The `#[flash_queue]` enum.
+        flash_type: &'static str,
+        /// Its queues.
+        queues: &'static [&'static str],
+    },
     /// The codec produced a cookie value that a `Set-Cookie` header cannot hold (only a
     /// custom [`CookieCodec`](crate::codec::CookieCodec) can). Nothing is written.
     #[error("the cookie codec produced a value a Set-Cookie header cannot hold")]
@@ -109,14 +120,24 @@ impl SessionError {
             Self::WrongType { key, .. }
             | Self::Missing { key }
             | Self::Unserializable { key, .. } => Some(key),
-            Self::TooLarge { .. } | Self::InvalidCookieValue => None,
+            Self::TooLarge { .. } | Self::UnknownFlashQueue { .. } | Self::InvalidCookieValue => {
+                None
+            }
         }
     }
 
     pub(crate) fn wrong_type<T: ?Sized>(key: &str, source: serde_json::Error) -> Self {
+        Self::wrong_type_named(key, std::any::type_name::<T>(), source)
+    }
+
+    pub(crate) fn wrong_type_named(
+        key: &str,
+        expected: &'static str,
+        source: serde_json::Error,
+    ) -> Self {
         Self::WrongType {
             key: key.to_owned(),
-            expected: std::any::type_name::<T>(),
+            expected,
             source,
         }
     }

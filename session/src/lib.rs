@@ -96,6 +96,7 @@ mod clock;
 pub mod codec;
 mod cookie_factory;
 mod error;
+mod finite;
 mod flash;
 pub mod lifecycle;
 mod payload;
@@ -104,6 +105,8 @@ mod session;
 mod settings;
 mod state;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod typed;
 
 #[cfg(feature = "encrypted")]
@@ -123,7 +126,10 @@ pub use reserved::{CSRF_KEY, FLASH_PREFIX};
 pub use session::{Entry, LoadOutcome, Session};
 pub use session_derive::{SessionSchema, flash_queue};
 pub use settings::Saved;
-pub use typed::{FieldMut, JsonKey, SessionSchema, SessionValue};
+pub use typed::{
+    FieldMut, FieldReport, FieldStatus, JsonKey, OnWrongType, SchemaReport, SessionSchema,
+    SessionValue,
+};
 
 #[doc(hidden)]
 pub use typed::private as __private;

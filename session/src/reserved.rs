@@ -10,9 +10,7 @@ pub const CSRF_KEY: &str = "_csrft_";
 
 /// The methods `Session` has itself. A derived accessor of the same name would be shadowed by
 /// it, silently (`session.len()` calls `Session::len`, never the field's accessor), so the
-/// derive refuses such a field. A getter missing from this list is still caught: the derived
-/// `SessionSchema::load` calls each getter by path, which resolves to the inherent method
-/// first and then fails to type-check.
+/// derive refuses such a field. Add every new method of `Session` here.
 #[allow(dead_code)] // read by the derive, which compiles this file too
 pub const SESSION_METHODS: &[&str] = &[
     "accessed",

@@ -306,7 +306,7 @@ impl Session {
 
     /// Pyramid's `manage_accessed`: records the access, and asks for a new cookie when the
     /// client's one is older than the reissue time.
-    fn mark_accessed(&self) {
+    pub(crate) fn mark_accessed(&self) {
         let now = self.now.floor();
         self.accessed.set(now);
         if let Some(reissue) = self.reissue_time

@@ -213,7 +213,7 @@ impl State {
         key: &str,
         value: &T,
     ) -> Result<(), serde_json::Error> {
-        let text = serde_json::to_string(value)?;
+        let text = crate::finite::to_string(value)?;
         self.put(
             key,
             SlotValue::Text {

@@ -118,9 +118,33 @@ fn one_queue_can_be_read_alone() {
 }
 
 #[test]
-#[should_panic(expected = "`errors` is not a queue of")]
-fn a_misspelt_queue_name_panics() {
-    let _ = Session::new().peek_flashes_from::<Notice>("errors");
+fn a_misspelt_queue_name_is_an_error_naming_the_queues() {
+    let mut session = Session::new();
+    session.flash(success("kept")).unwrap();
+    for result in [
+        session.peek_flashes_from::<Notice>("errors"),
+        session.pop_flashes_from::<Notice>("errors"),
+    ] {
+        let err = result.unwrap_err();
+        assert!(
+            matches!(&err, SessionError::UnknownFlashQueue { queue, .. } if queue == "errors"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("\"page_warning\""), "{err}");
+    }
+    assert_eq!(session.peek_flash("success").unwrap(), [json!("kept")]);
+}
+
+/// The same queues as [`Notice`], strict about messages that do not decode.
+#[flash_queue(on_wrong_type = "error")]
+#[derive(Debug, Clone, PartialEq)]
+pub enum StrictNotice {
+    Success(String),
+    #[flash(queue = "error")]
+    Failure {
+        code: u16,
+        text: String,
+    },
 }
 
 #[test]
@@ -136,16 +160,46 @@ fn flash_unique_skips_an_equal_queued_message() {
 }
 
 #[test]
-fn a_message_that_does_not_decode_is_an_error_and_stays_queued() {
+fn by_default_a_message_that_does_not_decode_is_skipped_with_a_warning() {
     let mut session = Session::new();
     session.flash(success("Fine")).unwrap();
     // Another app queued a plain string in `error`, and a number in `success`.
     session.flash_to("error", "plain text").unwrap();
+    session.flash_to("success", 17).unwrap();
+    // And a queue that is not a list at all.
+    session.insert("_f_page_warning", "not a list");
 
-    let err = session.pop_flashes::<Notice>().unwrap_err();
+    let (peeked, logged) = session_tests::capture_logs(|| session.peek_flashes::<Notice>());
+    assert_eq!(peeked.unwrap(), vec![success("Fine")]);
+    assert_eq!(logged.matches("WARN").count(), 3, "{logged}");
+    for key in ["_f_error", "_f_success", "_f_page_warning"] {
+        assert!(logged.contains(key), "{key} is named: {logged}");
+    }
+    assert!(logged.contains("Notice::Failure"), "{logged}");
+    // Peeking left everything queued.
+    assert_eq!(session.get("_f_error"), Some(&json!(["plain text"])));
+
+    // Popping returns what decodes and removes the queues, the undecodable messages with
+    // them: logged again, never silently.
+    let (popped, logged) = session_tests::capture_logs(|| session.pop_flashes::<Notice>());
+    assert_eq!(popped.unwrap(), vec![success("Fine")]);
+    assert_eq!(logged.matches("WARN").count(), 3, "{logged}");
+    assert!(!session.contains_key("_f_error"));
+    assert!(!session.contains_key("_f_success"));
+    assert!(!session.contains_key("_f_page_warning"));
+}
+
+#[test]
+fn a_strict_queue_fails_on_a_message_that_does_not_decode_and_keeps_it() {
+    let mut session = Session::new();
+    session.flash(StrictNotice::Success("Fine".into())).unwrap();
+    // Another app queued a plain string in `error`.
+    session.flash_to("error", "plain text").unwrap();
+
+    let err = session.pop_flashes::<StrictNotice>().unwrap_err();
     assert_eq!(err.key(), Some("_f_error"));
     let message = err.to_string();
-    assert!(message.contains("Notice::Failure"), "{message}");
+    assert!(message.contains("StrictNotice::Failure"), "{message}");
     assert!(matches!(err, SessionError::WrongType { .. }));
     // Nothing was popped, not even the good queue.
     assert_eq!(session.get("_f_success"), Some(&json!(["Fine"])));
@@ -153,14 +207,17 @@ fn a_message_that_does_not_decode_is_an_error_and_stays_queued() {
 
     // One queue alone reads fine; the untyped API drains the bad one.
     assert_eq!(
-        session.pop_flashes_from::<Notice>("success").unwrap(),
-        vec![success("Fine")]
+        session.pop_flashes_from::<StrictNotice>("success").unwrap(),
+        vec![StrictNotice::Success("Fine".into())]
     );
     assert_eq!(
         session.pop_flash("error").unwrap(),
         vec![json!("plain text")]
     );
-    assert_eq!(session.pop_flashes::<Notice>().unwrap(), vec![]);
+    assert_eq!(session.pop_flashes::<StrictNotice>().unwrap(), vec![]);
+    // A queue that is not a list is an error too.
+    session.insert("_f_success", 5);
+    assert!(session.peek_flashes::<StrictNotice>().is_err());
 }
 
 #[test]

@@ -29,7 +29,10 @@ fn item(sku: &str, qty: u32) -> Item {
     }
 }
 
+/// Strict about stored values of another type (the default reads them as missing: see
+/// `schema_evolution.rs`).
 #[derive(Debug, Clone, PartialEq, SessionSchema)]
+#[session(on_wrong_type = "error")]
 pub struct Shop {
     #[session(default)]
     cart: Vec<Item>,

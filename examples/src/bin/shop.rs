@@ -57,7 +57,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("Tea Shop is open at http://127.0.0.1:{port}/ (Ctrl-C to close)");
+    // The bound address, not `PORT`: with `PORT=0` the system picks one (the tests do).
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| format!("127.0.0.1:{port}"), |a| a.to_string());
+    println!("Tea Shop is open at http://{addr}/ (Ctrl-C to close)");
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

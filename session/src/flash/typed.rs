@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::{Flash, flash_key};
 use crate::error::SessionError;
 use crate::session::Session;
+use crate::typed::OnWrongType;
 
 /// A `#[flash_queue]` enum: each variant is a flash queue, and its payload is the message.
 ///
@@ -14,6 +15,11 @@ use crate::session::Session;
 pub trait FlashQueue: Flash + Sized {
     /// The queue names, in variant order.
     const QUEUES: &'static [&'static str];
+
+    /// What the typed reads do with a queued message that does not decode as its variant
+    /// (`#[flash_queue(on_wrong_type = "error" | "skip")]`): fail, or skip it with a
+    /// `tracing::warn!` naming the queue (the default).
+    const ON_WRONG_TYPE: OnWrongType = OnWrongType::Ignore;
 
     /// Decodes a message taken from `queue` as the variant of that queue.
     ///
@@ -33,9 +39,14 @@ mod sealed {
 /// Writing needs nothing extra: [`Session::flash`] and [`Session::flash_unique`] take a
 /// `#[flash_queue]` value and append it to its variant's queue.
 ///
-/// A queued message that does not decode as its queue's variant (another app wrote it)
-/// is never dropped: the call returns the error and, for the `pop_*` methods, leaves every
-/// queue as it was. Drain such a queue with the untyped [`Session::pop_flash`].
+/// A queued message that does not decode as its queue's variant (an older deploy or
+/// another app wrote it) is handled as `N`'s [`ON_WRONG_TYPE`](FlashQueue::ON_WRONG_TYPE)
+/// says, and is never dropped without a log line:
+///
+/// - [`OnWrongType::Ignore`] (the default): it is skipped with a `tracing::warn!` naming the
+///   queue's key; the `pop_*` methods remove it with its queue.
+/// - [`OnWrongType::Error`]: the call returns the error and, for the `pop_*` methods, leaves
+///   every queue as it was. Drain such a queue with the untyped [`Session::pop_flash`].
 pub trait FlashExt: sealed::Sealed {
     /// The messages of all of `N`'s queues, in variant order, without removing them.
     fn peek_flashes<N: FlashQueue>(&self) -> Result<Vec<N>, SessionError>;
@@ -46,18 +57,15 @@ pub trait FlashExt: sealed::Sealed {
 
     /// The messages of one of `N`'s queues, without removing them.
     ///
-    /// # Panics
-    ///
-    /// When `queue` is not one of [`N::QUEUES`](FlashQueue::QUEUES): a misspelt queue name
-    /// is a bug, not an empty queue.
+    /// [`SessionError::UnknownFlashQueue`] when `queue` is not one of
+    /// [`N::QUEUES`](FlashQueue::QUEUES) (a queue name taken from a request, say).
     fn peek_flashes_from<N: FlashQueue>(&self, queue: &str) -> Result<Vec<N>, SessionError>;
 
     /// Removes and returns the messages of one of `N`'s queues. On error nothing is
     /// removed. Marks the session changed when the queue was there.
     ///
-    /// # Panics
-    ///
-    /// When `queue` is not one of [`N::QUEUES`](FlashQueue::QUEUES).
+    /// [`SessionError::UnknownFlashQueue`] when `queue` is not one of
+    /// [`N::QUEUES`](FlashQueue::QUEUES).
     fn pop_flashes_from<N: FlashQueue>(&mut self, queue: &str) -> Result<Vec<N>, SessionError>;
 }
 
@@ -79,7 +87,7 @@ impl FlashExt for Session {
     }
 
     fn peek_flashes_from<N: FlashQueue>(&self, queue: &str) -> Result<Vec<N>, SessionError> {
-        assert_queue::<N>(queue);
+        check_queue::<N>(queue)?;
         let mut out = Vec::new();
         decode_queue(self, queue, &mut out)?;
         Ok(out)
@@ -92,24 +100,50 @@ impl FlashExt for Session {
     }
 }
 
-fn assert_queue<N: FlashQueue>(queue: &str) {
-    assert!(
-        N::QUEUES.contains(&queue),
-        "`{queue}` is not a queue of `{}`; its queues are {:?}",
-        std::any::type_name::<N>(),
-        N::QUEUES,
-    );
+fn check_queue<N: FlashQueue>(queue: &str) -> Result<(), SessionError> {
+    if N::QUEUES.contains(&queue) {
+        return Ok(());
+    }
+    Err(SessionError::UnknownFlashQueue {
+        queue: queue.to_owned(),
+        flash_type: std::any::type_name::<N>(),
+        queues: N::QUEUES,
+    })
 }
 
+/// Appends the messages of `queue` to `out`, decoded; an undecodable one is an error or
+/// skipped, as `N::ON_WRONG_TYPE` says.
 fn decode_queue<N: FlashQueue>(
     session: &Session,
     queue: &str,
     out: &mut Vec<N>,
 ) -> Result<(), SessionError> {
-    for message in session.peek_flash(queue)? {
-        out.push(N::from_message(queue, message)?);
+    let messages = match session.peek_flash(queue) {
+        Ok(messages) => messages,
+        Err(err) => return skip_or_fail::<N>(err, "the queue is not a list; it is skipped"),
+    };
+    for message in messages {
+        match N::from_message(queue, message) {
+            Ok(decoded) => out.push(decoded),
+            Err(err) => skip_or_fail::<N>(err, "a flash message does not decode; it is skipped")?,
+        }
     }
     Ok(())
+}
+
+fn skip_or_fail<N: FlashQueue>(err: SessionError, why: &str) -> Result<(), SessionError> {
+    match N::ON_WRONG_TYPE {
+        OnWrongType::Error => Err(err),
+        OnWrongType::Ignore => {
+            tracing::warn!(
+                key = err.key().unwrap_or_default(),
+                flash_type = std::any::type_name::<N>(),
+                error = %err,
+                "{why}"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// What `#[flash_queue]`'s generated code calls, through `__private`.
@@ -202,8 +236,7 @@ mod tests {
     use super::*;
 
     #[test]
-    #[should_panic(expected = "`nope` is not a queue of")]
-    fn unknown_queue_names_panic() {
+    fn unknown_queue_names_are_errors_naming_the_queues() {
         struct N;
         impl Flash for N {
             fn queue(&self) -> &str {
@@ -219,6 +252,15 @@ mod tests {
                 Ok(N)
             }
         }
-        let _ = Session::new().peek_flashes_from::<N>("nope");
+        let mut session = Session::new();
+        let Err(err) = session.peek_flashes_from::<N>("nope") else {
+            panic!("an unknown queue read as a queue");
+        };
+        assert!(
+            matches!(err, SessionError::UnknownFlashQueue { ref queue, .. } if queue == "nope")
+        );
+        assert!(err.to_string().contains("[\"a\"]"), "{err}");
+        assert!(session.pop_flashes_from::<N>("nope").is_err());
+        assert!(!session.is_dirty());
     }
 }

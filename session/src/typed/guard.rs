@@ -4,6 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
+use super::private::Field;
 use crate::error::SessionError;
 use crate::session::Session;
 
@@ -30,26 +31,20 @@ use crate::session::Session;
 /// ```
 pub struct FieldMut<'a, T> {
     session: &'a mut Session,
-    key: &'a str,
+    /// Where and how the value is written back.
+    field: Field<T>,
     value: T,
-    write: fn(&mut Session, &str, &T) -> Result<(), SessionError>,
     mutated: bool,
     /// Not `Send`: see the type's documentation.
     _not_send: PhantomData<*const ()>,
 }
 
 impl<'a, T> FieldMut<'a, T> {
-    pub(crate) fn new(
-        session: &'a mut Session,
-        key: &'a str,
-        value: T,
-        write: fn(&mut Session, &str, &T) -> Result<(), SessionError>,
-    ) -> Self {
+    pub(crate) fn new(session: &'a mut Session, field: Field<T>, value: T) -> Self {
         Self {
             session,
-            key,
+            field,
             value,
-            write,
             mutated: false,
             _not_send: PhantomData,
         }
@@ -57,7 +52,7 @@ impl<'a, T> FieldMut<'a, T> {
 
     /// The session key the guard writes back to.
     pub fn key(&self) -> &str {
-        self.key
+        self.field.key()
     }
 
     /// Whether the value was borrowed mutably, so that dropping the guard writes it back.
@@ -75,7 +70,7 @@ impl<'a, T> FieldMut<'a, T> {
         if !std::mem::take(&mut self.mutated) {
             return Ok(());
         }
-        (self.write)(self.session, self.key, &self.value)
+        self.field.write(self.session, &self.value)
     }
 }
 
@@ -101,8 +96,8 @@ impl<T> Drop for FieldMut<'_, T> {
                 SessionError::Unserializable { source, .. } => source.to_string(),
                 other => other.to_string(),
             };
-            tracing::warn!(key = %self.key, %reason, "a session guard failed to write back");
-            self.session.record_failed_write(self.key, reason);
+            tracing::warn!(key = %self.field.key(), %reason, "a session guard failed to write back");
+            self.session.record_failed_write(self.field.key(), reason);
         }
     }
 }
@@ -110,7 +105,7 @@ impl<T> Drop for FieldMut<'_, T> {
 impl<T: fmt::Debug> fmt::Debug for FieldMut<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FieldMut")
-            .field("key", &self.key)
+            .field("key", &self.field.key())
             .field("value", &self.value)
             .field("mutated", &self.mutated)
             .finish()

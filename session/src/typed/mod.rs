@@ -7,6 +7,7 @@
 //! call on that const, the logic exists once in the runtime, and a field type that is not a
 //! [`SessionValue`] gives exactly one error, on the field's type.
 
+mod check;
 mod guard;
 pub mod private;
 
@@ -16,6 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::error::SessionError;
 use crate::session::Session;
 
+pub use check::{FieldReport, FieldStatus, SchemaReport};
 pub use guard::FieldMut;
 
 /// A type that can be stored in a session: it round-trips through JSON with serde.
@@ -115,19 +117,50 @@ pub trait SessionSchema: Sized {
     /// The session keys of the fields, in field order.
     const KEYS: &'static [&'static str];
 
-    /// Reads every field from the session, with each field's rules for a missing key.
-    /// An error names the first key that is missing or holds a value of the wrong type.
+    /// The older keys of the fields (`#[session(alias = "...")]`), read when a field's key is
+    /// absent and removed when the field is written.
+    const ALIASES: &'static [&'static str] = &[];
+
+    /// Reads every field from the session, with each field's rules for a missing key and
+    /// for a value of another type. An error names the first key that fails.
     fn load(session: &Session) -> Result<Self, SessionError>;
 
-    /// Writes every field to the session and marks it changed. All fields are serialized
-    /// before any is written: on error the session is unchanged.
+    /// Writes every field to the session (removing their older keys) and marks it changed.
+    /// All fields are serialized before any is written: on error the session is unchanged.
     fn store(&self, session: &mut Session) -> Result<(), SessionError>;
 
-    /// Removes the schema's keys from the session, whatever they hold. Marks the session
-    /// changed if any was there.
+    /// How each field's stored value reads under the current schema, migrations included,
+    /// without changing anything (not even the access time): for logs, a health page, and
+    /// tests of recorded sessions ([`testing::check_fixtures`](crate::testing)).
+    ///
+    /// A value that neither decodes nor migrates is a problem whatever the field's
+    /// `on_wrong_type` rule, since reading it as missing would drop it.
+    fn check(session: &Session) -> SchemaReport;
+
+    /// Removes the schema's keys (and their older keys) from the session, whatever they
+    /// hold. Marks the session changed if any was there.
     fn clear(session: &mut Session) {
-        for key in Self::KEYS {
+        for key in Self::KEYS.iter().chain(Self::ALIASES) {
             session.remove(key);
         }
     }
+}
+
+/// What a typed read does with a stored value that does not decode as its Rust type (and
+/// that no migration reads): an older deploy, or a Pyramid app sharing the session, wrote
+/// another shape.
+///
+/// Set with `#[session(on_wrong_type = "error" | "missing")]` on a schema or a field, and
+/// `#[flash_queue(on_wrong_type = "error" | "skip")]` on a flash queue enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OnWrongType {
+    /// The read fails with [`SessionError::WrongType`], naming the key and the type; the
+    /// value stays in the session.
+    Error,
+    /// The value is read as if it were missing (a field reads as `None` or its default, a
+    /// flash message is skipped), with a `tracing::warn!` naming the key and the type. The
+    /// stored value stays until the app writes the field (or pops the queue). The default:
+    /// see the derive's documentation for why.
+    #[default]
+    Ignore,
 }

@@ -6,27 +6,32 @@ use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 pub use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{JsonKey, SessionValue};
+use std::fmt;
 
-pub use super::{FieldMut, SessionSchema};
+use super::{FieldReport, FieldStatus, JsonKey, SessionValue};
+use crate::finite;
+use crate::state::State;
+
+pub use super::{FieldMut, OnWrongType, SchemaReport, SessionSchema};
 pub use crate::error::SessionError;
 pub use crate::flash::codegen::{decode, decode_object, object_message, unknown_queue};
 pub use crate::flash::{Flash, FlashQueue};
 pub use crate::session::Session;
 pub use serde;
 pub use serde_json;
+pub use std::string::String;
 
 /// `T`'s serde functions, captured where `T: SessionValue` is proven, so that the
 /// functions below need no bound (and a bad field type gives one error, not one per
 /// accessor).
 pub struct JsonFns<T> {
-    get: fn(&Session, &str) -> Result<Option<T>, SessionError>,
+    from_state: fn(&State, &str) -> Option<Result<T, serde_json::Error>>,
     insert: fn(&mut Session, &str, &T) -> Result<(), SessionError>,
-    remove: fn(&mut Session, &str) -> Result<Option<T>, SessionError>,
     missing: fn() -> Option<T>,
     to_raw: fn(&T) -> Result<Box<RawValue>, serde_json::Error>,
     to_value: fn(&T) -> Result<Value, serde_json::Error>,
     from_value: fn(Value) -> Result<T, serde_json::Error>,
+    type_name: fn() -> &'static str,
 }
 
 impl<T> Clone for JsonFns<T> {
@@ -41,13 +46,13 @@ impl<T> Copy for JsonFns<T> {}
 /// `SessionValue`.
 pub const fn json_fns<T: SessionValue>() -> JsonFns<T> {
     JsonFns {
-        get: Session::get_as::<T>,
+        from_state: State::get_as::<T>,
         insert: insert::<T>,
-        remove: Session::remove_as::<T>,
         missing: missing::<T>,
-        to_raw: to_raw::<T>,
-        to_value: to_value::<T>,
+        to_raw: finite::to_raw_value::<T>,
+        to_value: finite::to_value::<T>,
         from_value: serde_json::from_value::<T>,
+        type_name: std::any::type_name::<T>,
     }
 }
 
@@ -59,30 +64,56 @@ fn missing<T: DeserializeOwned>() -> Option<T> {
     T::deserialize(Missing).ok()
 }
 
-fn to_raw<T: Serialize>(value: &T) -> Result<Box<RawValue>, serde_json::Error> {
-    serde_json::value::to_raw_value(value)
+/// A migration's result, for `#[session(migrate = f)]`: `f` may fail with any error that
+/// displays.
+pub fn migrated<T, E: fmt::Display>(result: Result<T, E>) -> Result<T, String> {
+    result.map_err(|err| err.to_string())
 }
 
-fn to_value<T: Serialize>(value: &T) -> Result<Value, serde_json::Error> {
-    serde_json::to_value(value)
-}
-
-/// One field of a `#[derive(SessionSchema)]` struct: its key, JSON functions and what a missing
-/// key reads as.
+/// One field of a `#[derive(SessionSchema)]` struct: its key and older keys, its JSON
+/// functions, and what a missing or undecodable value reads as.
 pub struct Field<T> {
     key: &'static str,
+    aliases: &'static [&'static str],
     json: JsonFns<T>,
     default: Option<fn() -> T>,
+    migrate: Option<fn(Value) -> Result<T, String>>,
+    on_wrong_type: OnWrongType,
 }
 
+impl<T> Clone for Field<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Field<T> {}
+
 /// A field stored under `key`. A missing key reads as `None` for an `Option` and is
-/// [`SessionError::Missing`] otherwise.
+/// [`SessionError::Missing`] otherwise; a value of another type reads as missing (logged).
 pub const fn field<T: SessionValue>(key: &'static str) -> Field<T> {
     Field {
         key,
+        aliases: &[],
         json: json_fns::<T>(),
         default: None,
+        migrate: None,
+        on_wrong_type: OnWrongType::Ignore,
     }
+}
+
+/// Where a field's value was found, and how it read.
+enum Lookup<T> {
+    Absent,
+    Found {
+        key: &'static str,
+        value: T,
+        migrated: bool,
+    },
+    Wrong {
+        key: &'static str,
+        error: SessionError,
+    },
 }
 
 impl<T> Field<T> {
@@ -94,6 +125,32 @@ impl<T> Field<T> {
         }
     }
 
+    /// `#[session(alias = "old")]`: older keys, read when the key is absent.
+    pub const fn aliases(self, aliases: &'static [&'static str]) -> Self {
+        Self { aliases, ..self }
+    }
+
+    /// `#[session(migrate = f)]`: reads a stored value of another shape.
+    pub const fn migrate(self, migrate: fn(Value) -> Result<T, String>) -> Self {
+        Self {
+            migrate: Some(migrate),
+            ..self
+        }
+    }
+
+    /// `#[session(on_wrong_type = "...")]`, on the field or the struct.
+    pub const fn on_wrong_type(self, on_wrong_type: OnWrongType) -> Self {
+        Self {
+            on_wrong_type,
+            ..self
+        }
+    }
+
+    /// The field's key.
+    pub fn key(&self) -> &'static str {
+        self.key
+    }
+
     fn missing(&self) -> Result<T, SessionError> {
         if let Some(default) = self.default {
             return Ok(default());
@@ -103,60 +160,206 @@ impl<T> Field<T> {
         })
     }
 
-    /// `field()`
-    pub fn read(&self, session: &Session) -> Result<T, SessionError> {
-        match (self.json.get)(session, self.key)? {
-            Some(value) => Ok(value),
-            None => self.missing(),
+    /// The field's value from the key or, when it is absent, the first older key present:
+    /// decoded, else migrated. Changes nothing.
+    fn lookup(&self, state: &State) -> Lookup<T> {
+        let found = std::iter::once(self.key)
+            .chain(self.aliases.iter().copied())
+            .find_map(|key| Some((key, (self.json.from_state)(state, key)?)));
+        let Some((key, decoded)) = found else {
+            return Lookup::Absent;
+        };
+        let source = match decoded {
+            Ok(value) => {
+                return Lookup::Found {
+                    key,
+                    value,
+                    migrated: false,
+                };
+            }
+            Err(source) => source,
+        };
+        let expected = (self.json.type_name)();
+        let Some(migrate) = self.migrate else {
+            return Lookup::Wrong {
+                key,
+                error: SessionError::wrong_type_named(key, expected, source),
+            };
+        };
+        let migration = match state.get(key) {
+            Some(stored) => migrate(stored.clone()),
+            None => Err("the stored value cannot be decoded as JSON".to_owned()),
+        };
+        match migration {
+            Ok(value) => Lookup::Found {
+                key,
+                value,
+                migrated: true,
+            },
+            Err(reason) => Lookup::Wrong {
+                key,
+                error: SessionError::wrong_type_named(
+                    key,
+                    expected,
+                    de::Error::custom(format_args!("{source}; its migration failed: {reason}")),
+                ),
+            },
         }
     }
 
-    /// `set_field(value)`
+    /// A value that does not read, handled as `on_wrong_type` says.
+    fn wrong(&self, key: &str, error: SessionError) -> Result<T, SessionError> {
+        match self.on_wrong_type {
+            OnWrongType::Error => Err(error),
+            OnWrongType::Ignore => {
+                tracing::warn!(
+                    key,
+                    expected = (self.json.type_name)(),
+                    %error,
+                    "a session value does not decode as its field's type; read as missing"
+                );
+                self.missing()
+            }
+        }
+    }
+
+    /// A value that was read, saying so in the log when a migration read it: while older
+    /// shapes are about, the log shows which keys still hold them.
+    fn found(&self, key: &str, value: T, migrated: bool) -> T {
+        if migrated {
+            tracing::info!(
+                key,
+                expected = (self.json.type_name)(),
+                "read a session value of an older shape through its migration"
+            );
+        }
+        value
+    }
+
+    /// `field()`
+    pub fn read(&self, session: &Session) -> Result<T, SessionError> {
+        session.mark_accessed();
+        match self.lookup(session.state()) {
+            Lookup::Absent => self.missing(),
+            Lookup::Found {
+                key,
+                value,
+                migrated,
+            } => Ok(self.found(key, value, migrated)),
+            Lookup::Wrong { key, error } => self.wrong(key, error),
+        }
+    }
+
+    /// `set_field(value)`: writes the key and removes the older keys.
     pub fn write(&self, session: &mut Session, value: &T) -> Result<(), SessionError> {
-        (self.json.insert)(session, self.key, value)
+        (self.json.insert)(session, self.key, value)?;
+        for alias in self.aliases {
+            session.remove(alias);
+        }
+        Ok(())
     }
 
     /// `field_mut()`
     pub fn guard<'a>(&self, session: &'a mut Session) -> Result<FieldMut<'a, T>, SessionError> {
         let value = self.read(session)?;
-        Ok(FieldMut::new(session, self.key, value, self.json.insert))
+        Ok(FieldMut::new(session, *self, value))
     }
 
-    /// `take_field()`
+    /// `take_field()`: the value, with the key and the older keys removed. A value that does
+    /// not read stays when `on_wrong_type` is `Error`.
     pub fn take(&self, session: &mut Session) -> Result<T, SessionError> {
-        match (self.json.remove)(session, self.key)? {
-            Some(value) => Ok(value),
-            None => self.missing(),
+        session.mark_accessed();
+        let value = match self.lookup(session.state()) {
+            Lookup::Absent => return self.missing(),
+            Lookup::Found {
+                key,
+                value,
+                migrated,
+            } => self.found(key, value, migrated),
+            Lookup::Wrong { key, error } => self.wrong(key, error)?,
+        };
+        self.remove(session);
+        Ok(value)
+    }
+
+    /// `remove_field()`: removes the key and the older keys; whether any was there.
+    pub fn remove(&self, session: &mut Session) -> bool {
+        let mut removed = session.remove(self.key).is_some();
+        for alias in self.aliases {
+            removed |= session.remove(alias).is_some();
+        }
+        removed
+    }
+
+    /// One field of `SessionSchema::check`.
+    pub fn check(&self, session: &Session) -> FieldReport {
+        let (found_under, status) = match self.lookup(session.state()) {
+            Lookup::Absent => match self.missing() {
+                Ok(_) => (None, FieldStatus::Absent),
+                Err(err) => (None, FieldStatus::Fails(err)),
+            },
+            Lookup::Found { key, migrated, .. } => (
+                (key != self.key).then_some(key),
+                if migrated {
+                    FieldStatus::Migrates
+                } else {
+                    FieldStatus::Decodes
+                },
+            ),
+            Lookup::Wrong { key, error } => {
+                ((key != self.key).then_some(key), FieldStatus::Fails(error))
+            }
+        };
+        FieldReport {
+            key: self.key,
+            found_under,
+            expected: (self.json.type_name)(),
+            status,
         }
     }
 
-    /// `remove_field()`
-    pub fn remove(&self, session: &mut Session) -> bool {
-        session.remove(self.key).is_some()
-    }
-
     /// One field of `SessionSchema::store`.
-    pub fn encode(&self, value: &T) -> Result<(&'static str, Box<RawValue>), SessionError> {
+    pub fn encode(&self, value: &T) -> Result<Encoded, SessionError> {
         match (self.json.to_raw)(value) {
-            Ok(raw) => Ok((self.key, raw)),
-            Err(err) => Err(SessionError::Unserializable {
-                key: self.key.to_owned(),
-                source: err,
+            Ok(raw) => Ok(Encoded {
+                key: self.key,
+                aliases: self.aliases,
+                raw,
             }),
+            Err(err) => Err(SessionError::unserializable(self.key, err)),
         }
     }
 }
 
-/// `SessionSchema::store`: writes the fields only when all of them serialized.
+/// A field's value serialized for `SessionSchema::store`.
+pub struct Encoded {
+    key: &'static str,
+    aliases: &'static [&'static str],
+    raw: Box<RawValue>,
+}
+
+/// `SessionSchema::store`: writes the fields only when all of them serialized, removing
+/// their older keys.
 pub fn store<const N: usize>(
     session: &mut Session,
-    fields: [Result<(&'static str, Box<RawValue>), SessionError>; N],
+    fields: [Result<Encoded, SessionError>; N],
 ) -> Result<(), SessionError> {
     let fields = fields.into_iter().collect::<Result<Vec<_>, _>>()?;
-    for (key, raw) in &fields {
-        session.insert_as(key, raw)?;
+    for field in &fields {
+        session.insert_as(field.key, &field.raw)?;
+        for alias in field.aliases {
+            session.remove(alias);
+        }
     }
     Ok(())
+}
+
+/// `SessionSchema::check`.
+pub fn report<const N: usize>(schema: &'static str, fields: [FieldReport; N]) -> SchemaReport {
+    SchemaReport {
+        schema,
+        fields: fields.into(),
+    }
 }
 
 /// `const _: fn() = || assert_json_key::<K>();` for a map key type `K` in a field.

@@ -1,0 +1,10 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(default, alias = "basket")]
+    cart: Vec<String>,
+    basket: Option<u32>,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(default, alias = "cart")]
+    cart: Vec<String>,
+}
+
+fn main() {}

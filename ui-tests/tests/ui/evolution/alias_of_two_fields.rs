@@ -1,0 +1,11 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(default, alias = "items")]
+    cart: Vec<String>,
+    #[session(alias = "items")]
+    wishlist: Option<Vec<String>>,
+}
+
+fn main() {}

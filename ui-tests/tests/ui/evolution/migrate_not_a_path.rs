@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(default, migrate = 5)]
+    cart: Vec<String>,
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use session::SessionSchema;
+
+fn cart_v1(_stored: serde_json::Value) -> Vec<String> {
+    Vec::new()
+}
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(default, migrate = cart_v1)]
+    cart: Vec<String>,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+#[session(on_wrong_type = "skip")]
+struct Shop {
+    user_id: Option<u64>,
+}
+
+fn main() {}
