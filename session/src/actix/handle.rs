@@ -196,21 +196,25 @@ pub enum SessionRejection {
     Store(#[from] StoreError),
 }
 
-impl ResponseError for SessionRejection {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        super::status(match self {
+impl SessionRejection {
+    /// `500` for a missing middleware (a server bug); the store's status otherwise.
+    fn status(&self) -> http::StatusCode {
+        match self {
             Self::MissingMiddleware => http::StatusCode::INTERNAL_SERVER_ERROR,
             Self::Store(err) => err.status(),
-        })
+        }
+    }
+}
+
+impl ResponseError for SessionRejection {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        super::status(self.status())
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = match self {
-            Self::MissingMiddleware => {
-                tracing::error!("{self}");
-                http::StatusCode::INTERNAL_SERVER_ERROR
-            }
-            Self::Store(err) => answer(err, err.status(), "session not loaded"),
+            Self::MissingMiddleware => answer(self, self.status(), "no session"),
+            Self::Store(err) => answer(err, self.status(), "session not loaded"),
         };
         HttpResponse::new(super::status(status))
     }
