@@ -25,39 +25,43 @@ cargo build --release -q -p session-examples --bin load_server --bin actix_load_
 echo "load before: $(uptime)"
 echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s on CPU $WRK_CPU; each server on CPU $SERVER_CPU; best of $ROUNDS"
 
-declare -A best
-server=""
-log="$(mktemp)"
-trap '[[ -n "$server" ]] && kill "$server" 2>/dev/null; rm -f "$log"' EXIT
+declare -A best port cookie
+servers=()
+logs=()
+trap 'for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null; done; rm -f "${logs[@]}"' EXIT
 
+# Both servers start first and idle while the other is measured, so the rounds alternate
+# between the frameworks and a burst of load elsewhere on the machine hits both alike.
 for framework in axum actix; do
     case "$framework" in
         axum) binary=target/release/load_server ;;
         actix) binary=target/release/actix_load_server ;;
     esac
+    log="$(mktemp)"
+    logs+=("$log")
     taskset -c "$SERVER_CPU" "$binary" > "$log" &
-    server=$!
+    servers+=($!)
     for _ in $(seq 100); do grep -q '^LISTENING=' "$log" && break; sleep 0.1; done
-    port="$(sed -n 's/^LISTENING=//p' "$log")"
-    [[ -n "$port" ]] || { echo "wrk-frameworks.sh: $binary did not start" >&2; exit 1; }
-    SESSION_COOKIE="$(sed -n 's/^COOKIE=//p' "$log")"
-    export SESSION_COOKIE
-    for round in $(seq "$ROUNDS"); do
+    port[$framework]="$(sed -n 's/^LISTENING=//p' "$log")"
+    [[ -n "${port[$framework]}" ]] || { echo "wrk-frameworks.sh: $binary did not start" >&2; exit 1; }
+    cookie[$framework]="$(sed -n 's/^COOKIE=//p' "$log")"
+done
+
+for round in $(seq "$ROUNDS"); do
+    for framework in axum actix; do
+        export SESSION_COOKIE="${cookie[$framework]}"
         for route in plain untouched session; do
             out="$(taskset -c "$WRK_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION"s \
-                -s bench/wrk-session.lua "http://127.0.0.1:$port/load/$route")"
+                -s bench/wrk-session.lua "http://127.0.0.1:${port[$framework]}/load/$route")"
             rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
             bad="$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")"
-            echo "$framework round $round  /load/$route  $rps req/s  non-2xx: ${bad:-0}"
+            echo "round $round  $framework  /load/$route  $rps req/s  non-2xx: ${bad:-0}"
             key="$framework/$route"
             if [[ -z "${best[$key]:-}" ]] || awk "BEGIN {exit !($rps > ${best[$key]})}"; then
                 best[$key]="$rps"
             fi
         done
     done
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    server=""
 done
 echo "load after: $(uptime)"
 
