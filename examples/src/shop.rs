@@ -108,7 +108,7 @@ fn chrome(s: &mut Session) -> Result<Chrome, SessionError> {
         user: s.user()?,
         cart_items: s.cart()?.iter().map(|line| u64::from(line.qty)).sum(),
         notices: s.pop_flashes()?,
-        csrf_token: s.get_csrf_token(),
+        csrf_token: s.get_csrf_token()?,
     })
 }
 
@@ -273,7 +273,7 @@ async fn login(
         return Ok(Redirect::to("/login").into_response());
     }
     // A signed-in session gets a token no anonymous page has seen.
-    s.new_csrf_token();
+    s.new_csrf_token()?;
     s.set_user(Some(name.to_owned()))?;
     s.flash(Notice::Success(format!("Welcome, {name}!")))?;
     Ok(Redirect::to("/").into_response())

@@ -21,9 +21,9 @@
 //!   a save that fails (too large, a guard that could not write back) is a `500` without
 //!   `Set-Cookie`, so the client keeps its old cookie; a store that cannot be reached is a
 //!   `503`, on load and on save.
-//! - **Unusual saves** ([`Outcome::noteworthy`](crate::lifecycle::Outcome::noteworthy))
-//!   go into the response's extensions as a [`Saved`](crate::Saved), for an outer
-//!   middleware.
+//! - **Discarded changes** (a server-side record gone before the save) put
+//!   [`Saved::Discarded`](crate::Saved::Discarded) into the response's extensions, for an
+//!   outer middleware ([`Outcome::noteworthy`](crate::lifecycle::Outcome::noteworthy)).
 //!
 //! ```
 //! use actix_web::{App, HttpResponse, test, web};

@@ -153,11 +153,11 @@
 //!   previous cookie, and nothing half-written reaches it. A `5xx` response whose save
 //!   fails stays as it was, without the cookie.
 //!
-//! - **Unusual saves.** A save outcome the app may want to know about (anything but
-//!   written, unchanged or skipped on an error response; see
-//!   [`Outcome::noteworthy`](crate::lifecycle::Outcome::noteworthy)) is put into the
-//!   response's extensions as a [`Saved`](crate::Saved), for a middleware outside the
-//!   layer.
+//! - **Discarded changes.** When a server-side save finds the session's record gone (a
+//!   concurrent sign-out deleted it, or it expired), the changes are discarded, a warning
+//!   is logged, and the response carries [`Saved::Discarded`](crate::Saved::Discarded) in
+//!   its extensions for a middleware outside the layer to see (any save outcome that is
+//!   news to the app does: [`Outcome::noteworthy`](crate::lifecycle::Outcome::noteworthy)).
 //!
 //! All of that is the framework-neutral [`lifecycle`](crate::lifecycle), which the
 //! actix-web adapter shares; the status of a failure is [`StoreError::status`].

@@ -223,7 +223,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
                 .write_json(out)
                 .map_err(|(key, err)| SessionError::unserializable(&key, err))
         })?;
-        let value = self.codec.seal(&json);
+        let value = self.codec.seal(&json)?;
         if value.len() > MAX_COOKIE_VALUE_LEN {
             return Err(SessionError::TooLarge {
                 size: value.len(),
@@ -296,5 +296,35 @@ impl<C> fmt::Debug for CookieSessionFactory<C> {
         self.settings
             .debug_struct(f, "CookieSessionFactory")
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, feature = "encrypted"))]
+mod tests {
+    use super::*;
+    use crate::random::failing;
+
+    /// Without the OS's random source the encrypted codec has no nonce: the save is an
+    /// error and writes no cookie.
+    #[test]
+    fn an_encrypted_save_without_a_nonce_is_an_error_not_a_panic() {
+        let factory = EncryptedCookieSessionFactory::builder([7; 32])
+            .build()
+            .unwrap();
+        let mut session = factory.load_value(None);
+        session.insert("user_id", 7);
+        let _failing = failing::start();
+        let mut response = HeaderMap::new();
+        let err = factory.save(&session, &mut response).unwrap_err();
+        assert!(matches!(err, SessionError::RandomSource { .. }), "{err}");
+        assert!(response.is_empty());
+        // The signed codec draws no randomness.
+        let signed = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+            .build()
+            .unwrap();
+        assert_eq!(
+            signed.save(&session, &mut response).unwrap(),
+            Saved::Written
+        );
     }
 }

@@ -100,6 +100,7 @@ mod finite;
 mod flash;
 pub mod lifecycle;
 mod payload;
+mod random;
 mod reserved;
 mod session;
 mod settings;
