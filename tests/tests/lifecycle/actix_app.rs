@@ -10,9 +10,9 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use session::actix::{SessionHandle, SessionMiddleware};
 use session::lifecycle::SessionFactory;
-use session::{FlashExt, SessionError};
+use session::{FlashExt, Saved, SessionError};
 
-use super::{Framework, Notice, SuiteExt};
+use super::{Framework, Notice, SuiteExt, saved_header};
 
 pub struct Actix;
 
@@ -31,6 +31,7 @@ fn serve<F: SessionFactory>(middleware: SessionMiddleware<F>) -> String {
             HttpServer::new(move || {
                 App::new()
                     .wrap(middleware.clone())
+                    .wrap(from_fn(tell_saved)) // the last `wrap` is the outermost
                     .route("/untouched", web::get().to(untouched))
                     .route("/handle", web::get().to(handle))
                     .route("/user", web::get().to(user))
@@ -128,4 +129,24 @@ async fn shared(session: SessionHandle) -> String {
     let mut s = session.lock();
     s.insert("handled", "yes");
     s.get("seen").map_or("unseen".to_owned(), |v| v.to_string())
+}
+
+/// Outside the middleware: a save outcome it surfaced, as header `x-saved`.
+async fn tell_saved(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut response = next.call(request).await?;
+    let saved = response
+        .response()
+        .extensions()
+        .get::<Saved>()
+        .map(saved_header);
+    if let Some(saved) = saved {
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-saved"),
+            saved.parse().unwrap(),
+        );
+    }
+    Ok(response)
 }

@@ -10,10 +10,10 @@ use axum::response::Response;
 use axum::routing::get;
 use session::axum::{SessionHandle, SessionLayer};
 use session::lifecycle::SessionFactory;
-use session::{FlashExt, SessionError};
+use session::{FlashExt, Saved, SessionError};
 use tokio::net::TcpListener;
 
-use super::{Framework, Notice, SuiteExt};
+use super::{Framework, Notice, SuiteExt, saved_header};
 
 pub struct Axum;
 
@@ -33,7 +33,8 @@ impl Framework for Axum {
             .route("/break", get(broken))
             .route("/logout", get(logout))
             .merge(shared)
-            .layer(SessionLayer::from_arc(factory));
+            .layer(SessionLayer::from_arc(factory))
+            .layer(middleware::map_response(tell_saved));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -106,4 +107,13 @@ async fn shared(session: SessionHandle) -> String {
     let mut s = session.lock();
     s.insert("handled", "yes");
     s.get("seen").map_or("unseen".to_owned(), |v| v.to_string())
+}
+
+/// Outside the layer: a save outcome the layer surfaced, as header `x-saved`.
+async fn tell_saved(mut response: Response) -> Response {
+    if let Some(saved) = response.extensions().get::<Saved>() {
+        let value = saved_header(saved).parse().unwrap();
+        response.headers_mut().insert("x-saved", value);
+    }
+    response
 }

@@ -19,7 +19,7 @@ use serde_json::json;
 use session::codec::SignedCodec;
 use session::lifecycle::SessionFactory;
 use session::store::{Commit, Record, ServerSessionFactory, SessionStore, StoreError};
-use session::{CookieSessionFactory, HashAlg, Session, SessionSchema, flash_queue};
+use session::{CookieSessionFactory, HashAlg, Saved, Session, SessionSchema, flash_queue};
 use session_tests::Counting;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
@@ -37,12 +37,19 @@ const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 /// | `/big`        | stores 5000 bytes (the cookie would be too large), answers `200`      |
 /// | `/break`      | a guard whose value fails to serialize when it drops                  |
 /// | `/logout`     | `invalidate()`                                                        |
+/// | every route   | under an outer middleware that answers a [`Saved`] it finds in the    |
+/// |               | response's extensions in header `x-saved` (its `Debug` form)          |
 /// | `/shared`     | under a middleware that bumps `seen` before the handler and answers   |
 /// |               | the `handled` key the handler set in header `x-handled`; the handler  |
 /// |               | sets `handled` and answers `seen`                                     |
 pub trait Framework {
     /// Starts the routes under the adapter with `factory` on 127.0.0.1; the base URL.
     fn serve<F: SessionFactory>(factory: Arc<F>) -> impl Future<Output = String>;
+}
+
+/// The `x-saved` header's value for a save outcome an adapter surfaced.
+pub fn saved_header(saved: &Saved) -> String {
+    format!("{saved:?}")
 }
 
 #[derive(SessionSchema)]
@@ -140,6 +147,8 @@ struct MapStore {
     saves: Arc<AtomicUsize>,
     fail_loads: Arc<AtomicBool>,
     fail_saves: Arc<AtomicBool>,
+    /// Deletes the session's record just before the next save, as a concurrent sign-out.
+    vanish: Arc<AtomicBool>,
 }
 
 fn down() -> StoreError {
@@ -164,6 +173,9 @@ impl SessionStore for MapStore {
             return Err(down());
         }
         let mut records = self.records.lock().unwrap();
+        if self.vanish.swap(false, Ordering::SeqCst) {
+            records.remove(&commit.id);
+        }
         if let Some(old) = &commit.retire {
             records.remove(old);
         }
@@ -381,6 +393,24 @@ async fn a_store_runs_through_and_an_unreachable_one_is_a_503<W: Framework>() {
         *store.records.lock().unwrap(),
         before,
         "nothing overwritten"
+    );
+
+    // A record deleted between the load and the save (a sign-out elsewhere): the changes
+    // are discarded, and the adapter tells the app's outer middleware.
+    store.fail_saves.store(false, Ordering::SeqCst);
+    store.vanish.store(true, Ordering::SeqCst);
+    let page = get(&base, "/visit", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.set_cookie, None);
+    assert_eq!(page.headers["x-saved"], "Discarded");
+    assert!(
+        store.records.lock().unwrap().is_empty(),
+        "nothing brought back"
+    );
+    let page = get(&base, "/visit", None).await;
+    assert!(
+        !page.headers.contains_key("x-saved"),
+        "a routine save is no news"
     );
 
     // With set_on_exception(false), a failed request is not saved at all.
