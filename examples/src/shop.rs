@@ -44,8 +44,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::Markup;
 use serde::Deserialize;
-use session::axum::{LayerFactory, SessionHandle, SessionLayer};
+use session::axum::{SessionHandle, SessionLayer};
 use session::codec::CookieCodec;
+use session::lifecycle::SessionFactory;
 use session::store::{ServerSessionFactory, SessionStore};
 use session::{
     BuildError, CookieSessionFactory, FlashExt, LoadOutcome, Secret, Session, SessionError,
@@ -86,7 +87,7 @@ pub fn server_factory<S: SessionStore>(
 
 /// A factory the shop runs on: the signed cookie ([`factory`]) or a server-side store
 /// ([`server_factory`]).
-pub trait ShopFactory: LayerFactory {
+pub trait ShopFactory: SessionFactory {
     /// The session cookie's name, for `/session`.
     fn cookie_name(&self) -> &str;
 }
@@ -143,7 +144,7 @@ fn chrome(s: &mut Session) -> Result<Chrome, SessionError> {
         user: s.user()?,
         cart_items: s.cart()?.iter().map(|line| u64::from(line.qty)).sum(),
         notices: s.pop_flashes()?,
-        csrf_token: s.get_csrf_token(),
+        csrf_token: s.get_csrf_token()?,
     })
 }
 
@@ -309,7 +310,7 @@ async fn login(
     }
     // A signed-in session gets a token no anonymous page has seen and, kept on a server, a
     // new id (against session fixation).
-    s.new_csrf_token();
+    s.new_csrf_token()?;
     s.regenerate_id();
     s.set_user(Some(name.to_owned()))?;
     s.flash(Notice::Success(format!("Welcome, {name}!")))?;

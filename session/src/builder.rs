@@ -255,9 +255,12 @@ impl<K: SignsWithSecret> Builder<K> {
         let allow_short_secret = self.allow_short_secret;
         let keys = self.keys.signed_keys();
         for secret in std::iter::once(&keys.secret).chain(&keys.fallbacks) {
-            if secret.len() < MIN_SECRET_LEN && !allow_short_secret {
+            // The bytes the HMAC key holds: text may be signed as Latin-1, shorter than its
+            // UTF-8.
+            let len = secret.key_len(&keys.salt);
+            if len < MIN_SECRET_LEN && !allow_short_secret {
                 return Err(BuildError::ShortSecret {
-                    len: secret.len(),
+                    len,
                     min: MIN_SECRET_LEN,
                 });
             }

@@ -7,14 +7,15 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// The secret is shorter than [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes and short
-    /// secrets were not explicitly allowed.
+    /// The secret puts fewer than [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes into the
+    /// HMAC key and short secrets were not explicitly allowed.
     #[error(
         "the secret is {len} bytes; use at least {min} random bytes, or call \
          `allow_short_secret()` to accept it (only for interop with an existing app)"
     )]
     ShortSecret {
-        /// Length of the rejected secret in bytes.
+        /// Length of the rejected secret in bytes, as the HMAC key holds it: a text secret
+        /// that is signed as Latin-1 counts one byte per character.
         len: usize,
         /// The minimum length.
         min: usize,
@@ -111,6 +112,15 @@ pub enum SessionError {
     /// custom [`CookieCodec`](crate::codec::CookieCodec) can). Nothing is written.
     #[error("the cookie codec produced a value a Set-Cookie header cannot hold")]
     InvalidCookieValue,
+    /// The operating system's random source failed, so no CSRF token, session id or nonce
+    /// could be drawn. Nothing was stored or written; through the axum layer the request
+    /// gets a `500`.
+    #[error("the operating system's random source failed: {source}")]
+    RandomSource {
+        /// What the random source said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 impl SessionError {
@@ -120,9 +130,10 @@ impl SessionError {
             Self::WrongType { key, .. }
             | Self::Missing { key }
             | Self::Unserializable { key, .. } => Some(key),
-            Self::TooLarge { .. } | Self::UnknownFlashQueue { .. } | Self::InvalidCookieValue => {
-                None
-            }
+            Self::TooLarge { .. }
+            | Self::UnknownFlashQueue { .. }
+            | Self::InvalidCookieValue
+            | Self::RandomSource { .. } => None,
         }
     }
 
@@ -139,6 +150,14 @@ impl SessionError {
             key: key.to_owned(),
             expected,
             source,
+        }
+    }
+
+    /// A failure of the operating system's random source, for a codec of your own that
+    /// draws randomness (as the encrypted codec draws its nonces).
+    pub fn random_source(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::RandomSource {
+            source: source.into(),
         }
     }
 

@@ -204,17 +204,55 @@ impl<'de> Visitor<'de> for StateSeed<'_> {
             let raw: &RawValue = map.next_value()?;
             let start = raw.get().as_ptr() as usize - base;
             let range = start..start + raw.get().len();
-            let name = key_text(self.text, &key);
-            match entries
-                .iter_mut()
-                .find(|(k, _)| key_text(self.text, k) == name)
-            {
-                Some(entry) => entry.1 = range,
-                None => entries.push((key, range)),
+            // Few keys: find a repeat as they come. Past that, `dedup` finds them at once.
+            if entries.len() < DEDUP_AT_END_FROM {
+                let name = key_text(self.text, &key);
+                if let Some(entry) = entries
+                    .iter_mut()
+                    .find(|(k, _)| key_text(self.text, k) == name)
+                {
+                    entry.1 = range;
+                    continue;
+                }
             }
+            entries.push((key, range));
+        }
+        if entries.len() > DEDUP_AT_END_FROM {
+            dedup(self.text, &mut entries);
         }
         Ok(entries)
     }
+}
+
+/// The number of keys past which repeated keys are found with a hash set after the parse,
+/// not by a search per key (which would make a large state quadratic).
+const DEDUP_AT_END_FROM: usize = 16;
+
+/// Keeps the first place and the last value of each repeated key.
+fn dedup(text: &str, entries: &mut Vec<(Key, Range<usize>)>) {
+    let mut first = std::collections::HashMap::with_capacity(entries.len());
+    let mut repeats = Vec::new();
+    for (i, (key, _)) in entries.iter().enumerate() {
+        if let Some(&at) = first.get(key_text(text, key)) {
+            repeats.push((at, i));
+        } else {
+            first.insert(key_text(text, key), i);
+        }
+    }
+    drop(first);
+    if repeats.is_empty() {
+        return;
+    }
+    let mut later = vec![false; entries.len()];
+    for &(at, i) in &repeats {
+        entries[at].1 = entries[i].1.clone();
+        later[i] = true;
+    }
+    let mut i = 0;
+    entries.retain(|_| {
+        i += 1;
+        !later[i - 1]
+    });
 }
 
 /// The text of a key of a payload parsed from `text`.
@@ -314,6 +352,26 @@ mod tests {
         assert_eq!(p.entries.len(), 2);
         assert_eq!(key_text(text, &p.entries[0].0), "a");
         assert_eq!(&text[p.entries[0].1.clone()], "3");
+    }
+
+    #[test]
+    fn repeated_keys_in_a_large_state_keep_first_place_and_last_value() {
+        let mut state: Vec<String> = (0..40).map(|i| format!(r#""k{i}": {i}"#)).collect();
+        state.push(r#""k3": "again""#.to_owned());
+        state.push(r#""k30": "again""#.to_owned());
+        state.push(r#""k3": "last""#.to_owned());
+        let text = format!("[1, 1, {{{}}}]", state.join(", "));
+        let p = parse(&text).unwrap();
+        assert_eq!(p.entries.len(), 40);
+        let at = |i: usize| {
+            (
+                key_text(&text, &p.entries[i].0),
+                &text[p.entries[i].1.clone()],
+            )
+        };
+        assert_eq!(at(3), ("k3", r#""last""#));
+        assert_eq!(at(30), ("k30", r#""again""#));
+        assert_eq!(at(39), ("k39", "39"));
     }
 
     #[test]

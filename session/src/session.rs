@@ -1,7 +1,7 @@
 //! [`Session`]: the dict-like state of one client's session, with Pyramid's `ISession`
 //! surface (timestamps, `changed`, `invalidate`, flash queues, CSRF token).
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::convert::Infallible;
 use std::fmt;
 
@@ -123,8 +123,10 @@ impl Origin {
 /// Where a server-side session lives in its store.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerIds {
-    /// The id the next save writes under.
-    pub id: String,
+    /// The id the next save writes under: the loaded one, or a new one drawn when first
+    /// needed (the save of a new or renewed session), so that loading, `invalidate` and
+    /// `regenerate_id` never fail, and a session never saved draws no id.
+    id: OnceCell<String>,
     /// Whether the store holds a record under `id` (loaded from it): a save then writes
     /// only what changed. Otherwise the save writes the whole state.
     pub stored: bool,
@@ -133,11 +135,39 @@ pub(crate) struct ServerIds {
 }
 
 impl ServerIds {
+    /// The ids of a session loaded from the store under `id`.
+    pub(crate) fn stored(id: String) -> Self {
+        Self {
+            id: OnceCell::from(id),
+            stored: true,
+            retired: None,
+        }
+    }
+
+    /// The ids of a new session, whose save deletes the record under `retired`.
+    pub(crate) fn fresh(retired: Option<String>) -> Self {
+        Self {
+            id: OnceCell::new(),
+            stored: false,
+            retired,
+        }
+    }
+
+    /// The id the next save writes under, drawn now if the session has none yet. An error
+    /// when the operating system's random source fails.
+    pub(crate) fn id(&self) -> Result<&str, SessionError> {
+        if let Some(id) = self.id.get() {
+            return Ok(id);
+        }
+        let id = crate::store::new_session_id()?;
+        Ok(self.id.get_or_init(|| id))
+    }
+
     /// Moves the session to a new id; the old record, if any, is deleted on save.
     fn renew(&mut self) {
-        let old = std::mem::replace(&mut self.id, crate::store::new_session_id());
+        let old = std::mem::take(&mut self.id).into_inner();
         if self.stored && self.retired.is_none() {
-            self.retired = Some(old);
+            self.retired = old;
         }
         self.stored = false;
     }
@@ -449,18 +479,33 @@ impl Session {
     }
 
     /// Makes, stores and returns a new CSRF token: 40 hex characters from 20 random bytes.
-    pub fn new_csrf_token(&mut self) -> String {
+    ///
+    /// An error ([`SessionError::RandomSource`]) only when the operating system's random
+    /// source fails; the session is then unchanged.
+    ///
+    /// ```
+    /// let mut session = session::Session::new();
+    /// let token = session.new_csrf_token()?;
+    /// assert_eq!(token.len(), 40);
+    /// assert!(session.check_csrf_token(&token));
+    /// # Ok::<(), session::SessionError>(())
+    /// ```
+    pub fn new_csrf_token(&mut self) -> Result<String, SessionError> {
         let mut bytes = [0u8; 20];
-        getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+        crate::random::fill(&mut bytes)?;
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         self.insert(CSRF_KEY, token.clone());
-        token
+        Ok(token)
     }
 
     /// The session's CSRF token, made and stored first if it has none.
-    pub fn get_csrf_token(&mut self) -> String {
+    ///
+    /// An error ([`SessionError::RandomSource`]) only when a token must be made and the
+    /// operating system's random source fails: a handler returning `Result<_, SessionError>`
+    /// writes `session.get_csrf_token()?`.
+    pub fn get_csrf_token(&mut self) -> Result<String, SessionError> {
         match self.get_as::<String>(CSRF_KEY) {
-            Ok(Some(token)) => token,
+            Ok(Some(token)) => Ok(token),
             Ok(None) => self.new_csrf_token(),
             Err(err) => {
                 tracing::debug!(error = %err, "replacing a CSRF token that is not a string");
@@ -605,6 +650,27 @@ mod tests {
         assert_eq!(session.remove("n"), None);
         assert!(session.is_dirty());
         assert!(!session.contains_key("n"));
+    }
+
+    #[test]
+    fn a_failing_random_source_makes_csrf_tokens_errors_not_panics() {
+        let mut session = Session::from_json(r#"{"a": 1}"#, 1.0, 1.0).unwrap();
+        {
+            let _failing = crate::random::failing::start();
+            let err = session.new_csrf_token().unwrap_err();
+            assert!(matches!(err, SessionError::RandomSource { .. }), "{err}");
+            assert!(err.to_string().contains("random source"), "{err}");
+            assert!(session.get_csrf_token().is_err());
+            assert!(!session.contains_key(CSRF_KEY), "no token stored");
+            assert!(!session.is_dirty(), "nothing changed");
+        }
+        let token = session.get_csrf_token().unwrap();
+        let _failing = crate::random::failing::start();
+        assert_eq!(
+            session.get_csrf_token().unwrap(),
+            token,
+            "a stored token needs no randomness"
+        );
     }
 
     #[test]

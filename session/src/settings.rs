@@ -23,6 +23,13 @@ pub enum Saved {
     Unchanged,
     /// The response is for a failed request and the factory has `set_on_exception(false)`.
     SkippedOnError,
+    /// The request's changes were discarded, not saved: the server-side session's record
+    /// was deleted (a concurrent [`invalidate`](crate::Session::invalidate), a sign-out on
+    /// another device) or expired between the load and the save. Writing the changes alone
+    /// would bring back a partial session, so nothing was written and no `Set-Cookie` was
+    /// sent; a warning is logged. The client's next request starts a new session. Only
+    /// [`ServerSessionFactory`](crate::store::ServerSessionFactory) returns it.
+    Discarded,
 }
 
 /// A factory's settings: all of it but its keys and store, so showing them shows no secret.

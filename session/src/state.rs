@@ -5,28 +5,46 @@
 //! [`Value`] once, on first use; a save copies untouched keys back byte for byte.
 
 use std::cell::OnceCell;
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 use std::ops::Range;
 
+use hashbrown::HashTable;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::payload::{Key, RawPayload, key_text};
 
+/// States of up to this many slots find a key by a linear scan, without an index or its
+/// allocation: the common case, since a cookie holds a few dozen keys at most.
+const INDEX_ABOVE: usize = 16;
+
 /// The state of one session: keys in insertion order, as a Python `dict` keeps them.
 ///
-/// Sessions hold a few dozen keys at most (the cookie is under 4 KiB), so a vector with a
-/// linear search beats a hash map here.
+/// Small states are a vector searched linearly. A state of more than [`INDEX_ABOVE`] keys
+/// (a server-side session may hold thousands) builds a hash index of its keys on the first
+/// lookup, so that a request touching every key stays linear in their number. A removed
+/// key leaves a hole, so positions stay valid for the index; holes are compacted away once
+/// they outnumber the keys.
 #[derive(Debug, Default)]
 pub(crate) struct State {
     /// The payload text that `Text::Source` ranges point into.
     source: String,
-    slots: Vec<Slot>,
+    /// In insertion order; `None` where a key was removed.
+    slots: Vec<Option<Slot>>,
+    /// How many slots are `Some`.
+    live: usize,
+    /// Slot positions by key; built on the first lookup in a state of more than
+    /// [`INDEX_ABOVE`] slots, kept up to date by every change after that.
+    index: OnceCell<Index>,
     /// Whether removals are recorded in `removed`: only for server-side sessions, whose
     /// stores delete exactly the removed keys. Cookie sessions rewrite the whole state, so
     /// they skip the bookkeeping (and its allocations).
     track_removed: bool,
-    /// Keys removed since the load and not written again, for a store's partial save.
+    /// Keys removed since the load (some may have been written again since: see
+    /// [`removed`](State::removed)), for a store's partial save.
     removed: Vec<Box<str>>,
 }
 
@@ -59,22 +77,131 @@ enum Text {
     Owned(Box<str>),
 }
 
+/// The positions of the live slots, by key. Keys come from clients and stores, so they are
+/// hashed with std's randomly keyed SipHash, against collisions chosen in advance.
+struct Index {
+    hasher: RandomState,
+    positions: HashTable<usize>,
+}
+
+impl fmt::Debug for Index {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Index")
+            .field("keys", &self.positions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Index {
+    fn build(source: &str, slots: &[Option<Slot>]) -> Self {
+        let mut index = Self {
+            hasher: RandomState::new(),
+            positions: HashTable::with_capacity(slots.len()),
+        };
+        for (position, slot) in slots.iter().enumerate() {
+            if let Some(slot) = slot {
+                index.insert(position, key_text(source, &slot.key), source, slots);
+            }
+        }
+        index
+    }
+
+    /// Records a key that is not in the index yet at `position`.
+    fn insert(&mut self, position: usize, key: &str, source: &str, slots: &[Option<Slot>]) {
+        let hasher = &self.hasher;
+        self.positions
+            .insert_unique(hasher.hash_one(key), position, |&other| {
+                hasher.hash_one(slot_key(source, slots, other))
+            });
+    }
+
+    fn remove(&mut self, position: usize, key: &str) {
+        if let Ok(entry) = self
+            .positions
+            .find_entry(self.hasher.hash_one(key), |&other| other == position)
+        {
+            entry.remove();
+        }
+    }
+}
+
+/// The key of the live slot at `position`.
+fn slot_key<'a>(source: &'a str, slots: &'a [Option<Slot>], position: usize) -> &'a str {
+    match &slots[position] {
+        Some(slot) => key_text(source, &slot.key),
+        // The index holds live positions only.
+        None => "",
+    }
+}
+
+/// Counts key comparisons in tests, so a test can show that a request's work grows
+/// linearly with the number of keys.
+#[cfg(test)]
+pub(crate) mod probe {
+    use std::cell::Cell;
+
+    thread_local! {
+        static COMPARISONS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn compared() {
+        COMPARISONS.with(|count| count.set(count.get() + 1));
+    }
+
+    /// The comparisons this thread made since the last call.
+    pub(crate) fn take() -> u64 {
+        COMPARISONS.with(|count| count.replace(0))
+    }
+}
+
+/// Where the comparisons of keys are counted in tests; nothing otherwise.
+#[inline(always)]
+fn compared() {
+    #[cfg(test)]
+    probe::compared();
+}
+
+/// The live slots in order, with an exact count.
+struct Live<'a> {
+    slots: std::slice::Iter<'a, Option<Slot>>,
+    left: usize,
+}
+
+impl<'a> Iterator for Live<'a> {
+    type Item = &'a Slot;
+
+    fn next(&mut self) -> Option<&'a Slot> {
+        let slot = self.slots.by_ref().flatten().next()?;
+        self.left -= 1;
+        Some(slot)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Live<'_> {}
+
 impl State {
     pub(crate) fn from_payload(source: String, payload: RawPayload) -> Self {
-        let slots = payload
+        let slots: Vec<_> = payload
             .entries
             .into_iter()
-            .map(|(key, range)| Slot {
-                key,
-                value: SlotValue::Text {
-                    text: Text::Source(range),
-                    decoded: OnceCell::new(),
-                },
-                written: false,
+            .map(|(key, range)| {
+                Some(Slot {
+                    key,
+                    value: SlotValue::Text {
+                        text: Text::Source(range),
+                        decoded: OnceCell::new(),
+                    },
+                    written: false,
+                })
             })
             .collect();
         Self {
             source,
+            live: slots.len(),
             slots,
             ..Self::default()
         }
@@ -82,24 +209,21 @@ impl State {
 
     /// A state loaded from a store: `(key, JSON text)` pairs, kept as text until used, with
     /// removals recorded. The text is not checked here: a value that is not JSON is an
-    /// error naming its key when it is read as a type, and is saved back as it was.
+    /// error naming its key when it is read as a type, and is saved back as it was. A key
+    /// that repeats keeps its first place and its last text.
     pub(crate) fn from_entries(entries: impl IntoIterator<Item = (String, String)>) -> Self {
-        let slots = entries
-            .into_iter()
-            .map(|(key, text)| Slot {
-                key: Key::Owned(key.into_boxed_str()),
-                value: SlotValue::Text {
-                    text: Text::Owned(text.into_boxed_str()),
-                    decoded: OnceCell::new(),
-                },
-                written: false,
-            })
-            .collect();
-        Self {
-            slots,
-            track_removed: true,
-            ..Self::default()
+        let mut state = Self::tracked();
+        for (key, text) in entries {
+            let value = SlotValue::Text {
+                text: Text::Owned(text.into_boxed_str()),
+                decoded: OnceCell::new(),
+            };
+            match state.position(&key) {
+                Some(position) => state.slot_mut(position).value = value,
+                None => state.push(Key::Owned(key.into_boxed_str()), value, false),
+            }
         }
+        state
     }
 
     /// An empty state that records removals, for a new server-side session.
@@ -111,15 +235,52 @@ impl State {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.slots.len()
+        self.live
+    }
+
+    fn live(&self) -> Live<'_> {
+        Live {
+            slots: self.slots.iter(),
+            left: self.live,
+        }
     }
 
     fn key<'a>(&'a self, slot: &'a Slot) -> &'a str {
         key_text(&self.source, &slot.key)
     }
 
+    /// The live slot at `position`.
+    fn slot(&self, position: usize) -> &Slot {
+        self.slots[position]
+            .as_ref()
+            .expect("positions come from `position`, which finds live slots only")
+    }
+
+    fn slot_mut(&mut self, position: usize) -> &mut Slot {
+        self.slots[position]
+            .as_mut()
+            .expect("positions come from `position`, which finds live slots only")
+    }
+
     fn position(&self, key: &str) -> Option<usize> {
-        self.slots.iter().position(|slot| self.key(slot) == key)
+        if self.slots.len() <= INDEX_ABOVE {
+            return self.slots.iter().position(|slot| {
+                slot.as_ref().is_some_and(|slot| {
+                    compared();
+                    self.key(slot) == key
+                })
+            });
+        }
+        let index = self
+            .index
+            .get_or_init(|| Index::build(&self.source, &self.slots));
+        index
+            .positions
+            .find(index.hasher.hash_one(key), |&position| {
+                compared();
+                slot_key(&self.source, &self.slots, position) == key
+            })
+            .copied()
     }
 
     pub(crate) fn contains_key(&self, key: &str) -> bool {
@@ -127,12 +288,11 @@ impl State {
     }
 
     pub(crate) fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.slots.iter().map(|slot| self.key(slot))
+        self.live().map(|slot| self.key(slot))
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.slots
-            .iter()
+        self.live()
             .filter_map(|slot| Some((self.key(slot), self.decode(&slot.value)?)))
     }
 
@@ -163,7 +323,7 @@ impl State {
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&Value> {
-        let slot = &self.slots[self.position(key)?];
+        let slot = self.slot(self.position(key)?);
         self.decode(&slot.value)
     }
 
@@ -172,7 +332,7 @@ impl State {
         &self,
         key: &str,
     ) -> Option<Result<T, serde_json::Error>> {
-        let slot = &self.slots[self.position(key)?];
+        let slot = self.slot(self.position(key)?);
         Some(match &slot.value {
             SlotValue::Text { text, decoded } => match decoded.get() {
                 Some(Some(value)) => T::deserialize(value),
@@ -185,17 +345,18 @@ impl State {
     /// A mutable `Value` for the key, decoding it first. `None` when the key is missing or
     /// cannot be held as a `Value`.
     pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        let index = self.position(key)?;
-        self.make_value(index)
+        let position = self.position(key)?;
+        self.make_value(position)
     }
 
-    fn make_value(&mut self, index: usize) -> Option<&mut Value> {
-        self.slots[index].written = true;
-        if let SlotValue::Text { .. } = self.slots[index].value {
-            let value = self.decode(&self.slots[index].value)?.clone();
-            self.slots[index].value = SlotValue::Value(value);
+    fn make_value(&mut self, position: usize) -> Option<&mut Value> {
+        self.slot_mut(position).written = true;
+        let slot = self.slot(position);
+        if let SlotValue::Text { .. } = slot.value {
+            let value = self.decode(&slot.value)?.clone();
+            self.slot_mut(position).value = SlotValue::Value(value);
         }
-        match &mut self.slots[index].value {
+        match &mut self.slot_mut(position).value {
             SlotValue::Value(value) => Some(value),
             SlotValue::Text { .. } => None,
         }
@@ -225,31 +386,48 @@ impl State {
     }
 
     fn put(&mut self, key: &str, value: SlotValue) -> Option<SlotValue> {
-        match self.position(key) {
-            Some(index) => {
-                self.slots[index].written = true;
-                Some(std::mem::replace(&mut self.slots[index].value, value))
-            }
-            None => {
-                if self.track_removed {
-                    self.removed.retain(|removed| **removed != *key);
-                }
-                self.slots.push(Slot {
-                    key: Key::Owned(key.into()),
-                    value,
-                    written: true,
-                });
-                None
-            }
+        if let Some(position) = self.position(key) {
+            let slot = self.slot_mut(position);
+            slot.written = true;
+            return Some(std::mem::replace(&mut slot.value, value));
+        }
+        self.push(Key::Owned(key.into()), value, true);
+        None
+    }
+
+    /// Appends a key that is not in the state.
+    fn push(&mut self, key: Key, value: SlotValue, written: bool) {
+        let position = self.slots.len();
+        self.slots.push(Some(Slot {
+            key,
+            value,
+            written,
+        }));
+        self.live += 1;
+        if let Some(index) = self.index.get_mut() {
+            let key = slot_key(&self.source, &self.slots, position);
+            index.insert(position, key, &self.source, &self.slots);
         }
     }
 
-    /// Takes the slot at `index` out, recording its key as removed when tracking.
-    fn remove_at(&mut self, index: usize) -> Slot {
-        let slot = self.slots.remove(index);
+    /// Takes the slot at `position` out, recording its key as removed when tracking.
+    fn remove_at(&mut self, position: usize) -> Slot {
+        let slot = self.slots[position]
+            .take()
+            .expect("positions come from `position`, which finds live slots only");
+        self.live -= 1;
+        let key = key_text(&self.source, &slot.key);
+        if let Some(index) = self.index.get_mut() {
+            index.remove(position, key);
+        }
         if self.track_removed {
-            let key = self.key(&slot).into();
-            self.removed.push(key);
+            self.removed.push(key.into());
+        }
+        let holes = self.slots.len() - self.live;
+        if holes > self.live && holes >= 8 {
+            // Positions move: the index is rebuilt on the next lookup.
+            self.slots.retain(Option::is_some);
+            self.index = OnceCell::new();
         }
         slot
     }
@@ -267,8 +445,8 @@ impl State {
     /// Removes a key: `None` when it is missing, `Some(None)` when its value cannot be held
     /// as a [`Value`] (a number beyond `f64`).
     pub(crate) fn remove(&mut self, key: &str) -> Option<Option<Value>> {
-        let index = self.position(key)?;
-        let slot = self.remove_at(index);
+        let position = self.position(key)?;
+        let slot = self.remove_at(position);
         Some(self.take_value(slot.value))
     }
 
@@ -279,8 +457,8 @@ impl State {
     ) -> Option<Result<T, serde_json::Error>> {
         let result = self.get_as::<T>(key)?;
         if result.is_ok() {
-            let index = self.position(key)?;
-            self.remove_at(index);
+            let position = self.position(key)?;
+            self.remove_at(position);
         }
         Some(result)
     }
@@ -291,6 +469,8 @@ impl State {
             self.removed.extend(keys);
         }
         self.slots.clear();
+        self.live = 0;
+        self.index = OnceCell::new();
         self.source.clear();
     }
 
@@ -298,7 +478,7 @@ impl State {
     /// [`Session::changed`](crate::Session::changed), which says "something changed" without
     /// saying what).
     pub(crate) fn mark_all_written(&mut self) {
-        for slot in &mut self.slots {
+        for slot in self.slots.iter_mut().flatten() {
             slot.written = true;
         }
     }
@@ -306,12 +486,17 @@ impl State {
     /// Whether a key was written since the load.
     #[cfg(test)]
     fn is_written(&self, key: &str) -> bool {
-        self.position(key).is_some_and(|i| self.slots[i].written)
+        self.position(key).is_some_and(|i| self.slot(i).written)
     }
 
-    /// The keys removed since the load and not written again.
-    pub(crate) fn removed(&self) -> &[Box<str>] {
-        &self.removed
+    /// The keys removed since the load and not written again, each once.
+    pub(crate) fn removed(&self) -> Vec<&str> {
+        let mut seen = HashSet::new();
+        self.removed
+            .iter()
+            .map(|key| &**key)
+            .filter(|key| !self.contains_key(key) && seen.insert(*key))
+            .collect()
     }
 
     /// Each key with its JSON text: all keys (`all`), or only those written since the load.
@@ -322,7 +507,7 @@ impl State {
         all: bool,
     ) -> Result<Vec<KeyedJson<'_>>, (String, serde_json::Error)> {
         let mut out = Vec::new();
-        for slot in self.slots.iter().filter(|slot| all || slot.written) {
+        for slot in self.live().filter(|slot| all || slot.written) {
             let text = match &slot.value {
                 SlotValue::Text { text, .. } => std::borrow::Cow::Borrowed(self.text(text)),
                 SlotValue::Value(value) => std::borrow::Cow::Owned(
@@ -337,7 +522,7 @@ impl State {
     /// Writes the state as a JSON object, copying undecoded values as they are.
     pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> Result<(), (String, serde_json::Error)> {
         out.push(b'{');
-        for (i, slot) in self.slots.iter().enumerate() {
+        for (i, slot) in self.live().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -367,7 +552,7 @@ impl State {
 
     /// An upper estimate of the JSON length, to size the output buffer once.
     pub(crate) fn json_len_hint(&self) -> usize {
-        self.source.len() + 16 * self.slots.len() + 2
+        self.source.len() + 16 * self.live + 2
     }
 }
 
@@ -446,7 +631,7 @@ mod tests {
                 ("d".into(), "\"new\"".into())
             ]
         );
-        assert_eq!(s.removed(), [Box::from("c")]);
+        assert_eq!(s.removed(), ["c"]);
         // Written again: no longer removed.
         s.insert("c", Value::Null);
         assert!(s.removed().is_empty());
@@ -459,6 +644,97 @@ mod tests {
         let mut s = state(r#"[1, 1, {"a": 1}]"#);
         s.remove("a");
         assert!(s.removed().is_empty());
+    }
+
+    /// A request that reads, changes, removes and re-adds every key of a large state makes
+    /// a number of key comparisons that grows with the number of keys, not its square.
+    #[test]
+    fn key_comparisons_grow_linearly_with_the_keys() {
+        fn comparisons(n: usize) -> u64 {
+            let key = |i: usize| format!("key{i}");
+            let entries: Vec<_> = (0..n).map(|i| (key(i), i.to_string())).collect();
+            probe::take();
+            let mut s = State::from_entries(entries);
+            for i in 0..n {
+                assert_eq!(s.get_as::<usize>(&key(i)).unwrap().unwrap(), i);
+            }
+            for i in 0..n {
+                s.insert(&key(i), Value::from(i + 1));
+            }
+            for i in (0..n).step_by(2) {
+                assert!(s.remove(&key(i)).is_some());
+            }
+            for i in (0..n).step_by(4) {
+                s.insert_as(&key(i), &"back").unwrap();
+            }
+            assert_eq!(s.len(), n / 2 + n / 4);
+            assert_eq!(s.entries_json(false).unwrap().len(), s.len());
+            assert_eq!(s.removed().len(), n / 4);
+            probe::take()
+        }
+        let (thousand, ten_thousand) = (comparisons(1_000), comparisons(10_000));
+        // Linear work is about 10x for 10x the keys; a linear search per key would be 100x.
+        assert!(
+            ten_thousand <= 12 * thousand,
+            "{thousand} comparisons at 1k keys, {ten_thousand} at 10k"
+        );
+        // About one comparison per key looked up: five passes over the keys, and slack for
+        // the rare hash collision.
+        assert!(ten_thousand <= 6 * 10_000, "{ten_thousand}");
+    }
+
+    /// The index and the holes removals leave agree with a plain list under a long run of
+    /// mixed operations, in small and large states alike.
+    #[test]
+    fn indexed_state_matches_a_plain_list() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % bound
+        };
+        for keys in [8, 40, 400] {
+            let mut s = State::tracked();
+            let mut model: Vec<(String, u64)> = Vec::new();
+            for step in 0..20_000u64 {
+                let key = format!("k{}", next(keys));
+                let at = model.iter().position(|(k, _)| *k == key);
+                match next(4) {
+                    0 | 1 => {
+                        s.insert(&key, Value::from(step));
+                        match at {
+                            Some(at) => model[at].1 = step,
+                            None => model.push((key, step)),
+                        }
+                    }
+                    2 => {
+                        let removed = s.remove(&key).map(|v| v.unwrap().as_u64().unwrap());
+                        assert_eq!(removed, at.map(|at| model.remove(at).1), "{key}");
+                    }
+                    _ => {
+                        let found = s.get(&key).map(|v| v.as_u64().unwrap());
+                        assert_eq!(found, at.map(|at| model[at].1), "{key}");
+                    }
+                }
+                assert_eq!(s.len(), model.len());
+            }
+            let order: Vec<&str> = s.keys().collect();
+            let expected: Vec<&str> = model.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(order, expected, "{keys} keys");
+        }
+    }
+
+    #[test]
+    fn a_store_record_with_a_repeated_key_keeps_its_first_place_and_last_text() {
+        let s = State::from_entries([
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "2".to_owned()),
+            ("a".to_owned(), "3".to_owned()),
+        ]);
+        assert_eq!(s.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(s.get_as::<u32>("a").unwrap().unwrap(), 3);
+        assert!(s.entries_json(false).unwrap().is_empty(), "nothing written");
     }
 
     #[test]

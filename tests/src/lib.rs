@@ -131,7 +131,7 @@ pub struct Counting {
 }
 
 impl session::codec::CookieCodec for Counting {
-    fn seal(&self, payload: &[u8]) -> String {
+    fn seal(&self, payload: &[u8]) -> Result<String, session::SessionError> {
         self.inner.seal(payload)
     }
 

@@ -26,7 +26,7 @@ struct Migrate<New, Old> {
 }
 
 impl<New: CookieCodec, Old: CookieCodec> CookieCodec for Migrate<New, Old> {
-    fn seal(&self, payload: &[u8]) -> String {
+    fn seal(&self, payload: &[u8]) -> Result<String, session::SessionError> {
         self.new.seal(payload)
     }
 
@@ -105,7 +105,9 @@ async fn a_custom_codec_migrates_signed_cookies_to_encrypted_ones_through_the_la
         .layer(SessionLayer::from_arc(Arc::clone(&factory)));
 
     // A cookie of the old, signed deploy.
-    let old_value = signed().seal(br#"[1700000000, 1700000000, {"user_id": 7}]"#);
+    let old_value = signed()
+        .seal(br#"[1700000000, 1700000000, {"user_id": 7}]"#)
+        .unwrap();
 
     let response = app
         .clone()

@@ -270,7 +270,7 @@ fn an_authentic_payload_that_is_not_a_session_is_rejected_as_such() {
         (b"[1, 1, []]", Rejection::StateNotObject),
     ];
     for (payload, rejection) in cases {
-        let session = factory.load_value(Some(&codec.seal(payload)));
+        let session = factory.load_value(Some(&codec.seal(payload).unwrap()));
         assert_eq!(session.load_outcome(), LoadOutcome::Rejected(rejection));
     }
 }
@@ -555,7 +555,7 @@ fn typed_accessors_and_flash_queues_work_on_encrypted_cookies() {
             }
         ]
     );
-    let token = loaded.get_csrf_token();
+    let token = loaded.get_csrf_token().unwrap();
     let value = saved_value(&factory, &loaded);
     let reloaded = factory.load_value(Some(&value));
     assert!(reloaded.check_csrf_token(&token));

@@ -131,6 +131,49 @@ fn bad_configuration_fails_at_build_time() {
     );
 }
 
+/// The short-secret check counts the bytes of the HMAC key, not of the text's UTF-8: with an
+/// ASCII salt, text Latin-1 can encode is signed as Latin-1 (as WebOb does), one byte per
+/// character; with a salt Latin-1 cannot encode, both are UTF-8.
+#[test]
+fn short_secrets_are_counted_in_the_bytes_the_key_holds() {
+    let twenty_e = "\u{e9}".repeat(20); // 40 bytes of UTF-8, 20 of Latin-1
+    assert_eq!(twenty_e.len(), 40);
+    let err = SignedCookieSessionFactory::builder(twenty_e.as_str())
+        .build()
+        .unwrap_err();
+    assert_eq!(err, BuildError::ShortSecret { len: 20, min: 32 });
+    let err = SignedCookieSessionFactory::builder(NEW)
+        .fallback_secret(twenty_e.as_str())
+        .build()
+        .unwrap_err();
+    assert_eq!(err, BuildError::ShortSecret { len: 20, min: 32 });
+    let err = session::store::ServerSessionFactory::builder(
+        twenty_e.as_str(),
+        session::store::MemoryStore::new(),
+    )
+    .build()
+    .unwrap_err();
+    assert_eq!(err, BuildError::ShortSecret { len: 20, min: 32 });
+    // The same text under a salt Latin-1 cannot encode is signed as its 40 UTF-8 bytes.
+    assert!(
+        SignedCookieSessionFactory::builder(twenty_e.as_str())
+            .salt("\u{2713}.")
+            .build()
+            .is_ok()
+    );
+    // 32 characters of Latin-1 are 32 bytes of key.
+    assert!(
+        SignedCookieSessionFactory::builder("\u{e9}".repeat(32))
+            .build()
+            .is_ok()
+    );
+    // Raw bytes count as they are.
+    let err = SignedCookieSessionFactory::builder(vec![0xe9; 31])
+        .build()
+        .unwrap_err();
+    assert_eq!(err, BuildError::ShortSecret { len: 31, min: 32 });
+}
+
 #[test]
 fn debug_output_never_shows_a_secret() {
     let builder = SignedCookieSessionFactory::builder(NEW).fallback_secret(OLD);
@@ -233,8 +276,8 @@ fn a_codec_producing_an_invalid_header_value_is_an_error_not_a_panic() {
     use session::codec::Opened;
     struct Broken;
     impl CookieCodec for Broken {
-        fn seal(&self, _payload: &[u8]) -> String {
-            "line\nbreak".to_owned()
+        fn seal(&self, _payload: &[u8]) -> Result<String, session::SessionError> {
+            Ok("line\nbreak".to_owned())
         }
         fn open(&self, _value: &str) -> Result<Opened, session::Rejection> {
             Err(session::Rejection::BadSignature)
@@ -249,4 +292,98 @@ fn a_codec_producing_an_invalid_header_value_is_an_error_not_a_panic() {
     let err = factory.save(&session, &mut headers).unwrap_err();
     assert!(matches!(err, session::SessionError::InvalidCookieValue));
     assert!(headers.is_empty());
+}
+
+/// The 10,000-key session of the store tests (`store_common`) does not fit a cookie: even
+/// the shortest entries (`"k0000":0,`) make 100 KB of JSON, 25 times the 4064-byte limit. A
+/// cookie session of that many keys is therefore an error at save, never a panic or a cut
+/// cookie; its state still loads, changes and serializes in linear time. As many keys as a
+/// cookie holds round-trip through it.
+#[test]
+fn ten_thousand_keys_exceed_a_cookie_and_the_most_that_fit_round_trip() {
+    const KEYS: usize = 10_000;
+    let factory = factory(NEW);
+    let entries: Vec<String> = (0..KEYS).map(|i| format!(r#""k{i:04}":{i}"#)).collect();
+    let state = format!("{{{}}}", entries.join(","));
+    let mut session = session::Session::from_json(&state, NOW, NOW).unwrap();
+    for i in 0..KEYS {
+        let key = format!("k{i:04}");
+        assert_eq!(session.get_as::<usize>(&key).unwrap(), Some(i));
+        session.insert(key, i + 1);
+    }
+    let json = session.state_json().unwrap();
+    let reloaded = session::Session::from_json(&json, NOW, NOW).unwrap();
+    assert_eq!(reloaded.len(), KEYS);
+    assert_eq!(reloaded.get_as::<usize>("k9999").unwrap(), Some(10_000));
+    let mut headers = HeaderMap::new();
+    let err = factory.save(&session, &mut headers).unwrap_err();
+    assert!(
+        matches!(err, session::SessionError::TooLarge { size, .. } if size > 25 * 4064),
+        "{err}"
+    );
+    assert!(headers.is_empty());
+
+    // The most keys of this shape a cookie holds, each changed, through a real cookie.
+    let mut session = factory.load_value(None);
+    let mut fits = 0;
+    loop {
+        session.insert(format!("k{fits:04}"), fits);
+        if factory.encode(&session).is_err() {
+            session.remove(&format!("k{fits:04}"));
+            break;
+        }
+        fits += 1;
+    }
+    assert!(fits > 250, "{fits} keys");
+    let loaded = factory.load_value(Some(&factory.encode(&session).unwrap()));
+    let mut loaded_again = factory.load_value(Some(&factory.encode(&loaded).unwrap()));
+    for i in 0..fits {
+        let key = format!("k{i:04}");
+        assert_eq!(loaded_again.get_as::<usize>(&key).unwrap(), Some(i));
+        loaded_again.insert(key, i + 1);
+    }
+    let last = factory.load_value(Some(&factory.encode(&loaded_again).unwrap()));
+    assert_eq!(last.len(), fits);
+    assert_eq!(last.get_as::<usize>("k0000").unwrap(), Some(1));
+}
+
+#[derive(session::SessionSchema)]
+#[allow(dead_code)] // read through the generated accessors only
+struct Cart {
+    #[session(default)]
+    cart: Vec<String>,
+}
+
+/// A guard that was only read does not mark the session changed, but reading is an access:
+/// under Pyramid's default `reissue_time` of 0, a read in any second after the cookie was
+/// issued asks for a new cookie (README, "Guards mark changes for you"). `None` stops that.
+#[test]
+fn a_read_only_guard_reissues_under_the_default_reissue_time_as_any_read_does() {
+    let issued = {
+        let mut session = factory(NEW).load_value(None);
+        session.insert("cart", json!(["tea"]));
+        factory(NEW).encode(&session).unwrap()
+    };
+    for (later, reissue_time, reissues) in [
+        (0.5, Some(Duration::ZERO), false),
+        (1.0, Some(Duration::ZERO), true),
+        (1.0, None, false),
+        (59.0, Some(Duration::from_secs(60)), false),
+        (61.0, Some(Duration::from_secs(60)), true),
+    ] {
+        let factory = SignedCookieSessionFactory::builder(NEW)
+            .clock(ManualClock::new(NOW + later))
+            .reissue_time(reissue_time)
+            .build()
+            .unwrap();
+        let mut session = factory.load_value(Some(&issued));
+        assert_eq!(CartExt::cart_mut(&mut session).unwrap().len(), 1);
+        let mut headers = HeaderMap::new();
+        let saved = factory.save(&session, &mut headers).unwrap();
+        assert_eq!(
+            saved == Saved::Written,
+            reissues,
+            "+{later} s, reissue_time {reissue_time:?}"
+        );
+    }
 }

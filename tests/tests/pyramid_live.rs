@@ -178,9 +178,9 @@ fn csrf_tokens_agree_both_ways() {
     let token = minted["results"][0].as_str().unwrap().to_owned();
     let mut session = ours.load_value(minted["cookie_value"].as_str());
     assert!(session.check_csrf_token(&token));
-    assert_eq!(session.get_csrf_token(), token);
+    assert_eq!(session.get_csrf_token().unwrap(), token);
 
-    let fresh = session.new_csrf_token();
+    let fresh = session.new_csrf_token().unwrap();
     let value = ours.encode(&session).unwrap();
     let read = peer.run(
         &theirs,
@@ -251,4 +251,80 @@ fn reissue_and_timeout_agree_with_pyramid() {
         );
         assert_eq!(state_of(&session), read["state"], "+{later}s");
     }
+}
+
+/// When the `Cookie` header repeats the session cookie, this crate uses the one Pyramid
+/// (WebOb) uses, whatever the order and whichever copy is bad. Several `Cookie` headers
+/// (as HTTP/2 sends them) read as the one header they join into with `; `, which is what a
+/// WSGI server hands Pyramid.
+#[test]
+fn a_repeated_session_cookie_resolves_as_in_pyramid() {
+    let mut peer = PyramidPeer::start();
+    let ours = factory("pyramid.session.", HashAlg::Sha512);
+    let theirs = pyramid_factory("pyramid.session.", HashAlg::Sha512);
+    let mint = |peer: &mut PyramidPeer, n: u64| {
+        let minted = peer.run(
+            &theirs,
+            None,
+            NOW,
+            json!([{"op": "set", "key": "n", "value": n}]),
+        );
+        minted["cookie_value"].as_str().unwrap().to_owned()
+    };
+    let (one, two) = (mint(&mut peer, 1), mint(&mut peer, 2));
+    let cookies: [&[&str]; 7] = [
+        &[&format!("session={one}"), &format!("session={two}")],
+        &[&format!("session={two}"), &format!("session={one}")],
+        &[&format!("session={one}"), "other=x", "session=garbage"],
+        &["session=garbage", &format!("session={two}")],
+        &[&format!("session={one}"), &format!("Session={two}")],
+        &[&format!("session={one}"), "session="],
+        &[
+            &format!("session={one}"),
+            &format!("session={two}"),
+            &format!("session={one}"),
+        ],
+    ];
+    let mut checked_a_repeat_that_loads = false;
+    for pairs in cookies {
+        let header = pairs.join("; ");
+        let read = peer.request(&json!({
+            "factory": theirs,
+            "cookie_header": header,
+            "now": NOW,
+            "ops": [{"op": "get_state"}],
+        }));
+        assert!(read["error"].is_null(), "{header}: {}", read["error"]);
+        let session = ours.load_cookie_header(&header);
+        assert_eq!(json!(session.is_new()), read["new"], "{header}");
+        assert_eq!(state_of(&session), read["state"], "{header}");
+        checked_a_repeat_that_loads |= read["new"] == json!(false) && pairs.len() > 1;
+
+        let mut headers = http::HeaderMap::new();
+        for pair in pairs {
+            headers.append("cookie", pair.parse().unwrap());
+        }
+        let session = ours.load(&headers);
+        assert_eq!(json!(session.is_new()), read["new"], "{pairs:?} as headers");
+        assert_eq!(state_of(&session), read["state"], "{pairs:?} as headers");
+    }
+    assert!(checked_a_repeat_that_loads);
+}
+
+/// The golden vectors `pyramid_vectors.rs` checks against are what this Pyramid mints and
+/// decides today: `gen_vectors.py --check` regenerates them and compares.
+#[test]
+fn the_golden_vectors_are_what_pyramid_makes_of_them_today() {
+    let script = session_tests::workspace_root().join("tests/pyramid/gen_vectors.py");
+    let output = std::process::Command::new(session_tests::pyramid_python())
+        .arg(&script)
+        .arg("--check")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

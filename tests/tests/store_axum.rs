@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use http::Request;
-use session::axum::{ServerSide, SessionHandle, SessionLayer};
+use session::axum::{SessionHandle, SessionLayer};
 use session::store::{Commit, MemoryStore, Record, ServerSessionFactory, SessionStore, StoreError};
 use session::{FlashExt, SessionError, SessionSchema, flash_queue};
 use tower::ServiceExt;
@@ -230,6 +230,35 @@ async fn a_user_defined_store_runs_through_the_layer() {
     assert_eq!(keys, ["visits"], "the popped flash queue was deleted");
 }
 
+/// A request whose session's record is deleted while it runs (a sign-out on another
+/// device): its changes are discarded, and the response says so in its extensions.
+#[tokio::test]
+async fn a_discarded_save_is_visible_on_the_response() {
+    let store = MapStore::default();
+    let records = store.records.clone();
+    let deleted_meanwhile = move |session: SessionHandle| async move {
+        session.lock().insert("cart", "tea");
+        records.lock().unwrap().clear();
+        "added"
+    };
+    let app = Router::new()
+        .route("/", get(visit))
+        .route("/add", get(deleted_meanwhile))
+        .layer(SessionLayer::new(map_factory(store.clone())));
+    let cookie = set_cookie(&get_with(&app, "/", None).await).unwrap();
+    let response = get_with(&app, "/", Some(&cookie)).await;
+    assert_eq!(response.extensions().get::<session::Saved>(), None);
+
+    let response = get_with(&app, "/add", Some(&cookie)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.extensions().get::<session::Saved>(),
+        Some(&session::Saved::Discarded)
+    );
+    assert!(set_cookie(&response).is_none());
+    assert!(store.records.lock().unwrap().is_empty(), "not resurrected");
+}
+
 #[tokio::test]
 async fn sign_in_regenerates_the_id_and_sign_out_kills_it() {
     let store = MapStore::default();
@@ -394,11 +423,11 @@ async fn concurrent_requests_of_one_session_lose_nothing_on_the_memory_store() {
 }
 
 #[test]
-fn the_layer_type_names_its_engine() {
+fn the_layer_type_names_its_factory() {
     let factory = ServerSessionFactory::builder(SECRET, MemoryStore::new())
         .build()
         .unwrap();
-    let layer: SessionLayer<ServerSide<MemoryStore>> = SessionLayer::new(factory);
+    let layer: SessionLayer<ServerSessionFactory<MemoryStore>> = SessionLayer::new(factory);
     assert_eq!(layer.factory().cookie_name(), "session");
 }
 

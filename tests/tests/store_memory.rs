@@ -74,6 +74,18 @@ async fn derive_and_flash_work_unchanged() {
     store_common::derive_and_flash_work_unchanged(factory(store, &clock)).await;
 }
 
+#[tokio::test]
+async fn ten_thousand_keys_load_change_save_and_reload() {
+    let (store, clock) = setup();
+    store_common::ten_thousand_keys_load_change_save_and_reload(factory(store, &clock)).await;
+}
+
+#[tokio::test]
+async fn a_save_after_the_record_is_gone_is_discarded() {
+    let (store, clock) = setup();
+    store_common::a_save_after_the_record_is_gone_is_discarded(store, &clock).await;
+}
+
 #[test]
 fn short_secrets_are_refused() {
     let err = session::store::ServerSessionFactory::builder("short", MemoryStore::new())

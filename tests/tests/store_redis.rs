@@ -9,7 +9,7 @@ mod store_common;
 
 use serde_json::json;
 use session::store::{RedisStore, SessionStore, StoreError};
-use session::{LoadOutcome, ManualClock, Saved};
+use session::{ManualClock, Saved};
 use store_common::*;
 
 async fn store() -> RedisStore {
@@ -72,6 +72,17 @@ async fn fallback_secret_reissues_the_cookie() {
 #[tokio::test]
 async fn derive_and_flash_work_unchanged() {
     store_common::derive_and_flash_work_unchanged(factory(store().await, &clock())).await;
+}
+
+#[tokio::test]
+async fn ten_thousand_keys_load_change_save_and_reload() {
+    store_common::ten_thousand_keys_load_change_save_and_reload(factory(store().await, &clock()))
+        .await;
+}
+
+#[tokio::test]
+async fn a_save_after_the_record_is_gone_is_discarded() {
+    store_common::a_save_after_the_record_is_gone_is_discarded(store().await, &clock()).await;
 }
 
 /// The Redis key of the only session under the store's prefix.
@@ -165,23 +176,6 @@ async fn a_value_that_is_not_json_is_an_error_naming_the_key_and_is_kept() {
     assert!(
         matches!(&err, StoreError::Corrupt { key, .. } if key == "blob"),
         "{err}"
-    );
-}
-
-#[tokio::test]
-async fn a_save_after_a_concurrent_invalidate_does_not_resurrect_the_session() {
-    let store = store().await;
-    let factory = factory(store.clone(), &clock());
-    let cookie = seed(&factory, json!({"user_id": 7})).await;
-    let mut stale = load(&factory, &cookie).await;
-    let mut signing_out = load(&factory, &cookie).await;
-    signing_out.invalidate();
-    save(&factory, &signing_out).await;
-    stale.insert("cart", json!(["tea"]));
-    assert_eq!(save(&factory, &stale).await, (Saved::Unchanged, None));
-    assert_eq!(
-        load(&factory, &cookie).await.load_outcome(),
-        LoadOutcome::Rejected(session::Rejection::UnknownSessionId)
     );
 }
 

@@ -30,15 +30,6 @@ async fn cluster_store() -> RedisStore {
 
 store_scenarios!(cluster_store().await);
 
-#[tokio::test]
-async fn a_save_after_a_concurrent_invalidate_does_not_resurrect_the_session() {
-    store_common::a_save_after_a_concurrent_invalidate_does_not_resurrect_the_session(factory(
-        cluster_store().await,
-        &clock(),
-    ))
-    .await;
-}
-
 /// The keys under `prefix` on each master, read with a plain connection to each node.
 async fn keys_per_node(prefix: &str) -> Vec<Vec<String>> {
     let mut per_node = Vec::new();

@@ -5,12 +5,16 @@
 //! - `GET /load/untouched`: under the session layer, never touches the session.
 //! - `GET /load/session`: under the layer, reads the user id and bumps a counter in a ~1 KiB
 //!   session, so every response carries a new cookie.
+//! - `GET /load/outcomes`: how the sessions of `/load/session` loaded so far, as JSON
+//!   `{"loaded": N, "no_cookie": N, "rejected": N}`: a load test fails on any rejected
+//!   cookie, which would otherwise pass as a `200` with a fresh session.
 //! - everything else: the shop demo.
 //!
 //! Prints `COOKIE=<value>` (a 1 KiB session) and `LISTENING=<port>` on stdout, then serves
 //! on 127.0.0.1 until killed. `PORT` picks the port (default: any free one).
 
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
 use axum::Router;
@@ -18,7 +22,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use session::axum::{SessionHandle, SessionLayer};
-use session::{Session, SessionError, SessionSchema};
+use session::{LoadOutcome, Session, SessionError, SessionSchema};
 use session_examples::shop;
 use tokio::net::TcpListener;
 
@@ -52,8 +56,28 @@ async fn untouched() -> Json<Value> {
     body(None, 0)
 }
 
+/// How the sessions of `/load/session` loaded: with the client's cookie, without one, or
+/// with a cookie that was refused.
+static LOADED: AtomicU64 = AtomicU64::new(0);
+static NO_COOKIE: AtomicU64 = AtomicU64::new(0);
+static REJECTED: AtomicU64 = AtomicU64::new(0);
+
+async fn outcomes() -> Json<Value> {
+    Json(json!({
+        "loaded": LOADED.load(Ordering::Relaxed),
+        "no_cookie": NO_COOKIE.load(Ordering::Relaxed),
+        "rejected": REJECTED.load(Ordering::Relaxed),
+    }))
+}
+
 async fn with_session(session: SessionHandle) -> Result<Json<Value>, SessionError> {
     let mut s = session.lock();
+    let counter = match s.load_outcome() {
+        LoadOutcome::Loaded | LoadOutcome::LoadedWithOldSecret => &LOADED,
+        LoadOutcome::NoCookie => &NO_COOKIE,
+        _ => &REJECTED,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
     let user = s.user_id()?;
     let mut views = s.views_mut()?;
     *views += 1;
@@ -96,6 +120,7 @@ async fn main() {
     let shop = shop::app(shop::factory(secret).expect("a random secret is long enough"));
     let app = Router::new()
         .route("/load/plain", get(plain))
+        .route("/load/outcomes", get(outcomes))
         .merge(with_layer)
         .merge(shop);
 

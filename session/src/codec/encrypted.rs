@@ -49,7 +49,7 @@ use crypto_secretbox::{AeadInPlace, KeyInit, Nonce, Tag, XSalsa20Poly1305};
 use zeroize::Zeroizing;
 
 use super::{CookieCodec, Opened};
-use crate::error::{BuildError, Rejection};
+use crate::error::{BuildError, Rejection, SessionError};
 
 /// Length of an encryption key in bytes (NaCl's `crypto_secretbox_KEYBYTES`).
 pub const KEY_LEN: usize = 32;
@@ -218,11 +218,11 @@ impl fmt::Debug for EncryptionKey {
 /// use session::codec::{CookieCodec, EncryptedCodec};
 ///
 /// let codec = EncryptedCodec::new([7; 32])?;
-/// let value = codec.seal(b"[1700000000, 1700000000, {}]");
+/// let value = codec.seal(b"[1700000000, 1700000000, {}]")?;
 /// assert_eq!(codec.open(&value)?.payload, b"[1700000000, 1700000000, {}]");
 ///
 /// // A new nonce per seal: the same payload never gives the same value twice.
-/// assert_ne!(codec.seal(b"[1700000000, 1700000000, {}]"), value);
+/// assert_ne!(codec.seal(b"[1700000000, 1700000000, {}]")?, value);
 ///
 /// // Another key cannot open it (nor read it).
 /// let other = EncryptedCodec::new([8; 32])?;
@@ -283,12 +283,14 @@ impl fmt::Debug for EncryptedCodec {
 }
 
 impl CookieCodec for EncryptedCodec {
-    fn seal(&self, payload: &[u8]) -> String {
+    /// An error ([`SessionError::RandomSource`]) when the operating system's random source
+    /// fails to give a nonce.
+    fn seal(&self, payload: &[u8]) -> Result<String, SessionError> {
         // As `nacl.utils.random`: the OS's random source. 24 random bytes make a repeated
         // nonce under one key negligible (odds about 2^-97 after 2^48 seals).
         let mut nonce = [0; NONCE_LEN];
-        getrandom::fill(&mut nonce).expect("the operating system's random source failed");
-        self.seal_with_nonce(payload, &nonce)
+        crate::random::fill(&mut nonce)?;
+        Ok(self.seal_with_nonce(payload, &nonce))
     }
 
     fn open(&self, value: &str) -> Result<Opened, Rejection> {
@@ -372,7 +374,7 @@ mod tests {
         let codec = codec();
         for len in 0..4 {
             let payload = vec![b'x'; len];
-            let value = codec.seal(&payload);
+            let value = codec.seal(&payload).unwrap();
             assert!(!value.contains('='));
             let padded = format!("{value}{}", "=".repeat((4 - value.len() % 4) % 4));
             assert_eq!(codec.open(&value).unwrap().payload, payload);
@@ -395,10 +397,10 @@ mod tests {
             codec.open(&BASE64.encode([0; OVERHEAD])),
             Err(Rejection::BadSignature)
         );
-        assert_eq!(codec.open(&codec.seal(b"")).unwrap().payload, b"");
+        assert_eq!(codec.open(&codec.seal(b"").unwrap()).unwrap().payload, b"");
         let other = EncryptedCodec::new([1; KEY_LEN]).unwrap();
         assert_eq!(
-            other.open(&codec.seal(PAYLOAD)),
+            other.open(&codec.seal(PAYLOAD).unwrap()),
             Err(Rejection::BadSignature)
         );
     }
@@ -406,7 +408,7 @@ mod tests {
     #[test]
     fn every_flipped_bit_is_rejected() {
         let codec = codec();
-        let sealed = BASE64.decode(codec.seal(PAYLOAD)).unwrap();
+        let sealed = BASE64.decode(codec.seal(PAYLOAD).unwrap()).unwrap();
         for i in 0..sealed.len() {
             for bit in 0..8 {
                 let mut tampered = sealed.clone();
@@ -434,14 +436,19 @@ mod tests {
             .unwrap()
             .with_fallback([1; KEY_LEN])
             .unwrap();
-        let opened = rotated.open(&old.seal(PAYLOAD)).unwrap();
+        let opened = rotated.open(&old.seal(PAYLOAD).unwrap()).unwrap();
         assert_eq!(opened.payload, PAYLOAD);
         assert!(opened.stale_key);
         assert_eq!(
-            old.open(&rotated.seal(PAYLOAD)),
+            old.open(&rotated.seal(PAYLOAD).unwrap()),
             Err(Rejection::BadSignature)
         );
-        assert!(!rotated.open(&rotated.seal(PAYLOAD)).unwrap().stale_key);
+        assert!(
+            !rotated
+                .open(&rotated.seal(PAYLOAD).unwrap())
+                .unwrap()
+                .stale_key
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@
 //! ```
 //! use http::HeaderMap;
 //! use session::codec::{CookieCodec, Opened, SignedCodec};
-//! use session::{CookieSessionFactory, HashAlg, ManualClock, Rejection};
+//! use session::{CookieSessionFactory, HashAlg, ManualClock, Rejection, SessionError};
 //!
 //! /// Seals with `new`; opens values of `new` or of `old`, and has those of `old` re-sealed.
 //! struct Migrate<New, Old> {
@@ -36,7 +36,7 @@
 //! }
 //!
 //! impl<New: CookieCodec, Old: CookieCodec> CookieCodec for Migrate<New, Old> {
-//!     fn seal(&self, payload: &[u8]) -> String {
+//!     fn seal(&self, payload: &[u8]) -> Result<String, SessionError> {
 //!         self.new.seal(payload)
 //!     }
 //!
@@ -58,7 +58,7 @@
 //!     .build()?;
 //!
 //! // A cookie from before the migration still loads...
-//! let before = old.seal(br#"[1700000000, 1700000000, {"user_id": 7}]"#);
+//! let before = old.seal(br#"[1700000000, 1700000000, {"user_id": 7}]"#)?;
 //! let session = factory.load_value(Some(&before));
 //! assert_eq!(session.get_as::<u64>("user_id")?, Some(7));
 //!
@@ -80,7 +80,7 @@ mod signed;
 pub use encrypted::{EncryptedCodec, EncryptionKey, KEY_LEN, NONCE_LEN, TAG_LEN};
 pub use signed::{HashAlg, Secret, SignedCodec};
 
-use crate::error::Rejection;
+use crate::error::{Rejection, SessionError};
 
 /// Payload bytes recovered from a cookie value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,15 +99,15 @@ pub struct Opened {
 ///
 /// ```
 /// use session::codec::{CookieCodec, Opened};
-/// use session::Rejection;
+/// use session::{Rejection, SessionError};
 ///
 /// /// A codec that only base64-encodes: no protection at all, for illustration.
 /// struct Plain;
 ///
 /// impl CookieCodec for Plain {
-///     fn seal(&self, payload: &[u8]) -> String {
+///     fn seal(&self, payload: &[u8]) -> Result<String, SessionError> {
 ///         use base64::Engine;
-///         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload)
+///         Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload))
 ///     }
 ///     fn open(&self, value: &str) -> Result<Opened, Rejection> {
 ///         use base64::Engine;
@@ -117,11 +117,15 @@ pub struct Opened {
 ///         Ok(Opened { payload, stale_key: false })
 ///     }
 /// }
-/// # assert_eq!(Plain.open(&Plain.seal(b"[1,1,{}]")).unwrap().payload, b"[1,1,{}]");
+/// # assert_eq!(Plain.open(&Plain.seal(b"[1,1,{}]").unwrap()).unwrap().payload, b"[1,1,{}]");
 /// ```
 pub trait CookieCodec: Send + Sync + 'static {
     /// Seals payload bytes into a cookie value (cookie-safe characters only).
-    fn seal(&self, payload: &[u8]) -> String;
+    ///
+    /// An error fails the save, which then writes no cookie: a codec that draws randomness
+    /// returns [`SessionError::RandomSource`] when the
+    /// operating system's random source fails, rather than panicking on a request.
+    fn seal(&self, payload: &[u8]) -> Result<String, SessionError>;
 
     /// Opens a cookie value this codec sealed, or says why it cannot.
     fn open(&self, value: &str) -> Result<Opened, Rejection>;

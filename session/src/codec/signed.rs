@@ -10,7 +10,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use hmac::{Hmac, Mac};
 
 use super::{CookieCodec, Opened};
-use crate::error::{BuildError, Rejection};
+use crate::error::{BuildError, Rejection, SessionError};
 
 /// URL-safe base64 that writes no padding and reads values with or without it (WebOb pads
 /// what it is given before decoding). Padding, when present, must be exactly right, and the
@@ -99,11 +99,28 @@ impl Secret {
         Self(SecretRepr::Bytes(bytes.into()))
     }
 
-    /// Length in bytes as it will be used for signing (UTF-8 length for text).
+    /// Length in bytes: of the bytes given, or of the text in UTF-8.
+    ///
+    /// The HMAC key may hold fewer: with a salt that Latin-1 can encode (any ASCII salt, as
+    /// Pyramid's default), text that Latin-1 can encode is signed as Latin-1, one byte per
+    /// character (see the type's docs). The factories' short-secret check counts the bytes
+    /// the key actually holds.
     pub fn len(&self) -> usize {
         match &self.0 {
             SecretRepr::Text(s) => s.len(),
             SecretRepr::Bytes(b) => b.len(),
+        }
+    }
+
+    /// How many bytes the secret puts into the HMAC key under `salt`: what
+    /// [`salted_key`](Self::salted_key) appends after the salt.
+    pub(crate) fn key_len(&self, salt: &str) -> usize {
+        match &self.0 {
+            SecretRepr::Bytes(secret) => secret.len(),
+            SecretRepr::Text(secret) if is_latin1(salt) && is_latin1(secret) => {
+                secret.chars().count()
+            }
+            SecretRepr::Text(secret) => secret.len(),
         }
     }
 
@@ -133,6 +150,10 @@ impl Secret {
 
 fn latin1(s: &str) -> Option<Vec<u8>> {
     s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+}
+
+fn is_latin1(s: &str) -> bool {
+    s.chars().all(|c| u32::from(c) <= 0xff)
 }
 
 impl From<&str> for Secret {
@@ -223,7 +244,7 @@ impl KeyedMac {
 /// use session::codec::{CookieCodec, HashAlg, SignedCodec};
 ///
 /// let codec = SignedCodec::new("seekrit", "pyramid.session.", HashAlg::Sha512);
-/// let value = codec.seal(b"[1700000000, 1700000000, {}]");
+/// let value = codec.seal(b"[1700000000, 1700000000, {}]").unwrap();
 /// assert_eq!(codec.open(&value).unwrap().payload, b"[1700000000, 1700000000, {}]");
 /// ```
 #[derive(Clone)]
@@ -266,12 +287,13 @@ impl fmt::Debug for SignedCodec {
 }
 
 impl CookieCodec for SignedCodec {
-    fn seal(&self, payload: &[u8]) -> String {
+    /// Never fails: signing draws no randomness.
+    fn seal(&self, payload: &[u8]) -> Result<String, SessionError> {
         let digest_len = self.alg.digest_len();
         let mut signed = vec![0; digest_len + payload.len()];
         self.current.sign_into(payload, &mut signed[..digest_len]);
         signed[digest_len..].copy_from_slice(payload);
-        BASE64.encode(signed)
+        Ok(BASE64.encode(signed))
     }
 
     fn open(&self, value: &str) -> Result<Opened, Rejection> {
@@ -309,6 +331,26 @@ mod tests {
     }
 
     #[test]
+    fn key_len_counts_the_bytes_of_the_key() {
+        // (secret, salt, the secret's bytes in the key, the whole key's length)
+        for (secret, salt, secret_len, key_len) in [
+            (Secret::from("s\u{e9}cret"), "salt.", 6, 11),
+            (Secret::from("s\u{e9}cret"), "s\u{e9}l.", 6, 10),
+            (Secret::from("s\u{e9}cret"), "\u{2713}.", 7, 11),
+            (Secret::from("\u{2713}"), "salt.", 3, 8),
+            (
+                Secret::from_bytes(b"\xe9\xe9".as_slice()),
+                "\u{2713}.",
+                2,
+                6,
+            ),
+        ] {
+            assert_eq!(secret.key_len(salt), secret_len, "{salt}");
+            assert_eq!(secret.salted_key(salt).len(), key_len, "{salt}");
+        }
+    }
+
+    #[test]
     fn debug_hides_secret() {
         let shown = format!("{:?}", Secret::from("hunter2-hunter2"));
         assert!(!shown.contains("hunter2"), "{shown}");
@@ -321,7 +363,7 @@ mod tests {
         let codec = SignedCodec::new("k", "s", HashAlg::Sha256);
         for len in 0..4 {
             let payload = vec![b'x'; len];
-            let value = codec.seal(&payload);
+            let value = codec.seal(&payload).unwrap();
             let padded = format!("{value}{}", "=".repeat((4 - value.len() % 4) % 4));
             assert_eq!(codec.open(&value).unwrap().payload, payload);
             assert_eq!(codec.open(&padded).unwrap().payload, payload);
@@ -331,7 +373,7 @@ mod tests {
     #[test]
     fn rejects_wrong_padding() {
         let codec = SignedCodec::new("k", "s", HashAlg::Sha256);
-        let value = codec.seal(b"[10, 10, {}]");
+        let value = codec.seal(b"[10, 10, {}]").unwrap();
         assert_eq!(value.len() % 4, 3, "this payload needs one `=`");
         assert!(codec.open(&format!("{value}=")).is_ok());
         assert_eq!(codec.open(&format!("{value}==")), Err(Rejection::BadBase64));
@@ -341,7 +383,7 @@ mod tests {
     #[test]
     fn rejects_short_tampered_and_foreign_values() {
         let codec = SignedCodec::new("k", "s", HashAlg::Sha512);
-        let value = codec.seal(b"[1, 1, {}]");
+        let value = codec.seal(b"[1, 1, {}]").unwrap();
         assert_eq!(codec.open("!!!"), Err(Rejection::BadBase64));
         assert_eq!(codec.open("YWJj"), Err(Rejection::TooShort));
         let other = SignedCodec::new("k2", "s", HashAlg::Sha512);
@@ -357,10 +399,18 @@ mod tests {
     fn fallback_secret_opens_but_is_stale() {
         let old = SignedCodec::new("old", "s", HashAlg::Sha512);
         let rotated = SignedCodec::new("new", "s", HashAlg::Sha512).with_fallback("old", "s");
-        let opened = rotated.open(&old.seal(b"p")).unwrap();
+        let opened = rotated.open(&old.seal(b"p").unwrap()).unwrap();
         assert!(opened.stale_key);
         // Sealing never uses the fallback.
-        assert_eq!(old.open(&rotated.seal(b"p")), Err(Rejection::BadSignature));
-        assert!(!rotated.open(&rotated.seal(b"p")).unwrap().stale_key);
+        assert_eq!(
+            old.open(&rotated.seal(b"p").unwrap()),
+            Err(Rejection::BadSignature)
+        );
+        assert!(
+            !rotated
+                .open(&rotated.seal(b"p").unwrap())
+                .unwrap()
+                .stale_key
+        );
     }
 }

@@ -101,11 +101,21 @@ impl ConnectionLike for RedisConnection {
 
 /// The partial save. KEYS[1]: the hash. ARGV: TTL in ms (0: none), `accessed`, the number
 /// of fields to set, the fields and values to set, then the fields to delete.
+///
+/// Lua's `unpack` returns a few thousand values at most (`LUAI_MAXCSTACK`), so the fields go
+/// to `HSET` and `HDEL` in chunks of 1,000 arguments (an even number: 500 field-value pairs
+/// per `HSET`); the script as a whole stays one atomic step.
 const UPDATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local last_set = 3 + 2 * tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 'm:accessed', ARGV[2], unpack(ARGV, 4, last_set))
-if #ARGV > last_set then redis.call('HDEL', KEYS[1], unpack(ARGV, last_set + 1, #ARGV)) end
+local chunk = 1000
+redis.call('HSET', KEYS[1], 'm:accessed', ARGV[2])
+for first = 4, last_set, chunk do
+  redis.call('HSET', KEYS[1], unpack(ARGV, first, math.min(first + chunk - 1, last_set)))
+end
+for first = last_set + 1, #ARGV, chunk do
+  redis.call('HDEL', KEYS[1], unpack(ARGV, first, math.min(first + chunk - 1, #ARGV)))
+end
 local ttl = tonumber(ARGV[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
 return 1

@@ -94,7 +94,6 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         }
     }
 
-    #[cfg(feature = "axum")]
     pub(crate) fn set_on_exception(&self) -> bool {
         self.settings.policy.set_on_exception
     }
@@ -147,13 +146,8 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             // The store's TTL normally removes it first; the factory's clock decides.
             return Ok(self.rejected(now, Rejection::TimedOut, Some(id)));
         }
-        let ids = ServerIds {
-            id,
-            stored: true,
-            retired: None,
-        };
         let origin = Origin {
-            server: Some(ids),
+            server: Some(ServerIds::stored(id)),
             ..Origin::loaded(State::from_entries(record.entries), times, stale_key)
         };
         Ok(self.settings.session(origin, now))
@@ -180,9 +174,10 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     /// cookie, appends `Set-Cookie` to the response (see the type's docs).
     ///
     /// Returns [`Saved::Written`] when the store was written, [`Saved::Unchanged`] when
-    /// the session needed no save, or when its record was deleted (by a concurrent
-    /// `invalidate`) or expired since the load: its changes are then dropped, not written
-    /// as a partial session. On error nothing is appended, so the client keeps its cookie.
+    /// the session needed no save, and [`Saved::Discarded`] (with a warning logged) when
+    /// its record was deleted (by a concurrent `invalidate`) or expired since the load: its
+    /// changes are then dropped, not written as a partial session. On error nothing is
+    /// appended, so the client keeps its cookie.
     ///
     /// The future does not borrow the session: it can be saved from a `Send` task while
     /// the session is gone.
@@ -226,8 +221,8 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         }
         // A session made without this factory (`Session::new()`) is saved as a new one.
         let (id, stored, retire) = match session.server_ids() {
-            Some(ids) => (ids.id.clone(), ids.stored, ids.retired.clone()),
-            None => (super::new_session_id(), false, None),
+            Some(ids) => (ids.id()?.to_owned(), ids.stored, ids.retired.clone()),
+            None => (super::new_session_id()?, false, None),
         };
         let state = session.state();
         let set: Vec<(String, String)> = state
@@ -241,13 +236,16 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             return Ok(Plan::Retire { retire });
         }
         let remove = if stored {
-            state.removed().iter().map(|key| key.to_string()).collect()
+            state.removed().into_iter().map(str::to_owned).collect()
         } else {
             Vec::new()
         };
         let stale = session.load_outcome() == LoadOutcome::LoadedWithOldSecret;
-        let cookie = (!stored || stale || self.settings.cookie.max_age.is_some())
-            .then(|| self.codec.seal(id.as_bytes()));
+        let cookie = if !stored || stale || self.settings.cookie.max_age.is_some() {
+            Some(self.codec.seal(id.as_bytes())?)
+        } else {
+            None
+        };
         let ttl = self.settings.policy.timeout.map(Duration::from_secs_f64);
         let commit = Commit {
             id,
@@ -287,10 +285,12 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                     None => None,
                 };
                 if !self.store.save(&commit).await? {
-                    tracing::debug!(
-                        "session changes dropped: its record was deleted or expired since the load"
+                    tracing::warn!(
+                        cookie = %self.settings.cookie.name,
+                        "session changes discarded: its record was deleted or expired since \
+                         the load"
                     );
-                    return Ok(Saved::Unchanged);
+                    return Ok(Saved::Discarded);
                 }
                 if let Some(header) = header {
                     response.append(SET_COOKIE, header);
@@ -301,16 +301,12 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     }
 }
 
-/// A new, empty session under a fresh id; the first save deletes the record of `retired`.
+/// A new, empty session under a fresh id (drawn when it is first saved); the first save
+/// deletes the record of `retired`.
 fn fresh(outcome: LoadOutcome, retired: Option<String>) -> Origin {
-    let ids = ServerIds {
-        id: super::new_session_id(),
-        stored: false,
-        retired,
-    };
     Origin {
         state: State::tracked(),
-        server: Some(ids),
+        server: Some(ServerIds::fresh(retired)),
         ..Origin::new(outcome)
     }
 }
@@ -322,5 +318,94 @@ impl<S: fmt::Debug> fmt::Debug for ServerSessionFactory<S> {
             .debug_struct(f, "ServerSessionFactory")
             .field("store", &self.store)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderMap;
+
+    use super::*;
+    use crate::random::failing;
+    use crate::store::MemoryStore;
+
+    fn factory(store: MemoryStore) -> ServerSessionFactory<MemoryStore> {
+        ServerSessionFactory::builder("a secret of at least thirty-two bytes", store)
+            .reissue_time(None)
+            .build()
+            .unwrap()
+    }
+
+    fn is_random_source(err: &StoreError) -> bool {
+        matches!(err, StoreError::Session(SessionError::RandomSource { .. }))
+    }
+
+    /// Without the OS's random source no new id can be drawn: a save that needs one is an
+    /// error that writes nothing, and everything that needs none still works.
+    #[tokio::test]
+    async fn a_failing_random_source_fails_the_saves_that_need_an_id_and_only_those() {
+        let store = MemoryStore::new();
+        let factory = factory(store.clone());
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        session.insert("user_id", 7);
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        let cookie = response["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut request = HeaderMap::new();
+        request.insert("cookie", cookie.parse().unwrap());
+
+        let _failing = failing::start();
+        // Loading draws no id, not even for a new session.
+        let mut fresh = factory.load(&HeaderMap::new()).await.unwrap();
+        fresh.insert("x", 1);
+        let mut response = HeaderMap::new();
+        let err = factory.save(&fresh, &mut response).await.unwrap_err();
+        assert!(is_random_source(&err), "{err}");
+        assert!(response.is_empty());
+        assert_eq!(store.len(), 1, "nothing stored");
+
+        // A loaded session keeps its id: its changes save.
+        let mut loaded = factory.load(&request).await.unwrap();
+        loaded.insert("user_id", 8);
+        let mut response = HeaderMap::new();
+        assert_eq!(
+            factory.save(&loaded, &mut response).await.unwrap(),
+            Saved::Written
+        );
+
+        // `invalidate` and `regenerate_id` need a new id: the save fails, the old record
+        // stays.
+        for renew in [Session::invalidate, Session::regenerate_id] {
+            let mut session = factory.load(&request).await.unwrap();
+            renew(&mut session);
+            session.insert("after", true);
+            let mut response = HeaderMap::new();
+            let err = factory.save(&session, &mut response).await.unwrap_err();
+            assert!(is_random_source(&err), "{err}");
+            assert!(response.is_empty());
+        }
+        let session = factory.load(&request).await.unwrap();
+        assert_eq!(session.load_outcome(), LoadOutcome::Loaded);
+        assert_eq!(session.get_as::<u64>("user_id").unwrap(), Some(8));
+    }
+
+    /// The id drawn for a new session is drawn once: saving it twice writes one record.
+    #[tokio::test]
+    async fn a_new_session_keeps_the_id_its_first_save_drew() {
+        let store = MemoryStore::new();
+        let factory = factory(store.clone());
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        session.insert("x", 1);
+        let (mut first, mut second) = (HeaderMap::new(), HeaderMap::new());
+        factory.save(&session, &mut first).await.unwrap();
+        factory.save(&session, &mut second).await.unwrap();
+        assert_eq!(first["set-cookie"], second["set-cookie"]);
+        assert_eq!(store.len(), 1);
     }
 }

@@ -598,26 +598,108 @@ macro_rules! store_scenarios {
             store_common::derive_and_flash_work_unchanged(store_common::factory($store, &clock()))
                 .await;
         }
+
+        #[tokio::test]
+        async fn a_save_after_the_record_is_gone_is_discarded() {
+            store_common::a_save_after_the_record_is_gone_is_discarded($store, &clock()).await;
+        }
+
+        #[tokio::test]
+        async fn ten_thousand_keys_load_change_save_and_reload() {
+            store_common::ten_thousand_keys_load_change_save_and_reload(store_common::factory(
+                $store,
+                &clock(),
+            ))
+            .await;
+        }
     };
 }
 
-/// A save that comes after a concurrent `invalidate` is dropped, and the old id stays dead.
-pub async fn a_save_after_a_concurrent_invalidate_does_not_resurrect_the_session<
-    S: SessionStore,
->(
-    factory: ServerSessionFactory<S>,
+/// A save whose record went away since the load (a concurrent sign-out deleted it, or it
+/// expired) is discarded, and says so: it writes nothing, sends no cookie and does not
+/// bring the session back.
+pub async fn a_save_after_the_record_is_gone_is_discarded<S: SessionStore + Clone>(
+    store: S,
+    clock: &ManualClock,
 ) {
+    let factory = factory(store.clone(), clock);
     let cookie = seed(&factory, json!({"user_id": 7})).await;
     let mut stale = load(&factory, &cookie).await;
     let mut signing_out = load(&factory, &cookie).await;
     signing_out.invalidate();
-    save(&factory, &signing_out).await;
+    assert_eq!(save(&factory, &signing_out).await.0, Saved::Written);
     stale.insert("cart", json!(["tea"]));
-    assert_eq!(save(&factory, &stale).await, (Saved::Unchanged, None));
+    assert_eq!(save(&factory, &stale).await, (Saved::Discarded, None));
     assert_eq!(
         load(&factory, &cookie).await.load_outcome(),
-        LoadOutcome::Rejected(Rejection::UnknownSessionId)
+        LoadOutcome::Rejected(Rejection::UnknownSessionId),
+        "not resurrected"
     );
+
+    // Expired in the store (its TTL, in real time) while the request ran.
+    let short = ServerSessionFactory::builder(SECRET, store)
+        .clock(clock.clone())
+        .timeout(Duration::from_secs(1))
+        .reissue_time(None)
+        .build()
+        .unwrap();
+    let cookie = seed(&short, json!({"user_id": 7})).await;
+    let mut session = load(&short, &cookie).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    session.insert("cart", json!(["tea"]));
+    assert_eq!(save(&short, &session).await, (Saved::Discarded, None));
+    assert_eq!(
+        load(&short, &cookie).await.load_outcome(),
+        LoadOutcome::Rejected(Rejection::UnknownSessionId),
+        "not resurrected"
+    );
+}
+
+/// A session of 10,000 keys: saved whole, loaded, every key changed, saved as a partial
+/// write, loaded; then half removed and the rest marked with `changed()` (every key
+/// written), saved in one partial write, and loaded again.
+pub async fn ten_thousand_keys_load_change_save_and_reload<S: SessionStore>(
+    factory: ServerSessionFactory<S>,
+) {
+    const KEYS: usize = 10_000;
+    let key = |i: usize| format!("key-{i:05}");
+    let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+    for i in 0..KEYS {
+        session.insert(key(i), i);
+    }
+    let (saved, cookie) = save(&factory, &session).await;
+    assert_eq!(saved, Saved::Written);
+    let cookie = cookie.unwrap();
+
+    let mut session = load(&factory, &cookie).await;
+    assert_eq!(session.len(), KEYS);
+    for i in 0..KEYS {
+        assert_eq!(session.get_as::<usize>(&key(i)).unwrap(), Some(i));
+        session.insert(key(i), i + 1);
+    }
+    assert_eq!(save(&factory, &session).await, (Saved::Written, None));
+
+    let mut session = load(&factory, &cookie).await;
+    for i in 0..KEYS {
+        assert_eq!(session.get_as::<usize>(&key(i)).unwrap(), Some(i + 1));
+    }
+    for i in (1..KEYS).step_by(2) {
+        assert!(session.remove(&key(i)).is_some());
+    }
+    session.changed();
+    assert_eq!(save(&factory, &session).await, (Saved::Written, None));
+
+    let session = load(&factory, &cookie).await;
+    assert_eq!(session.len(), KEYS / 2);
+    for i in 0..KEYS {
+        let expected = (i % 2 == 0).then_some(i + 1);
+        assert_eq!(
+            session.get_as::<usize>(&key(i)).unwrap(),
+            expected,
+            "{}",
+            key(i)
+        );
+    }
 }
 
 /// The session id a server-side session's cookie carries (signed, not secret).
