@@ -1,5 +1,8 @@
 //! Runnable examples of the `session` crate, as a library so tests can start them.
 //!
 //! - [`shop`]: a small server-rendered web shop on axum (the `shop` binary).
+//! - [`actix_shop`]: the same shop on actix-web (the `actix_shop` binary), sharing the
+//!   session cookie with the axum one.
 
+pub mod actix_shop;
 pub mod shop;

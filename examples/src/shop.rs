@@ -1,5 +1,6 @@
 //! Tea Shop: a small server-rendered web shop on axum whose whole state (cart, signed-in
-//! user, flash messages, CSRF token) lives in a signed session cookie.
+//! user, flash messages, CSRF token) lives in a signed session cookie, or in a server-side
+//! store ([`store`]: Redis, PostgreSQL, SQLite) with only the session's id in the cookie.
 //!
 //! [`app`] builds the router; the `shop` binary serves it on 127.0.0.1, and the tests start
 //! it on an ephemeral port.
@@ -30,6 +31,7 @@
 pub mod catalog;
 pub mod html;
 pub mod state;
+pub mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +46,8 @@ use maud::Markup;
 use serde::Deserialize;
 use session::axum::{SessionHandle, SessionLayer};
 use session::codec::CookieCodec;
+use session::lifecycle::SessionFactory;
+use session::store::{ServerSessionFactory, SessionStore};
 use session::{
     BuildError, CookieSessionFactory, FlashExt, LoadOutcome, Secret, Session, SessionError,
     SignedCookieSessionFactory,
@@ -68,6 +72,38 @@ pub fn factory(secret: impl Into<Secret>) -> Result<SignedCookieSessionFactory, 
         .build()
 }
 
+/// The shop's factory for sessions kept in `store` (see [`store`]): the same options as
+/// [`factory`]; the idle timeout is also the stored session's expiry.
+pub fn server_factory<S: SessionStore>(
+    secret: impl Into<Secret>,
+    store: S,
+) -> Result<ServerSessionFactory<S>, BuildError> {
+    ServerSessionFactory::builder(secret, store)
+        .httponly(true)
+        .timeout(Duration::from_secs(3600))
+        .reissue_time(Duration::from_secs(60))
+        .build()
+}
+
+/// A factory the shop runs on: the signed cookie ([`factory`]) or a server-side store
+/// ([`server_factory`]).
+pub trait ShopFactory: SessionFactory {
+    /// The session cookie's name, for `/session`.
+    fn cookie_name(&self) -> &str;
+}
+
+impl<C: CookieCodec> ShopFactory for CookieSessionFactory<C> {
+    fn cookie_name(&self) -> &str {
+        CookieSessionFactory::cookie_name(self)
+    }
+}
+
+impl<S: SessionStore> ShopFactory for ServerSessionFactory<S> {
+    fn cookie_name(&self) -> &str {
+        ServerSessionFactory::cookie_name(self)
+    }
+}
+
 /// A fresh random secret (64 hex characters from 32 random bytes), for a shop started
 /// without `SESSION_SECRET`: sessions then end when it restarts.
 pub fn random_secret() -> String {
@@ -83,7 +119,7 @@ struct AppState {
 }
 
 /// The shop's router, with its [`SessionLayer`] around every route.
-pub fn app<C: CookieCodec>(factory: CookieSessionFactory<C>) -> Router {
+pub fn app<F: ShopFactory>(factory: F) -> Router {
     let state = AppState {
         cookie_name: factory.cookie_name().into(),
     };
@@ -272,8 +308,10 @@ async fn login(
         s.flash(Notice::Error("Wrong name or password.".to_owned()))?;
         return Ok(Redirect::to("/login").into_response());
     }
-    // A signed-in session gets a token no anonymous page has seen.
+    // A signed-in session gets a token no anonymous page has seen and, kept on a server, a
+    // new id (against session fixation).
     s.new_csrf_token()?;
+    s.regenerate_id();
     s.set_user(Some(name.to_owned()))?;
     s.flash(Notice::Success(format!("Welcome, {name}!")))?;
     Ok(Redirect::to("/").into_response())

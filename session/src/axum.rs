@@ -2,7 +2,7 @@
 //!
 //! Put a [`SessionLayer`] around the router and take a [`SessionHandle`] in any handler or
 //! middleware. [`SessionHandle::lock`] gives a [`SessionGuard`] that derefs to the
-//! [`Session`]; after the handler, the layer writes `Set-Cookie` when the
+//! [`Session`](crate::Session); after the handler, the layer writes `Set-Cookie` when the
 //! factory's save policy says so. Enable it with the crate's `axum` feature.
 //!
 //! ```
@@ -82,7 +82,7 @@
 //!
 //! # Server-side sessions
 //!
-//! The same layer takes a [`ServerSessionFactory`] (the state in a store, the cookie only
+//! The same layer takes a [`ServerSessionFactory`](crate::store::ServerSessionFactory) (the state in a store, the cookie only
 //! carrying a signed id), and handlers do not change:
 //!
 //! ```
@@ -135,27 +135,32 @@
 //! - **One session per request.** The handle lives in the request's extensions, so a
 //!   middleware and the handler after it (or several extractors) share one session.
 //! - **Saving.** After the inner service answers, a loaded session is saved with
-//!   [`CookieSessionFactory::save`]; a `5xx` response counts as Pyramid's failed request
+//!   [`CookieSessionFactory::save`](crate::CookieSessionFactory::save); a `5xx` response counts as Pyramid's failed request
 //!   (`request.exception`) and is saved with
-//!   [`save_after_error`](CookieSessionFactory::save_after_error): with
+//!   [`save_after_error`](crate::CookieSessionFactory::save_after_error): with
 //!   `set_on_exception(false)` a `5xx` response never carries a session cookie. A
 //!   server-side session is saved to its store the same way, writing only the keys the
-//!   request changed ([`ServerSessionFactory::save`]).
+//!   request changed ([`ServerSessionFactory::save`](crate::store::ServerSessionFactory::save)).
 //! - **Store failures.** When the store cannot be reached while loading, the extraction
 //!   fails with [`SessionRejection::Store`]: the reason is logged and the request answered
 //!   with `503 Service Unavailable` (other store errors: `500`). No empty session stands
-//!   in, so nothing can overwrite the stored state. When the save fails, the response is
-//!   replaced by an empty `503` (or `500`) without `Set-Cookie`. When the save finds the
-//!   session's record gone (a concurrent sign-out deleted it, or it expired), the changes
-//!   are discarded, a warning is logged, and the response carries
-//!   [`Saved::Discarded`] in its extensions for a middleware
-//!   outside the layer to see.
+//!   in, so nothing can overwrite the stored state.
 //! - **Save errors.** When the save fails (the cookie would be over
-//!   [`MAX_COOKIE_VALUE_LEN`](crate::MAX_COOKIE_VALUE_LEN), or a typed guard could not
-//!   write its value back), the reason is logged with `tracing::error!` and the response is
-//!   replaced by an empty `500 Internal Server Error` without `Set-Cookie`: the client keeps
-//!   its previous cookie, and nothing half-written reaches it. A `5xx` response whose save
+//!   [`MAX_COOKIE_VALUE_LEN`](crate::MAX_COOKIE_VALUE_LEN), a typed guard could not
+//!   write its value back, the store cannot be reached), the reason is logged with
+//!   `tracing::error!` and the response is replaced by an empty `500 Internal Server
+//!   Error` (`503` for an unreachable store) without `Set-Cookie`: the client keeps its
+//!   previous cookie, and nothing half-written reaches it. A `5xx` response whose save
 //!   fails stays as it was, without the cookie.
+//!
+//! - **Discarded changes.** When a server-side save finds the session's record gone (a
+//!   concurrent sign-out deleted it, or it expired), the changes are discarded, a warning
+//!   is logged, and the response carries [`Saved::Discarded`](crate::Saved::Discarded) in
+//!   its extensions for a middleware outside the layer to see (any save outcome that is
+//!   news to the app does: [`Outcome::noteworthy`](crate::lifecycle::Outcome::noteworthy)).
+//!
+//! All of that is the framework-neutral [`lifecycle`](crate::lifecycle), which the
+//! actix-web adapter shares; the status of a failure is [`StoreError::status`].
 //!
 //! # Guards and `.await`
 //!
@@ -166,180 +171,17 @@
 
 mod handle;
 mod layer;
-
-use std::future::Future;
-use std::marker::PhantomData;
-use std::pin::Pin;
-use std::sync::Arc;
+mod rejection;
 
 use axum_core::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode};
 
-use crate::codec::CookieCodec;
-use crate::cookie_factory::CookieSessionFactory;
 use crate::error::SessionError;
-use crate::session::Session;
-use crate::settings::Saved;
-use crate::store::{ServerSessionFactory, SessionStore, StoreError};
+use crate::lifecycle::answer;
+use crate::store::StoreError;
 
-pub use handle::{MissingSessionLayer, SessionGuard, SessionHandle, SessionRejection};
+pub use handle::{SessionGuard, SessionHandle};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
-
-/// The engine behind a [`SessionLayer`]: its type parameter. A cookie codec `C` stands for
-/// a [`CookieSessionFactory<C>`]; [`ServerSide<S>`] for a [`ServerSessionFactory<S>`].
-/// You never name it unless you name the layer's type (`SessionLayer<SignedCodec>`,
-/// `SessionLayer<ServerSide<RedisStore>>`).
-pub trait SessionEngine: 'static {
-    /// The factory the layer holds.
-    type Factory: Send + Sync + 'static;
-
-    #[doc(hidden)]
-    fn backend(factory: &Arc<Self::Factory>) -> Backend;
-}
-
-/// A factory a [`SessionLayer`] can carry: [`CookieSessionFactory`] and
-/// [`ServerSessionFactory`].
-pub trait LayerFactory: Send + Sync + 'static {
-    /// The layer's type parameter for this factory.
-    type Engine: SessionEngine<Factory = Self>;
-}
-
-/// The [`SessionEngine`] of a [`ServerSessionFactory<S>`]: `SessionLayer<ServerSide<S>>`.
-pub struct ServerSide<S>(PhantomData<fn() -> S>);
-
-impl<C: CookieCodec> SessionEngine for C {
-    type Factory = CookieSessionFactory<C>;
-
-    fn backend(factory: &Arc<Self::Factory>) -> Backend {
-        Backend(Engine::Cookie(factory.clone()))
-    }
-}
-
-impl<C: CookieCodec> LayerFactory for CookieSessionFactory<C> {
-    type Engine = C;
-}
-
-impl<S: SessionStore> SessionEngine for ServerSide<S> {
-    type Factory = ServerSessionFactory<S>;
-
-    fn backend(factory: &Arc<Self::Factory>) -> Backend {
-        Backend(Engine::Store(factory.clone()))
-    }
-}
-
-impl<S: SessionStore> LayerFactory for ServerSessionFactory<S> {
-    type Engine = ServerSide<S>;
-}
-
-/// A factory with its engine erased, so that one handle type serves every factory.
-#[doc(hidden)]
-#[derive(Clone)]
-pub struct Backend(pub(crate) Engine);
-
-#[derive(Clone)]
-pub(crate) enum Engine {
-    /// Loads synchronously, on the first lock.
-    Cookie(Arc<dyn CookieBackend>),
-    /// Loads from a store when the handle is extracted.
-    Store(Arc<dyn StoreBackend>),
-}
-
-pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-pub(crate) trait CookieBackend: Send + Sync + 'static {
-    fn load(&self, headers: &HeaderMap) -> Session;
-    fn save(&self, session: &Session, response: &mut HeaderMap) -> Result<Saved, SessionError>;
-    fn save_after_error(
-        &self,
-        session: &Session,
-        response: &mut HeaderMap,
-    ) -> Result<Saved, SessionError>;
-}
-
-impl<C: CookieCodec> CookieBackend for CookieSessionFactory<C> {
-    fn load(&self, headers: &HeaderMap) -> Session {
-        CookieSessionFactory::load(self, headers)
-    }
-
-    fn save(&self, session: &Session, response: &mut HeaderMap) -> Result<Saved, SessionError> {
-        CookieSessionFactory::save(self, session, response)
-    }
-
-    fn save_after_error(
-        &self,
-        session: &Session,
-        response: &mut HeaderMap,
-    ) -> Result<Saved, SessionError> {
-        CookieSessionFactory::save_after_error(self, session, response)
-    }
-}
-
-pub(crate) trait StoreBackend: Send + Sync + 'static {
-    fn load(&self, headers: HeaderMap) -> BoxFuture<'_, Result<Session, StoreError>>;
-    /// Saves into the response; on failure answers as the module docs say.
-    fn save(
-        self: Arc<Self>,
-        session: Session,
-        failed_request: bool,
-        response: Response,
-    ) -> BoxFuture<'static, Response>;
-}
-
-impl<S: SessionStore> StoreBackend for ServerSessionFactory<S> {
-    fn load(&self, headers: HeaderMap) -> BoxFuture<'_, Result<Session, StoreError>> {
-        Box::pin(async move { ServerSessionFactory::load(self, &headers).await })
-    }
-
-    fn save(
-        self: Arc<Self>,
-        session: Session,
-        failed_request: bool,
-        mut response: Response,
-    ) -> BoxFuture<'static, Response> {
-        let skip = failed_request && !self.set_on_exception();
-        let plan = self.plan(&session);
-        drop(session);
-        Box::pin(async move {
-            if skip {
-                return response;
-            }
-            let result = match plan {
-                Ok(plan) => self.execute(plan, response.headers_mut()).await,
-                Err(err) => Err(err),
-            };
-            match result {
-                Ok(saved) => {
-                    if saved == Saved::Discarded {
-                        // For the app's outer middleware: the changes were not kept.
-                        response.extensions_mut().insert(saved);
-                    }
-                    response
-                }
-                Err(err) if failed_request => {
-                    tracing::error!(
-                        error = %err,
-                        status = %response.status(),
-                        "session not saved on an error response"
-                    );
-                    response
-                }
-                Err(err) => {
-                    let status = if err.is_unavailable() {
-                        StatusCode::SERVICE_UNAVAILABLE
-                    } else {
-                        StatusCode::INTERNAL_SERVER_ERROR
-                    };
-                    tracing::error!(
-                        error = %err,
-                        status = %response.status(),
-                        "session not saved; answering {status}"
-                    );
-                    status.into_response()
-                }
-            }
-        })
-    }
-}
+pub use rejection::{MissingSessionLayer, SessionRejection};
 
 /// A handler may return `Result<_, SessionError>` and use `?` on session calls: the error
 /// is logged with `tracing::error!` and answered with an empty `500 Internal Server Error`,
@@ -362,23 +204,17 @@ impl<S: SessionStore> StoreBackend for ServerSessionFactory<S> {
 /// ```
 impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
-        tracing::error!(error = %self, "session error in a handler");
-        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        answer(&self, self.status(), "session error in a handler").into_response()
     }
 }
 
 /// A handler may return `Result<_, StoreError>` (calling a
-/// [`ServerSessionFactory`] itself): the error is logged with `tracing::error!` and
-/// answered with an empty `503 Service Unavailable` when the store cannot be reached,
+/// [`ServerSessionFactory`](crate::store::ServerSessionFactory) itself): the error is
+/// logged with `tracing::error!` and answered with an empty response of
+/// [`StoreError::status`]: `503 Service Unavailable` when the store cannot be reached,
 /// `500 Internal Server Error` otherwise.
 impl IntoResponse for StoreError {
     fn into_response(self) -> Response {
-        let status = if self.is_unavailable() {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
-        tracing::error!(error = %self, "session store error in a handler; answering {status}");
-        status.into_response()
+        answer(&self, self.status(), "session error in a handler").into_response()
     }
 }

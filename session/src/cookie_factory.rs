@@ -5,8 +5,8 @@
 use std::fmt;
 
 use cookie::Cookie;
-use http::HeaderMap;
 use http::header::SET_COOKIE;
+use http::{HeaderMap, HeaderValue};
 
 #[cfg(feature = "encrypted")]
 use crate::builder::EncryptedKeys;
@@ -27,7 +27,7 @@ pub const MAX_COOKIE_VALUE_LEN: usize = 4064;
 /// Pyramid's `SignedCookieSessionFactory`: sessions in an HMAC-signed cookie.
 ///
 /// ```
-/// use http::HeaderMap;
+/// use http::{HeaderMap, HeaderValue};
 /// use session::SignedCookieSessionFactory;
 ///
 /// let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
@@ -70,7 +70,7 @@ pub type SignedCookieSessionFactory = CookieSessionFactory<SignedCodec>;
 /// ```
 ///
 /// ```
-/// use http::HeaderMap;
+/// use http::{HeaderMap, HeaderValue};
 /// use session::{EncryptedCookieSessionFactory, EncryptionKey};
 ///
 /// // 64 hex digits, as `pyramid_nacl_session`'s `print_secret` prints a key.
@@ -244,12 +244,35 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     ///
     /// On error nothing is appended, so the client keeps its previous cookie.
     pub fn save(&self, session: &Session, response: &mut HeaderMap) -> Result<Saved, SessionError> {
+        let (saved, header) = self.save_value(session)?;
+        if let Some(header) = header {
+            response.append(SET_COOKIE, header);
+        }
+        Ok(saved)
+    }
+
+    /// [`save`](Self::save), giving the `Set-Cookie` value instead of appending it.
+    pub(crate) fn save_value(
+        &self,
+        session: &Session,
+    ) -> Result<(Saved, Option<HeaderValue>), SessionError> {
         if !session.is_dirty() && session.failed_write().is_none() {
-            return Ok(Saved::Unchanged);
+            return Ok((Saved::Unchanged, None));
         }
         let header = header_value(&self.settings.cookie(self.encode(session)?))?;
-        response.append(SET_COOKIE, header);
-        Ok(Saved::Written)
+        Ok((Saved::Written, Some(header)))
+    }
+
+    /// [`save_after_error`](Self::save_after_error), giving the `Set-Cookie` value.
+    pub(crate) fn save_value_after_error(
+        &self,
+        session: &Session,
+    ) -> Result<(Saved, Option<HeaderValue>), SessionError> {
+        if self.settings.policy.set_on_exception {
+            self.save_value(session)
+        } else {
+            Ok((Saved::SkippedOnError, None))
+        }
     }
 
     /// [`save`](Self::save) for the response of a failed request (Pyramid's
@@ -259,11 +282,11 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         session: &Session,
         response: &mut HeaderMap,
     ) -> Result<Saved, SessionError> {
-        if self.settings.policy.set_on_exception {
-            self.save(session, response)
-        } else {
-            Ok(Saved::SkippedOnError)
+        let (saved, header) = self.save_value_after_error(session)?;
+        if let Some(header) = header {
+            response.append(SET_COOKIE, header);
         }
+        Ok(saved)
     }
 }
 

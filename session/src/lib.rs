@@ -74,9 +74,20 @@
 //! [`ServerSessionFactory`](store::ServerSessionFactory) keeps it in a
 //! [store](store::SessionStore) (in memory, in Redis with the `redis` feature, or your own)
 //! and puts only a signed random id in the cookie. The same [`Session`] API, derived
-//! accessors, flash queues and axum layer work on it; a save writes only the keys the
-//! request changed. See [`store`].
+//! accessors, flash queues and framework adapters work on it; a save writes only the keys
+//! the request changed. See [`store`].
+//!
+//! # Web frameworks
+//!
+//! [`lifecycle`] is one request's session for any framework, in [`http`] types: loaded on
+//! first use, shared by middleware and handler, saved as the factory's policy says, and a
+//! failure answered with one status ([`StoreError::status`](store::StoreError::status)).
+//! Two thin adapters run it: `axum` (feature `axum`: a tower layer and an extractor) and
+//! `actix` (feature `actix`: an actix-web 4 middleware and an extractor).
 
+// The actix-web middleware and extractor, behind feature `actix`.
+#[cfg(feature = "actix")]
+pub mod actix;
 // The tower layer and axum extractor, behind feature `axum`.
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -87,6 +98,7 @@ mod cookie_factory;
 mod error;
 mod finite;
 mod flash;
+pub mod lifecycle;
 mod payload;
 mod random;
 mod reserved;

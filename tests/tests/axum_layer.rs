@@ -51,7 +51,7 @@ impl Fixture {
         Self { factory, opens }
     }
 
-    fn layer(&self) -> SessionLayer<Counting> {
+    fn layer(&self) -> SessionLayer<CookieSessionFactory<Counting>> {
         SessionLayer::from_arc(Arc::clone(&self.factory))
     }
 

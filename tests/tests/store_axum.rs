@@ -1,6 +1,7 @@
 //! Server-side sessions through the axum layer: a user-defined store (the issue's "your
 //! own factory"), the memory store, a real Redis (needs `REDIS_URL`, see `store_redis.rs`),
-//! and failing stores (503, no panic, nothing overwritten).
+//! a Redis Cluster (`REDIS_CLUSTER_URLS`), SQLite, a real PostgreSQL (`POSTGRES_URL`), and
+//! failing stores (503, no panic, nothing overwritten).
 
 mod store_common;
 
@@ -15,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use http::Request;
-use session::axum::{ServerSide, SessionHandle, SessionLayer};
+use session::axum::{SessionHandle, SessionLayer};
 use session::store::{Commit, MemoryStore, Record, ServerSessionFactory, SessionStore, StoreError};
 use session::{FlashExt, SessionError, SessionSchema, flash_queue};
 use tower::ServiceExt;
@@ -422,11 +423,11 @@ async fn concurrent_requests_of_one_session_lose_nothing_on_the_memory_store() {
 }
 
 #[test]
-fn the_layer_type_names_its_engine() {
+fn the_layer_type_names_its_factory() {
     let factory = ServerSessionFactory::builder(SECRET, MemoryStore::new())
         .build()
         .unwrap();
-    let layer: SessionLayer<ServerSide<MemoryStore>> = SessionLayer::new(factory);
+    let layer: SessionLayer<ServerSessionFactory<MemoryStore>> = SessionLayer::new(factory);
     assert_eq!(layer.factory().cookie_name(), "session");
 }
 
@@ -459,4 +460,86 @@ async fn a_real_redis_runs_through_the_layer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_of_one_session_lose_nothing_on_redis() {
     concurrent_requests_through_the_layer(store_common::redis_store().await).await;
+}
+
+/// Visits, flashes and a sign-out through the layer on `store`.
+async fn a_store_runs_through_the_layer<S: SessionStore>(store: S) {
+    let factory = ServerSessionFactory::builder(SECRET, store)
+        .reissue_time(None)
+        .build()
+        .unwrap();
+    let app = app(factory, 1);
+    let response = get_with(&app, "/", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = set_cookie(&response).expect("a new session sets its id cookie");
+    assert_eq!(body(response).await, "1");
+    let response = get_with(&app, "/", Some(&cookie)).await;
+    assert!(set_cookie(&response).is_none(), "same id: no new cookie");
+    assert_eq!(body(response).await, "2");
+    let response = get_with(&app, "/flashes", Some(&cookie)).await;
+    assert_eq!(
+        body(response).await,
+        r#"[Info("counted"), Info("counted")]"#
+    );
+    let response = get_with(&app, "/sign-in", Some(&cookie)).await;
+    let signed_in = set_cookie(&response).expect("a new id at sign-in");
+    assert_eq!(body(get_with(&app, "/", Some(&signed_in)).await).await, "3");
+    assert_eq!(
+        body(get_with(&app, "/", Some(&cookie)).await).await,
+        "1",
+        "the old id is dead"
+    );
+    let response = get_with(&app, "/sign-out", Some(&signed_in)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = get_with(&app, "/", Some(&signed_in)).await;
+    assert_eq!(body(response).await, "1", "the signed-out id starts over");
+}
+
+#[tokio::test]
+async fn sqlite_runs_through_the_layer() {
+    a_store_runs_through_the_layer(store_common::sqlite_store().await).await;
+}
+
+#[tokio::test]
+async fn postgres_runs_through_the_layer() {
+    a_store_runs_through_the_layer(store_common::postgres_store().await).await;
+}
+
+#[tokio::test]
+async fn a_redis_cluster_runs_through_the_layer() {
+    let store = session::store::RedisStore::connect_cluster(store_common::redis_cluster_urls())
+        .await
+        .unwrap()
+        .with_prefix(format!("session-test:{}:", store_common::random_tag()));
+    a_store_runs_through_the_layer(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_of_one_session_lose_nothing_on_sqlite() {
+    concurrent_requests_through_the_layer(store_common::sqlite_store().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_of_one_session_lose_nothing_on_postgres() {
+    concurrent_requests_through_the_layer(store_common::postgres_store().await).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_answers_503() {
+    let store = session::store::PostgresStore::connect("postgres://app:pw@127.0.0.1:1/app")
+        .await
+        .unwrap();
+    let factory = ServerSessionFactory::builder(SECRET, store)
+        .build()
+        .unwrap();
+    let app = app(factory, 1);
+    // No cookie: the new session's save needs the database.
+    let response = get_with(&app, "/", None).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(set_cookie(&response).is_none());
+    assert_eq!(
+        get_with(&app, "/health", None).await.status(),
+        StatusCode::OK,
+        "a handler without the session still works"
+    );
 }

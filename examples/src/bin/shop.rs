@@ -1,12 +1,18 @@
-//! Tea Shop: a small web shop whose state lives in a signed session cookie.
+//! Tea Shop: a small web shop whose state lives in a signed session cookie, or on the
+//! server.
 //!
 //! ```text
 //! cargo run -p session-examples --bin shop
 //! PORT=8080 SESSION_SECRET=$(openssl rand -hex 32) cargo run -p session-examples --bin shop
+//! SESSION_STORE=sqlite://target/shop.db cargo run -p session-examples --bin shop
+//! SESSION_STORE=postgres://user:password@127.0.0.1:5432/shop cargo run -p session-examples --bin shop
+//! SESSION_STORE=redis://127.0.0.1:6379/ cargo run -p session-examples --bin shop
 //! ```
 //!
 //! Serves on 127.0.0.1 only, port `PORT` (default 3000). Without `SESSION_SECRET` it signs
-//! cookies with a random secret made at start, so sessions end when it restarts.
+//! cookies with a random secret made at start, so sessions end when it restarts. With
+//! `SESSION_STORE` the session is kept in that store and the cookie carries its signed id
+//! (the SQL stores' tables are created at start).
 
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
@@ -41,11 +47,16 @@ async fn main() -> ExitCode {
             shop::random_secret()
         }
     };
-    let factory = match shop::factory(secret) {
-        Ok(factory) => factory,
-        Err(err) => {
+    let store = std::env::var("SESSION_STORE").ok();
+    let shop = match shop::store::open(secret, store.as_deref()).await {
+        Ok(shop) => shop,
+        Err(shop::store::OpenError::Secret(err)) => {
             eprintln!("error: SESSION_SECRET: {err}");
             eprintln!("hint: use 32 or more random bytes, such as 64 hex digits");
+            return ExitCode::from(2);
+        }
+        Err(err) => {
+            eprintln!("error: SESSION_STORE: {err}");
             return ExitCode::from(2);
         }
     };
@@ -61,11 +72,15 @@ async fn main() -> ExitCode {
     let addr = listener
         .local_addr()
         .map_or_else(|_| format!("127.0.0.1:{port}"), |a| a.to_string());
-    println!("Tea Shop is open at http://{addr}/ (Ctrl-C to close)");
+    println!(
+        "Tea Shop is open at http://{addr}/ (sessions in {}; Ctrl-C to close)",
+        shop.kind
+    );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match axum::serve(listener, shop::app(factory))
+    let _cleanup = shop.cleanup;
+    match axum::serve(listener, shop.app)
         .with_graceful_shutdown(shutdown)
         .await
     {

@@ -3,16 +3,14 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
-use axum_core::response::{IntoResponse, Response};
-use http::header::COOKIE;
+use http::StatusCode;
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::{Backend, Engine};
+use super::rejection::{MissingSessionLayer, SessionRejection};
+use crate::lifecycle::{RequestSession, Saving};
 use crate::session::Session;
 use crate::store::StoreError;
 
@@ -54,38 +52,18 @@ use crate::store::StoreError;
 /// ```
 #[derive(Clone)]
 pub struct SessionHandle {
-    shared: Arc<Shared>,
+    shared: Arc<Mutex<RequestSession>>,
 }
 
-struct Shared {
-    /// `None` for a handle made around a ready session (tests).
-    backend: Option<Backend>,
-    /// Locked before its server-side session was loaded (not through the extractor): the
-    /// placeholder session it got is never saved, so it cannot overwrite the store.
-    detached: AtomicBool,
-    /// The request's `Cookie` headers, kept unparsed until the first lock: the first one
-    /// inline (a request has one), any others in a vector, which a request that has one
-    /// never allocates.
-    cookies: (Option<HeaderValue>, Vec<HeaderValue>),
-    /// `None` until the first lock loads it.
-    session: Mutex<Option<Session>>,
+impl From<RequestSession> for SessionHandle {
+    fn from(request: RequestSession) -> Self {
+        Self {
+            shared: Arc::new(Mutex::new(request)),
+        }
+    }
 }
 
 impl SessionHandle {
-    pub(crate) fn from_request(backend: Backend, headers: &HeaderMap) -> Self {
-        // Cloning a header value shares its bytes; nothing is parsed here.
-        let mut values = headers.get_all(COOKIE).iter().cloned();
-        let cookies = (values.next(), values.collect());
-        Self {
-            shared: Arc::new(Shared {
-                backend: Some(backend),
-                detached: AtomicBool::new(false),
-                cookies,
-                session: Mutex::new(None),
-            }),
-        }
-    }
-
     /// A handle around a ready session, with no layer and no cookie behind it: for calling
     /// handlers directly in unit tests.
     ///
@@ -98,14 +76,7 @@ impl SessionHandle {
     /// assert_eq!(handle.lock().get_as::<u64>("user_id").unwrap(), Some(7));
     /// ```
     pub fn new(session: Session) -> Self {
-        Self {
-            shared: Arc::new(Shared {
-                backend: None,
-                detached: AtomicBool::new(false),
-                cookies: (None, Vec::new()),
-                session: Mutex::new(Some(session)),
-            }),
-        }
+        Self::from(RequestSession::ready(session))
     }
 
     /// Locks the session, loading a cookie session from the request's cookie on the first
@@ -168,34 +139,27 @@ impl SessionHandle {
     /// }
     /// ```
     pub fn lock(&self) -> SessionGuard<'_> {
-        let Some(mut slot) = self.acquire() else {
+        let Some(mut request) = self.acquire() else {
             panic!(
                 "SessionHandle::lock: this thread already holds a SessionGuard of the same \
                  session; drop it first, or pass its `&mut Session` down"
             );
         };
-        if slot.is_none() {
-            *slot = Some(self.shared.load());
-        }
-        SessionGuard::new(slot, self.key())
+        request.session();
+        SessionGuard::new(request, self.key())
     }
 
-    /// Locks the slot, or `None` when this thread holds it already (locking would
-    /// deadlock).
-    fn acquire(&self) -> Option<MutexGuard<'_, Option<Session>>> {
-        match self.shared.session.try_lock() {
-            Ok(slot) => Some(slot),
+    /// Locks the request's session, or `None` when this thread holds it already (locking
+    /// would deadlock).
+    fn acquire(&self) -> Option<MutexGuard<'_, RequestSession>> {
+        match self.shared.try_lock() {
+            Ok(request) => Some(request),
             Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
             Err(TryLockError::WouldBlock) => {
                 if HELD.with(|held| held.borrow().contains(&self.key())) {
                     return None;
                 }
-                Some(
-                    self.shared
-                        .session
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner),
-                )
+                Some(self.shared.lock().unwrap_or_else(PoisonError::into_inner))
             }
         }
     }
@@ -210,9 +174,9 @@ impl SessionHandle {
     /// Never blocks, so it is safe to call (and to `Debug`-print the handle) while a guard
     /// is held.
     pub fn is_loaded(&self) -> bool {
-        match self.shared.session.try_lock() {
-            Ok(slot) => slot.is_some(),
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().is_some(),
+        match self.shared.try_lock() {
+            Ok(request) => request.is_loaded(),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().is_loaded(),
             // Someone holds a guard, and guards only exist once the session is loaded.
             Err(TryLockError::WouldBlock) => true,
         }
@@ -224,64 +188,29 @@ impl SessionHandle {
     ///
     /// An error when the store fails; the handle stays unloaded, and nothing will be saved.
     pub async fn load(&self) -> Result<(), StoreError> {
-        let Some(Backend(Engine::Store(backend))) = &self.shared.backend else {
-            return Ok(());
-        };
-        if self.is_loaded() {
-            return Ok(());
-        }
-        let session = backend.load(self.shared.cookie_headers()).await?;
-        let mut slot = self
-            .shared
-            .session
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        // Another extractor of this request may have loaded it meanwhile: keep that one.
-        if slot.is_none() {
-            *slot = Some(session);
+        // The lock ends before the store is awaited.
+        let loading = self.acquire().and_then(|request| request.loading());
+        if let Some(loading) = loading {
+            let session = loading.await?;
+            if let Some(mut request) = self.acquire() {
+                request.put(session);
+            }
         }
         Ok(())
     }
 
-    /// Takes the session out if it was loaded; the layer's save step.
-    pub(crate) fn take_loaded(&self) -> Option<(Engine, Session)> {
-        let Backend(engine) = self.shared.backend.as_ref()?;
-        let Some(mut slot) = self.acquire() else {
-            // Only a guard leaked with `mem::forget` gets here.
-            tracing::error!("session not saved: a SessionGuard of this request was never dropped");
-            return None;
-        };
-        if self.shared.detached.load(Ordering::Relaxed) {
-            return None;
-        }
-        slot.take().map(|session| (engine.clone(), session))
-    }
-}
-
-impl Shared {
-    fn load(&self) -> Session {
-        match self.backend.as_ref() {
-            Some(Backend(Engine::Cookie(backend))) => backend.load(&self.cookie_headers()),
-            Some(Backend(Engine::Store(_))) => {
+    /// Ends the request: the layer's save step, for a response with `status`.
+    pub(crate) fn finish(&self, status: StatusCode) -> Saving {
+        match self.acquire() {
+            Some(mut request) => request.finish(status),
+            None => {
+                // Only a guard leaked with `mem::forget` gets here.
                 tracing::error!(
-                    "SessionHandle::lock before the server-side session was loaded: take the \
-                     handle as an extractor, or call `SessionHandle::load().await` first; this \
-                     request gets an empty session that is not saved"
+                    "session not saved: a SessionGuard of this request was never dropped"
                 );
-                self.detached.store(true, Ordering::Relaxed);
-                Session::new()
+                Saving::nothing()
             }
-            None => unreachable!("a handle without a backend is made with its session"),
         }
-    }
-
-    fn cookie_headers(&self) -> HeaderMap {
-        let (first, rest) = &self.cookies;
-        let mut headers = HeaderMap::with_capacity(1 + rest.len());
-        for value in first.iter().chain(rest) {
-            headers.append(COOKIE, value.clone());
-        }
-        headers
     }
 }
 
@@ -299,7 +228,7 @@ impl fmt::Debug for SessionHandle {
 /// Not `Send`: it cannot be held across an `.await` in an axum handler (see
 /// [`SessionHandle::lock`]). Dropping it unlocks the session.
 pub struct SessionGuard<'a> {
-    slot: MutexGuard<'a, Option<Session>>,
+    request: MutexGuard<'a, RequestSession>,
     key: usize,
 }
 
@@ -311,9 +240,9 @@ thread_local! {
 }
 
 impl<'a> SessionGuard<'a> {
-    fn new(slot: MutexGuard<'a, Option<Session>>, key: usize) -> Self {
+    fn new(request: MutexGuard<'a, RequestSession>, key: usize) -> Self {
         HELD.with(|held| held.borrow_mut().push(key));
-        Self { slot, key }
+        Self { request, key }
     }
 }
 
@@ -333,78 +262,23 @@ impl Deref for SessionGuard<'_> {
     type Target = Session;
 
     fn deref(&self) -> &Session {
-        self.slot.as_ref().expect("`lock` loads the session first")
+        self.request
+            .loaded()
+            .expect("`lock` loads the session first")
     }
 }
 
 impl DerefMut for SessionGuard<'_> {
     fn deref_mut(&mut self) -> &mut Session {
-        self.slot.as_mut().expect("`lock` loads the session first")
+        self.request
+            .loaded_mut()
+            .expect("`lock` loads the session first")
     }
 }
 
 impl fmt::Debug for SessionGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
-    }
-}
-
-/// The rejection of a [`SessionHandle`] extracted from a request that did not pass through
-/// a [`SessionLayer`](super::SessionLayer): a server bug, answered with `500` and logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct MissingSessionLayer;
-
-impl MissingSessionLayer {
-    const MESSAGE: &str = "session::axum::SessionHandle was extracted from a request that did \
-                           not pass through a SessionLayer; add \
-                           `.layer(SessionLayer::new(factory))` to the router";
-}
-
-impl fmt::Display for MissingSessionLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Self::MESSAGE)
-    }
-}
-
-impl std::error::Error for MissingSessionLayer {}
-
-impl IntoResponse for MissingSessionLayer {
-    fn into_response(self) -> Response {
-        tracing::error!("{}", Self::MESSAGE);
-        (StatusCode::INTERNAL_SERVER_ERROR, Self::MESSAGE).into_response()
-    }
-}
-
-/// Why a [`SessionHandle`] could not be extracted.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SessionRejection {
-    /// The request did not pass through a [`SessionLayer`](super::SessionLayer): a server
-    /// bug, answered with `500` and logged.
-    #[error(transparent)]
-    MissingLayer(#[from] MissingSessionLayer),
-    /// The session store failed: answered with `503 Service Unavailable` when it cannot be
-    /// reached, `500` otherwise, the reason logged. No session was made, so nothing can
-    /// overwrite the stored one.
-    #[error("the session could not be loaded: {0}")]
-    Store(#[from] StoreError),
-}
-
-impl IntoResponse for SessionRejection {
-    fn into_response(self) -> Response {
-        match self {
-            Self::MissingLayer(missing) => missing.into_response(),
-            Self::Store(err) => {
-                let status = if err.is_unavailable() {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                };
-                tracing::error!(error = %err, "session not loaded; answering {status}");
-                status.into_response()
-            }
-        }
     }
 }
 

@@ -8,18 +8,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use axum_core::response::{IntoResponse, Response};
-use http::{Request, StatusCode};
+use http::Request;
+use http::header::SET_COOKIE;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::handle::SessionHandle;
-use super::{BoxFuture, Engine, LayerFactory, SessionEngine};
+use crate::lifecycle::{Outcome, RequestSession, Saving, SessionFactory};
 
-/// A tower [`Layer`] that gives every request a [`SessionHandle`] from a factory (a
-/// [`CookieSessionFactory`](crate::CookieSessionFactory) or a
-/// [`ServerSessionFactory`](crate::store::ServerSessionFactory)), and saves the session
-/// after the handler: a `Set-Cookie` when the factory's save policy says so, and for
-/// server-side sessions the changed keys to the store.
+/// A tower [`Layer`] that gives every request a [`SessionHandle`] from a factory `F` (a
+/// [`CookieSessionFactory`](crate::CookieSessionFactory) with any codec, or a
+/// [`ServerSessionFactory`](crate::store::ServerSessionFactory) with any store), and saves
+/// the session after the handler: a `Set-Cookie` when the factory's save policy says so,
+/// and for server-side sessions the changed keys to the store.
 ///
 /// See the [module docs](super) for what happens on error responses and failed saves.
 ///
@@ -38,40 +39,31 @@ use super::{BoxFuture, Engine, LayerFactory, SessionEngine};
 ///     .set_on_exception(false) // no session cookie on a 5xx response
 ///     .build()
 ///     .unwrap();
-/// let app: Router = Router::new()
-///     .route("/whoami", get(whoami))
-///     .layer(SessionLayer::new(factory));
+/// let layer: SessionLayer<SignedCookieSessionFactory> = SessionLayer::new(factory);
+/// let app: Router = Router::new().route("/whoami", get(whoami)).layer(layer);
 /// ```
-pub struct SessionLayer<E: SessionEngine> {
-    factory: Arc<E::Factory>,
+pub struct SessionLayer<F> {
+    factory: Arc<F>,
 }
 
-impl<E: SessionEngine> SessionLayer<E> {
+impl<F: SessionFactory> SessionLayer<F> {
     /// A layer that loads and saves sessions with `factory`.
-    pub fn new<F>(factory: F) -> Self
-    where
-        F: LayerFactory<Engine = E>,
-        E: SessionEngine<Factory = F>,
-    {
+    pub fn new(factory: F) -> Self {
         Self::from_arc(Arc::new(factory))
     }
 
     /// A layer around a factory the app shares with other code (a CLI, a second router).
-    pub fn from_arc<F>(factory: Arc<F>) -> Self
-    where
-        F: LayerFactory<Engine = E>,
-        E: SessionEngine<Factory = F>,
-    {
+    pub fn from_arc(factory: Arc<F>) -> Self {
         Self { factory }
     }
 
     /// The factory.
-    pub fn factory(&self) -> &Arc<E::Factory> {
+    pub fn factory(&self) -> &Arc<F> {
         &self.factory
     }
 }
 
-impl<E: SessionEngine> Clone for SessionLayer<E> {
+impl<F> Clone for SessionLayer<F> {
     fn clone(&self) -> Self {
         Self {
             factory: Arc::clone(&self.factory),
@@ -79,10 +71,7 @@ impl<E: SessionEngine> Clone for SessionLayer<E> {
     }
 }
 
-impl<E: SessionEngine> fmt::Debug for SessionLayer<E>
-where
-    E::Factory: fmt::Debug,
-{
+impl<F: fmt::Debug> fmt::Debug for SessionLayer<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionLayer")
             .field("factory", &self.factory)
@@ -90,8 +79,8 @@ where
     }
 }
 
-impl<S, E: SessionEngine> Layer<S> for SessionLayer<E> {
-    type Service = SessionService<S, E>;
+impl<S, F> Layer<S> for SessionLayer<F> {
+    type Service = SessionService<S, F>;
 
     fn layer(&self, inner: S) -> Self::Service {
         SessionService {
@@ -106,12 +95,12 @@ impl<S, E: SessionEngine> Layer<S> for SessionLayer<E> {
 ///
 /// A request that already carries a handle (an outer `SessionLayer`) gets a new one: the
 /// innermost layer's session is the one extractors see and this layer saves.
-pub struct SessionService<S, E: SessionEngine> {
+pub struct SessionService<S, F> {
     inner: S,
-    factory: Arc<E::Factory>,
+    factory: Arc<F>,
 }
 
-impl<S: Clone, E: SessionEngine> Clone for SessionService<S, E> {
+impl<S: Clone, F> Clone for SessionService<S, F> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -120,10 +109,7 @@ impl<S: Clone, E: SessionEngine> Clone for SessionService<S, E> {
     }
 }
 
-impl<S: fmt::Debug, E: SessionEngine> fmt::Debug for SessionService<S, E>
-where
-    E::Factory: fmt::Debug,
-{
+impl<S: fmt::Debug, F: fmt::Debug> fmt::Debug for SessionService<S, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionService")
             .field("inner", &self.inner)
@@ -132,11 +118,11 @@ where
     }
 }
 
-impl<S, E, B> Service<Request<B>> for SessionService<S, E>
+impl<S, F, B> Service<Request<B>> for SessionService<S, F>
 where
     S: Service<Request<B>>,
     S::Response: IntoResponse,
-    E: SessionEngine,
+    F: SessionFactory,
 {
     type Response = Response;
     type Error = S::Error;
@@ -147,8 +133,8 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let backend = E::backend(&self.factory);
-        let handle = SessionHandle::from_request(backend, request.headers());
+        let factory: Arc<dyn SessionFactory> = self.factory.clone();
+        let handle = SessionHandle::from(RequestSession::new(factory, request.headers()));
         request.extensions_mut().insert(handle.clone());
         ResponseFuture {
             inner: self.inner.call(request),
@@ -165,8 +151,8 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         handle: SessionHandle,
-        // A server-side session's save, once the inner response is there.
-        saving: Option<BoxFuture<'static, Response>>,
+        // The response and its save, once the inner service has answered.
+        saving: Option<(Response, Saving)>,
     }
 }
 
@@ -179,18 +165,27 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if let Some(saving) = this.saving.as_mut() {
-            return saving.as_mut().poll(cx).map(Ok);
+        if this.saving.is_none() {
+            let response = ready!(this.inner.poll(cx))?.into_response();
+            let saving = this.handle.finish(response.status());
+            *this.saving = Some((response, saving));
         }
-        let response = ready!(this.inner.poll(cx))?.into_response();
-        match save(this.handle, response) {
-            Ok(response) => Poll::Ready(Ok(response)),
-            Err(mut saving) => {
-                let polled = saving.as_mut().poll(cx).map(Ok);
-                *this.saving = Some(saving);
-                polled
+        let (_, saving) = this.saving.as_mut().expect("set above");
+        let outcome = ready!(Pin::new(saving).poll(cx));
+        let (mut response, _) = this.saving.take().expect("set above");
+        if let Some(saved) = outcome.noteworthy() {
+            // For the app's middleware outside the layer.
+            response.extensions_mut().insert(saved);
+        }
+        Poll::Ready(Ok(match outcome {
+            Outcome::Keep { set_cookie, .. } => {
+                if let Some(value) = set_cookie {
+                    response.headers_mut().append(SET_COOKIE, value);
+                }
+                response
             }
-        }
+            Outcome::Replace { status } => status.into_response(),
+        }))
     }
 }
 
@@ -200,45 +195,4 @@ impl<F> fmt::Debug for ResponseFuture<F> {
             .field("handle", &self.handle)
             .finish_non_exhaustive()
     }
-}
-
-/// Saves a session the request loaded into its response; see the module docs for the
-/// policy on error responses and failed saves. A server-side session's save is a future
-/// (`Err`), to be polled to the response.
-fn save(
-    handle: &SessionHandle,
-    mut response: Response,
-) -> Result<Response, BoxFuture<'static, Response>> {
-    let failed_request = response.status().is_server_error();
-    let Some((backend, session)) = handle.take_loaded() else {
-        return Ok(response);
-    };
-    let backend = match backend {
-        Engine::Store(backend) => return Err(backend.save(session, failed_request, response)),
-        Engine::Cookie(backend) => backend,
-    };
-    let outcome = if failed_request {
-        backend.save_after_error(&session, response.headers_mut())
-    } else {
-        backend.save(&session, response.headers_mut())
-    };
-    Ok(match outcome {
-        Ok(_) => response,
-        Err(err) if failed_request => {
-            tracing::error!(
-                error = %err,
-                status = %response.status(),
-                "session not saved on an error response; the client keeps its previous cookie"
-            );
-            response
-        }
-        Err(err) => {
-            tracing::error!(
-                error = %err,
-                status = %response.status(),
-                "session not saved; answering 500 so the client keeps its previous cookie"
-            );
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    })
 }

@@ -1,6 +1,6 @@
 //! Server-side sessions: the cookie carries only a signed random id, the state lives in a
-//! [`SessionStore`] (the in-memory [`MemoryStore`], Redis with the `redis` feature, or your
-//! own).
+//! [`SessionStore`] (the in-memory [`MemoryStore`], Redis or Redis Cluster with the `redis`
+//! feature, SQLite with `sqlite`, PostgreSQL with `postgres`, or your own).
 //!
 //! A [`ServerSessionFactory`] loads a request's session from its store and saves only what
 //! the request changed: the keys it wrote and the keys it removed, in one atomic step. Two
@@ -77,18 +77,31 @@
 //! (This one never expires records: a real store keeps [`Commit::ttl`].)
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod server_factory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]
-pub use redis::RedisStore;
+pub use redis::{RedisConnection, RedisStore};
+pub(crate) use server_factory::Plan;
 pub use server_factory::ServerSessionFactory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::{CleanupTask, InvalidTableName};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 
 use crate::error::SessionError;
 
@@ -203,7 +216,7 @@ pub trait SessionStore: Send + Sync + 'static {
 #[non_exhaustive]
 pub enum StoreError {
     /// The store cannot be reached (connection refused or dropped, timeout). Through the
-    /// axum layer the request gets `503 Service Unavailable`.
+    /// axum and actix-web adapters the request gets `503 Service Unavailable`.
     #[error("the session store is unavailable: {reason}")]
     Unavailable {
         /// What the client library said.
@@ -255,7 +268,7 @@ impl StoreError {
         }
     }
 
-    /// Whether the store could not be reached: answered with `503` by the axum layer.
+    /// Whether the store could not be reached: answered with `503` (see [`status`](Self::status)).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable { .. })
     }

@@ -4,13 +4,16 @@ use std::fmt;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, Script, Value};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::Slot;
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
 use super::{Commit, Record, SessionStore, StoreError};
 
-/// Sessions in Redis (feature `redis`), through a [`ConnectionManager`] that reconnects by
-/// itself.
+/// Sessions in Redis or Redis Cluster (feature `redis`), through a [`ConnectionManager`]
+/// that reconnects by itself, or a [`ClusterConnection`] that follows the cluster's slots.
 ///
 /// Each session is one hash under `prefix + id` (prefix `session:` by default): field
 /// `k:<key>` holds a session key's JSON text, fields `m:created` and `m:accessed` the
@@ -19,9 +22,20 @@ use super::{Commit, Record, SessionStore, StoreError};
 ///
 /// A save is one atomic step: a Lua script that, only if the hash still exists, `HSET`s the
 /// written keys, `HDEL`s the removed ones and renews the TTL; a new or renamed session is a
-/// `MULTI`/`EXEC` of `DEL`, `HSET`, `PEXPIRE` and the old id's `DEL`. (Both keys of a
-/// renamed session are touched in one transaction: on Redis Cluster, give the prefix a hash
-/// tag, `{session}:`.)
+/// `MULTI`/`EXEC` of `DEL`, `HSET`, `PEXPIRE` and the old id's `DEL`.
+///
+/// # Redis Cluster
+///
+/// [`connect_cluster`](Self::connect_cluster) takes any prefix. Each session is one key, so
+/// sessions spread over the masters by their ids, and every save but a rename touches one
+/// key. A rename ([`Session::regenerate_id`](crate::Session::regenerate_id),
+/// [`Session::invalidate`](crate::Session::invalidate)) touches the old id and the new one,
+/// which a cluster can only change in one `MULTI` when they share a slot. When they do not
+/// (nearly always, with a prefix without a hash tag), the store deletes the old id first,
+/// then writes the new record: if the second step fails, the user is signed out, but the
+/// old id never outlives the rename. A prefix with a hash tag (`{session}:`) makes every
+/// rename one atomic `MULTI` again, at the price of keeping every session in one slot, so
+/// on one master.
 ///
 /// When Redis cannot be reached, loads and saves fail with
 /// [`StoreError::Unavailable`] (the axum layer answers `503`); nothing is overwritten.
@@ -41,8 +55,48 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// ```
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     prefix: String,
+}
+
+/// The connection of a [`RedisStore`], for your own commands: it implements the redis
+/// crate's [`ConnectionLike`], so `cmd.query_async(&mut store.connection().clone())` works
+/// on either kind.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum RedisConnection {
+    /// One server (or a primary behind a proxy), reconnecting by itself.
+    Single(ConnectionManager),
+    /// A Redis Cluster: commands go to the master of their key's slot.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
+    }
 }
 
 /// The partial save. KEYS[1]: the hash. ARGV: TTL in ms (0: none), `accessed`, the number
@@ -79,9 +133,61 @@ impl RedisStore {
     /// A store on a connection manager you configured.
     pub fn new(conn: ConnectionManager) -> Self {
         Self {
-            conn,
+            conn: RedisConnection::Single(conn),
             prefix: "session:".to_owned(),
         }
+    }
+
+    /// A store on a Redis Cluster connection you configured (see [the type's
+    /// docs](Self#redis-cluster)).
+    pub fn new_cluster(conn: ClusterConnection) -> Self {
+        Self {
+            conn: RedisConnection::Cluster(conn),
+            prefix: "session:".to_owned(),
+        }
+    }
+
+    /// Connects to the Redis Cluster that the nodes at `urls` (`redis://host:port/`, one or
+    /// more) belong to, with the timeouts of [`connect`](Self::connect); the connection
+    /// learns the other nodes and the slots from them, and follows the cluster's changes.
+    ///
+    /// Unlike [`connect`](Self::connect) it connects at once: the error is
+    /// [`StoreError::Unavailable`] when no node answers, [`StoreError::Backend`] for a
+    /// malformed URL.
+    ///
+    /// ```no_run
+    /// use session::store::RedisStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisStore::connect_cluster([
+    ///     "redis://10.0.0.1:6379/",
+    ///     "redis://10.0.0.2:6379/",
+    ///     "redis://10.0.0.3:6379/",
+    /// ])
+    /// .await?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_cluster<I>(urls: I) -> Result<Self, StoreError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let urls: Vec<String> = urls
+            .into_iter()
+            .map(|url| url.as_ref().to_owned())
+            .collect();
+        let client = ClusterClient::builder(urls)
+            .retries(2)
+            .max_retry_wait(200)
+            .connection_timeout(Duration::from_secs(1))
+            .response_timeout(Duration::from_millis(500))
+            .build()
+            .map_err(StoreError::backend)?;
+        let conn = client.get_async_connection().await.map_err(redis_error)?;
+        Ok(Self::new_cluster(conn))
     }
 
     /// Connects lazily to the Redis at `url` (`redis://host:port/db`): the app starts even
@@ -115,9 +221,15 @@ impl RedisStore {
         key
     }
 
-    /// The connection manager, for your own commands.
-    pub fn connection(&self) -> &ConnectionManager {
+    /// The connection, for your own commands.
+    pub fn connection(&self) -> &RedisConnection {
         &self.conn
+    }
+
+    /// Whether a rename from `old` to `new` (Redis keys) must run as two steps: on a
+    /// cluster, when the keys are in different slots (see the type's docs).
+    fn rename_in_two_steps(&self, old: &str, new: &str) -> bool {
+        matches!(self.conn, RedisConnection::Cluster(_)) && Slot::for_key(old) != Slot::for_key(new)
     }
 }
 
@@ -156,6 +268,16 @@ impl SessionStore for RedisStore {
                 .map_err(redis_error)?;
             return Ok(applied == 1);
         }
+        let mut retire = commit.retire.as_deref().map(|old| self.redis_key(old));
+        if let Some(old) = retire.take_if(|old| self.rename_in_two_steps(old, &key)) {
+            // First the old id, so that a failure of the write below signs the user out
+            // rather than leave the old id alive.
+            let _: Value = redis::cmd("DEL")
+                .arg(old)
+                .query_async(&mut conn)
+                .await
+                .map_err(redis_error)?;
+        }
         let mut pipe = redis::pipe();
         pipe.atomic().del(&key).ignore();
         let hset = pipe
@@ -172,8 +294,8 @@ impl SessionStore for RedisStore {
         if ttl_ms > 0 {
             pipe.cmd("PEXPIRE").arg(&key).arg(ttl_ms).ignore();
         }
-        if let Some(retire) = &commit.retire {
-            pipe.del(self.redis_key(retire)).ignore();
+        if let Some(old) = retire {
+            pipe.del(old).ignore();
         }
         let () = pipe.query_async(&mut conn).await.map_err(redis_error)?;
         Ok(true)

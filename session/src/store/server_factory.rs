@@ -94,7 +94,6 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         }
     }
 
-    #[cfg(feature = "axum")]
     pub(crate) fn set_on_exception(&self) -> bool {
         self.settings.policy.set_on_exception
     }

@@ -1,5 +1,6 @@
-//! Scenarios every session store must pass, run on the memory store (`store_memory.rs`)
-//! and on a real Redis (`store_redis.rs`).
+//! Scenarios every session store must pass, run on the memory store (`store_memory.rs`), a
+//! real Redis (`store_redis.rs`), a Redis Cluster (`store_redis_cluster.rs`), SQLite
+//! (`store_sqlite.rs`) and PostgreSQL (`store_postgres.rs`).
 
 #![allow(dead_code)] // each test file uses the scenarios it needs
 
@@ -459,6 +460,161 @@ pub async fn redis_store() -> session::store::RedisStore {
     store.with_prefix(format!("session-test:{tag}:"))
 }
 
+/// A random lowercase hex tag, to keep tests' keys, tables and files apart.
+pub fn random_tag() -> String {
+    let mut tag = [0u8; 8];
+    getrandom::fill(&mut tag).unwrap();
+    tag.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The test PostgreSQL's URL. Without one the PostgreSQL tests fail (they never skip).
+pub fn postgres_url() -> String {
+    match std::env::var("POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "POSTGRES_URL is not set. The PostgreSQL tests need a server: run \
+             `export POSTGRES_URL=\"$(scripts/postgres.sh | tail -n 1)\"` (it installs and \
+             starts one on 127.0.0.1:5440), or run everything with scripts/test.sh{}",
+            if std::env::var_os("CI").is_some() {
+                " (CI: .ci/run must start PostgreSQL)"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+/// A store on the test server, migrated, in tables of its own so tests do not see each
+/// other.
+pub async fn postgres_store() -> session::store::PostgresStore {
+    let url = postgres_url();
+    let store = session::store::PostgresStore::connect(&url)
+        .await
+        .unwrap()
+        .with_table_name(&format!("test_{}", random_tag()))
+        .unwrap();
+    if let Err(err) = store.migrate().await {
+        panic!(
+            "no PostgreSQL answers at POSTGRES_URL ({err}): start one with \
+             `scripts/postgres.sh`"
+        );
+    }
+    store
+}
+
+/// A store on a new SQLite file under the target directory, migrated.
+pub async fn sqlite_store() -> session::store::SqliteStore {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("session-test-{}.db", random_tag()));
+    let store = session::store::SqliteStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+/// The test Redis Cluster's node URLs. Without them the cluster tests fail (they never
+/// skip).
+pub fn redis_cluster_urls() -> Vec<String> {
+    match std::env::var("REDIS_CLUSTER_URLS") {
+        Ok(urls) if !urls.trim().is_empty() => urls.split(',').map(str::to_owned).collect(),
+        _ => panic!(
+            "REDIS_CLUSTER_URLS is not set. The Redis Cluster tests need a cluster: run \
+             `export REDIS_CLUSTER_URLS=\"$(scripts/redis-cluster.sh | tail -n 1)\"` (it \
+             installs Redis and starts three masters on 127.0.0.1:7101-7103), or run \
+             everything with scripts/test.sh{}",
+            if std::env::var_os("CI").is_some() {
+                " (CI: .ci/run must start the cluster)"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+/// Every scenario above as a test, on the store `$store` (an expression evaluated in each
+/// test, such as `sqlite_store().await`). Use with `#[macro_use] mod store_common;`.
+#[allow(unused_macros)]
+macro_rules! store_scenarios {
+    ($store:expr) => {
+        fn clock() -> session::ManualClock {
+            session::ManualClock::new(store_common::NOW)
+        }
+
+        #[tokio::test]
+        async fn round_trip() {
+            store_common::round_trip(store_common::factory($store, &clock())).await;
+        }
+
+        #[tokio::test]
+        async fn bad_cookies_start_new_sessions() {
+            store_common::bad_cookies_start_new_sessions(store_common::factory($store, &clock()))
+                .await;
+        }
+
+        #[tokio::test]
+        async fn concurrent_requests_changing_different_keys_both_survive() {
+            store_common::concurrent_requests_changing_different_keys_both_survive(
+                store_common::factory($store, &clock()),
+            )
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn many_concurrent_writers_lose_nothing() {
+            store_common::many_concurrent_writers_lose_nothing($store, &clock(), 32).await;
+        }
+
+        #[tokio::test]
+        async fn invalidate_deletes_the_state_and_issues_a_new_id() {
+            store_common::invalidate_deletes_the_state_and_issues_a_new_id(store_common::factory(
+                $store,
+                &clock(),
+            ))
+            .await;
+        }
+
+        #[tokio::test]
+        async fn regenerate_id_keeps_the_state_under_a_new_id() {
+            store_common::regenerate_id_keeps_the_state_under_a_new_id(store_common::factory(
+                $store,
+                &clock(),
+            ))
+            .await;
+        }
+
+        #[tokio::test]
+        async fn timeout_and_reissue_follow_the_clock() {
+            store_common::timeout_and_reissue_follow_the_clock($store, &clock()).await;
+        }
+
+        #[tokio::test]
+        async fn fallback_secret_reissues_the_cookie() {
+            store_common::fallback_secret_reissues_the_cookie($store, &clock()).await;
+        }
+
+        #[tokio::test]
+        async fn derive_and_flash_work_unchanged() {
+            store_common::derive_and_flash_work_unchanged(store_common::factory($store, &clock()))
+                .await;
+        }
+
+        #[tokio::test]
+        async fn a_save_after_the_record_is_gone_is_discarded() {
+            store_common::a_save_after_the_record_is_gone_is_discarded($store, &clock()).await;
+        }
+
+        #[tokio::test]
+        async fn ten_thousand_keys_load_change_save_and_reload() {
+            store_common::ten_thousand_keys_load_change_save_and_reload(store_common::factory(
+                $store,
+                &clock(),
+            ))
+            .await;
+        }
+    };
+}
+
 /// A save whose record went away since the load (a concurrent sign-out deleted it, or it
 /// expired) is discarded, and says so: it writes nothing, sends no cookie and does not
 /// bring the session back.
@@ -544,4 +700,15 @@ pub async fn ten_thousand_keys_load_change_save_and_reload<S: SessionStore>(
             key(i)
         );
     }
+}
+
+/// The session id a server-side session's cookie carries (signed, not secret).
+pub fn id_of(cookie: &str) -> String {
+    // The cookie is `name=base64url(signature || id)`; the id is the last 64 bytes.
+    use base64::Engine as _;
+    let value = cookie.split_once('=').unwrap().1;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value.trim_end_matches('='))
+        .unwrap();
+    String::from_utf8(bytes[bytes.len() - 64..].to_vec()).unwrap()
 }

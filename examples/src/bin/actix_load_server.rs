@@ -1,0 +1,110 @@
+//! The actix-web twin of `load_server`, for `bench/wrk-frameworks.sh`: the same small JSON
+//! response with and without the session middleware.
+//!
+//! - `GET /load/plain`: no session middleware at all.
+//! - `GET /load/untouched`: under the middleware, never touches the session.
+//! - `GET /load/session`: under the middleware, reads the user id and bumps a counter in a
+//!   ~1 KiB session, so every response carries a new cookie.
+//!
+//! Prints `COOKIE=<value>` (a 1 KiB session) and `LISTENING=<port>` on stdout, then serves
+//! on 127.0.0.1 with one worker until killed. `PORT` picks the port (default: any free one).
+
+use std::net::{Ipv4Addr, TcpListener};
+
+use actix_web::{App, HttpServer, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use session::actix::{SessionHandle, SessionMiddleware};
+use session::{Session, SessionError, SessionSchema};
+use session_examples::shop;
+
+#[derive(Serialize, Deserialize)]
+struct Line {
+    sku: String,
+    name: String,
+    qty: u32,
+    price_cents: u64,
+}
+
+#[derive(SessionSchema)]
+#[allow(dead_code)] // read through the generated accessors only
+struct LoadSession {
+    user_id: Option<u64>,
+    #[session(default)]
+    views: u64,
+    #[session(default)]
+    cart: Vec<Line>,
+}
+
+fn body(user: Option<u64>, views: u64) -> web::Json<Value> {
+    web::Json(json!({"ok": true, "user": user, "views": views}))
+}
+
+async fn plain() -> web::Json<Value> {
+    body(None, 0)
+}
+
+async fn untouched() -> web::Json<Value> {
+    body(None, 0)
+}
+
+async fn with_session(session: SessionHandle) -> Result<web::Json<Value>, SessionError> {
+    let mut s = session.lock();
+    let user = s.user_id()?;
+    let mut views = s.views_mut()?;
+    *views += 1;
+    let views = *views;
+    Ok(body(user, views))
+}
+
+/// A ~1 KiB session: a user, a counter, a CSRF token, a flash and a cart of 12 lines (the
+/// same as `load_server`'s).
+fn one_kib_session() -> Session {
+    let mut session = Session::new();
+    session.set_user_id(Some(48_213)).unwrap();
+    session.set_views(0).unwrap();
+    session.insert("_csrft_", "0123456789abcdef0123456789abcdef01234567");
+    session.flash_to("success", "Welcome back!").unwrap();
+    let cart = (0..12)
+        .map(|i| Line {
+            sku: format!("SKU-{i:05}"),
+            name: format!("Product number {i}"),
+            qty: 1,
+            price_cents: 199 + i,
+        })
+        .collect();
+    session.set_cart(cart).unwrap();
+    session
+}
+
+fn main() -> std::io::Result<()> {
+    let factory = shop::factory(shop::random_secret()).expect("a random secret is long enough");
+    println!(
+        "COOKIE={}",
+        factory.encode(&one_kib_session()).expect("1 KiB fits")
+    );
+    let middleware = SessionMiddleware::new(factory);
+
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
+    println!("LISTENING={}", listener.local_addr()?.port());
+    actix_web::rt::System::new().block_on(async move {
+        HttpServer::new(move || {
+            App::new()
+                .route("/load/plain", web::get().to(plain))
+                .service(
+                    web::scope("")
+                        .wrap(middleware.clone())
+                        .route("/load/untouched", web::get().to(untouched))
+                        .route("/load/session", web::get().to(with_session)),
+                )
+        })
+        .workers(1)
+        .listen(listener)?
+        .run()
+        .await
+    })
+}

@@ -1,0 +1,73 @@
+//! Tea Shop on actix-web: the axum shop's schema, pages and CSRF rule through
+//! `session::actix`. With the same `SESSION_SECRET`, it shares the session cookie with the
+//! axum `shop`: run both, fill the cart in one, see it in the other.
+//!
+//! ```text
+//! SESSION_SECRET=$(openssl rand -hex 32) cargo run -p session-examples --bin actix_shop
+//! ```
+//!
+//! Serves on 127.0.0.1 only, port `PORT` (default 3001). Without `SESSION_SECRET` it signs
+//! cookies with a random secret made at start, so sessions end when it restarts.
+
+use std::net::Ipv4Addr;
+use std::process::ExitCode;
+
+use actix_web::{App, HttpServer};
+use session::actix::SessionMiddleware;
+use session_examples::{actix_shop, shop};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let port = match std::env::var("PORT") {
+        Ok(text) => match text.trim().parse::<u16>() {
+            Ok(port) => port,
+            Err(_) => {
+                eprintln!("error: PORT must be a port number, not `{text}`");
+                return ExitCode::from(2);
+            }
+        },
+        Err(_) => 3001,
+    };
+    let secret = match std::env::var("SESSION_SECRET") {
+        Ok(secret) if !secret.is_empty() => secret,
+        _ => {
+            eprintln!(
+                "warning: SESSION_SECRET is not set; signing sessions with a random secret, \
+                 so they end when the shop restarts"
+            );
+            shop::random_secret()
+        }
+    };
+    let middleware = match shop::factory(secret) {
+        Ok(factory) => SessionMiddleware::new(factory),
+        Err(err) => {
+            eprintln!("error: SESSION_SECRET: {err}");
+            eprintln!("hint: use 32 or more random bytes, such as 64 hex digits");
+            return ExitCode::from(2);
+        }
+    };
+
+    println!("Tea Shop (actix-web) is open at http://127.0.0.1:{port}/ (Ctrl-C to close)");
+    let served = actix_web::rt::System::new().block_on(async move {
+        HttpServer::new(move || {
+            App::new()
+                .configure(actix_shop::routes)
+                .wrap(middleware.clone())
+        })
+        .workers(2)
+        .bind((Ipv4Addr::LOCALHOST, port))?
+        .run()
+        .await
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: cannot serve on 127.0.0.1:{port}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
