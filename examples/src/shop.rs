@@ -28,6 +28,7 @@
 //! # drop(app);
 //! ```
 
+pub mod actions;
 pub mod catalog;
 pub mod html;
 pub mod state;
@@ -43,24 +44,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::Markup;
-use serde::Deserialize;
 use session::axum::{SessionHandle, SessionLayer};
 use session::codec::CookieCodec;
 use session::lifecycle::SessionFactory;
 use session::store::{ServerSessionFactory, SessionStore};
 use session::{
-    BuildError, CookieSessionFactory, FlashExt, LoadOutcome, Secret, Session, SessionError,
-    SignedCookieSessionFactory,
+    BuildError, CookieSessionFactory, LoadOutcome, Secret, SessionError, SignedCookieSessionFactory,
 };
 
-use self::html::Chrome;
-use self::state::{CartLine, Notice, ShopSessionExt};
+use self::actions::{LoginForm, ProductForm, Reply, TokenForm};
 
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "tea";
-
-/// The longest user name the shop accepts, in characters.
-const MAX_USER_NAME: usize = 40;
 
 /// The shop's session factory: Pyramid's defaults, but `HttpOnly` (no script needs the
 /// cookie), a one-hour idle timeout, and a new cookie for a mere read at most once a minute.
@@ -136,34 +131,54 @@ pub fn app<F: ShopFactory>(factory: F) -> Router {
         .layer(SessionLayer::new(factory))
 }
 
-// --- pages -------------------------------------------------------------------------------
-
-/// What every page shows; takes this page's notices out of the session.
-fn chrome(s: &mut Session) -> Result<Chrome, SessionError> {
-    Ok(Chrome {
-        user: s.user()?,
-        cart_items: s.cart()?.iter().map(|line| u64::from(line.qty)).sum(),
-        notices: s.pop_flashes()?,
-        csrf_token: s.get_csrf_token()?,
-    })
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        match self {
+            Reply::Page(page) => page.into_response(),
+            Reply::SeeOther(to) => Redirect::to(to).into_response(),
+            Reply::Forbidden => (StatusCode::FORBIDDEN, html::forbidden()).into_response(),
+        }
+    }
 }
 
-async fn products(session: SessionHandle) -> Result<Markup, SessionError> {
-    let mut s = session.lock();
-    Ok(html::products(&chrome(&mut s)?))
+async fn products(session: SessionHandle) -> Result<Reply, SessionError> {
+    actions::products(&mut session.lock())
 }
 
-async fn cart(session: SessionHandle) -> Result<Markup, SessionError> {
-    let mut s = session.lock();
-    let lines = s.cart()?;
-    Ok(html::cart(&chrome(&mut s)?, &lines))
+async fn cart(session: SessionHandle) -> Result<Reply, SessionError> {
+    actions::cart(&mut session.lock())
 }
 
-async fn login_form(session: SessionHandle) -> Result<Markup, SessionError> {
-    let mut s = session.lock();
-    Ok(html::login(&chrome(&mut s)?))
+async fn login_form(session: SessionHandle) -> Result<Reply, SessionError> {
+    actions::login_form(&mut session.lock())
 }
 
+async fn add_to_cart(
+    session: SessionHandle,
+    Form(form): Form<ProductForm>,
+) -> Result<Reply, SessionError> {
+    actions::add_to_cart(&mut session.lock(), &form)
+}
+
+async fn remove_from_cart(
+    session: SessionHandle,
+    Form(form): Form<ProductForm>,
+) -> Result<Reply, SessionError> {
+    actions::remove_from_cart(&mut session.lock(), &form)
+}
+
+async fn login(session: SessionHandle, Form(form): Form<LoginForm>) -> Result<Reply, SessionError> {
+    actions::login(&mut session.lock(), &form)
+}
+
+async fn logout(
+    session: SessionHandle,
+    Form(form): Form<TokenForm>,
+) -> Result<Reply, SessionError> {
+    actions::logout(&mut session.lock(), &form)
+}
+
+/// `GET /session`: the decoded session and the raw cookie, for learning (axum only).
 async fn show_session(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -185,7 +200,12 @@ async fn show_session(
         .collect();
     let state_json = serde_json::to_string_pretty(&entries).unwrap_or_default();
     let cookie = request_cookie(&headers, &app.cookie_name).unwrap_or("(none)");
-    Ok(html::session(&chrome(&mut s)?, &facts, &state_json, cookie))
+    Ok(html::session(
+        &actions::chrome(&mut s)?,
+        &facts,
+        &state_json,
+        cookie,
+    ))
 }
 
 fn describe(outcome: LoadOutcome) -> String {
@@ -211,122 +231,4 @@ fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 async fn health() -> &'static str {
     "ok"
-}
-
-// --- forms -------------------------------------------------------------------------------
-
-#[derive(Debug, Deserialize)]
-struct ProductForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    product: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct LoginForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct TokenForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
-fn forbidden() -> Response {
-    (StatusCode::FORBIDDEN, html::forbidden()).into_response()
-}
-
-async fn add_to_cart(
-    session: SessionHandle,
-    Form(form): Form<ProductForm>,
-) -> Result<Response, SessionError> {
-    let mut s = session.lock();
-    if !s.check_csrf_token(&form.csrf_token) {
-        return Ok(forbidden());
-    }
-    let notice = match catalog::find(&form.product) {
-        Some(product) => {
-            // The guard writes the cart back and marks the session changed when it drops.
-            let mut cart = s.cart_mut()?;
-            match cart.iter_mut().find(|line| line.product == product.id) {
-                Some(line) => line.qty = line.qty.saturating_add(1),
-                None => cart.push(CartLine {
-                    product: product.id.to_owned(),
-                    qty: 1,
-                }),
-            }
-            Notice::Success(format!("Added {} to your cart.", product.name))
-        }
-        None => Notice::Error("That product is not for sale.".to_owned()),
-    };
-    s.flash(notice)?;
-    Ok(Redirect::to("/").into_response())
-}
-
-async fn remove_from_cart(
-    session: SessionHandle,
-    Form(form): Form<ProductForm>,
-) -> Result<Response, SessionError> {
-    let mut s = session.lock();
-    if !s.check_csrf_token(&form.csrf_token) {
-        return Ok(forbidden());
-    }
-    let removed = {
-        let mut cart = s.cart_mut()?;
-        let before = cart.len();
-        cart.retain(|line| line.product != form.product);
-        cart.len() < before
-    };
-    let notice = match (removed, catalog::find(&form.product)) {
-        (true, Some(product)) => {
-            Notice::Success(format!("Removed {} from your cart.", product.name))
-        }
-        (true, None) => Notice::Success("Removed it from your cart.".to_owned()),
-        (false, _) => Notice::Error("That was not in your cart.".to_owned()),
-    };
-    s.flash(notice)?;
-    Ok(Redirect::to("/cart").into_response())
-}
-
-async fn login(
-    session: SessionHandle,
-    Form(form): Form<LoginForm>,
-) -> Result<Response, SessionError> {
-    let mut s = session.lock();
-    if !s.check_csrf_token(&form.csrf_token) {
-        return Ok(forbidden());
-    }
-    let name = form.username.trim();
-    if name.is_empty() || name.chars().count() > MAX_USER_NAME || form.password != DEMO_PASSWORD {
-        s.flash(Notice::Error("Wrong name or password.".to_owned()))?;
-        return Ok(Redirect::to("/login").into_response());
-    }
-    // A signed-in session gets a token no anonymous page has seen and, kept on a server, a
-    // new id (against session fixation).
-    s.new_csrf_token()?;
-    s.regenerate_id();
-    s.set_user(Some(name.to_owned()))?;
-    s.flash(Notice::Success(format!("Welcome, {name}!")))?;
-    Ok(Redirect::to("/").into_response())
-}
-
-async fn logout(
-    session: SessionHandle,
-    Form(form): Form<TokenForm>,
-) -> Result<Response, SessionError> {
-    let mut s = session.lock();
-    if !s.check_csrf_token(&form.csrf_token) {
-        return Ok(forbidden());
-    }
-    // Drops the user, the cart and the CSRF token; the cookie is replaced.
-    s.invalidate();
-    s.flash(Notice::Success("You are signed out.".to_owned()))?;
-    Ok(Redirect::to("/").into_response())
 }

@@ -1,0 +1,155 @@
+//! What the shop's routes do to the session, whatever the web framework: each function takes
+//! the request's [`Session`] and form, and says what to answer. The axum shop
+//! ([`crate::shop`]) and the actix-web shop ([`crate::actix_shop`]) turn a [`Reply`] into
+//! their own response type, so the two share one behaviour, not two copies of it.
+
+use maud::Markup;
+use serde::Deserialize;
+use session::{FlashExt, Session, SessionError};
+
+use super::html::{self, Chrome};
+use super::state::{CartLine, Notice, ShopSessionExt};
+use super::{DEMO_PASSWORD, catalog};
+
+/// The longest user name the shop accepts, in characters.
+pub const MAX_USER_NAME: usize = 40;
+
+/// What a route answers.
+#[derive(Debug)]
+pub enum Reply {
+    /// `200` with this page.
+    Page(Markup),
+    /// `303 See Other` to this path.
+    SeeOther(&'static str),
+    /// `403 Forbidden` (a missing or wrong CSRF token): nothing was changed.
+    Forbidden,
+}
+
+/// The form of "Add to cart" and "Remove".
+#[derive(Debug, Deserialize)]
+pub struct ProductForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    product: String,
+}
+
+/// The sign-in form.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// A form that carries only the CSRF token (sign out).
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// What every page shows; takes this page's notices out of the session.
+pub fn chrome(s: &mut Session) -> Result<Chrome, SessionError> {
+    Ok(Chrome {
+        user: s.user()?,
+        cart_items: s.cart()?.iter().map(|line| u64::from(line.qty)).sum(),
+        notices: s.pop_flashes()?,
+        csrf_token: s.get_csrf_token()?,
+    })
+}
+
+/// `GET /`: the products.
+pub fn products(s: &mut Session) -> Result<Reply, SessionError> {
+    Ok(Reply::Page(html::products(&chrome(s)?)))
+}
+
+/// `GET /cart`: the cart.
+pub fn cart(s: &mut Session) -> Result<Reply, SessionError> {
+    let lines = s.cart()?;
+    Ok(Reply::Page(html::cart(&chrome(s)?, &lines)))
+}
+
+/// `GET /login`: the sign-in form.
+pub fn login_form(s: &mut Session) -> Result<Reply, SessionError> {
+    Ok(Reply::Page(html::login(&chrome(s)?)))
+}
+
+/// `POST /cart/add`: one more of the product; a notice; back to the products.
+pub fn add_to_cart(s: &mut Session, form: &ProductForm) -> Result<Reply, SessionError> {
+    if !s.check_csrf_token(&form.csrf_token) {
+        return Ok(Reply::Forbidden);
+    }
+    let notice = match catalog::find(&form.product) {
+        Some(product) => {
+            // The guard writes the cart back and marks the session changed when it drops.
+            let mut cart = s.cart_mut()?;
+            match cart.iter_mut().find(|line| line.product == product.id) {
+                Some(line) => line.qty = line.qty.saturating_add(1),
+                None => cart.push(CartLine {
+                    product: product.id.to_owned(),
+                    qty: 1,
+                }),
+            }
+            Notice::Success(format!("Added {} to your cart.", product.name))
+        }
+        None => Notice::Error("That product is not for sale.".to_owned()),
+    };
+    s.flash(notice)?;
+    Ok(Reply::SeeOther("/"))
+}
+
+/// `POST /cart/remove`: the product's line out of the cart; a notice; back to the cart.
+pub fn remove_from_cart(s: &mut Session, form: &ProductForm) -> Result<Reply, SessionError> {
+    if !s.check_csrf_token(&form.csrf_token) {
+        return Ok(Reply::Forbidden);
+    }
+    let removed = {
+        let mut cart = s.cart_mut()?;
+        let before = cart.len();
+        cart.retain(|line| line.product != form.product);
+        cart.len() < before
+    };
+    let notice = match (removed, catalog::find(&form.product)) {
+        (true, Some(product)) => {
+            Notice::Success(format!("Removed {} from your cart.", product.name))
+        }
+        (true, None) => Notice::Success("Removed it from your cart.".to_owned()),
+        (false, _) => Notice::Error("That was not in your cart.".to_owned()),
+    };
+    s.flash(notice)?;
+    Ok(Reply::SeeOther("/cart"))
+}
+
+/// `POST /login`: signs in any name with [`DEMO_PASSWORD`].
+pub fn login(s: &mut Session, form: &LoginForm) -> Result<Reply, SessionError> {
+    if !s.check_csrf_token(&form.csrf_token) {
+        return Ok(Reply::Forbidden);
+    }
+    let name = form.username.trim();
+    if name.is_empty() || name.chars().count() > MAX_USER_NAME || form.password != DEMO_PASSWORD {
+        s.flash(Notice::Error("Wrong name or password.".to_owned()))?;
+        return Ok(Reply::SeeOther("/login"));
+    }
+    // A signed-in session gets a token no anonymous page has seen and, kept on a server, a
+    // new id (against session fixation).
+    s.new_csrf_token()?;
+    s.regenerate_id();
+    s.set_user(Some(name.to_owned()))?;
+    s.flash(Notice::Success(format!("Welcome, {name}!")))?;
+    Ok(Reply::SeeOther("/"))
+}
+
+/// `POST /logout`: ends the session.
+pub fn logout(s: &mut Session, form: &TokenForm) -> Result<Reply, SessionError> {
+    if !s.check_csrf_token(&form.csrf_token) {
+        return Ok(Reply::Forbidden);
+    }
+    // Drops the user, the cart and the CSRF token; the cookie is replaced.
+    s.invalidate();
+    s.flash(Notice::Success("You are signed out.".to_owned()))?;
+    Ok(Reply::SeeOther("/"))
+}
