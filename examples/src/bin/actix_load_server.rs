@@ -12,29 +12,11 @@
 use std::net::{Ipv4Addr, TcpListener};
 
 use actix_web::{App, HttpServer, web};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use session::SessionError;
 use session::actix::{SessionHandle, SessionMiddleware};
-use session::{Session, SessionError, SessionSchema};
+use session_examples::load::{LoadSessionExt, one_kib_session};
 use session_examples::shop;
-
-#[derive(Serialize, Deserialize)]
-struct Line {
-    sku: String,
-    name: String,
-    qty: u32,
-    price_cents: u64,
-}
-
-#[derive(SessionSchema)]
-#[allow(dead_code)] // read through the generated accessors only
-struct LoadSession {
-    user_id: Option<u64>,
-    #[session(default)]
-    views: u64,
-    #[session(default)]
-    cart: Vec<Line>,
-}
 
 fn body(user: Option<u64>, views: u64) -> web::Json<Value> {
     web::Json(json!({"ok": true, "user": user, "views": views}))
@@ -55,26 +37,6 @@ async fn with_session(session: SessionHandle) -> Result<web::Json<Value>, Sessio
     *views += 1;
     let views = *views;
     Ok(body(user, views))
-}
-
-/// A ~1 KiB session: a user, a counter, a CSRF token, a flash and a cart of 12 lines (the
-/// same as `load_server`'s).
-fn one_kib_session() -> Session {
-    let mut session = Session::new();
-    session.set_user_id(Some(48_213)).unwrap();
-    session.set_views(0).unwrap();
-    session.insert("_csrft_", "0123456789abcdef0123456789abcdef01234567");
-    session.flash_to("success", "Welcome back!").unwrap();
-    let cart = (0..12)
-        .map(|i| Line {
-            sku: format!("SKU-{i:05}"),
-            name: format!("Product number {i}"),
-            qty: 1,
-            price_cents: 199 + i,
-        })
-        .collect();
-    session.set_cart(cart).unwrap();
-    session
 }
 
 fn main() -> std::io::Result<()> {

@@ -22,32 +22,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let port = match std::env::var("PORT") {
-        Ok(text) => match text.trim().parse::<u16>() {
-            Ok(port) => port,
-            Err(_) => {
-                eprintln!("error: PORT must be a port number, not `{text}`");
-                return ExitCode::from(2);
-            }
-        },
-        Err(_) => 3001,
+    let port = match session_examples::env::port(3001) {
+        Ok(port) => port,
+        Err(code) => return code,
     };
-    let secret = match std::env::var("SESSION_SECRET") {
-        Ok(secret) if !secret.is_empty() => secret,
-        _ => {
-            eprintln!(
-                "warning: SESSION_SECRET is not set; signing sessions with a random secret, \
-                 so they end when the shop restarts"
-            );
-            shop::random_secret()
-        }
-    };
+    let secret = session_examples::env::secret();
     let middleware = match shop::factory(secret) {
         Ok(factory) => SessionMiddleware::new(factory),
         Err(err) => {
-            eprintln!("error: SESSION_SECRET: {err}");
-            eprintln!("hint: use 32 or more random bytes, such as 64 hex digits");
-            return ExitCode::from(2);
+            return session_examples::env::bad_secret(err);
         }
     };
 

@@ -27,31 +27,13 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use session::axum::{SessionHandle, SessionLayer};
-use session::{LoadOutcome, Session, SessionError, SessionSchema};
+use session::{LoadOutcome, SessionError};
+use session_examples::load::{LoadSessionExt, one_kib_session};
 use session_examples::shop;
 use sha2::Sha512;
 use tokio::net::TcpListener;
-
-#[derive(Serialize, Deserialize)]
-struct Line {
-    sku: String,
-    name: String,
-    qty: u32,
-    price_cents: u64,
-}
-
-#[derive(SessionSchema)]
-#[allow(dead_code)] // read through the generated accessors only
-struct LoadSession {
-    user_id: Option<u64>,
-    #[session(default)]
-    views: u64,
-    #[session(default)]
-    cart: Vec<Line>,
-}
 
 fn body(user: Option<u64>, views: u64) -> Json<Value> {
     Json(json!({"ok": true, "user": user, "views": views}))
@@ -132,25 +114,6 @@ fn crypto(key: &Hmac<Sha512>, request: &HeaderMap) -> Result<(HeaderMap, Json<Va
         HeaderValue::try_from(header).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?,
     );
     Ok((response, body(None, 0)))
-}
-
-/// A ~1 KiB session: a user, a counter, a CSRF token, a flash and a cart of 12 lines.
-fn one_kib_session() -> Session {
-    let mut session = Session::new();
-    session.set_user_id(Some(48_213)).unwrap();
-    session.set_views(0).unwrap();
-    session.insert("_csrft_", "0123456789abcdef0123456789abcdef01234567");
-    session.flash_to("success", "Welcome back!").unwrap();
-    let cart = (0..12)
-        .map(|i| Line {
-            sku: format!("SKU-{i:05}"),
-            name: format!("Product number {i}"),
-            qty: 1,
-            price_cents: 199 + i,
-        })
-        .collect();
-    session.set_cart(cart).unwrap();
-    session
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,0 +1,37 @@
+//! What the example binaries read from the environment: `PORT` and `SESSION_SECRET`, with
+//! the same messages in every binary.
+
+use std::process::ExitCode;
+
+/// `PORT`, or `default` when it is not set; an error (exit 2) with a message when it is not
+/// a port number.
+pub fn port(default: u16) -> Result<u16, ExitCode> {
+    match std::env::var("PORT") {
+        Ok(text) => text.trim().parse::<u16>().map_err(|_| {
+            eprintln!("error: PORT must be a port number, not `{text}`");
+            ExitCode::from(2)
+        }),
+        Err(_) => Ok(default),
+    }
+}
+
+/// `SESSION_SECRET`, or a random secret (with a warning) when it is not set.
+pub fn secret() -> String {
+    match std::env::var("SESSION_SECRET") {
+        Ok(secret) if !secret.is_empty() => secret,
+        _ => {
+            eprintln!(
+                "warning: SESSION_SECRET is not set; signing sessions with a random secret, \
+                 so they end when the shop restarts"
+            );
+            crate::shop::random_secret()
+        }
+    }
+}
+
+/// The message for a `SESSION_SECRET` the factory refused (exit 2).
+pub fn bad_secret(err: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: SESSION_SECRET: {err}");
+    eprintln!("hint: use 32 or more random bytes, such as 64 hex digits");
+    ExitCode::from(2)
+}
