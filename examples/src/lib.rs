@@ -3,10 +3,10 @@
 //! - [`shop`]: a small server-rendered web shop on axum (the `shop` binary).
 //! - [`actix_shop`]: the same shop on actix-web (the `actix_shop` binary), sharing the
 //!   session cookie with the axum one.
-//! - [`load`]: the session the load servers measure; [`env`]: what the binaries read from
+//! - [`load`]: the session the load servers measure; [`config`]: what the binaries read from
 //!   the environment.
 
 pub mod actix_shop;
-pub mod env;
+pub mod config;
 pub mod load;
 pub mod shop;

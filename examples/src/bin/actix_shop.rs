@@ -22,15 +22,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let port = match session_examples::env::port(3001) {
+    let port = match session_examples::config::port(3001) {
         Ok(port) => port,
         Err(code) => return code,
     };
-    let secret = session_examples::env::secret();
+    let secret = session_examples::config::secret();
     let middleware = match shop::factory(secret) {
         Ok(factory) => SessionMiddleware::new(factory),
         Err(err) => {
-            return session_examples::env::bad_secret(err);
+            return session_examples::config::bad_secret(err);
         }
     };
 

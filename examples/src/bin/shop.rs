@@ -27,16 +27,16 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let port = match session_examples::env::port(3000) {
+    let port = match session_examples::config::port(3000) {
         Ok(port) => port,
         Err(code) => return code,
     };
-    let secret = session_examples::env::secret();
+    let secret = session_examples::config::secret();
     let store = std::env::var("SESSION_STORE").ok();
     let shop = match shop::store::open(secret, store.as_deref()).await {
         Ok(shop) => shop,
         Err(shop::store::OpenError::Secret(err)) => {
-            return session_examples::env::bad_secret(err);
+            return session_examples::config::bad_secret(err);
         }
         Err(err) => {
             eprintln!("error: SESSION_STORE: {err}");
