@@ -6,6 +6,8 @@
 //! the Python of the venv that `scripts/pyenv.sh` builds (real Pyramid 2.1), and sends it
 //! one request/response cycle at a time as JSON lines.
 
+pub mod shop_pages;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};

@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::{App, HttpServer};
 use reqwest::StatusCode;
-use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 use session::actix::SessionMiddleware;
 use session::codec::SignedCodec;
 use session::lifecycle::SessionFactory;
 use session::{CookieSessionFactory, HashAlg};
 use session_examples::{actix_shop, shop};
 use session_tests::Counting;
+use session_tests::shop_pages::{Page, client, get};
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 
@@ -48,66 +49,6 @@ async fn serve_axum() -> String {
     let app = shop::app(shop::factory(SECRET).unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}")
-}
-
-/// A browser-like client: keeps cookies (per host, as browsers do: both shops on
-/// 127.0.0.1 see the same cookie), shows redirects instead of following them.
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-struct Page {
-    status: StatusCode,
-    set_cookie: Option<String>,
-    body: String,
-}
-
-impl Page {
-    async fn from(response: reqwest::Response) -> Self {
-        let status = response.status();
-        let set_cookie = response
-            .headers()
-            .get(SET_COOKIE)
-            .map(|v| v.to_str().unwrap().to_owned());
-        let body = response.text().await.unwrap();
-        Self {
-            status,
-            set_cookie,
-            body,
-        }
-    }
-
-    fn csrf_token(&self) -> String {
-        let marker = r#"name="csrf_token" value=""#;
-        let start = self.body.find(marker).expect("the page has a form") + marker.len();
-        let end = start + self.body[start..].find('"').unwrap();
-        self.body[start..end].to_owned()
-    }
-
-    fn flashes(&self) -> Vec<&str> {
-        self.body
-            .match_indices(r#"<p class="flash "#)
-            .map(|(at, _)| {
-                let rest = &self.body[at..];
-                &rest[rest.find('>').unwrap() + 1..rest.find("</p>").unwrap()]
-            })
-            .collect()
-    }
-
-    fn cart_count(&self) -> u64 {
-        let marker = r#"<span id="cart-count">"#;
-        let start = self.body.find(marker).unwrap() + marker.len();
-        let end = start + self.body[start..].find('<').unwrap();
-        self.body[start..end].parse().unwrap()
-    }
-}
-
-async fn get(client: &reqwest::Client, url: &str) -> Page {
-    Page::from(client.get(url).send().await.unwrap()).await
 }
 
 async fn post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> Page {

@@ -2,6 +2,7 @@
 //! cookie-keeping client that does not follow redirects (so each step is checked).
 
 use session_tests::Counting;
+use session_tests::shop_pages::{Page, bare_client, client, get};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -25,76 +26,6 @@ async fn serve(app: axum::Router) -> String {
 
 async fn start() -> String {
     serve(shop::app(shop::factory(SECRET).unwrap())).await
-}
-
-/// A browser-like client: keeps cookies, shows redirects instead of following them.
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// A client with no cookie jar, for sending hand-made `Cookie` headers.
-fn bare_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-struct Page {
-    status: StatusCode,
-    set_cookie: Option<String>,
-    body: String,
-}
-
-impl Page {
-    async fn from(response: reqwest::Response) -> Self {
-        let status = response.status();
-        let set_cookie = response
-            .headers()
-            .get(SET_COOKIE)
-            .map(|v| v.to_str().unwrap().to_owned());
-        let body = response.text().await.unwrap();
-        Self {
-            status,
-            set_cookie,
-            body,
-        }
-    }
-
-    /// The value of the first hidden `csrf_token` field.
-    fn csrf_token(&self) -> String {
-        let marker = r#"name="csrf_token" value=""#;
-        let start = self.body.find(marker).expect("the page has a form") + marker.len();
-        let end = start + self.body[start..].find('"').unwrap();
-        self.body[start..end].to_owned()
-    }
-
-    fn flashes(&self) -> Vec<&str> {
-        self.body
-            .match_indices(r#"<p class="flash "#)
-            .map(|(at, _)| {
-                let rest = &self.body[at..];
-                let start = rest.find('>').unwrap() + 1;
-                let end = rest.find("</p>").unwrap();
-                &rest[start..end]
-            })
-            .collect()
-    }
-
-    fn cart_count(&self) -> u64 {
-        let marker = r#"<span id="cart-count">"#;
-        let start = self.body.find(marker).unwrap() + marker.len();
-        let end = start + self.body[start..].find('<').unwrap();
-        self.body[start..end].parse().unwrap()
-    }
-}
-
-async fn get(client: &reqwest::Client, url: &str) -> Page {
-    Page::from(client.get(url).send().await.unwrap()).await
 }
 
 async fn post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> reqwest::Response {

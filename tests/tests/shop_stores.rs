@@ -8,6 +8,7 @@ mod store_common;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use session_examples::shop;
+use session_tests::shop_pages::{cart_count, client, csrf_token};
 use tokio::net::TcpListener;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
@@ -20,28 +21,6 @@ async fn start(url: &str) -> (String, shop::store::Shop) {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (format!("http://{addr}"), opened)
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn csrf_token(body: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = body.find(marker).expect("the page has a form") + marker.len();
-    let end = start + body[start..].find('"').unwrap();
-    body[start..end].to_owned()
-}
-
-fn cart_count(body: &str) -> u64 {
-    let marker = r#"<span id="cart-count">"#;
-    let start = body.find(marker).unwrap() + marker.len();
-    let end = start + body[start..].find('<').unwrap();
-    body[start..end].parse().unwrap()
 }
 
 /// The `name=value` of a response's `Set-Cookie`.
