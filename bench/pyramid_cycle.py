@@ -1,6 +1,6 @@
 """Time the same request cycles through real Pyramid 2.1's SignedCookieSessionFactory.
 
-Reads the cookies `cargo bench -p session --bench compare` wrote to
+Reads the cookies `cargo bench -p typed-sessions --bench compare` wrote to
 target/bench-cookies.json, and for each runs what a Pyramid view does, in two workloads:
 
 - views: build the session from the request's cookie, read `user_id`, bump `views`;

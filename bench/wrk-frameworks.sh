@@ -25,7 +25,7 @@ WRK_CPU="${WRK_CPU:-0}"
 if ! command -v wrk >/dev/null; then
     apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 fi
-cargo build --release -q -p session-examples --bin load_server --bin actix_load_server
+cargo build --release -q -p typed-sessions-examples --bin load_server --bin actix_load_server
 
 echo "load before: $(uptime)"
 echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s on CPU $WRK_CPU; each server on CPU $SERVER_CPU; best of $ROUNDS"

@@ -30,7 +30,7 @@ WRK_CPU="${WRK_CPU:-1}"
 if ! command -v wrk >/dev/null; then
     apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 fi
-cargo build --release -q -p session-examples --bin load_server
+cargo build --release -q -p typed-sessions-examples --bin load_server
 
 log="$(mktemp)"
 taskset -c "$SERVER_CPU" target/release/load_server > "$log" &

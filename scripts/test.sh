@@ -4,7 +4,7 @@
 #   - Debian's chromium and chromium-driver for the browser test (scripts/browser.sh),
 #   - Redis, a three-master Redis Cluster and PostgreSQL for the store tests
 #     (scripts/redis.sh, scripts/redis-cluster.sh, scripts/postgres.sh).
-# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p session`).
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p typed-sessions`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -1,7 +1,7 @@
 //! The Tea Shop on actix-web: the same session schema ([`crate::shop::state`]), flash
 //! queue, pages and route logic ([`crate::shop::actions`]) as the axum [`crate::shop`],
 //! through
-//! [`session::actix`]. With the same secret the two shops read and write one session
+//! [`typed_sessions::actix`]. With the same secret the two shops read and write one session
 //! cookie: a cart filled in one shows in the other.
 //!
 //! | route               | what it does                                          |
@@ -17,8 +17,8 @@
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer};
-//! use session::actix::SessionMiddleware;
-//! use session_examples::{actix_shop, shop};
+//! use typed_sessions::actix::SessionMiddleware;
+//! use typed_sessions_examples::{actix_shop, shop};
 //!
 //! # actix_web::rt::System::new().block_on(async {
 //! let middleware = SessionMiddleware::new(shop::factory(shop::random_secret()).unwrap());
@@ -32,8 +32,8 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ContentType, LOCATION};
 use actix_web::{HttpResponse, web};
-use session::SessionError;
-use session::actix::SessionHandle;
+use typed_sessions::SessionError;
+use typed_sessions::actix::SessionHandle;
 
 use crate::shop::actions::{self, LoginForm, ProductForm, Reply, TokenForm};
 use crate::shop::html;

@@ -2,7 +2,7 @@
 //! the session, so that `bench/wrk.sh` and `bench/wrk-frameworks.sh` measure the same work.
 
 use serde::{Deserialize, Serialize};
-use session::{Session, SessionSchema};
+use typed_sessions::{Session, SessionSchema};
 
 /// One line of the load session's cart.
 #[derive(Serialize, Deserialize)]

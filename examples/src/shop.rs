@@ -21,7 +21,7 @@
 //! `403 Forbidden` and changes nothing.
 //!
 //! ```
-//! use session_examples::shop;
+//! use typed_sessions_examples::shop;
 //!
 //! let factory = shop::factory(shop::random_secret()).unwrap();
 //! let app: axum::Router = shop::app(factory);
@@ -44,11 +44,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::Markup;
-use session::axum::{SessionHandle, SessionLayer};
-use session::codec::CookieCodec;
-use session::lifecycle::SessionFactory;
-use session::store::{ServerSessionFactory, SessionStore};
-use session::{
+use typed_sessions::ServerSessionFactory;
+use typed_sessions::axum::{SessionHandle, SessionLayer};
+use typed_sessions::codec::CookieCodec;
+use typed_sessions::lifecycle::SessionFactory;
+use typed_sessions::store::SessionStore;
+use typed_sessions::{
     BuildError, CookieSessionFactory, LoadOutcome, Secret, SessionError, SignedCookieSessionFactory,
 };
 

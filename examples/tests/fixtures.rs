@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use session::SessionSchema;
-use session::testing::Fixtures;
-use session_examples::shop::state::{CartLine, Notice, ShopSession};
+use typed_sessions::SessionSchema;
+use typed_sessions::testing::Fixtures;
+use typed_sessions_examples::shop::state::{CartLine, Notice, ShopSession};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sessions")

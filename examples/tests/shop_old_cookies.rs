@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, HeaderValue, SET_COOKIE};
 use serde_json::{Value, json};
-use session_examples::shop;
+use typed_sessions_examples::shop;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 
@@ -59,7 +59,7 @@ impl Shop {
 /// The `Cookie` header of a session holding `state`, signed as the shop signs.
 fn cookie_for(state: &Value) -> HeaderValue {
     let factory = shop::factory(SECRET).unwrap();
-    let headers = session::testing::request_with_state(&factory, state).unwrap();
+    let headers = typed_sessions::testing::request_with_state(&factory, state).unwrap();
     headers[COOKIE.as_str()].clone()
 }
 

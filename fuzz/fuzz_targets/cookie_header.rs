@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use session::{LoadOutcome, SignedCookieSessionFactory};
+use typed_sessions::{LoadOutcome, SignedCookieSessionFactory};
 
 static FACTORY: LazyLock<SignedCookieSessionFactory> = LazyLock::new(|| {
     SignedCookieSessionFactory::builder("fuzzing secret of thirty-two bytes!!")

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use session::{EncryptedCookieSessionFactory, EncryptionKey, LoadOutcome};
+use typed_sessions::{EncryptedCookieSessionFactory, EncryptionKey, LoadOutcome};
 
 static FACTORY: LazyLock<EncryptedCookieSessionFactory> = LazyLock::new(|| {
     EncryptedCookieSessionFactory::builder(EncryptionKey::from_bytes([7u8; 32]))

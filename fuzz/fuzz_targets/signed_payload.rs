@@ -5,8 +5,8 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use session::codec::CookieCodec;
-use session::{LoadOutcome, SignedCookieSessionFactory};
+use typed_sessions::codec::CookieCodec;
+use typed_sessions::{LoadOutcome, SignedCookieSessionFactory};
 
 static FACTORY: LazyLock<SignedCookieSessionFactory> = LazyLock::new(|| {
     SignedCookieSessionFactory::builder("fuzzing secret of thirty-two bytes!!")

@@ -127,24 +127,27 @@ impl Drop for PyramidPeer {
 /// checked): how the tests prove that an untouched session costs nothing.
 pub struct Counting {
     /// The codec that does the work.
-    pub inner: session::codec::SignedCodec,
+    pub inner: typed_sessions::codec::SignedCodec,
     /// The number of `open` calls so far.
     pub opens: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl session::codec::CookieCodec for Counting {
-    fn seal(&self, payload: &[u8]) -> Result<String, session::SessionError> {
+impl typed_sessions::codec::CookieCodec for Counting {
+    fn seal(&self, payload: &[u8]) -> Result<String, typed_sessions::SessionError> {
         self.inner.seal(payload)
     }
 
-    fn open(&self, value: &str) -> Result<session::codec::Opened, session::Rejection> {
+    fn open(
+        &self,
+        value: &str,
+    ) -> Result<typed_sessions::codec::Opened, typed_sessions::Rejection> {
         self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.open(value)
     }
 }
 
 /// A session's state as a JSON value, read without marking the session accessed.
-pub fn state_of(session: &session::Session) -> Value {
+pub fn state_of(session: &typed_sessions::Session) -> Value {
     serde_json::from_str(&session.state_json().expect("the state serializes"))
         .expect("the state is JSON")
 }

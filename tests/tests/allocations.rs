@@ -4,7 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use session::{ManualClock, Session, SignedCookieSessionFactory};
+use typed_sessions::{ManualClock, Session, SignedCookieSessionFactory};
 
 struct Counting;
 
@@ -75,7 +75,7 @@ fn allocations_per_cycle_are_few_and_fixed() {
         session.insert_as("views", &(views + 1)).unwrap();
         let mut response = http::HeaderMap::new();
         let saved = factory.save(&session, &mut response).unwrap();
-        assert_eq!(saved, session::Saved::Written);
+        assert_eq!(saved, typed_sessions::Saved::Written);
         (user, response)
     };
     let (load, _) = count(|| factory.load_value(Some(&cookie)));
@@ -107,6 +107,6 @@ fn saving_an_unchanged_session_allocates_nothing() {
     let session = factory.load_value(Some(&cookie));
     let mut headers = http::HeaderMap::new();
     let (n, saved) = count(|| factory.save(&session, &mut headers).unwrap());
-    assert_eq!(saved, session::Saved::Unchanged);
+    assert_eq!(saved, typed_sessions::Saved::Unchanged);
     assert_eq!(n, 0);
 }

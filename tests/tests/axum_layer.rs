@@ -1,11 +1,11 @@
-//! `session::axum` at the unit level: the layer and extractor driven with `oneshot`, no
+//! `typed_sessions::axum` at the unit level: the layer and extractor driven with `oneshot`, no
 //! sockets. A codec that counts `open` calls proves that untouched requests do no session
 //! work.
 
-use session_tests::Counting;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use typed_sessions_tests::Counting;
 
 use axum::Router;
 use axum::body::Body;
@@ -16,12 +16,12 @@ use axum::response::Response;
 use axum::routing::get;
 use http::HeaderMap;
 use serde_json::json;
-use session::axum::{SessionHandle, SessionLayer};
-use session::codec::SignedCodec;
-use session::{
+use tower::ServiceExt;
+use typed_sessions::axum::{SessionHandle, SessionLayer};
+use typed_sessions::codec::SignedCodec;
+use typed_sessions::{
     CookieSessionFactory, HashAlg, LoadOutcome, ManualClock, Session, SessionError, SessionSchema,
 };
-use tower::ServiceExt;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 const NOW: f64 = 1_700_000_000.0;
@@ -38,8 +38,8 @@ impl Fixture {
 
     fn with(
         configure: impl FnOnce(
-            session::Builder<session::ReadyCodec<Counting>>,
-        ) -> session::Builder<session::ReadyCodec<Counting>>,
+            typed_sessions::Builder<typed_sessions::ReadyCodec<Counting>>,
+        ) -> typed_sessions::Builder<typed_sessions::ReadyCodec<Counting>>,
     ) -> Self {
         let opens = Arc::new(AtomicUsize::new(0));
         let codec = Counting {

@@ -1,5 +1,5 @@
 //! A codec of the user's own, through the factory and the axum layer: the `Migrate` codec of
-//! the `session::codec` docs, moving an app from signed to encrypted cookies without logging
+//! the `typed_sessions::codec` docs, moving an app from signed to encrypted cookies without logging
 //! anybody out.
 
 use std::sync::Arc;
@@ -10,10 +10,10 @@ use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::get;
 use http::StatusCode;
-use session::axum::{SessionHandle, SessionLayer};
-use session::codec::{CookieCodec, EncryptedCodec, HashAlg, Opened, SignedCodec};
-use session::{CookieSessionFactory, LoadOutcome, ManualClock, Rejection, SessionError};
 use tower::ServiceExt;
+use typed_sessions::axum::{SessionHandle, SessionLayer};
+use typed_sessions::codec::{CookieCodec, EncryptedCodec, HashAlg, Opened, SignedCodec};
+use typed_sessions::{CookieSessionFactory, LoadOutcome, ManualClock, Rejection, SessionError};
 
 const SECRET: &str = "the signing secret of the old deploy, 32+ bytes";
 const KEY: [u8; 32] = *b"the encryption key of the new!!!";
@@ -26,7 +26,7 @@ struct Migrate<New, Old> {
 }
 
 impl<New: CookieCodec, Old: CookieCodec> CookieCodec for Migrate<New, Old> {
-    fn seal(&self, payload: &[u8]) -> Result<String, session::SessionError> {
+    fn seal(&self, payload: &[u8]) -> Result<String, typed_sessions::SessionError> {
         self.new.seal(payload)
     }
 

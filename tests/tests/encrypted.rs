@@ -17,20 +17,20 @@ use http::HeaderMap;
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use session::axum::{SessionHandle, SessionLayer};
-use session::codec::{CookieCodec, EncryptedCodec, KEY_LEN, NONCE_LEN, TAG_LEN};
-use session::{
+use tower::ServiceExt;
+use typed_sessions::axum::{SessionHandle, SessionLayer};
+use typed_sessions::codec::{CookieCodec, EncryptedCodec, KEY_LEN, NONCE_LEN, TAG_LEN};
+use typed_sessions::{
     BuildError, EncryptedCookieSessionFactory, EncryptionKey, FlashExt, LoadOutcome,
     MAX_COOKIE_VALUE_LEN, ManualClock, Rejection, SameSite, Saved, Session, SessionError,
     SessionSchema, SignedCookieSessionFactory, flash_queue,
 };
-use tower::ServiceExt;
 
 const KEY: [u8; KEY_LEN] = *b"an encryption key of 32 bytes!!!";
 const OLD_KEY: [u8; KEY_LEN] = *b"the previous key, also 32 bytes.";
 const NOW: f64 = 1_700_000_000.0;
 
-fn builder(key: [u8; KEY_LEN]) -> session::Builder<session::EncryptedKeys> {
+fn builder(key: [u8; KEY_LEN]) -> typed_sessions::Builder<typed_sessions::EncryptedKeys> {
     EncryptedCookieSessionFactory::builder(key).clock(ManualClock::new(NOW))
 }
 

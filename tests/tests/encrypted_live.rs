@@ -10,9 +10,11 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use session::codec::{CookieCodec, NONCE_LEN, TAG_LEN};
-use session::{EncryptedCookieSessionFactory, EncryptionKey, LoadOutcome, ManualClock, Rejection};
-use session_tests::{PyramidPeer, rich_state, set_ops, state_of};
+use typed_sessions::codec::{CookieCodec, NONCE_LEN, TAG_LEN};
+use typed_sessions::{
+    EncryptedCookieSessionFactory, EncryptionKey, LoadOutcome, ManualClock, Rejection,
+};
+use typed_sessions_tests::{PyramidPeer, rich_state, set_ops, state_of};
 
 /// 32 bytes as hex, the form of `pyramid_nacl_session`'s `session.secret` setting.
 const KEY_HEX: &str = "5f0c8e2a9b7d4163a8e1f2c3d4b5a69788796a5b4c3d2e1f00112233445566ff";

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use http::HeaderMap;
 use serde_json::json;
-use session::codec::{CookieCodec, SignedCodec};
-use session::{
+use typed_sessions::codec::{CookieCodec, SignedCodec};
+use typed_sessions::{
     BuildError, HashAlg, LoadOutcome, ManualClock, SameSite, Saved, SignedCookieSessionFactory,
 };
 
@@ -82,7 +82,7 @@ fn a_session_changed_under_a_rotated_factory_is_never_signed_with_the_fallback()
 
 #[test]
 fn bad_configuration_fails_at_build_time() {
-    let build = |b: session::Builder<session::SignedKeys>| b.build().unwrap_err();
+    let build = |b: typed_sessions::Builder<typed_sessions::SignedKeys>| b.build().unwrap_err();
     let ok = || SignedCookieSessionFactory::builder(NEW);
     assert_eq!(
         build(SignedCookieSessionFactory::builder("short")),
@@ -147,9 +147,9 @@ fn short_secrets_are_counted_in_the_bytes_the_key_holds() {
         .build()
         .unwrap_err();
     assert_eq!(err, BuildError::ShortSecret { len: 20, min: 32 });
-    let err = session::store::ServerSessionFactory::builder(
+    let err = typed_sessions::ServerSessionFactory::builder(
         twenty_e.as_str(),
-        session::store::MemoryStore::new(),
+        typed_sessions::store::MemoryStore::new(),
     )
     .build()
     .unwrap_err();
@@ -240,7 +240,7 @@ fn a_save_error_writes_nothing_and_names_the_size() {
     let mut headers = HeaderMap::new();
     factory.save(&session, &mut headers).unwrap();
     let value = set_cookie_value(&headers);
-    assert!(value.len() <= session::MAX_COOKIE_VALUE_LEN);
+    assert!(value.len() <= typed_sessions::MAX_COOKIE_VALUE_LEN);
 
     let mut session = factory.load_value(Some(&value));
     session.insert("more", "y".repeat(1000));
@@ -267,30 +267,33 @@ fn the_factory_clock_drives_timeout() {
     let session = factory.load_value(Some(&value));
     assert_eq!(
         session.load_outcome(),
-        LoadOutcome::Rejected(session::Rejection::TimedOut)
+        LoadOutcome::Rejected(typed_sessions::Rejection::TimedOut)
     );
 }
 
 #[test]
 fn a_codec_producing_an_invalid_header_value_is_an_error_not_a_panic() {
-    use session::codec::Opened;
+    use typed_sessions::codec::Opened;
     struct Broken;
     impl CookieCodec for Broken {
-        fn seal(&self, _payload: &[u8]) -> Result<String, session::SessionError> {
+        fn seal(&self, _payload: &[u8]) -> Result<String, typed_sessions::SessionError> {
             Ok("line\nbreak".to_owned())
         }
-        fn open(&self, _value: &str) -> Result<Opened, session::Rejection> {
-            Err(session::Rejection::BadSignature)
+        fn open(&self, _value: &str) -> Result<Opened, typed_sessions::Rejection> {
+            Err(typed_sessions::Rejection::BadSignature)
         }
     }
-    let factory = session::CookieSessionFactory::with_codec(Broken)
+    let factory = typed_sessions::CookieSessionFactory::with_codec(Broken)
         .build()
         .unwrap();
     let mut session = factory.load_value(None);
     session.insert("a", 1);
     let mut headers = HeaderMap::new();
     let err = factory.save(&session, &mut headers).unwrap_err();
-    assert!(matches!(err, session::SessionError::InvalidCookieValue));
+    assert!(matches!(
+        err,
+        typed_sessions::SessionError::InvalidCookieValue
+    ));
     assert!(headers.is_empty());
 }
 
@@ -305,20 +308,20 @@ fn ten_thousand_keys_exceed_a_cookie_and_the_most_that_fit_round_trip() {
     let factory = factory(NEW);
     let entries: Vec<String> = (0..KEYS).map(|i| format!(r#""k{i:04}":{i}"#)).collect();
     let state = format!("{{{}}}", entries.join(","));
-    let mut session = session::Session::from_json(&state, NOW, NOW).unwrap();
+    let mut session = typed_sessions::Session::from_json(&state, NOW, NOW).unwrap();
     for i in 0..KEYS {
         let key = format!("k{i:04}");
         assert_eq!(session.get_as::<usize>(&key).unwrap(), Some(i));
         session.insert(key, i + 1);
     }
     let json = session.state_json().unwrap();
-    let reloaded = session::Session::from_json(&json, NOW, NOW).unwrap();
+    let reloaded = typed_sessions::Session::from_json(&json, NOW, NOW).unwrap();
     assert_eq!(reloaded.len(), KEYS);
     assert_eq!(reloaded.get_as::<usize>("k9999").unwrap(), Some(10_000));
     let mut headers = HeaderMap::new();
     let err = factory.save(&session, &mut headers).unwrap_err();
     assert!(
-        matches!(err, session::SessionError::TooLarge { size, .. } if size > 25 * 4064),
+        matches!(err, typed_sessions::SessionError::TooLarge { size, .. } if size > 25 * 4064),
         "{err}"
     );
     assert!(headers.is_empty());
@@ -347,7 +350,7 @@ fn ten_thousand_keys_exceed_a_cookie_and_the_most_that_fit_round_trip() {
     assert_eq!(last.get_as::<usize>("k0000").unwrap(), Some(1));
 }
 
-#[derive(session::SessionSchema)]
+#[derive(typed_sessions::SessionSchema)]
 #[allow(dead_code)] // read through the generated accessors only
 struct Cart {
     #[session(default)]

@@ -4,7 +4,7 @@
 
 use http::HeaderMap;
 use serde_json::{Value, json};
-use session::{
+use typed_sessions::{
     Flash, FlashExt, FlashQueue, ManualClock, Session, SessionError, SignedCookieSessionFactory,
     flash_queue,
 };
@@ -169,7 +169,7 @@ fn by_default_a_message_that_does_not_decode_is_skipped_with_a_warning() {
     // And a queue that is not a list at all.
     session.insert("_f_page_warning", "not a list");
 
-    let (peeked, logged) = session_tests::capture_logs(|| session.peek_flashes::<Notice>());
+    let (peeked, logged) = typed_sessions_tests::capture_logs(|| session.peek_flashes::<Notice>());
     assert_eq!(peeked.unwrap(), vec![success("Fine")]);
     assert_eq!(logged.matches("WARN").count(), 3, "{logged}");
     for key in ["_f_error", "_f_success", "_f_page_warning"] {
@@ -181,7 +181,7 @@ fn by_default_a_message_that_does_not_decode_is_skipped_with_a_warning() {
 
     // Popping returns what decodes and removes the queues, the undecodable messages with
     // them: logged again, never silently.
-    let (popped, logged) = session_tests::capture_logs(|| session.pop_flashes::<Notice>());
+    let (popped, logged) = typed_sessions_tests::capture_logs(|| session.pop_flashes::<Notice>());
     assert_eq!(popped.unwrap(), vec![success("Fine")]);
     assert_eq!(logged.matches("WARN").count(), 3, "{logged}");
     assert!(!session.contains_key("_f_error"));
@@ -301,7 +301,7 @@ fn a_typed_reader_pops_what_an_untyped_writer_queued() {
 fn typed_flashes_cross_over_with_real_pyramid() {
     const SECRET: &str = "interop secret shared by both apps";
     const NOW: f64 = 1_700_000_000.5;
-    let mut peer = session_tests::PyramidPeer::start();
+    let mut peer = typed_sessions_tests::PyramidPeer::start();
     let ours = SignedCookieSessionFactory::builder(SECRET)
         .clock(ManualClock::new(NOW))
         .build()

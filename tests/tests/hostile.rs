@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
 use serde_json::json;
-use session::codec::{CookieCodec, SignedCodec};
-use session::{
+use typed_sessions::codec::{CookieCodec, SignedCodec};
+use typed_sessions::{
     HashAlg, LoadOutcome, MAX_COOKIE_VALUE_LEN, ManualClock, Rejection, SessionError,
     SignedCookieSessionFactory,
 };
@@ -142,7 +142,7 @@ fn a_payload_nested_10000_deep_fails_fast() {
 }
 
 /// A state whose cookie value is exactly `target` bytes long, found by growing a filler.
-fn session_with_value_len(target: usize) -> Option<session::Session> {
+fn session_with_value_len(target: usize) -> Option<typed_sessions::Session> {
     let factory = factory();
     (0..4000).find_map(|filler| {
         let mut session = factory.load_value(None);
@@ -205,7 +205,7 @@ fn a_stored_value_of_the_wrong_type_is_an_error_and_is_not_overwritten_by_reads(
 
 #[test]
 fn rejections_are_logged_at_debug_with_their_reason() {
-    let ((), logged) = session_tests::capture_logs(|| {
+    let ((), logged) = typed_sessions_tests::capture_logs(|| {
         factory().load_value(Some("not-a-cookie!"));
     });
     assert!(logged.contains("DEBUG"), "{logged}");

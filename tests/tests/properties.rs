@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 use serde_json::{Map, Value};
-use session::{LoadOutcome, ManualClock, Rejection, Session, SignedCookieSessionFactory};
+use typed_sessions::{LoadOutcome, ManualClock, Rejection, Session, SignedCookieSessionFactory};
 
 fn factory() -> SignedCookieSessionFactory {
     SignedCookieSessionFactory::builder("property tests use a secret of 32+ bytes")

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use http::HeaderMap;
 use serde_json::{Value, json};
-use session::codec::{CookieCodec, SignedCodec};
-use session::{
+use typed_sessions::codec::{CookieCodec, SignedCodec};
+use typed_sessions::{
     Builder, HashAlg, LoadOutcome, ManualClock, Rejection, SameSite, Saved, SessionError,
     SignedCookieSessionFactory, SignedKeys,
 };
@@ -40,7 +40,7 @@ fn cookie(accessed: f64, created: f64, state: Value) -> String {
     sign(&json!([accessed, created, state]).to_string())
 }
 
-fn state_of(session: &session::Session) -> Value {
+fn state_of(session: &typed_sessions::Session) -> Value {
     Value::Object(
         session
             .iter()
@@ -51,7 +51,7 @@ fn state_of(session: &session::Session) -> Value {
 
 fn saved_header(
     factory: &SignedCookieSessionFactory,
-    session: &session::Session,
+    session: &typed_sessions::Session,
 ) -> Option<String> {
     let mut headers = HeaderMap::new();
     factory.save(session, &mut headers).unwrap();

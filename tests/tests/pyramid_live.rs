@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use session::{HashAlg, LoadOutcome, ManualClock, SignedCookieSessionFactory};
-use session_tests::{PyramidPeer, rich_state, set_ops, state_of};
+use typed_sessions::{HashAlg, LoadOutcome, ManualClock, SignedCookieSessionFactory};
+use typed_sessions_tests::{PyramidPeer, rich_state, set_ops, state_of};
 
 const SECRET: &str = "interop secret shared by both apps";
 const NOW: f64 = 1_700_000_000.5;
@@ -315,8 +315,8 @@ fn a_repeated_session_cookie_resolves_as_in_pyramid() {
 /// decides today: `gen_vectors.py --check` regenerates them and compares.
 #[test]
 fn the_golden_vectors_are_what_pyramid_makes_of_them_today() {
-    let script = session_tests::workspace_root().join("tests/pyramid/gen_vectors.py");
-    let output = std::process::Command::new(session_tests::pyramid_python())
+    let script = typed_sessions_tests::workspace_root().join("tests/pyramid/gen_vectors.py");
+    let output = std::process::Command::new(typed_sessions_tests::pyramid_python())
         .arg(&script)
         .arg("--check")
         .output()

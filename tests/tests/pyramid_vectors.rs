@@ -11,8 +11,8 @@ use std::time::Duration;
 use cookie::Cookie;
 use http::HeaderMap;
 use serde_json::Value;
-use session::codec::{CookieCodec, SignedCodec};
-use session::{
+use typed_sessions::codec::{CookieCodec, SignedCodec};
+use typed_sessions::{
     Builder, HashAlg, LoadOutcome, ManualClock, Rejection, SameSite, Session,
     SignedCookieSessionFactory, SignedKeys,
 };

@@ -8,12 +8,12 @@ use std::time::Duration;
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use session::testing::{self, response_session};
-use session::{
+use typed_sessions::testing::{self, response_session};
+use typed_sessions::{
     FieldStatus, FlashExt, ManualClock, Session, SessionError, SessionSchema,
     SignedCookieSessionFactory, flash_queue,
 };
-use session_tests::capture_logs;
+use typed_sessions_tests::capture_logs;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 const NOW: f64 = 1_700_000_000.0;

@@ -8,13 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actix_web::{App, HttpServer};
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
-use session::actix::SessionMiddleware;
-use session::codec::SignedCodec;
-use session::lifecycle::SessionFactory;
-use session::{CookieSessionFactory, HashAlg};
-use session_examples::{actix_shop, shop};
-use session_tests::Counting;
-use session_tests::shop_pages::{Page, client, get};
+use typed_sessions::actix::SessionMiddleware;
+use typed_sessions::codec::SignedCodec;
+use typed_sessions::lifecycle::SessionFactory;
+use typed_sessions::{CookieSessionFactory, HashAlg};
+use typed_sessions_examples::{actix_shop, shop};
+use typed_sessions_tests::Counting;
+use typed_sessions_tests::shop_pages::{Page, client, get};
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use session_examples::shop;
 use tokio::net::TcpListener;
+use typed_sessions_examples::shop;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 

@@ -1,17 +1,17 @@
 //! The shop demo over real HTTP: the app on an ephemeral loopback port, driven by a
 //! cookie-keeping client that does not follow redirects (so each step is checked).
 
-use session_tests::Counting;
-use session_tests::shop_pages::{Page, bare_client, client, get};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use typed_sessions_tests::Counting;
+use typed_sessions_tests::shop_pages::{Page, bare_client, client, get};
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use session::codec::SignedCodec;
-use session::{CookieSessionFactory, HashAlg};
-use session_examples::shop;
 use tokio::net::TcpListener;
+use typed_sessions::codec::SignedCodec;
+use typed_sessions::{CookieSessionFactory, HashAlg};
+use typed_sessions_examples::shop;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 

@@ -7,9 +7,9 @@ mod store_common;
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
-use session_examples::shop;
-use session_tests::shop_pages::{cart_count, client, csrf_token};
 use tokio::net::TcpListener;
+use typed_sessions_examples::shop;
+use typed_sessions_tests::shop_pages::{cart_count, client, csrf_token};
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 

@@ -16,10 +16,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use http::Request;
-use session::axum::{SessionHandle, SessionLayer};
-use session::store::{Commit, MemoryStore, Record, ServerSessionFactory, SessionStore, StoreError};
-use session::{FlashExt, SessionError, SessionSchema, flash_queue};
 use tower::ServiceExt;
+use typed_sessions::ServerSessionFactory;
+use typed_sessions::axum::{SessionHandle, SessionLayer};
+use typed_sessions::store::{Commit, MemoryStore, Record, SessionStore, StoreError};
+use typed_sessions::{FlashExt, SessionError, SessionSchema, flash_queue};
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 
@@ -247,13 +248,13 @@ async fn a_discarded_save_is_visible_on_the_response() {
         .layer(SessionLayer::new(map_factory(store.clone())));
     let cookie = set_cookie(&get_with(&app, "/", None).await).unwrap();
     let response = get_with(&app, "/", Some(&cookie)).await;
-    assert_eq!(response.extensions().get::<session::Saved>(), None);
+    assert_eq!(response.extensions().get::<typed_sessions::Saved>(), None);
 
     let response = get_with(&app, "/add", Some(&cookie)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        response.extensions().get::<session::Saved>(),
-        Some(&session::Saved::Discarded)
+        response.extensions().get::<typed_sessions::Saved>(),
+        Some(&typed_sessions::Saved::Discarded)
     );
     assert!(set_cookie(&response).is_none());
     assert!(store.records.lock().unwrap().is_empty(), "not resurrected");
@@ -316,7 +317,7 @@ async fn an_unreachable_store_answers_503_and_overwrites_nothing() {
 
 #[tokio::test]
 async fn an_unreachable_redis_answers_503() {
-    let store = session::store::RedisStore::connect("redis://127.0.0.1:1/")
+    let store = typed_sessions::store::RedisStore::connect("redis://127.0.0.1:1/")
         .await
         .unwrap();
     let factory = ServerSessionFactory::builder(SECRET, store)
@@ -507,10 +508,11 @@ async fn postgres_runs_through_the_layer() {
 
 #[tokio::test]
 async fn a_redis_cluster_runs_through_the_layer() {
-    let store = session::store::RedisStore::connect_cluster(store_common::redis_cluster_urls())
-        .await
-        .unwrap()
-        .with_prefix(format!("session-test:{}:", store_common::random_tag()));
+    let store =
+        typed_sessions::store::RedisStore::connect_cluster(store_common::redis_cluster_urls())
+            .await
+            .unwrap()
+            .with_prefix(format!("session-test:{}:", store_common::random_tag()));
     a_store_runs_through_the_layer(store).await;
 }
 
@@ -526,7 +528,7 @@ async fn concurrent_requests_of_one_session_lose_nothing_on_postgres() {
 
 #[tokio::test]
 async fn an_unreachable_postgres_answers_503() {
-    let store = session::store::PostgresStore::connect("postgres://app:pw@127.0.0.1:1/app")
+    let store = typed_sessions::store::PostgresStore::connect("postgres://app:pw@127.0.0.1:1/app")
         .await
         .unwrap();
     let factory = ServerSessionFactory::builder(SECRET, store)

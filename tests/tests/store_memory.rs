@@ -2,9 +2,9 @@
 
 mod store_common;
 
-use session::ManualClock;
-use session::store::MemoryStore;
 use store_common::*;
+use typed_sessions::ManualClock;
+use typed_sessions::store::MemoryStore;
 
 fn setup() -> (MemoryStore, ManualClock) {
     (MemoryStore::new(), ManualClock::new(NOW))
@@ -88,11 +88,11 @@ async fn a_save_after_the_record_is_gone_is_discarded() {
 
 #[test]
 fn short_secrets_are_refused() {
-    let err = session::store::ServerSessionFactory::builder("short", MemoryStore::new())
+    let err = typed_sessions::ServerSessionFactory::builder("short", MemoryStore::new())
         .build()
         .unwrap_err();
     assert!(matches!(
         err,
-        session::BuildError::ShortSecret { len: 5, .. }
+        typed_sessions::BuildError::ShortSecret { len: 5, .. }
     ));
 }

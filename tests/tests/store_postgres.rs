@@ -12,10 +12,10 @@ mod store_common;
 use std::time::Duration;
 
 use serde_json::json;
-use session::store::{PostgresStore, SessionStore, StoreError};
-use session::{LoadOutcome, Rejection, Saved};
 use sqlx::{AssertSqlSafe, Row};
 use store_common::*;
+use typed_sessions::store::{PostgresStore, SessionStore, StoreError};
+use typed_sessions::{LoadOutcome, Rejection, Saved};
 
 store_scenarios!(postgres_store().await);
 

@@ -8,9 +8,9 @@
 mod store_common;
 
 use serde_json::json;
-use session::store::{RedisStore, SessionStore, StoreError};
-use session::{ManualClock, Saved};
 use store_common::*;
+use typed_sessions::store::{RedisStore, SessionStore, StoreError};
+use typed_sessions::{ManualClock, Saved};
 
 async fn store() -> RedisStore {
     redis_store().await
@@ -197,6 +197,7 @@ async fn an_unreachable_redis_is_an_unavailable_error_not_an_empty_session() {
     assert!(err.is_unavailable(), "{err}");
 }
 
-fn factory_for_cookie() -> session::store::ServerSessionFactory<session::store::MemoryStore> {
-    factory(session::store::MemoryStore::new(), &clock())
+fn factory_for_cookie() -> typed_sessions::ServerSessionFactory<typed_sessions::store::MemoryStore>
+{
+    factory(typed_sessions::store::MemoryStore::new(), &clock())
 }

@@ -10,9 +10,9 @@
 mod store_common;
 
 use serde_json::json;
-use session::store::{RedisStore, StoreError};
-use session::{LoadOutcome, Rejection, Saved};
 use store_common::*;
+use typed_sessions::store::{RedisStore, StoreError};
+use typed_sessions::{LoadOutcome, Rejection, Saved};
 
 /// A store on the test cluster, under a prefix of its own (without a hash tag, so sessions
 /// spread over the slots).

@@ -8,10 +8,10 @@ mod store_common;
 use std::time::Duration;
 
 use serde_json::json;
-use session::store::{SessionStore, SqliteStore, StoreError};
-use session::{LoadOutcome, Rejection, Saved};
 use sqlx::Row;
 use store_common::*;
+use typed_sessions::store::{SessionStore, SqliteStore, StoreError};
+use typed_sessions::{LoadOutcome, Rejection, Saved};
 
 store_scenarios!(sqlite_store().await);
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use session::{
+use typed_sessions::{
     ManualClock, Saved, Session, SessionError, SessionSchema, SignedCookieSessionFactory,
 };
 
@@ -395,7 +395,7 @@ fn raw_identifiers_and_schemas_in_other_modules() {
 /// view reads, and what a Pyramid view stores reads typed here.
 #[test]
 fn typed_keys_cross_over_with_real_pyramid() {
-    let mut peer = session_tests::PyramidPeer::start();
+    let mut peer = typed_sessions_tests::PyramidPeer::start();
     let ours = SignedCookieSessionFactory::builder(SECRET)
         .clock(ManualClock::new(NOW))
         .build()

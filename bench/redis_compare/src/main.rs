@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 use serde_json::{Value, json};
-use session::store::{RedisStore, ServerSessionFactory};
+use typed_sessions::ServerSessionFactory;
+use typed_sessions::store::RedisStore;
 use tower_sessions_core::Session as TowerSession;
 use tower_sessions_redis_store::RedisStore as TowerRedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, KeysInterface, Pool};
@@ -276,7 +277,7 @@ async fn redis_rs_floor(url: String, requests: usize, concurrency: usize) -> Sta
     .await
 }
 
-/// The Lua script `RedisStore` saves with (copied from `session/src/store/redis.rs`).
+/// The Lua script `RedisStore` saves with (copied from `typed-sessions/src/store/redis.rs`).
 const UPDATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local last_set = 3 + 2 * tonumber(ARGV[3])

@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use harness::{Op, Stats, payload, payload_len};
 use http::HeaderMap;
-use session::store::{PostgresStore, ServerSessionFactory, SessionStore, SqliteStore};
+use typed_sessions::ServerSessionFactory;
+use typed_sessions::store::{PostgresStore, SessionStore, SqliteStore};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tower_sessions_core::Session as TowerSession;

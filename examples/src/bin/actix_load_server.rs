@@ -13,10 +13,10 @@ use std::net::{Ipv4Addr, TcpListener};
 
 use actix_web::{App, HttpServer, web};
 use serde_json::{Value, json};
-use session::SessionError;
-use session::actix::{SessionHandle, SessionMiddleware};
-use session_examples::load::{LoadSessionExt, one_kib_session};
-use session_examples::shop;
+use typed_sessions::SessionError;
+use typed_sessions::actix::{SessionHandle, SessionMiddleware};
+use typed_sessions_examples::load::{LoadSessionExt, one_kib_session};
+use typed_sessions_examples::shop;
 
 fn body(user: Option<u64>, views: u64) -> web::Json<Value> {
     web::Json(json!({"ok": true, "user": user, "views": views}))

@@ -1,9 +1,9 @@
 //! Tea Shop on actix-web: the axum shop's schema, pages and CSRF rule through
-//! `session::actix`. With the same `SESSION_SECRET`, it shares the session cookie with the
+//! `typed_sessions::actix`. With the same `SESSION_SECRET`, it shares the session cookie with the
 //! axum `shop`: run both, fill the cart in one, see it in the other.
 //!
 //! ```text
-//! SESSION_SECRET=$(openssl rand -hex 32) cargo run -p session-examples --bin actix_shop
+//! SESSION_SECRET=$(openssl rand -hex 32) cargo run -p typed-sessions-examples --bin actix_shop
 //! ```
 //!
 //! Serves on 127.0.0.1 only, port `PORT` (default 3001). Without `SESSION_SECRET` it signs
@@ -13,8 +13,8 @@ use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
 use actix_web::{App, HttpServer};
-use session::actix::SessionMiddleware;
-use session_examples::{actix_shop, shop};
+use typed_sessions::actix::SessionMiddleware;
+use typed_sessions_examples::{actix_shop, shop};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -22,15 +22,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let port = match session_examples::config::port(3001) {
+    let port = match typed_sessions_examples::config::port(3001) {
         Ok(port) => port,
         Err(code) => return code,
     };
-    let secret = session_examples::config::secret();
+    let secret = typed_sessions_examples::config::secret();
     let middleware = match shop::factory(secret) {
         Ok(factory) => SessionMiddleware::new(factory),
         Err(err) => {
-            return session_examples::config::bad_secret(err);
+            return typed_sessions_examples::config::bad_secret(err);
         }
     };
 

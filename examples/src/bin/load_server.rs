@@ -28,12 +28,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use session::axum::{SessionHandle, SessionLayer};
-use session::{LoadOutcome, SessionError};
-use session_examples::load::{LoadSessionExt, one_kib_session};
-use session_examples::shop;
 use sha2::Sha512;
 use tokio::net::TcpListener;
+use typed_sessions::axum::{SessionHandle, SessionLayer};
+use typed_sessions::{LoadOutcome, SessionError};
+use typed_sessions_examples::load::{LoadSessionExt, one_kib_session};
+use typed_sessions_examples::shop;
 
 fn body(user: Option<u64>, views: u64) -> Json<Value> {
     Json(json!({"ok": true, "user": user, "views": views}))

@@ -26,8 +26,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use session::codec::CookieCodec;
-use session::{
+use typed_sessions::codec::CookieCodec;
+use typed_sessions::{
     CookieSessionFactory, EncryptedCookieSessionFactory, EncryptionKey, HashAlg, LoadOutcome,
     Session, SignedCookieSessionFactory,
 };
@@ -126,7 +126,8 @@ fn parse_timeout(s: &str) -> Result<Timeout, String> {
 }
 
 fn parse_hashalg(s: &str) -> Result<HashAlg, String> {
-    s.parse().map_err(|e: session::BuildError| e.to_string())
+    s.parse()
+        .map_err(|e: typed_sessions::BuildError| e.to_string())
 }
 
 /// Why the command failed, and its exit status.

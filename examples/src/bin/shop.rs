@@ -2,11 +2,11 @@
 //! server.
 //!
 //! ```text
-//! cargo run -p session-examples --bin shop
-//! PORT=8080 SESSION_SECRET=$(openssl rand -hex 32) cargo run -p session-examples --bin shop
-//! SESSION_STORE=sqlite://target/shop.db cargo run -p session-examples --bin shop
-//! SESSION_STORE=postgres://user:password@127.0.0.1:5432/shop cargo run -p session-examples --bin shop
-//! SESSION_STORE=redis://127.0.0.1:6379/ cargo run -p session-examples --bin shop
+//! cargo run -p typed-sessions-examples --bin shop
+//! PORT=8080 SESSION_SECRET=$(openssl rand -hex 32) cargo run -p typed-sessions-examples --bin shop
+//! SESSION_STORE=sqlite://target/shop.db cargo run -p typed-sessions-examples --bin shop
+//! SESSION_STORE=postgres://user:password@127.0.0.1:5432/shop cargo run -p typed-sessions-examples --bin shop
+//! SESSION_STORE=redis://127.0.0.1:6379/ cargo run -p typed-sessions-examples --bin shop
 //! ```
 //!
 //! Serves on 127.0.0.1 only, port `PORT` (default 3000). Without `SESSION_SECRET` it signs
@@ -17,8 +17,8 @@
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
-use session_examples::shop;
 use tokio::net::TcpListener;
+use typed_sessions_examples::shop;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -27,16 +27,16 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let port = match session_examples::config::port(3000) {
+    let port = match typed_sessions_examples::config::port(3000) {
         Ok(port) => port,
         Err(code) => return code,
     };
-    let secret = session_examples::config::secret();
+    let secret = typed_sessions_examples::config::secret();
     let store = std::env::var("SESSION_STORE").ok();
     let shop = match shop::store::open(secret, store.as_deref()).await {
         Ok(shop) => shop,
         Err(shop::store::OpenError::Secret(err)) => {
-            return session_examples::config::bad_secret(err);
+            return typed_sessions_examples::config::bad_secret(err);
         }
         Err(err) => {
             eprintln!("error: SESSION_STORE: {err}");

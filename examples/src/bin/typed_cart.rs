@@ -2,7 +2,7 @@
 //! a `#[flash_queue]` enum, across four requests that carry the session in a signed cookie.
 //!
 //! ```text
-//! cargo run -p session-examples --bin typed_cart
+//! cargo run -p typed-sessions-examples --bin typed_cart
 //! ```
 //!
 //! Each request loads the session from the cookie the previous response set, runs a
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
-use session::{
+use typed_sessions::{
     FlashExt, Saved, Session, SessionError, SessionSchema, SignedCookieSessionFactory, flash_queue,
 };
 

@@ -5,7 +5,7 @@
 
 use maud::Markup;
 use serde::Deserialize;
-use session::{FlashExt, Session, SessionError};
+use typed_sessions::{FlashExt, Session, SessionError};
 
 use super::html::{self, Chrome};
 use super::state::{CartLine, Notice, ShopSessionExt};

@@ -3,11 +3,11 @@
 //! `#[derive(SessionSchema)]` on [`ShopSession`] generates the `ShopSessionExt` trait, whose
 //! accessors (`cart()`, `cart_mut()`, `user()`, `set_user(..)`) work on a `Session` and on
 //! the locked handle of a request alike. `#[flash_queue]` on [`Notice`] makes each variant
-//! a flash queue, read back typed with [`FlashExt::pop_flashes`](session::FlashExt).
+//! a flash queue, read back typed with [`FlashExt::pop_flashes`](typed_sessions::FlashExt).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use session::{SessionSchema, flash_queue};
+use typed_sessions::{SessionSchema, flash_queue};
 
 /// The shop's session keys and their types.
 ///

@@ -5,7 +5,7 @@
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use session_examples::shop;
+//! use typed_sessions_examples::shop;
 //!
 //! let secret = shop::random_secret();
 //! let shop = shop::store::open(secret, Some("sqlite://target/shop-sessions.db")).await?;
@@ -20,8 +20,8 @@ use std::fmt;
 use std::time::Duration;
 
 use axum::Router;
-use session::store::{CleanupTask, PostgresStore, RedisStore, SqliteStore, StoreError};
-use session::{BuildError, Secret};
+use typed_sessions::store::{CleanupTask, PostgresStore, RedisStore, SqliteStore, StoreError};
+use typed_sessions::{BuildError, Secret};
 
 use super::{app, factory, server_factory};
 

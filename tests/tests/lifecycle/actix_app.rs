@@ -8,9 +8,9 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
-use session::actix::{SessionHandle, SessionMiddleware};
-use session::lifecycle::SessionFactory;
-use session::{FlashExt, Saved, SessionError};
+use typed_sessions::actix::{SessionHandle, SessionMiddleware};
+use typed_sessions::lifecycle::SessionFactory;
+use typed_sessions::{FlashExt, Saved, SessionError};
 
 use super::{Framework, Notice, SuiteExt, saved_header};
 

@@ -8,10 +8,10 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
-use session::axum::{SessionHandle, SessionLayer};
-use session::lifecycle::SessionFactory;
-use session::{FlashExt, Saved, SessionError};
 use tokio::net::TcpListener;
+use typed_sessions::axum::{SessionHandle, SessionLayer};
+use typed_sessions::lifecycle::SessionFactory;
+use typed_sessions::{FlashExt, Saved, SessionError};
 
 use super::{Framework, Notice, SuiteExt, saved_header};
 

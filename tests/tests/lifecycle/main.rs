@@ -1,7 +1,7 @@
 //! One suite of HTTP tests for the request lifecycle, run against both adapters: each
 //! framework serves the same routes (`axum_app.rs`, `actix_app.rs` beside this file) on
 //! a loopback port, and the tests below speak HTTP to them with reqwest. What the suite
-//! checks is the framework-neutral part (`session::lifecycle`): laziness, counted with a
+//! checks is the framework-neutral part (`typed_sessions::lifecycle`): laziness, counted with a
 //! codec that counts `open` calls; one session shared by middleware and handler; the save
 //! decision; and the status of a failure.
 
@@ -16,11 +16,12 @@ use http::HeaderMap;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::json;
-use session::codec::SignedCodec;
-use session::lifecycle::SessionFactory;
-use session::store::{Commit, Record, ServerSessionFactory, SessionStore, StoreError};
-use session::{CookieSessionFactory, HashAlg, Saved, Session, SessionSchema, flash_queue};
-use session_tests::Counting;
+use typed_sessions::ServerSessionFactory;
+use typed_sessions::codec::SignedCodec;
+use typed_sessions::lifecycle::SessionFactory;
+use typed_sessions::store::{Commit, Record, SessionStore, StoreError};
+use typed_sessions::{CookieSessionFactory, HashAlg, Saved, Session, SessionSchema, flash_queue};
+use typed_sessions_tests::Counting;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 
@@ -93,8 +94,8 @@ struct Cookies {
 impl Cookies {
     fn new(
         configure: impl FnOnce(
-            session::Builder<session::ReadyCodec<Counting>>,
-        ) -> session::Builder<session::ReadyCodec<Counting>>,
+            typed_sessions::Builder<typed_sessions::ReadyCodec<Counting>>,
+        ) -> typed_sessions::Builder<typed_sessions::ReadyCodec<Counting>>,
     ) -> Self {
         let opens = Arc::new(AtomicUsize::new(0));
         let codec = Counting {
@@ -482,8 +483,8 @@ mod actix {
 /// What only the actix-web adapter has to show: its handle and rejection.
 mod actix_only {
     use actix_web::{App, test, web};
-    use session::Session;
-    use session::actix::SessionHandle;
+    use typed_sessions::Session;
+    use typed_sessions::actix::SessionHandle;
 
     async fn user(session: SessionHandle) -> String {
         session

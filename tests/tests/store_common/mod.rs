@@ -9,8 +9,9 @@ use std::time::Duration;
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use session::store::{ServerSessionFactory, SessionStore};
-use session::{
+use typed_sessions::ServerSessionFactory;
+use typed_sessions::store::SessionStore;
+use typed_sessions::{
     FlashExt, LoadOutcome, ManualClock, Rejection, Saved, Session, SessionSchema, flash_queue,
 };
 
@@ -130,7 +131,7 @@ pub async fn bad_cookies_start_new_sessions<S: SessionStore>(factory: ServerSess
     assert!(session.is_empty());
 
     // A well-signed id the store does not know (deleted, expired) is not adopted.
-    let other = ServerSessionFactory::builder(SECRET, session::store::MemoryStore::new())
+    let other = ServerSessionFactory::builder(SECRET, typed_sessions::store::MemoryStore::new())
         .build()
         .unwrap();
     let foreign = seed(&other, json!({"x": 1})).await;
@@ -446,9 +447,11 @@ pub fn redis_url() -> String {
 }
 
 /// A store on the test server, under a prefix of its own so tests do not see each other.
-pub async fn redis_store() -> session::store::RedisStore {
+pub async fn redis_store() -> typed_sessions::store::RedisStore {
     let url = redis_url();
-    let store = session::store::RedisStore::connect(&url).await.unwrap();
+    let store = typed_sessions::store::RedisStore::connect(&url)
+        .await
+        .unwrap();
     let mut conn = store.connection().clone();
     let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
     if let Err(err) = pong {
@@ -486,9 +489,9 @@ pub fn postgres_url() -> String {
 
 /// A store on the test server, migrated, in tables of its own so tests do not see each
 /// other.
-pub async fn postgres_store() -> session::store::PostgresStore {
+pub async fn postgres_store() -> typed_sessions::store::PostgresStore {
     let url = postgres_url();
-    let store = session::store::PostgresStore::connect(&url)
+    let store = typed_sessions::store::PostgresStore::connect(&url)
         .await
         .unwrap()
         .with_table_name(&format!("test_{}", random_tag()))
@@ -503,12 +506,13 @@ pub async fn postgres_store() -> session::store::PostgresStore {
 }
 
 /// A store on a new SQLite file under the target directory, migrated.
-pub async fn sqlite_store() -> session::store::SqliteStore {
+pub async fn sqlite_store() -> typed_sessions::store::SqliteStore {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("session-test-{}.db", random_tag()));
-    let store = session::store::SqliteStore::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
+    let store =
+        typed_sessions::store::SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
     store.migrate().await.unwrap();
     store
 }
@@ -537,8 +541,8 @@ pub fn redis_cluster_urls() -> Vec<String> {
 #[allow(unused_macros)]
 macro_rules! store_scenarios {
     ($store:expr) => {
-        fn clock() -> session::ManualClock {
-            session::ManualClock::new(store_common::NOW)
+        fn clock() -> typed_sessions::ManualClock {
+            typed_sessions::ManualClock::new(store_common::NOW)
         }
 
         #[tokio::test]

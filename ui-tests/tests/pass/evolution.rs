@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use session::{FlashExt, OnWrongType, Session, SessionSchema, flash_queue};
+use typed_sessions::{FlashExt, OnWrongType, Session, SessionSchema, flash_queue};
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub struct Line {
@@ -49,7 +49,7 @@ fn main() {
     assert_eq!(session.user().unwrap().as_deref(), Some("user-7"));
     assert!(Shop::check(&session).is_ok());
     assert_eq!(Shop::ALIASES, ["basket", "items"]);
-    assert_eq!(<Notice as session::FlashQueue>::ON_WRONG_TYPE, OnWrongType::Error);
-    assert_eq!(<Quiet as session::FlashQueue>::ON_WRONG_TYPE, OnWrongType::Ignore);
+    assert_eq!(<Notice as typed_sessions::FlashQueue>::ON_WRONG_TYPE, OnWrongType::Error);
+    assert_eq!(<Quiet as typed_sessions::FlashQueue>::ON_WRONG_TYPE, OnWrongType::Ignore);
     let _ = session.peek_flashes::<Notice>();
 }

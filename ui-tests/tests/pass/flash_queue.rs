@@ -3,7 +3,7 @@
 #![deny(missing_docs, warnings)]
 
 use serde::{Deserialize, Serialize};
-use session::{Flash, FlashExt, FlashQueue, Session, SessionError, flash_queue};
+use typed_sessions::{Flash, FlashExt, FlashQueue, Session, SessionError, flash_queue};
 
 /// A payload of our own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use session::{FieldMut, JsonKey, Session, SessionError, SessionSchema};
+use typed_sessions::{FieldMut, JsonKey, Session, SessionError, SessionSchema};
 
 /// An item in the cart.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -54,7 +54,7 @@ pub struct Shop {
 
 mod inner {
     /// A crate-visible schema in another module.
-    #[derive(session::SessionSchema)]
+    #[derive(typed_sessions::SessionSchema)]
     pub(crate) struct Auth {
         pub(crate) token: Option<String>,
     }

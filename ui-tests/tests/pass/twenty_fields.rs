@@ -1,7 +1,7 @@
 //! A 20-field schema compiles, and each field's accessors work (the expansion stays thin:
-//! see `a_field_costs_a_fixed_handful_of_lines` in session-derive).
+//! see `a_field_costs_a_fixed_handful_of_lines` in typed-sessions-derive).
 
-use session::{Session, SessionSchema};
+use typed_sessions::{Session, SessionSchema};
 
 #[derive(SessionSchema)]
 struct Big {

@@ -1,5 +1,5 @@
 // One compile reports every bad attribute, not only the first.
-use session::SessionSchema;
+use typed_sessions::SessionSchema;
 
 #[derive(SessionSchema)]
 #[session(crate = session, flatten)]

@@ -1,6 +1,6 @@
 // With a bad attribute, the only error is about it: the accessors and `load` still exist,
 // so the code that uses them does not add errors of its own.
-use session::{Session, SessionSchema};
+use typed_sessions::{Session, SessionSchema};
 
 #[derive(SessionSchema)]
 struct Shop {

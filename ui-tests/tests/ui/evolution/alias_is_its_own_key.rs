@@ -1,4 +1,4 @@
-use session::SessionSchema;
+use typed_sessions::SessionSchema;
 
 #[derive(SessionSchema)]
 struct Shop {

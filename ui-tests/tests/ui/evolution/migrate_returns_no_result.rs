@@ -1,4 +1,4 @@
-use session::SessionSchema;
+use typed_sessions::SessionSchema;
 
 fn cart_v1(_stored: serde_json::Value) -> Vec<String> {
     Vec::new()

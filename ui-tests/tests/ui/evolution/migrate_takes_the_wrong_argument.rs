@@ -1,4 +1,4 @@
-use session::SessionSchema;
+use typed_sessions::SessionSchema;
 
 fn cart_v1(stored: &str) -> Result<Vec<String>, String> {
     Ok(vec![stored.to_owned()])

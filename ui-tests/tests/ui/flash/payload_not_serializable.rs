@@ -1,4 +1,4 @@
-use session::flash_queue;
+use typed_sessions::flash_queue;
 
 struct Detail {
     code: u16,

@@ -1,6 +1,6 @@
 // With a bad attribute, the only error is about it: the enum is still there, and still a
 // `Flash`, so the code that uses it does not add errors of its own.
-use session::{Session, flash_queue};
+use typed_sessions::{Session, flash_queue};
 
 #[flash_queue]
 enum Notice {

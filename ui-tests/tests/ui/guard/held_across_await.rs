@@ -1,4 +1,4 @@
-use session::{Session, SessionSchema};
+use typed_sessions::{Session, SessionSchema};
 
 #[derive(SessionSchema)]
 struct Shop {

@@ -1,4 +1,4 @@
-use session::SessionSchema;
+use typed_sessions::SessionSchema;
 
 // `cart` gets `cart_mut()`, and so does `cart_mut`.
 #[derive(SessionSchema)]

@@ -1,4 +1,4 @@
-use session::SessionSchema;
+use typed_sessions::SessionSchema;
 
 // `session.len()` would call `Session::len`, never this field's accessor.
 #[derive(SessionSchema)]

@@ -1,5 +1,5 @@
 use serde::{Deserialize, Serialize};
-use session::SessionSchema;
+use typed_sessions::SessionSchema;
 
 #[derive(Serialize, Deserialize)]
 struct Plan {

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use session::SessionSchema;
+use typed_sessions::SessionSchema;
 
 #[derive(SessionSchema)]
 struct Flags {

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use session::SessionSchema;
+use typed_sessions::SessionSchema;
 
 #[derive(SessionSchema)]
 struct Prices {

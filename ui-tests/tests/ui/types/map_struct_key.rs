@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use session::SessionSchema;
+use typed_sessions::SessionSchema;
 
 #[derive(Serialize, Deserialize, PartialEq, Eq, Hash)]
 struct Point {

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use session::SessionSchema;
+use typed_sessions::SessionSchema;
 
 // The map is inside a Vec and an Option: serde would only fail when saving.
 #[derive(SessionSchema)]

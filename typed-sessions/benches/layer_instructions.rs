@@ -1,0 +1,92 @@
+//! Instruction counts (iai-callgrind) of one request through the same axum router with and
+//! without `SessionLayer`, for a handler that never touches the session (the layer's own
+//! cost, exactly), and through the layer for a handler that reads and changes the session
+//! (`layer.rs` has the wall time).
+//!
+//! `bench/instructions`, or `cargo bench -p typed-sessions --features axum --bench layer_instructions`
+
+use std::hint::black_box;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use axum::routing::get;
+use http::Request;
+use iai_callgrind::{library_benchmark, library_benchmark_group, main};
+use tokio::runtime::Runtime;
+use tower::ServiceExt;
+use typed_sessions::HashAlg;
+use typed_sessions::axum::{SessionHandle, SessionLayer};
+
+mod fixtures;
+use fixtures::BenchSessionExt;
+
+async fn untouched() -> &'static str {
+    "ok"
+}
+
+async fn touched(session: SessionHandle) -> &'static str {
+    let mut s = session.lock();
+    black_box(s.user_id().unwrap());
+    *s.views_mut().unwrap() += 1;
+    "ok"
+}
+
+/// A router, a runtime and a request with a 1 KiB session cookie, built outside the count
+/// (and leaked, so their drops are not counted either); one warm call first, so one-time
+/// work is not counted.
+fn input(route: Route) -> (&'static Router, &'static Runtime, Request<Body>) {
+    let factory = fixtures::factory(HashAlg::Sha512);
+    let cookie = format!("session={}", fixtures::cookie_of_size(&factory, 1024));
+    let request = || {
+        Request::get("/")
+            .header("cookie", cookie.as_str())
+            .body(Body::empty())
+            .unwrap()
+    };
+    let router = match route {
+        Route::Plain => Router::new().route("/", get(untouched)),
+        Route::Untouched => Router::new()
+            .route("/", get(untouched))
+            .layer(SessionLayer::new(factory)),
+        Route::Session => Router::new()
+            .route("/", get(touched))
+            .layer(SessionLayer::new(factory)),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let response = runtime.block_on(router.clone().oneshot(request())).unwrap();
+    let saved = response.headers().contains_key("set-cookie");
+    assert_eq!(saved, matches!(route, Route::Session));
+    (
+        Box::leak(Box::new(router)),
+        Box::leak(Box::new(runtime)),
+        request(),
+    )
+}
+
+/// What the request goes through.
+enum Route {
+    /// No layer, a handler that does not take the session.
+    Plain,
+    /// The layer, the same handler.
+    Untouched,
+    /// The layer, a handler that reads the user id and bumps `views` (the cycle of
+    /// `instructions.rs`, through axum).
+    Session,
+}
+
+#[library_benchmark]
+#[bench::without_layer(input(Route::Plain))]
+#[bench::with_layer(input(Route::Untouched))]
+#[bench::session(input(Route::Session))]
+fn request(
+    (router, runtime, request): (&'static Router, &'static Runtime, Request<Body>),
+) -> Response {
+    black_box(runtime.block_on(router.clone().oneshot(request)).unwrap())
+}
+
+library_benchmark_group!(name = layer; benchmarks = request);
+
+main!(library_benchmark_groups = layer);

@@ -1,0 +1,331 @@
+//! Cookie session factories: the whole session in the cookie, sealed by a codec. They load
+//! a request's session from its `Cookie` header and, when the save policy says so, write it
+//! back as a `Set-Cookie` header.
+
+use std::fmt;
+
+use cookie::Cookie;
+use http::header::SET_COOKIE;
+use http::{HeaderMap, HeaderValue};
+
+#[cfg(feature = "encrypted")]
+use super::builder::EncryptedKeys;
+use super::builder::{Builder, ReadyCodec, SignedKeys};
+use super::settings::{Saved, Settings, find_cookie, header_value};
+use crate::codec::{CookieCodec, Secret, SignedCodec};
+#[cfg(feature = "encrypted")]
+use crate::codec::{EncryptedCodec, EncryptionKey};
+use crate::error::{Rejection, SessionError};
+use crate::payload;
+use crate::payload::Timestamps;
+use crate::session::{LoadOutcome, Origin, Session};
+use crate::state::State;
+
+/// The longest cookie value a factory writes, as in Pyramid: browsers keep about 4096 bytes
+/// per cookie, name and attributes included.
+pub const MAX_COOKIE_VALUE_LEN: usize = 4064;
+
+/// Pyramid's `SignedCookieSessionFactory`: sessions in an HMAC-signed cookie.
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use typed_sessions::SignedCookieSessionFactory;
+///
+/// let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+///     .build()
+///     .unwrap();
+///
+/// // First request: no cookie, a new session.
+/// let mut session = factory.load(&HeaderMap::new());
+/// session.insert("user_id", 42);
+/// let mut response = HeaderMap::new();
+/// factory.save(&session, &mut response).unwrap();
+/// let set_cookie = response["set-cookie"].to_str().unwrap();
+///
+/// // Next request: the browser sends the cookie back.
+/// let mut request = HeaderMap::new();
+/// let pair = set_cookie.split(';').next().unwrap();
+/// request.insert("cookie", pair.parse().unwrap());
+/// let session = factory.load(&request);
+/// assert_eq!(session.get_as::<u64>("user_id").unwrap(), Some(42));
+/// ```
+pub type SignedCookieSessionFactory = CookieSessionFactory<SignedCodec>;
+
+/// `pyramid_nacl_session`'s `EncryptedCookieSessionFactory`: sessions in a cookie encrypted
+/// with NaCl's `secretbox` (XSalsa20-Poly1305) under a 32-byte key, which the client can
+/// neither read nor change. Feature `encrypted`.
+///
+/// Options, load and save policy and key rotation are the signed factory's; the cookie value
+/// is `base64url_nopad(nonce(24) || tag(16) || ciphertext)` over the same JSON payload, with a
+/// fresh random nonce per save. A Pyramid app reads and writes the same sessions when its
+/// factory has the same key and Pyramid's JSON serializer (not `pyramid_nacl_session`'s
+/// default, pickle):
+///
+/// ```python
+/// from binascii import unhexlify
+/// from pyramid.session import JSONSerializer
+/// from pyramid_nacl_session import EncryptedCookieSessionFactory
+///
+/// factory = EncryptedCookieSessionFactory(unhexlify(KEY_HEX), serializer=JSONSerializer())
+/// # or, in the settings: session.secret = KEY_HEX, session.serializer = json
+/// ```
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use typed_sessions::{EncryptedCookieSessionFactory, EncryptionKey};
+///
+/// // 64 hex digits, as `pyramid_nacl_session`'s `print_secret` prints a key.
+/// let key = EncryptionKey::from_hex(
+///     "9e1a7f0c3b5d2e8f4a6c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f",
+/// )?;
+/// let factory = EncryptedCookieSessionFactory::builder(key)
+///     .httponly(true)
+///     .build()?;
+///
+/// let mut session = factory.load(&HeaderMap::new());
+/// session.insert("user_id", 42);
+/// let mut response = HeaderMap::new();
+/// factory.save(&session, &mut response)?;
+/// let set_cookie = response["set-cookie"].to_str()?;
+/// assert!(!set_cookie.contains("user_id")); // the state is not readable in the cookie
+///
+/// let mut request = HeaderMap::new();
+/// request.insert("cookie", set_cookie.split(';').next().unwrap().parse()?);
+/// let session = factory.load(&request);
+/// assert_eq!(session.get_as::<u64>("user_id")?, Some(42));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// A key that is not 32 bytes fails the build:
+///
+/// ```
+/// use typed_sessions::{BuildError, EncryptedCookieSessionFactory};
+///
+/// let err = EncryptedCookieSessionFactory::builder(b"too short".as_slice()).build().unwrap_err();
+/// assert_eq!(err, BuildError::KeyLength { len: 9, expected: 32 });
+/// ```
+#[cfg(feature = "encrypted")]
+pub type EncryptedCookieSessionFactory = CookieSessionFactory<EncryptedCodec>;
+
+/// Loads and saves sessions in a cookie sealed by codec `C`. Cheap to share: keep one per
+/// app (in an `Arc`) and call it from every request.
+pub struct CookieSessionFactory<C> {
+    codec: C,
+    settings: Settings,
+}
+
+impl SignedCookieSessionFactory {
+    /// Starts building a signed cookie factory with `secret` (text is encoded as WebOb does:
+    /// see [`Secret`]).
+    pub fn builder(secret: impl Into<Secret>) -> Builder<SignedKeys> {
+        Builder::signed(secret.into())
+    }
+}
+
+#[cfg(feature = "encrypted")]
+impl EncryptedCookieSessionFactory {
+    /// Starts building an encrypted cookie factory with `key`: 32 raw bytes (see
+    /// [`EncryptionKey`]; another length fails the build). Rotate keys with
+    /// [`fallback_key`](Builder::fallback_key).
+    pub fn builder(key: impl Into<EncryptionKey>) -> Builder<EncryptedKeys> {
+        Builder::encrypted(key.into())
+    }
+}
+
+impl<C: CookieCodec> CookieSessionFactory<C> {
+    /// Starts building a factory around your own codec.
+    pub fn with_codec(codec: C) -> Builder<ReadyCodec<C>> {
+        Builder::ready(codec)
+    }
+
+    pub(crate) fn new(codec: C, settings: Settings) -> Self {
+        Self { codec, settings }
+    }
+
+    /// The cookie's name.
+    pub fn cookie_name(&self) -> &str {
+        &self.settings.cookie.name
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &C {
+        &self.codec
+    }
+
+    /// The current time on the factory's clock.
+    pub fn now(&self) -> f64 {
+        self.settings.clock.now()
+    }
+
+    /// Loads the session of a request from its `Cookie` headers.
+    ///
+    /// Never fails: a missing or unusable cookie gives a new, empty session whose
+    /// [`load_outcome`](Session::load_outcome) says why, and the reason is logged at debug
+    /// level.
+    pub fn load(&self, headers: &HeaderMap) -> Session {
+        let value = self.settings.cookie.find(headers);
+        self.load_value(value.as_deref())
+    }
+
+    /// Loads a session from the value of a `Cookie` header.
+    pub fn load_cookie_header(&self, header: &str) -> Session {
+        let value = find_cookie(header, &self.settings.cookie.name);
+        self.load_value(value)
+    }
+
+    /// Loads a session from the session cookie's value (`None` when the request has none).
+    pub fn load_value(&self, value: Option<&str>) -> Session {
+        let now = self.settings.clock.now();
+        let origin = match value {
+            None => Origin::new(LoadOutcome::NoCookie),
+            Some(value) => self.open(value, now).unwrap_or_else(|rejection| {
+                self.settings.log_rejection(rejection);
+                Origin::new(LoadOutcome::Rejected(rejection))
+            }),
+        };
+        self.settings.session(origin, now)
+    }
+
+    /// What a cookie value holds at `now`: a loaded session, or a timed-out one that keeps
+    /// only its timestamps. An error when the value is unusable.
+    fn open(&self, value: &str, now: f64) -> Result<Origin, Rejection> {
+        let opened = self.codec.open(value)?;
+        let text = String::from_utf8(opened.payload).map_err(|_| Rejection::NotUtf8)?;
+        let parsed = payload::parse(&text)?;
+        let times = parsed.times;
+        if self.settings.policy.timed_out(times, now) {
+            // As in Pyramid, a timed-out session keeps its timestamps; only its state goes.
+            self.settings.log_rejection(Rejection::TimedOut);
+            return Ok(Origin {
+                kept: Some(times),
+                ..Origin::new(LoadOutcome::Rejected(Rejection::TimedOut))
+            });
+        }
+        let state = State::from_payload(text, parsed);
+        Ok(Origin::loaded(state, times, opened.stale_key))
+    }
+
+    /// Seals the session into a cookie value, whether or not it changed.
+    ///
+    /// An error when a typed guard failed to write back, or when the value would exceed
+    /// [`MAX_COOKIE_VALUE_LEN`].
+    pub fn encode(&self, session: &Session) -> Result<String, SessionError> {
+        if let Some(err) = session.failed_write() {
+            return Err(err);
+        }
+        // The cookie written now is renewed at the session's last access.
+        let times = Timestamps {
+            accessed: session.accessed(),
+            created: session.created(),
+        };
+        let state = session.state();
+        let json = payload::write(times, state.json_len_hint(), |out| {
+            state
+                .write_json(out)
+                .map_err(|(key, err)| SessionError::unserializable(&key, err))
+        })?;
+        let value = self.codec.seal(&json)?;
+        if value.len() > MAX_COOKIE_VALUE_LEN {
+            return Err(SessionError::TooLarge {
+                size: value.len(),
+                limit: MAX_COOKIE_VALUE_LEN,
+            });
+        }
+        Ok(value)
+    }
+
+    /// The `Set-Cookie` cookie for the session, with the factory's attributes.
+    pub fn set_cookie(&self, session: &Session) -> Result<Cookie<'static>, SessionError> {
+        Ok(self.settings.cookie(self.encode(session)?).into_owned())
+    }
+
+    /// Appends the session's `Set-Cookie` header to a response when the save policy says
+    /// so: the session changed, or was read after its reissue time, or its cookie was signed
+    /// with a fallback secret.
+    ///
+    /// On error nothing is appended, so the client keeps its previous cookie.
+    pub fn save(&self, session: &Session, response: &mut HeaderMap) -> Result<Saved, SessionError> {
+        let (saved, header) = self.save_value(session)?;
+        if let Some(header) = header {
+            response.append(SET_COOKIE, header);
+        }
+        Ok(saved)
+    }
+
+    /// [`save`](Self::save), giving the `Set-Cookie` value instead of appending it.
+    pub(crate) fn save_value(
+        &self,
+        session: &Session,
+    ) -> Result<(Saved, Option<HeaderValue>), SessionError> {
+        if !session.is_dirty() && session.failed_write().is_none() {
+            return Ok((Saved::Unchanged, None));
+        }
+        let header = header_value(&self.settings.cookie(self.encode(session)?))?;
+        Ok((Saved::Written, Some(header)))
+    }
+
+    /// [`save_after_error`](Self::save_after_error), giving the `Set-Cookie` value.
+    pub(crate) fn save_value_after_error(
+        &self,
+        session: &Session,
+    ) -> Result<(Saved, Option<HeaderValue>), SessionError> {
+        if self.settings.policy.set_on_exception {
+            self.save_value(session)
+        } else {
+            Ok((Saved::SkippedOnError, None))
+        }
+    }
+
+    /// [`save`](Self::save) for the response of a failed request (Pyramid's
+    /// `request.exception`): skipped when the factory has `set_on_exception(false)`.
+    pub fn save_after_error(
+        &self,
+        session: &Session,
+        response: &mut HeaderMap,
+    ) -> Result<Saved, SessionError> {
+        let (saved, header) = self.save_value_after_error(session)?;
+        if let Some(header) = header {
+            response.append(SET_COOKIE, header);
+        }
+        Ok(saved)
+    }
+}
+
+impl<C> fmt::Debug for CookieSessionFactory<C> {
+    /// Shows the cookie options and policy, never the keys.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.settings
+            .debug_struct(f, "CookieSessionFactory")
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, feature = "encrypted"))]
+mod tests {
+    use super::*;
+    use crate::random::failing;
+
+    /// Without the OS's random source the encrypted codec has no nonce: the save is an
+    /// error and writes no cookie.
+    #[test]
+    fn an_encrypted_save_without_a_nonce_is_an_error_not_a_panic() {
+        let factory = EncryptedCookieSessionFactory::builder([7; 32])
+            .build()
+            .unwrap();
+        let mut session = factory.load_value(None);
+        session.insert("user_id", 7);
+        let _failing = failing::start();
+        let mut response = HeaderMap::new();
+        let err = factory.save(&session, &mut response).unwrap_err();
+        assert!(matches!(err, SessionError::RandomSource { .. }), "{err}");
+        assert!(response.is_empty());
+        // The signed codec draws no randomness.
+        let signed = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+            .build()
+            .unwrap();
+        assert_eq!(
+            signed.save(&session, &mut response).unwrap(),
+            Saved::Written
+        );
+    }
+}

@@ -1,0 +1,31 @@
+//! Session factories: where a request's session comes from and how it goes back.
+//!
+//! A factory is a cookie codec or a server-side store, plus the cookie's attributes and the
+//! load/save policy (timeout, reissue, `set_on_exception`, the clock). Every factory is built
+//! by one [`Builder`], whose options are checked once, at build time:
+//!
+//! - [`CookieSessionFactory`] keeps the whole session in the cookie, through a
+//!   [`CookieCodec`](crate::codec::CookieCodec): [`SignedCookieSessionFactory`] (Pyramid's
+//!   signed cookie) or `EncryptedCookieSessionFactory` (`pyramid_nacl_session`'s, feature
+//!   `encrypted`);
+//! - [`ServerSessionFactory`] keeps it in a [`SessionStore`](crate::store::SessionStore), the
+//!   cookie carrying only a signed id.
+//!
+//! What both kinds share, the cookie's attributes and the policy, lives in one place
+//! (`settings.rs`), so a new compatibility mode is a codec or a store plus a preset, never a
+//! special case inside the lifecycle.
+
+mod builder;
+mod cookie;
+mod server;
+mod settings;
+
+#[cfg(feature = "encrypted")]
+pub use builder::EncryptedKeys;
+pub use builder::{Builder, KeysAndStore, MIN_SECRET_LEN, ReadyCodec, SignedKeys};
+#[cfg(feature = "encrypted")]
+pub use cookie::EncryptedCookieSessionFactory;
+pub use cookie::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, SignedCookieSessionFactory};
+pub(crate) use server::Plan;
+pub use server::ServerSessionFactory;
+pub use settings::Saved;

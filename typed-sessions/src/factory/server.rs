@@ -1,0 +1,413 @@
+//! [`ServerSessionFactory`]: a signed session id in the cookie, the state in a store.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use http::HeaderMap;
+use http::header::SET_COOKIE;
+
+use super::builder::{Builder, KeysAndStore};
+use super::settings::{Saved, Settings, header_value};
+use crate::codec::{CookieCodec, Secret, SignedCodec};
+use crate::error::{Rejection, SessionError};
+use crate::payload::Timestamps;
+use crate::session::{LoadOutcome, Origin, ServerIds, Session};
+use crate::state::State;
+use crate::store::{Commit, SessionStore, StoreError};
+
+/// Server-side sessions, as pyramid_redis_sessions keeps them: the cookie carries only a
+/// signed random 256-bit session id, the state lives in store `S` under that id.
+///
+/// Options, save policy and key rotation are the signed cookie factory's (see
+/// [`Builder`]); the idle `timeout` is also the stored record's TTL, renewed whenever the
+/// session is saved (which `reissue_time` governs as for cookies).
+///
+/// - **Loading** is async: it reads the store. A missing, badly signed or unknown id gives
+///   a new session under a *new* id (a client never chooses its id). A store that cannot
+///   be reached is an error, never an empty session that would overwrite the state.
+/// - **Saving** writes only the keys this request wrote and deletes only the keys it
+///   removed, in one atomic step, so concurrent requests that change different keys
+///   do not lose each other's changes; when two change the same key, the last save wins.
+///   A `Set-Cookie` is sent when the id is new (a new session, [`Session::invalidate`],
+///   [`Session::regenerate_id`]), when the cookie was signed with a fallback secret, or
+///   with `max_age` set (to renew its expiry).
+///
+/// ```
+/// use std::time::Duration;
+/// use http::HeaderMap;
+/// use typed_sessions::ServerSessionFactory;
+/// use typed_sessions::store::MemoryStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
+///     .cookie_name("sid")
+///     .httponly(true)
+///     .timeout(Duration::from_secs(3600)) // idle timeout, and the record's TTL
+///     .build()?;
+///
+/// let mut session = factory.load(&HeaderMap::new()).await?;
+/// session.insert("user_id", 7);
+/// session.regenerate_id(); // at sign-in, against session fixation
+/// let mut response = HeaderMap::new();
+/// factory.save(&session, &mut response).await?;
+/// assert!(response["set-cookie"].to_str()?.starts_with("sid="));
+/// # Ok(())
+/// # }
+/// ```
+pub struct ServerSessionFactory<S> {
+    store: S,
+    codec: SignedCodec,
+    settings: Settings,
+}
+
+/// What a save must do, computed from the session before any `.await`, so that the save's
+/// future holds no borrow of the session (which is not `Sync`).
+pub(crate) enum Plan {
+    Nothing,
+    /// Delete `retire` (if any) and, if the client had a cookie, expire it: the session was
+    /// invalidated and nothing was put in it since.
+    Retire {
+        retire: Option<String>,
+    },
+    Commit {
+        commit: Commit,
+        /// The id's cookie value, when the client needs a (new) cookie.
+        cookie: Option<String>,
+    },
+}
+
+impl<S: SessionStore> ServerSessionFactory<S> {
+    /// The default salt of the id's signature.
+    pub const DEFAULT_SALT: &'static str = "session.server-id.";
+
+    /// Starts building a factory that signs ids with `secret` (at least
+    /// [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes) and keeps sessions in `store`.
+    pub fn builder(secret: impl Into<Secret>, store: S) -> Builder<KeysAndStore<S>> {
+        Builder::server(secret.into(), store)
+    }
+
+    pub(crate) fn new(store: S, codec: SignedCodec, settings: Settings) -> Self {
+        Self {
+            store,
+            codec,
+            settings,
+        }
+    }
+
+    pub(crate) fn set_on_exception(&self) -> bool {
+        self.settings.policy.set_on_exception
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The cookie's name.
+    pub fn cookie_name(&self) -> &str {
+        &self.settings.cookie.name
+    }
+
+    /// The current time on the factory's clock.
+    pub fn now(&self) -> f64 {
+        self.settings.clock.now()
+    }
+
+    /// Loads the session of a request from its `Cookie` headers and the store.
+    ///
+    /// A missing or unusable cookie, or an id the store does not know, gives a new, empty
+    /// session under a new id; its [`load_outcome`](Session::load_outcome) says why. The
+    /// only error is the store's: then there is no session to work on, and the request
+    /// should fail (the axum layer answers `503` when the store is unreachable).
+    pub async fn load(&self, headers: &HeaderMap) -> Result<Session, StoreError> {
+        let value = self.settings.cookie.find(headers);
+        self.load_value(value.as_deref()).await
+    }
+
+    /// Loads a session from the session cookie's value (`None` when the request has none).
+    pub async fn load_value(&self, value: Option<&str>) -> Result<Session, StoreError> {
+        let now = self.settings.clock.now();
+        let Some(value) = value else {
+            let origin = fresh(LoadOutcome::NoCookie, None);
+            return Ok(self.settings.session(origin, now));
+        };
+        let (id, stale_key) = match self.open_id(value) {
+            Ok(opened) => opened,
+            Err(rejection) => return Ok(self.rejected(now, rejection, None)),
+        };
+        let Some(record) = self.store.load(&id).await? else {
+            return Ok(self.rejected(now, Rejection::UnknownSessionId, None));
+        };
+        let times = Timestamps {
+            accessed: record.accessed,
+            created: record.created,
+        };
+        if self.settings.policy.timed_out(times, now) {
+            // The store's TTL normally removes it first; the factory's clock decides.
+            return Ok(self.rejected(now, Rejection::TimedOut, Some(id)));
+        }
+        let origin = Origin {
+            server: Some(ServerIds::stored(id)),
+            ..Origin::loaded(State::from_entries(record.entries), times, stale_key)
+        };
+        Ok(self.settings.session(origin, now))
+    }
+
+    /// A new session under a new id, for a cookie that names no usable session.
+    fn rejected(&self, now: f64, rejection: Rejection, retire: Option<String>) -> Session {
+        self.settings.log_rejection(rejection);
+        let origin = fresh(LoadOutcome::Rejected(rejection), retire);
+        self.settings.session(origin, now)
+    }
+
+    /// The id a cookie value carries, and whether it was signed with a fallback secret.
+    fn open_id(&self, value: &str) -> Result<(String, bool), Rejection> {
+        let opened = self.codec.open(value)?;
+        if !crate::random::is_session_id(&opened.payload) {
+            return Err(Rejection::BadSessionId);
+        }
+        let id = String::from_utf8(opened.payload).map_err(|_| Rejection::BadSessionId)?;
+        Ok((id, opened.stale_key))
+    }
+
+    /// Saves what the request changed to the store and, when the client needs a new
+    /// cookie, appends `Set-Cookie` to the response (see the type's docs).
+    ///
+    /// Returns [`Saved::Written`] when the store was written, [`Saved::Unchanged`] when
+    /// the session needed no save, and [`Saved::Discarded`] (with a warning logged) when
+    /// its record was deleted (by a concurrent `invalidate`) or expired since the load: its
+    /// changes are then dropped, not written as a partial session. On error nothing is
+    /// appended, so the client keeps its cookie.
+    ///
+    /// The future does not borrow the session: it can be saved from a `Send` task while
+    /// the session is gone.
+    pub fn save<'a>(
+        &'a self,
+        session: &Session,
+        response: &'a mut HeaderMap,
+    ) -> impl Future<Output = Result<Saved, StoreError>> + Send + use<'a, S> {
+        let plan = self.plan(session);
+        async move { self.execute(plan?, response).await }
+    }
+
+    /// [`save`](Self::save) for the response of a failed request: skipped when the
+    /// factory has `set_on_exception(false)`.
+    pub fn save_after_error<'a>(
+        &'a self,
+        session: &Session,
+        response: &'a mut HeaderMap,
+    ) -> impl Future<Output = Result<Saved, StoreError>> + Send + use<'a, S> {
+        let plan = if self.settings.policy.set_on_exception {
+            self.plan(session)
+        } else {
+            Ok(Plan::Nothing)
+        };
+        let skipped = !self.settings.policy.set_on_exception;
+        async move {
+            if skipped {
+                return Ok(Saved::SkippedOnError);
+            }
+            self.execute(plan?, response).await
+        }
+    }
+
+    /// What saving `session` takes; see [`Plan`].
+    pub(crate) fn plan(&self, session: &Session) -> Result<Plan, StoreError> {
+        if let Some(err) = session.failed_write() {
+            return Err(err.into());
+        }
+        if !session.is_dirty() {
+            return Ok(Plan::Nothing);
+        }
+        // A session made without this factory (`Session::new()`) is saved as a new one.
+        let (id, stored, retire) = match session.server_ids() {
+            Some(ids) => (ids.id()?.to_owned(), ids.stored, ids.retired.clone()),
+            None => (crate::random::session_id()?, false, None),
+        };
+        let state = session.state();
+        let set: Vec<(String, String)> = state
+            .entries_json(!stored)
+            .map_err(|(key, err)| SessionError::unserializable(&key, err))?
+            .into_iter()
+            .map(|(key, text)| (key.to_owned(), text.into_owned()))
+            .collect();
+        if !stored && set.is_empty() {
+            // Nothing to keep under a new id: only the old record goes.
+            return Ok(Plan::Retire { retire });
+        }
+        let remove = if stored {
+            state.removed().into_iter().map(str::to_owned).collect()
+        } else {
+            Vec::new()
+        };
+        let stale = session.load_outcome() == LoadOutcome::LoadedWithOldSecret;
+        let cookie = if !stored || stale || self.settings.cookie.max_age.is_some() {
+            Some(self.codec.seal(id.as_bytes())?)
+        } else {
+            None
+        };
+        let ttl = self.settings.policy.timeout.map(Duration::from_secs_f64);
+        let commit = Commit {
+            id,
+            replace: !stored,
+            retire,
+            set,
+            remove,
+            created: session.created(),
+            accessed: session.accessed(),
+            ttl,
+        };
+        Ok(Plan::Commit { commit, cookie })
+    }
+
+    /// Carries out a [`Plan`].
+    pub(crate) async fn execute(
+        &self,
+        plan: Plan,
+        response: &mut HeaderMap,
+    ) -> Result<Saved, StoreError> {
+        match plan {
+            Plan::Nothing => Ok(Saved::Unchanged),
+            Plan::Retire { retire } => {
+                let Some(retire) = retire else {
+                    return Ok(Saved::Unchanged);
+                };
+                self.store.delete(&retire).await?;
+                let mut cookie = self.settings.cookie(String::new());
+                cookie.make_removal();
+                response.append(SET_COOKIE, header_value(&cookie)?);
+                Ok(Saved::Written)
+            }
+            Plan::Commit { commit, cookie } => {
+                // Formatted before the write, so a bad header cannot follow a done write.
+                let header = match cookie {
+                    Some(value) => Some(header_value(&self.settings.cookie(value))?),
+                    None => None,
+                };
+                if !self.store.save(&commit).await? {
+                    tracing::warn!(
+                        cookie = %self.settings.cookie.name,
+                        "session changes discarded: its record was deleted or expired since \
+                         the load"
+                    );
+                    return Ok(Saved::Discarded);
+                }
+                if let Some(header) = header {
+                    response.append(SET_COOKIE, header);
+                }
+                Ok(Saved::Written)
+            }
+        }
+    }
+}
+
+/// A new, empty session under a fresh id (drawn when it is first saved); the first save
+/// deletes the record of `retired`.
+fn fresh(outcome: LoadOutcome, retired: Option<String>) -> Origin {
+    Origin {
+        state: State::tracked(),
+        server: Some(ServerIds::fresh(retired)),
+        ..Origin::new(outcome)
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for ServerSessionFactory<S> {
+    /// Shows the cookie options, policy and store, never the secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.settings
+            .debug_struct(f, "ServerSessionFactory")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderMap;
+
+    use super::*;
+    use crate::random::failing;
+    use crate::store::MemoryStore;
+
+    fn factory(store: MemoryStore) -> ServerSessionFactory<MemoryStore> {
+        ServerSessionFactory::builder("a secret of at least thirty-two bytes", store)
+            .reissue_time(None)
+            .build()
+            .unwrap()
+    }
+
+    fn is_random_source(err: &StoreError) -> bool {
+        matches!(err, StoreError::Session(SessionError::RandomSource { .. }))
+    }
+
+    /// Without the OS's random source no new id can be drawn: a save that needs one is an
+    /// error that writes nothing, and everything that needs none still works.
+    #[tokio::test]
+    async fn a_failing_random_source_fails_the_saves_that_need_an_id_and_only_those() {
+        let store = MemoryStore::new();
+        let factory = factory(store.clone());
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        session.insert("user_id", 7);
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        let cookie = response["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut request = HeaderMap::new();
+        request.insert("cookie", cookie.parse().unwrap());
+
+        let _failing = failing::start();
+        // Loading draws no id, not even for a new session.
+        let mut fresh = factory.load(&HeaderMap::new()).await.unwrap();
+        fresh.insert("x", 1);
+        let mut response = HeaderMap::new();
+        let err = factory.save(&fresh, &mut response).await.unwrap_err();
+        assert!(is_random_source(&err), "{err}");
+        assert!(response.is_empty());
+        assert_eq!(store.len(), 1, "nothing stored");
+
+        // A loaded session keeps its id: its changes save.
+        let mut loaded = factory.load(&request).await.unwrap();
+        loaded.insert("user_id", 8);
+        let mut response = HeaderMap::new();
+        assert_eq!(
+            factory.save(&loaded, &mut response).await.unwrap(),
+            Saved::Written
+        );
+
+        // `invalidate` and `regenerate_id` need a new id: the save fails, the old record
+        // stays.
+        for renew in [Session::invalidate, Session::regenerate_id] {
+            let mut session = factory.load(&request).await.unwrap();
+            renew(&mut session);
+            session.insert("after", true);
+            let mut response = HeaderMap::new();
+            let err = factory.save(&session, &mut response).await.unwrap_err();
+            assert!(is_random_source(&err), "{err}");
+            assert!(response.is_empty());
+        }
+        let session = factory.load(&request).await.unwrap();
+        assert_eq!(session.load_outcome(), LoadOutcome::Loaded);
+        assert_eq!(session.get_as::<u64>("user_id").unwrap(), Some(8));
+    }
+
+    /// The id drawn for a new session is drawn once: saving it twice writes one record.
+    #[tokio::test]
+    async fn a_new_session_keeps_the_id_its_first_save_drew() {
+        let store = MemoryStore::new();
+        let factory = factory(store.clone());
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        session.insert("x", 1);
+        let (mut first, mut second) = (HeaderMap::new(), HeaderMap::new());
+        factory.save(&session, &mut first).await.unwrap();
+        factory.save(&session, &mut second).await.unwrap();
+        assert_eq!(first["set-cookie"], second["set-cookie"]);
+        assert_eq!(store.len(), 1);
+    }
+}

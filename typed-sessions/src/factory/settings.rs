@@ -1,0 +1,256 @@
+//! What both session factories are built with (the cookie's attributes, the save policy,
+//! the clock) and the steps of load and save that depend on nothing else.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cookie::{Cookie, SameSite};
+use http::header::COOKIE;
+use http::{HeaderMap, HeaderValue};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Rejection, SessionError};
+use crate::payload::Timestamps;
+use crate::session::{Origin, Session};
+
+/// What a save did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Saved {
+    /// A `Set-Cookie` header was appended.
+    Written,
+    /// The session needed no new cookie.
+    Unchanged,
+    /// The response is for a failed request and the factory has `set_on_exception(false)`.
+    SkippedOnError,
+    /// The request's changes were discarded, not saved: the server-side session's record
+    /// was deleted (a concurrent [`invalidate`](crate::Session::invalidate), a sign-out on
+    /// another device) or expired between the load and the save. Writing the changes alone
+    /// would bring back a partial session, so nothing was written and no `Set-Cookie` was
+    /// sent; a warning is logged. The client's next request starts a new session. Only
+    /// [`ServerSessionFactory`](crate::ServerSessionFactory) returns it.
+    Discarded,
+}
+
+/// A factory's settings: all of it but its keys and store, so showing them shows no secret.
+pub(crate) struct Settings {
+    pub cookie: CookieOptions,
+    pub policy: Policy,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The attributes of the session cookie.
+#[derive(Debug, Clone)]
+pub(crate) struct CookieOptions {
+    pub name: String,
+    pub max_age: Option<Duration>,
+    pub path: Option<String>,
+    pub domain: Option<String>,
+    pub secure: bool,
+    pub httponly: bool,
+    pub samesite: Option<SameSite>,
+}
+
+/// When a session times out, when its cookie is reissued, and whether a failed request
+/// gets one.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    pub timeout: Option<f64>,
+    pub reissue_time: Option<f64>,
+    pub set_on_exception: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            cookie: CookieOptions::default(),
+            policy: Policy::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl Default for CookieOptions {
+    fn default() -> Self {
+        Self {
+            name: "session".to_owned(),
+            max_age: None,
+            path: Some("/".to_owned()),
+            domain: None,
+            secure: false,
+            httponly: false,
+            samesite: Some(SameSite::Lax),
+        }
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            timeout: Some(1200.0),
+            reissue_time: Some(0.0),
+            set_on_exception: true,
+        }
+    }
+}
+
+impl Settings {
+    /// The session of a request at `now`, made from what the factory found.
+    pub(crate) fn session(&self, origin: Origin, now: f64) -> Session {
+        Session::from_origin(origin, now, self.policy.reissue_time)
+    }
+
+    /// Logs why a request's cookie was not used, never its value: the request gets an empty
+    /// session.
+    pub(crate) fn log_rejection(&self, rejection: Rejection) {
+        tracing::debug!(
+            cookie = %self.cookie.name,
+            reason = %rejection,
+            "session cookie not used; the session starts empty"
+        );
+    }
+
+    /// The `Set-Cookie` cookie holding `value`, borrowing these attributes; the clock dates
+    /// `Expires` when there is a `Max-Age`.
+    pub(crate) fn cookie(&self, value: String) -> Cookie<'_> {
+        let options = &self.cookie;
+        let mut cookie = Cookie::new(options.name.as_str(), value);
+        if let Some(path) = &options.path {
+            cookie.set_path(path.as_str());
+        }
+        if let Some(domain) = &options.domain {
+            cookie.set_domain(domain.as_str());
+        }
+        if let Some(max_age) = options.max_age {
+            let secs = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+            cookie.set_max_age(cookie::time::Duration::seconds(secs));
+            let expires = (self.clock.now() as i64).saturating_add(secs);
+            if let Ok(at) = cookie::time::OffsetDateTime::from_unix_timestamp(expires) {
+                cookie.set_expires(at);
+            }
+        }
+        cookie.set_secure(options.secure.then_some(true));
+        cookie.set_http_only(options.httponly.then_some(true));
+        cookie.set_same_site(options.samesite);
+        cookie
+    }
+
+    /// Starts the `Debug` of the factory or builder `name`: the settings, never a key. The
+    /// caller adds its own fields and finishes it non-exhaustive.
+    pub(crate) fn debug_struct<'a, 'b: 'a>(
+        &self,
+        f: &'a mut fmt::Formatter<'b>,
+        name: &str,
+    ) -> fmt::DebugStruct<'a, 'b> {
+        let mut debug = f.debug_struct(name);
+        debug
+            .field("cookie", &self.cookie)
+            .field("policy", &self.policy);
+        debug
+    }
+}
+
+impl CookieOptions {
+    /// The session cookie's value in a request: WebOb keeps the last of repeated cookies,
+    /// and so does this, across all `Cookie` headers. Borrowed from the header when it is
+    /// UTF-8, as headers are.
+    pub(crate) fn find<'h>(&self, headers: &'h HeaderMap) -> Option<Cow<'h, str>> {
+        headers.get_all(COOKIE).iter().rev().find_map(|header| {
+            let bytes = header.as_bytes();
+            match std::str::from_utf8(bytes) {
+                // The common case, checked at `from_utf8`'s speed: `from_utf8_lossy` walks a
+                // valid header chunk by chunk, several times slower, to return it unchanged.
+                Ok(text) => find_cookie(text, &self.name).map(Cow::Borrowed),
+                // A header with bytes outside visible ASCII may still carry a good session
+                // cookie.
+                Err(_) => find_cookie(&String::from_utf8_lossy(bytes), &self.name)
+                    .map(|value| Cow::Owned(value.to_owned())),
+            }
+        })
+    }
+}
+
+impl Policy {
+    /// Whether a cookie or record carrying `times` has timed out at `now`.
+    pub(crate) fn timed_out(&self, times: Timestamps, now: f64) -> bool {
+        self.timeout
+            .is_some_and(|timeout| now - times.accessed > timeout)
+    }
+}
+
+/// The value of cookie `name` in a `Cookie` header; the last one wins when it repeats, as in
+/// WebOb (even when that one is invalid).
+///
+/// Reads the header as `cookie`'s `Cookie::split_parse` does (pieces between `;`, trimmed;
+/// blank pieces, pieces without `=` and empty names skipped; name and value trimmed, the
+/// value not decoded), without building a `Cookie` per piece; a test checks the two agree.
+pub(crate) fn find_cookie<'h>(header: &'h str, name: &str) -> Option<&'h str> {
+    let mut found = None;
+    for piece in header.split(';') {
+        let Some((key, value)) = piece.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        if !key.is_empty() && key == name {
+            found = Some(value.trim());
+        }
+    }
+    found
+}
+
+/// The `Set-Cookie` header value of `cookie`.
+pub(crate) fn header_value(cookie: &Cookie<'_>) -> Result<HeaderValue, SessionError> {
+    use std::fmt::Write;
+    // Sized once for the value plus typical attributes, so the text is not copied as it
+    // grows: the value is a few KiB.
+    let mut text = String::with_capacity(cookie.name().len() + cookie.value().len() + 128);
+    write!(text, "{cookie}").expect("formatting into a String does not fail");
+    // Names and attributes are checked when the factory is built; only a codec of the
+    // user's could produce a value a header cannot hold.
+    HeaderValue::try_from(text).map_err(|_| SessionError::InvalidCookieValue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `find_cookie` reads a header as `cookie`'s `split_parse` does.
+    #[test]
+    fn finds_what_the_cookie_crate_finds() {
+        fn reference(header: &str, name: &str) -> Option<String> {
+            Cookie::split_parse(header)
+                .filter_map(Result::ok)
+                .filter(|cookie| cookie.name() == name)
+                .last()
+                .map(|cookie| cookie.value().to_owned())
+        }
+        let headers = [
+            "",
+            ";",
+            " ; ;; ",
+            "session=abc",
+            "session=abc; other=1",
+            "other=1; session=abc",
+            "session=a; session=b",
+            "session=a;session=b;",
+            " session = a b ; x=y",
+            "session",
+            "session=",
+            "=session; session=x",
+            " =x; session=x=y=z",
+            "sessionx=1; xsession=2; Session=3",
+            "a=1;\tsession=\t\"quoted\"\t; b",
+            "session=\u{a0}nbsp\u{a0}; \u{2003}session\u{2003}=em",
+            "session=first; junk; =; session=last",
+        ];
+        for header in headers {
+            assert_eq!(
+                find_cookie(header, "session").map(str::to_owned),
+                reference(header, "session"),
+                "header {header:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Typed web sessions for Rust, wire-compatible with Pyramid's signed cookie sessions.
+//!
+//! A [`Session`] is a dict-like map of JSON values with Pyramid's session surface:
+//! timestamps, `changed`, `invalidate`, flash queues and a CSRF token. A
+//! [`SignedCookieSessionFactory`] loads it from a request's `Cookie` header and, only when
+//! needed, writes it back as a `Set-Cookie` header, in the exact format of Pyramid 2.x's
+//! `SignedCookieSessionFactory`: a Pyramid app and a Rust service sharing a secret read each
+//! other's sessions.
+//!
+//! ```
+//! use http::HeaderMap;
+//! use typed_sessions::SignedCookieSessionFactory;
+//!
+//! let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+//!     .httponly(true)
+//!     .build()?;
+//!
+//! let request = HeaderMap::new();
+//! let mut session = factory.load(&request);
+//! session.insert("user_id", 7);
+//! session.flash_to("success", "Signed in")?;
+//!
+//! let mut response = HeaderMap::new();
+//! factory.save(&session, &mut response)?;
+//! assert!(response.contains_key("set-cookie"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Typed sessions
+//!
+//! [`#[derive(SessionSchema)]`](macro@SessionSchema) turns the fields of a struct into typed
+//! accessors on the session, whose `_mut` guard ([`FieldMut`]) writes the value back and
+//! marks the session changed when it drops. [`#[flash_queue]`](macro@flash_queue) makes an
+//! enum's variants typed flash queues, in Pyramid's format. Field types that cannot
+//! round-trip through JSON, keys that collide, and reserved keys are compile errors.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use typed_sessions::{FlashExt, Session, SessionError, SessionSchema, flash_queue};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! pub struct Item {
+//!     sku: String,
+//! }
+//!
+//! #[derive(SessionSchema)]
+//! pub struct Shop {
+//!     #[session(default)]
+//!     cart: Vec<Item>,
+//!     user_id: Option<u64>,
+//! }
+//!
+//! #[flash_queue]
+//! #[derive(Debug, PartialEq)]
+//! pub enum Notice {
+//!     Success(String),
+//!     #[flash(queue = "error")]
+//!     Failure { code: u16, text: String },
+//! }
+//!
+//! let mut session = Session::new();
+//! session.cart_mut()?.push(Item { sku: "apple".into() }); // `ShopExt`, generated
+//! session.flash(Notice::Success("Added".into()))?; // appends "Added" to `_f_success`
+//!
+//! assert_eq!(session.cart()?.len(), 1);
+//! assert_eq!(session.user_id()?, None);
+//! assert_eq!(session.pop_flashes::<Notice>()?, [Notice::Success("Added".into())]);
+//! # Ok::<(), SessionError>(())
+//! ```
+//!
+//! # Server-side sessions
+//!
+//! When the data must stay secret, outgrows a cookie or must be revocable, a
+//! [`ServerSessionFactory`] keeps it in a
+//! [store](store::SessionStore) (in memory, in Redis with the `redis` feature, or your own)
+//! and puts only a signed random id in the cookie. The same [`Session`] API, derived
+//! accessors, flash queues and framework adapters work on it; a save writes only the keys
+//! the request changed. See [`store`].
+//!
+//! # Web frameworks
+//!
+//! [`lifecycle`] is one request's session for any framework, in [`http`] types: loaded on
+//! first use, shared by middleware and handler, saved as the factory's policy says, and a
+//! failure answered with one status ([`StoreError::status`](store::StoreError::status)).
+//! Two thin adapters run it: `axum` (feature `axum`: a tower layer and an extractor) and
+//! `actix` (feature `actix`: an actix-web 4 middleware and an extractor).
+
+// The actix-web middleware and extractor, behind feature `actix`.
+#[cfg(feature = "actix")]
+pub mod actix;
+// The tower layer and axum extractor, behind feature `axum`.
+#[cfg(feature = "axum")]
+pub mod axum;
+mod clock;
+pub mod codec;
+mod error;
+mod factory;
+mod finite;
+mod flash;
+pub mod lifecycle;
+mod payload;
+mod random;
+mod reserved;
+mod session;
+mod state;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod typed;
+
+pub use crate::session::{Entry, LoadOutcome, Session};
+pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "encrypted")]
+pub use codec::EncryptionKey;
+pub use codec::{HashAlg, Secret};
+pub use cookie::SameSite;
+pub use error::{BuildError, Rejection, SessionError};
+pub use factory::{
+    Builder, CookieSessionFactory, KeysAndStore, MAX_COOKIE_VALUE_LEN, MIN_SECRET_LEN, ReadyCodec,
+    Saved, ServerSessionFactory, SignedCookieSessionFactory, SignedKeys,
+};
+#[cfg(feature = "encrypted")]
+pub use factory::{EncryptedCookieSessionFactory, EncryptedKeys};
+pub use flash::{Flash, FlashExt, FlashQueue};
+pub use reserved::{CSRF_KEY, FLASH_PREFIX};
+pub use typed::{
+    FieldMut, FieldReport, FieldStatus, JsonKey, OnWrongType, SchemaReport, SessionSchema,
+    SessionValue,
+};
+pub use typed_sessions_derive::{SessionSchema, flash_queue};
+
+#[doc(hidden)]
+pub use typed::private as __private;

@@ -1,0 +1,129 @@
+//! The end of a request: the save's future and what it decides for the response.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::{HeaderValue, StatusCode};
+
+use super::factory::BoxFuture;
+use crate::factory::Saved;
+use crate::store::StoreError;
+
+/// What a save did and the `Set-Cookie` it asks for.
+pub(crate) type SaveResult = Result<(Saved, Option<HeaderValue>), StoreError>;
+
+/// What the response of a request gets once its session is saved, from [`Saving`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Keep the response as the handler made it, and append `set_cookie` when there is one.
+    Keep {
+        /// What the save did; `None` when the request never used its session, or when the
+        /// save of an error response failed (logged).
+        saved: Option<Saved>,
+        /// The session cookie to append as a `Set-Cookie` header, when the save policy asks
+        /// for one.
+        set_cookie: Option<HeaderValue>,
+    },
+    /// The save failed (logged, never shown to the client): replace the response with an
+    /// empty one of this status and no `Set-Cookie`, so the client keeps its previous
+    /// cookie and nothing half-written reaches it. The status is [`StoreError::status`].
+    Replace {
+        /// The status of the replacing response: `500`, or `503` when the store cannot be
+        /// reached.
+        status: StatusCode,
+    },
+}
+
+impl Outcome {
+    /// What a save did when it is news to the app, for an adapter to put into the
+    /// response's extensions where a middleware outside it can see it: anything but
+    /// written, unchanged, or skipped on an error response. `None` otherwise.
+    pub fn noteworthy(&self) -> Option<Saved> {
+        match self {
+            Self::Keep {
+                saved: Some(saved), ..
+            } if !matches!(
+                saved,
+                Saved::Written | Saved::Unchanged | Saved::SkippedOnError
+            ) =>
+            {
+                Some(*saved)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A request's save, from [`RequestSession::finish`](super::RequestSession::finish): ready
+/// at once for a cookie session, waiting for the store for a server-side one. `Send` and
+/// owning what it needs.
+#[must_use = "a session is saved only when its `Saving` is awaited"]
+pub struct Saving {
+    /// The response's status.
+    status: StatusCode,
+    state: State,
+}
+
+enum State {
+    Done(Option<SaveResult>),
+    Pending(BoxFuture<SaveResult>),
+}
+
+impl Saving {
+    /// Nothing to save: the request never used its session.
+    pub(crate) fn nothing() -> Self {
+        Self {
+            status: StatusCode::OK,
+            state: State::Done(None),
+        }
+    }
+
+    pub(crate) fn done(status: StatusCode, result: SaveResult) -> Self {
+        Self {
+            status,
+            state: State::Done(Some(result)),
+        }
+    }
+
+    pub(crate) fn pending(status: StatusCode, future: BoxFuture<SaveResult>) -> Self {
+        Self {
+            status,
+            state: State::Pending(future),
+        }
+    }
+}
+
+impl Future for Saving {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let status = self.status;
+        let result = match &mut self.state {
+            State::Done(result) => match result.take() {
+                Some(result) => result,
+                None => {
+                    return Poll::Ready(Outcome::Keep {
+                        saved: None,
+                        set_cookie: None,
+                    });
+                }
+            },
+            State::Pending(future) => ready!(future.as_mut().poll(cx)),
+        };
+        // Once done, a second poll answers "nothing" instead of saving twice.
+        self.state = State::Done(None);
+        Poll::Ready(super::failure::verdict(status, result))
+    }
+}
+
+impl fmt::Debug for Saving {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Saving")
+            .field("status", &self.status)
+            .field("pending", &matches!(self.state, State::Pending(_)))
+            .finish()
+    }
+}

@@ -1,0 +1,231 @@
+//! One request's session, whatever the web framework: load it lazily on first use, share
+//! it between middleware and handler, decide at the end what the response gets, and map a
+//! failure to a status, once. Speaks [`http`] types only; the [`axum`](crate::axum) and
+//! [`actix`](crate::actix) adapters move a request's `Cookie` headers in and the
+//! response's `Set-Cookie` (or a replacing status) out.
+//!
+//! The life of a request's session:
+//!
+//! 1. [`RequestSession::new`] keeps the request's `Cookie` headers, unparsed, and the
+//!    factory (any [`SessionFactory`]: a cookie factory with any codec, or a server-side
+//!    factory with any store).
+//! 2. A server-side session is loaded from its store before a handler sees it:
+//!    [`RequestSession::loading`] gives the store's future, the adapter awaits it without
+//!    holding anything, and [`RequestSession::put`] keeps the result. A store that fails
+//!    is a [`StoreError`] answered with [`StoreError::status`], so no empty session
+//!    stands in for the stored one.
+//! 3. [`RequestSession::session`] is the session. A cookie session is parsed and its
+//!    signature checked on the first call; a request that never calls it costs nothing.
+//! 4. [`RequestSession::finish`] takes the response's status and gives a [`Saving`]
+//!    future: nothing when the session was never used; otherwise the factory's save policy
+//!    (changed, reissue time, invalidated, the old key's cookie re-sealed, and
+//!    `set_on_exception` for a `5xx` response). It resolves to an [`Outcome`]: keep the
+//!    response and append a `Set-Cookie`, or replace it with an empty response of
+//!    [`StoreError::status`] when the save failed, so the client keeps its previous cookie.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use http::{HeaderMap, StatusCode};
+//! use typed_sessions::SignedCookieSessionFactory;
+//! use typed_sessions::lifecycle::{Outcome, RequestSession};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let factory = Arc::new(
+//!     SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes").build()?,
+//! );
+//!
+//! // A request that never touches its session: nothing parsed, nothing written.
+//! let mut request = RequestSession::new(factory.clone(), &HeaderMap::new());
+//! assert!(request.loading().is_none()); // a cookie session loads on first use
+//! let outcome = request.finish(StatusCode::OK).await;
+//! assert!(matches!(outcome, Outcome::Keep { set_cookie: None, saved: None, .. }));
+//!
+//! // A request that changes it: a Set-Cookie to append.
+//! let mut request = RequestSession::new(factory, &HeaderMap::new());
+//! request.session().insert("user_id", 7);
+//! let Outcome::Keep { set_cookie: Some(cookie), .. } = request.finish(StatusCode::OK).await else {
+//!     panic!("a changed session is saved");
+//! };
+//! assert!(cookie.to_str()?.starts_with("session="));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Sharing is the adapter's business: axum moves requests between threads, so its handle
+//! is an `Arc<Mutex<RequestSession>>`; actix-web runs each request on one thread, so its
+//! handle is an `Rc<RefCell<RequestSession>>`.
+
+mod factory;
+mod failure;
+mod finish;
+
+use std::mem;
+use std::sync::Arc;
+
+use http::header::COOKIE;
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use factory::sealed::Cookies;
+pub use factory::{Loading, SessionFactory};
+pub use finish::{Outcome, Saving};
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) use failure::answer;
+
+use crate::session::Session;
+#[cfg(doc)]
+use crate::store::StoreError;
+
+/// The session of one request, from its `Cookie` headers to its response. See the
+/// [module docs](self).
+pub struct RequestSession {
+    /// `None` for a session made with [`RequestSession::ready`]: never saved.
+    factory: Option<Arc<dyn SessionFactory>>,
+    /// The request's `Cookie` headers, kept unparsed until the session is used.
+    cookies: Cookies,
+    slot: Slot,
+}
+
+enum Slot {
+    /// Not used yet.
+    Unloaded,
+    Loaded(Session),
+    /// Used when it could not be loaded (a server-side session before its store answered,
+    /// or after the save): an empty placeholder that is never saved, so it cannot
+    /// overwrite the stored state.
+    Detached(Session),
+    /// Handed to the save.
+    Finished,
+}
+
+impl RequestSession {
+    /// The session of a request with headers `headers` (only its `Cookie` headers are
+    /// kept), to be loaded by `factory` when it is first used.
+    pub fn new(factory: Arc<dyn SessionFactory>, headers: &HeaderMap) -> Self {
+        Self::from_cookies(factory, headers.get_all(COOKIE).iter().cloned())
+    }
+
+    /// [`new`](Self::new) from the values of the request's `Cookie` headers, for a
+    /// framework whose header types are not [`http`]'s.
+    pub fn from_cookies(
+        factory: Arc<dyn SessionFactory>,
+        cookies: impl IntoIterator<Item = HeaderValue>,
+    ) -> Self {
+        Self {
+            factory: Some(factory),
+            cookies: Cookies::new(cookies),
+            slot: Slot::Unloaded,
+        }
+    }
+
+    /// A loaded session with no factory and no cookie behind it, never saved: for calling
+    /// handlers directly in tests.
+    pub fn ready(session: Session) -> Self {
+        Self {
+            factory: None,
+            cookies: Cookies::default(),
+            slot: Slot::Loaded(session),
+        }
+    }
+
+    /// Whether the session has been loaded (or a placeholder made): some code in this
+    /// request used it.
+    pub fn is_loaded(&self) -> bool {
+        matches!(self.slot, Slot::Loaded(_) | Slot::Detached(_))
+    }
+
+    /// The session, loading a cookie session from the request's cookie on the first call.
+    ///
+    /// A server-side session must have been [loaded](Self::loading) first; otherwise (and
+    /// after [`finish`](Self::finish)) this logs an error and gives an empty placeholder
+    /// that is never saved.
+    pub fn session(&mut self) -> &mut Session {
+        if matches!(self.slot, Slot::Unloaded | Slot::Finished) {
+            self.slot = self.load_now();
+        }
+        match &mut self.slot {
+            Slot::Loaded(session) | Slot::Detached(session) => session,
+            Slot::Unloaded | Slot::Finished => unreachable!("loaded above"),
+        }
+    }
+
+    /// The session if it is loaded, without loading it.
+    pub fn loaded(&self) -> Option<&Session> {
+        match &self.slot {
+            Slot::Loaded(session) | Slot::Detached(session) => Some(session),
+            Slot::Unloaded | Slot::Finished => None,
+        }
+    }
+
+    /// [`loaded`](Self::loaded), mutably.
+    pub fn loaded_mut(&mut self) -> Option<&mut Session> {
+        match &mut self.slot {
+            Slot::Loaded(session) | Slot::Detached(session) => Some(session),
+            Slot::Unloaded | Slot::Finished => None,
+        }
+    }
+
+    fn load_now(&self) -> Slot {
+        let placeholder = |why: &str| {
+            tracing::error!("{why}; this request gets an empty session that is not saved");
+            Slot::Detached(Session::new())
+        };
+        if matches!(self.slot, Slot::Finished) {
+            return placeholder("a session was used after its response was saved");
+        }
+        let factory = self
+            .factory
+            .as_ref()
+            .expect("a session without factory is ready");
+        match factory.load_now(&self.cookies) {
+            Some(session) => Slot::Loaded(session),
+            None => placeholder(
+                "a server-side session was used before it was loaded: take the handle as an \
+                 extractor, or await its `load()` first",
+            ),
+        }
+    }
+
+    /// The store's load, when the session is server-side and not loaded yet: await it
+    /// without holding this `RequestSession` locked, then [`put`](Self::put) the session.
+    /// `None` when there is nothing to wait for (loaded, or a cookie session, which loads
+    /// on first use).
+    pub fn loading(&self) -> Option<Loading> {
+        match (&self.slot, &self.factory) {
+            (Slot::Unloaded, Some(factory)) => Arc::clone(factory).load_later(&self.cookies),
+            _ => None,
+        }
+    }
+
+    /// Keeps the session a [`Loading`] gave, unless the session was loaded meanwhile
+    /// (another extractor of the same request): then the first one stays.
+    pub fn put(&mut self, session: Session) {
+        if matches!(self.slot, Slot::Unloaded) {
+            self.slot = Slot::Loaded(session);
+        }
+    }
+
+    /// Ends the request: takes the session out and saves it as the factory's policy says
+    /// for a response with status `status`. Resolves at once for a cookie session; a
+    /// server-side save waits for the store. Nothing to do for a session never loaded.
+    pub fn finish(&mut self, status: StatusCode) -> Saving {
+        let session = match mem::replace(&mut self.slot, Slot::Finished) {
+            Slot::Loaded(session) => session,
+            Slot::Unloaded | Slot::Detached(_) | Slot::Finished => return Saving::nothing(),
+        };
+        match &self.factory {
+            Some(factory) => Arc::clone(factory).save(session, status.is_server_error(), status),
+            None => Saving::nothing(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RequestSession {
+    /// Says whether the session is loaded; never shows cookies or values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestSession")
+            .field("loaded", &self.is_loaded())
+            .finish_non_exhaustive()
+    }
+}

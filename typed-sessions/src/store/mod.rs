@@ -1,0 +1,317 @@
+//! Server-side sessions: the cookie carries only a signed random id, the state lives in a
+//! [`SessionStore`] (the in-memory [`MemoryStore`], Redis or Redis Cluster with the `redis`
+//! feature, SQLite with `sqlite`, PostgreSQL with `postgres`, or your own).
+//!
+//! A [`ServerSessionFactory`](crate::ServerSessionFactory) loads a request's session from its store and saves only what
+//! the request changed: the keys it wrote and the keys it removed, in one atomic step. Two
+//! concurrent requests of one session that change *different* keys therefore both survive;
+//! when both change the *same* key, the last save wins.
+//!
+//! ```
+//! use http::HeaderMap;
+//! use typed_sessions::ServerSessionFactory;
+//! use typed_sessions::store::MemoryStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
+//!     .httponly(true)
+//!     .build()?;
+//!
+//! let mut session = factory.load(&HeaderMap::new()).await?; // no cookie: a new session
+//! session.insert("user_id", 7);
+//! let mut response = HeaderMap::new();
+//! factory.save(&session, &mut response).await?; // the state goes to the store,
+//! let set_cookie = response["set-cookie"].to_str()?; // the cookie only carries the id
+//!
+//! let mut request = HeaderMap::new();
+//! request.insert("cookie", set_cookie.split(';').next().unwrap().parse()?);
+//! let session = factory.load(&request).await?;
+//! assert_eq!(session.get_as::<u64>("user_id")?, Some(7));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Your own store
+//!
+//! Implement [`SessionStore`] over any database: a store keeps, per session id, the
+//! session's `created` and `accessed` times and one JSON text per key. It must apply a
+//! [`Commit`] atomically. A SQL table `(id, key, json)` plus `(id, created, accessed,
+//! expires)` works; so does a key-value store. This one keeps records in a `BTreeMap`:
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use std::sync::Mutex;
+//!
+//! use typed_sessions::store::{Commit, Record, SessionStore, StoreError};
+//!
+//! #[derive(Default)]
+//! struct MapStore(Mutex<BTreeMap<String, Record>>);
+//!
+//! impl SessionStore for MapStore {
+//!     async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
+//!         Ok(self.0.lock().unwrap().get(id).cloned())
+//!     }
+//!
+//!     async fn save(&self, commit: &Commit) -> Result<bool, StoreError> {
+//!         let mut records = self.0.lock().unwrap();
+//!         if let Some(old) = &commit.retire {
+//!             records.remove(old);
+//!         }
+//!         if !commit.replace && !records.contains_key(&commit.id) {
+//!             return Ok(false); // deleted or expired since the load: drop the changes
+//!         }
+//!         let record = records.entry(commit.id.clone()).or_default();
+//!         commit.apply_to(record); // on replace, clears the old entries first
+//!         Ok(true)
+//!     }
+//!
+//!     async fn delete(&self, id: &str) -> Result<(), StoreError> {
+//!         self.0.lock().unwrap().remove(id);
+//!         Ok(())
+//!     }
+//! }
+//! # let _ = typed_sessions::ServerSessionFactory::builder(
+//! #     "a secret of at least thirty-two bytes", MapStore::default()).build().unwrap();
+//! ```
+//!
+//! (This one never expires records: a real store keeps [`Commit::ttl`].)
+
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::time::Duration;
+
+pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "redis")]
+pub use redis::{RedisConnection, RedisStore};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::{CleanupTask, InvalidTableName};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+use crate::error::SessionError;
+
+/// A boxed error from a store's client library.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What a store keeps for one session id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Record {
+    /// When the session was created, in Unix seconds.
+    pub created: f64,
+    /// When the session was last saved or renewed, in Unix seconds: the factory's timeout
+    /// and reissue time count from here.
+    pub accessed: f64,
+    /// Each session key with its value as JSON text. Order is not significant.
+    pub entries: Vec<(String, String)>,
+}
+
+/// One atomic save, as a [`ServerSessionFactory`] asks a store to apply it.
+///
+/// - `replace == false` (the session was loaded from the store under `id`): set the keys
+///   in `set`, delete the keys in `remove`, keep every other key, update `accessed` and
+///   the TTL. If the store has no record under `id` any more (it expired, or a concurrent
+///   request invalidated it), change nothing and return `false`: the changes are dropped
+///   rather than resurrecting a partial session.
+/// - `replace == true` (a new session, or a new id after `invalidate` / `regenerate_id`):
+///   make `id` hold exactly `set` (and `created`, `accessed`, the TTL), and delete the
+///   record under `retire` if there is one, in the same atomic step.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Commit {
+    /// The session id to write.
+    pub id: String,
+    /// Whether `set` is the whole state (see above).
+    pub replace: bool,
+    /// A record to delete in the same step (the session's previous id).
+    pub retire: Option<String>,
+    /// Keys to write, each with its JSON text.
+    pub set: Vec<(String, String)>,
+    /// Keys to delete.
+    pub remove: Vec<String>,
+    /// When the session was created, in Unix seconds.
+    pub created: f64,
+    /// The new `accessed` time, in Unix seconds.
+    pub accessed: f64,
+    /// How long the record lives after this save without another one (the factory's
+    /// timeout); `None`: until deleted.
+    pub ttl: Option<Duration>,
+}
+
+impl Commit {
+    /// Applies `set`, `remove`, `created` (on replace) and `accessed` to a record held in
+    /// memory: a helper for stores that keep [`Record`]s as they are (see the module
+    /// docs).
+    ///
+    /// Linear in the sizes of the record and the commit: a session of thousands of keys
+    /// saves as fast per key as a small one.
+    pub fn apply_to(&self, record: &mut Record) {
+        if self.replace {
+            record.entries.clear();
+            record.created = self.created;
+        }
+        if !self.remove.is_empty() {
+            let remove: HashSet<&str> = self.remove.iter().map(String::as_str).collect();
+            record
+                .entries
+                .retain(|(key, _)| !remove.contains(key.as_str()));
+        }
+        if !self.set.is_empty() {
+            // Each key's text to write; a key set twice writes its last text.
+            let mut pending: HashMap<&str, &str> = self
+                .set
+                .iter()
+                .map(|(key, text)| (key.as_str(), text.as_str()))
+                .collect();
+            for (key, text) in &mut record.entries {
+                if let Some(new) = pending.remove(key.as_str()) {
+                    new.clone_into(text);
+                }
+            }
+            for (key, _) in &self.set {
+                if let Some(text) = pending.remove(key.as_str()) {
+                    record.entries.push((key.clone(), text.to_owned()));
+                }
+            }
+        }
+        record.accessed = self.accessed;
+    }
+}
+
+/// Where server-side sessions live. Implement it to keep sessions in your own database;
+/// see the [module docs](self) for a worked example.
+///
+/// The futures must be `Send` (a web server moves requests between threads). `async fn`
+/// in the impl is fine when what it holds across `.await` is `Send`.
+pub trait SessionStore: Send + Sync + 'static {
+    /// The record under `id`, or `None` when there is none (never created, expired or
+    /// deleted).
+    fn load(&self, id: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
+
+    /// Applies a [`Commit`] atomically. Returns `false` when a partial save
+    /// (`replace == false`) found no record under its id and so changed nothing: the
+    /// factory then reports [`Saved::Discarded`](crate::Saved::Discarded).
+    fn save(&self, commit: &Commit) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes the record under `id`, if any.
+    fn delete(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A store failed, or a session could not be saved. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be reached (connection refused or dropped, timeout). Through the
+    /// axum and actix-web adapters the request gets `503 Service Unavailable`.
+    #[error("the session store is unavailable: {reason}")]
+    Unavailable {
+        /// What the client library said.
+        reason: String,
+        /// The client library's error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The store holds data for this session that cannot be read (a key or value that is
+    /// not UTF-8, a timestamp that is not a number). The data is left as it is.
+    #[error("session key `{key}` in the store cannot be read: {reason}")]
+    Corrupt {
+        /// The session key (or metadata field) involved.
+        key: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// The store answered with an error.
+    #[error("the session store failed: {reason}")]
+    Backend {
+        /// What the client library said.
+        reason: String,
+        /// The client library's error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The session itself cannot be saved (a value that cannot be JSON); see
+    /// [`SessionError`].
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl StoreError {
+    /// An unreachable store, with the client library's error.
+    pub fn unavailable(source: impl Into<BoxError>) -> Self {
+        let source = source.into();
+        Self::Unavailable {
+            reason: source.to_string(),
+            source: Some(source),
+        }
+    }
+
+    /// A store that answered with an error, with the client library's error.
+    pub fn backend(source: impl Into<BoxError>) -> Self {
+        let source = source.into();
+        Self::Backend {
+            reason: source.to_string(),
+            source: Some(source),
+        }
+    }
+
+    /// Whether the store could not be reached: answered with `503` (see [`status`](Self::status)).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(replace: bool, set: &[(&str, &str)], remove: &[&str]) -> Commit {
+        Commit {
+            id: "id".into(),
+            replace,
+            retire: None,
+            set: set.iter().map(|&(k, v)| (k.into(), v.into())).collect(),
+            remove: remove.iter().map(|&k| k.into()).collect(),
+            created: 1.0,
+            accessed: 2.0,
+            ttl: None,
+        }
+    }
+
+    #[test]
+    fn apply_to_sets_removes_and_replaces() {
+        let mut record = Record {
+            created: 0.0,
+            accessed: 0.0,
+            entries: vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+        };
+        commit(
+            false,
+            &[("b", "20"), ("c", "3"), ("d", "4"), ("c", "30")],
+            &["a"],
+        )
+        .apply_to(&mut record);
+        let entries: Vec<(&str, &str)> = record
+            .entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(entries, [("b", "20"), ("c", "30"), ("d", "4")]);
+        assert_eq!((record.created, record.accessed), (0.0, 2.0));
+
+        commit(true, &[("z", "0")], &[]).apply_to(&mut record);
+        assert_eq!(record.entries, [("z".to_owned(), "0".to_owned())]);
+        assert_eq!(record.created, 1.0);
+    }
+}

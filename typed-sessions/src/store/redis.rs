@@ -1,0 +1,479 @@
+//! [`RedisStore`]: server-side sessions in Redis, one hash per session.
+
+use std::fmt;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::Slot;
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
+
+use super::{Commit, Record, SessionStore, StoreError};
+
+/// Sessions in Redis or Redis Cluster (feature `redis`), through a [`ConnectionManager`]
+/// that reconnects by itself, or a [`ClusterConnection`] that follows the cluster's slots.
+///
+/// Each session is one hash under `prefix + id` (prefix `session:` by default): field
+/// `k:<key>` holds a session key's JSON text, fields `m:created` and `m:accessed` the
+/// timestamps (user keys and metadata cannot collide). The factory's timeout is the hash's
+/// TTL, renewed on every save.
+///
+/// A save is one atomic step: a Lua script that, only if the hash still exists, `HSET`s the
+/// written keys, `HDEL`s the removed ones and renews the TTL; a new or renamed session is a
+/// `MULTI`/`EXEC` of `DEL`, `HSET`, `PEXPIRE` and the old id's `DEL`.
+///
+/// # Redis Cluster
+///
+/// [`connect_cluster`](Self::connect_cluster) takes any prefix. Each session is one key, so
+/// sessions spread over the masters by their ids, and every save but a rename touches one
+/// key. A rename ([`Session::regenerate_id`](crate::Session::regenerate_id),
+/// [`Session::invalidate`](crate::Session::invalidate)) touches the old id and the new one,
+/// which a cluster can only change in one `MULTI` when they share a slot. When they do not
+/// (nearly always, with a prefix without a hash tag), the store deletes the old id first,
+/// then writes the new record: if the second step fails, the user is signed out, but the
+/// old id never outlives the rename. A prefix with a hash tag (`{session}:`) makes every
+/// rename one atomic `MULTI` again, at the price of keeping every session in one slot, so
+/// on one master.
+///
+/// When Redis cannot be reached, loads and saves fail with
+/// [`StoreError::Unavailable`] (the axum layer answers `503`); nothing is overwritten.
+///
+/// ```no_run
+/// use typed_sessions::ServerSessionFactory;
+/// use typed_sessions::store::RedisStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::connect("redis://127.0.0.1:6379/").await?.with_prefix("myapp:session:");
+/// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", store)
+///     .httponly(true)
+///     .build()?;
+/// # let _ = factory;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: RedisConnection,
+    prefix: String,
+}
+
+/// The connection of a [`RedisStore`], for your own commands: it implements the redis
+/// crate's [`ConnectionLike`], so `cmd.query_async(&mut store.connection().clone())` works
+/// on either kind.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum RedisConnection {
+    /// One server (or a primary behind a proxy), reconnecting by itself.
+    Single(ConnectionManager),
+    /// A Redis Cluster: commands go to the master of their key's slot.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
+/// The partial save. KEYS[1]: the hash. ARGV: TTL in ms (0: none), `accessed`, the number
+/// of fields to set, the fields and values to set, then the fields to delete.
+///
+/// Lua's `unpack` returns a few thousand values at most (`LUAI_MAXCSTACK`), so the fields go
+/// to `HSET` and `HDEL` in chunks of 1,000 arguments (an even number: 500 field-value pairs
+/// per `HSET`); the script as a whole stays one atomic step.
+const UPDATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local last_set = 3 + 2 * tonumber(ARGV[3])
+local chunk = 1000
+redis.call('HSET', KEYS[1], 'm:accessed', ARGV[2])
+for first = 4, last_set, chunk do
+  redis.call('HSET', KEYS[1], unpack(ARGV, first, math.min(first + chunk - 1, last_set)))
+end
+for first = last_set + 1, #ARGV, chunk do
+  redis.call('HDEL', KEYS[1], unpack(ARGV, first, math.min(first + chunk - 1, #ARGV)))
+end
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+return 1
+";
+
+/// The script with its SHA-1 computed once (`EVALSHA`, falling back to `EVAL` when the
+/// server does not have it yet).
+static UPDATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(UPDATE));
+
+const KEY_PREFIX: &str = "k:";
+const CREATED: &str = "m:created";
+const ACCESSED: &str = "m:accessed";
+
+impl RedisStore {
+    /// A store on a connection manager you configured.
+    pub fn new(conn: ConnectionManager) -> Self {
+        Self {
+            conn: RedisConnection::Single(conn),
+            prefix: "session:".to_owned(),
+        }
+    }
+
+    /// A store on a Redis Cluster connection you configured (see [the type's
+    /// docs](Self#redis-cluster)).
+    pub fn new_cluster(conn: ClusterConnection) -> Self {
+        Self {
+            conn: RedisConnection::Cluster(conn),
+            prefix: "session:".to_owned(),
+        }
+    }
+
+    /// Connects to the Redis Cluster that the nodes at `urls` (`redis://host:port/`, one or
+    /// more) belong to, with the timeouts of [`connect`](Self::connect); the connection
+    /// learns the other nodes and the slots from them, and follows the cluster's changes.
+    ///
+    /// Unlike [`connect`](Self::connect) it connects at once: the error is
+    /// [`StoreError::Unavailable`] when no node answers, [`StoreError::Backend`] for a
+    /// malformed URL.
+    ///
+    /// ```no_run
+    /// use typed_sessions::store::RedisStore;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisStore::connect_cluster([
+    ///     "redis://10.0.0.1:6379/",
+    ///     "redis://10.0.0.2:6379/",
+    ///     "redis://10.0.0.3:6379/",
+    /// ])
+    /// .await?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_cluster<I>(urls: I) -> Result<Self, StoreError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let urls: Vec<String> = urls
+            .into_iter()
+            .map(|url| url.as_ref().to_owned())
+            .collect();
+        let client = ClusterClient::builder(urls)
+            .retries(2)
+            .max_retry_wait(200)
+            .connection_timeout(Duration::from_secs(1))
+            .response_timeout(Duration::from_millis(500))
+            .build()
+            .map_err(StoreError::backend)?;
+        let conn = client.get_async_connection().await.map_err(redis_error)?;
+        Ok(Self::new_cluster(conn))
+    }
+
+    /// Connects lazily to the Redis at `url` (`redis://host:port/db`): the app starts even
+    /// when Redis is down, and requests fail with [`StoreError::Unavailable`] until it is
+    /// back. Each attempt times out after a second, a command after half a second, and a
+    /// request retries the connection twice at most.
+    ///
+    /// An error only for a malformed URL.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(StoreError::backend)?;
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(200))
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_millis(500)));
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(redis_error)?;
+        Ok(Self::new(conn))
+    }
+
+    /// The prefix of the Redis keys (default `session:`).
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The Redis key of a session id.
+    pub fn redis_key(&self, id: &str) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + id.len());
+        key.push_str(&self.prefix);
+        key.push_str(id);
+        key
+    }
+
+    /// The connection, for your own commands.
+    pub fn connection(&self) -> &RedisConnection {
+        &self.conn
+    }
+
+    /// Whether a rename from `old` to `new` (Redis keys) must run as two steps: on a
+    /// cluster, when the keys are in different slots (see the type's docs).
+    fn rename_in_two_steps(&self, old: &str, new: &str) -> bool {
+        matches!(self.conn, RedisConnection::Cluster(_)) && Slot::for_key(old) != Slot::for_key(new)
+    }
+}
+
+impl SessionStore for RedisStore {
+    async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let mut conn = self.conn.clone();
+        let reply: Value = redis::cmd("HGETALL")
+            .arg(self.redis_key(id))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        parse_record(reply)
+    }
+
+    async fn save(&self, commit: &Commit) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.redis_key(&commit.id);
+        let ttl_ms = commit.ttl.map_or(0, |ttl| {
+            u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+        });
+        if !commit.replace {
+            let mut invocation = UPDATE_SCRIPT.key(&key);
+            invocation
+                .arg(ttl_ms)
+                .arg(timestamp(commit.accessed))
+                .arg(commit.set.len());
+            for (field, text) in &commit.set {
+                invocation.arg(field_name(field)).arg(text.as_str());
+            }
+            for field in &commit.remove {
+                invocation.arg(field_name(field));
+            }
+            let applied: i64 = invocation
+                .invoke_async(&mut conn)
+                .await
+                .map_err(redis_error)?;
+            return Ok(applied == 1);
+        }
+        let mut retire = commit.retire.as_deref().map(|old| self.redis_key(old));
+        if let Some(old) = retire.take_if(|old| self.rename_in_two_steps(old, &key)) {
+            // First the old id, so that a failure of the write below signs the user out
+            // rather than leave the old id alive.
+            let _: Value = redis::cmd("DEL")
+                .arg(old)
+                .query_async(&mut conn)
+                .await
+                .map_err(redis_error)?;
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(&key).ignore();
+        let hset = pipe
+            .cmd("HSET")
+            .arg(&key)
+            .arg(CREATED)
+            .arg(timestamp(commit.created))
+            .arg(ACCESSED)
+            .arg(timestamp(commit.accessed));
+        for (field, text) in &commit.set {
+            hset.arg(field_name(field)).arg(text.as_str());
+        }
+        hset.ignore();
+        if ttl_ms > 0 {
+            pipe.cmd("PEXPIRE").arg(&key).arg(ttl_ms).ignore();
+        }
+        if let Some(old) = retire {
+            pipe.del(old).ignore();
+        }
+        let () = pipe.query_async(&mut conn).await.map_err(redis_error)?;
+        Ok(true)
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: Value = redis::cmd("DEL")
+            .arg(self.redis_key(id))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn field_name(key: &str) -> String {
+    let mut field = String::with_capacity(KEY_PREFIX.len() + key.len());
+    field.push_str(KEY_PREFIX);
+    field.push_str(key);
+    field
+}
+
+/// Timestamps as Rust prints an `f64`: the shortest text that reads back the same.
+fn timestamp(t: f64) -> String {
+    t.to_string()
+}
+
+fn redis_error(err: RedisError) -> StoreError {
+    if err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_refusal()
+        || err.is_connection_dropped()
+    {
+        StoreError::unavailable(err)
+    } else {
+        StoreError::backend(err)
+    }
+}
+
+/// A record from an `HGETALL` reply (a flat array in RESP2, a map in RESP3). Never
+/// panics: fields that are not UTF-8 or timestamps that are not numbers are errors naming
+/// the field; fields without a known prefix are left alone.
+fn parse_record(reply: Value) -> Result<Option<Record>, StoreError> {
+    let pairs: Vec<(Value, Value)> = match reply {
+        Value::Array(items) => {
+            let mut items = items.into_iter();
+            let mut pairs = Vec::with_capacity(items.len() / 2);
+            while let (Some(field), Some(value)) = (items.next(), items.next()) {
+                pairs.push((field, value));
+            }
+            pairs
+        }
+        Value::Map(pairs) => pairs,
+        Value::Nil => Vec::new(),
+        other => {
+            return Err(StoreError::Backend {
+                reason: format!("HGETALL answered {other:?}"),
+                source: None,
+            });
+        }
+    };
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let mut created = None;
+    let mut accessed = None;
+    let mut entries = Vec::with_capacity(pairs.len());
+    for (field, value) in pairs {
+        let field = text(field, None)?;
+        if let Some(key) = field.strip_prefix(KEY_PREFIX) {
+            let value = text(value, Some(key))?;
+            entries.push((key.to_owned(), value));
+        } else if field == CREATED || field == ACCESSED {
+            let value = text(value, Some(&field))?;
+            let t = value
+                .parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite())
+                .ok_or_else(|| StoreError::Corrupt {
+                    key: field.clone(),
+                    reason: format!("the timestamp `{value}` is not a number"),
+                })?;
+            if field == CREATED {
+                created = Some(t);
+            } else {
+                accessed = Some(t);
+            }
+        }
+    }
+    let missing = |field: &str| StoreError::Corrupt {
+        key: field.to_owned(),
+        reason: "the session's hash has no such field".to_owned(),
+    };
+    Ok(Some(Record {
+        created: created.ok_or_else(|| missing(CREATED))?,
+        accessed: accessed.ok_or_else(|| missing(ACCESSED))?,
+        entries,
+    }))
+}
+
+/// The text of a bulk string; `key` names the session key for the error (`None`: the
+/// value is a field name).
+fn text(value: Value, key: Option<&str>) -> Result<String, StoreError> {
+    let bytes = match value {
+        Value::BulkString(bytes) => bytes,
+        Value::SimpleString(text) => return Ok(text),
+        other => {
+            return Err(StoreError::Corrupt {
+                key: key.unwrap_or("?").to_owned(),
+                reason: format!("Redis answered {other:?} instead of a string"),
+            });
+        }
+    };
+    String::from_utf8(bytes).map_err(|err| StoreError::Corrupt {
+        key: key.map_or_else(
+            || String::from_utf8_lossy(err.as_bytes()).into_owned(),
+            str::to_owned,
+        ),
+        reason: "it is not UTF-8".to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &[u8]) -> Value {
+        Value::BulkString(s.to_vec())
+    }
+
+    #[test]
+    fn parses_a_flat_reply_and_ignores_unknown_fields() {
+        let reply = Value::Array(vec![
+            bulk(b"m:created"),
+            bulk(b"1700000000"),
+            bulk(b"k:cart"),
+            bulk(b"[1,2]"),
+            bulk(b"other"),
+            bulk(b"x"),
+            bulk(b"m:accessed"),
+            bulk(b"1700000001.5"),
+        ]);
+        let record = parse_record(reply).unwrap().unwrap();
+        assert_eq!(record.created, 1_700_000_000.0);
+        assert_eq!(record.accessed, 1_700_000_001.5);
+        assert_eq!(record.entries, [("cart".to_owned(), "[1,2]".to_owned())]);
+        assert_eq!(parse_record(Value::Array(vec![])).unwrap(), None);
+    }
+
+    #[test]
+    fn bad_data_is_an_error_naming_the_key() {
+        let reply = Value::Array(vec![
+            bulk(b"m:created"),
+            bulk(b"1"),
+            bulk(b"m:accessed"),
+            bulk(b"1"),
+            bulk(b"k:cart"),
+            bulk(b"\xff\xfe"),
+        ]);
+        let err = parse_record(reply).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt { key, .. } if key == "cart"),
+            "{err}"
+        );
+        let reply = Value::Array(vec![bulk(b"m:created"), bulk(b"soon"), bulk(b"m:accessed")]);
+        let err = parse_record(reply).unwrap_err();
+        assert!(err.to_string().contains("m:created"), "{err}");
+        let reply = Value::Array(vec![bulk(b"k:a"), bulk(b"1")]);
+        assert!(parse_record(reply).is_err());
+    }
+}
