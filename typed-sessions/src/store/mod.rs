@@ -86,6 +86,8 @@ mod redis;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(all(feature = "tls", any(feature = "redis", feature = "postgres")))]
+mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -100,6 +102,8 @@ pub use redis::{RedisConnection, RedisStore};
 pub use sql::{CleanupTask, InvalidTableName};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+#[cfg(all(feature = "tls", any(feature = "redis", feature = "postgres")))]
+pub use tls::TlsOptions;
 
 use crate::error::SessionError;
 
