@@ -153,6 +153,14 @@ async fn a_plain_redis_url_to_the_tls_port_is_unavailable() {
     let store = RedisStore::connect(&url).await.unwrap();
     let err = load_error(store).await;
     assert!(err.is_unavailable(), "{err}");
+    assert!(err.to_string().contains("use a rediss:// URL"), "{err}");
+    let urls = redis_cluster_tls_urls()
+        .iter()
+        .map(|url| url.replace("rediss://", "redis://"))
+        .collect::<Vec<_>>();
+    let err = RedisStore::connect_cluster(urls).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(err.to_string().contains("use a rediss:// URL"), "{err}");
     // And TLS options with a plain URL are refused at once.
     let err = RedisStore::connect_with(&url, &ca()).await.unwrap_err();
     assert!(err.to_string().contains("not rediss://"), "{err}");

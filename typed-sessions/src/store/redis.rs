@@ -56,8 +56,9 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// A certificate that does not verify is a [`StoreError::Unavailable`] whose reason starts
 /// with `TLS certificate verification failed` and says whether the CA is unknown or the
 /// host name does not match. A `redis://` URL to a port that speaks only TLS fails as an
-/// unreachable server (the server drops the connection). Without the `tls` feature, a
-/// `rediss://` URL is refused with an error naming the feature.
+/// unreachable server (the server drops the connection), with a reason that suggests
+/// `rediss://`. Without the `tls` feature, a `rediss://` URL is refused at once with an
+/// error naming the feature.
 ///
 /// ```no_run
 /// use typed_sessions::store::{RedisStore, TlsOptions};
@@ -99,6 +100,9 @@ use super::{Commit, Record, SessionStore, StoreError};
 pub struct RedisStore {
     conn: RedisConnection,
     prefix: String,
+    /// Connected by [`RedisStore::connect`] or [`RedisStore::connect_cluster`] with
+    /// `redis://` URLs: a connection the server drops then hints at `rediss://`.
+    plain: bool,
 }
 
 /// The connection of a [`RedisStore`], for your own commands: it implements the redis
@@ -177,6 +181,7 @@ impl RedisStore {
         Self {
             conn: RedisConnection::Single(conn),
             prefix: "session:".to_owned(),
+            plain: false,
         }
     }
 
@@ -186,6 +191,7 @@ impl RedisStore {
         Self {
             conn: RedisConnection::Cluster(conn),
             prefix: "session:".to_owned(),
+            plain: false,
         }
     }
 
@@ -222,7 +228,8 @@ impl RedisStore {
         if urls.iter().any(|url| is_tls(url)) {
             super::tls::install_crypto_provider();
         }
-        Self::cluster(ClusterClient::builder(urls)).await
+        let plain = !urls.iter().any(|url| is_tls(url));
+        Self::cluster(ClusterClient::builder(urls), plain).await
     }
 
     /// [`connect_cluster`](Self::connect_cluster) over TLS (feature `tls`), trusting the
@@ -260,10 +267,13 @@ impl RedisStore {
             });
         }
         super::tls::install_crypto_provider();
-        Self::cluster(ClusterClient::builder(urls).certs(certificates(tls))).await
+        Self::cluster(ClusterClient::builder(urls).certs(certificates(tls)), false).await
     }
 
-    async fn cluster(builder: redis::cluster::ClusterClientBuilder) -> Result<Self, StoreError> {
+    async fn cluster(
+        builder: redis::cluster::ClusterClientBuilder,
+        plain: bool,
+    ) -> Result<Self, StoreError> {
         let client = builder
             .retries(2)
             .max_retry_wait(200)
@@ -271,8 +281,13 @@ impl RedisStore {
             .response_timeout(Duration::from_millis(500))
             .build()
             .map_err(StoreError::backend)?;
-        let conn = client.get_async_connection().await.map_err(redis_error)?;
-        Ok(Self::new_cluster(conn))
+        let conn = client
+            .get_async_connection()
+            .await
+            .map_err(|err| redis_error(err, plain))?;
+        let mut store = Self::new_cluster(conn);
+        store.plain = plain;
+        Ok(store)
     }
 
     /// Connects lazily to the Redis at `url` (`redis://host:port/db`, or `rediss://` over
@@ -293,7 +308,9 @@ impl RedisStore {
             });
         }
         let client = redis::Client::open(url).map_err(url_error)?;
-        Self::lazy(client)
+        let mut store = Self::lazy(client)?;
+        store.plain = !is_tls(url);
+        Ok(store)
     }
 
     /// [`connect`](Self::connect) over TLS (feature `tls`), trusting the CAs of `tls`
@@ -317,7 +334,8 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(200))
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_millis(500)));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(redis_error)?;
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|err| redis_error(err, false))?;
         Ok(Self::new(conn))
     }
 
@@ -340,6 +358,10 @@ impl RedisStore {
         &self.conn
     }
 
+    fn error(&self, err: RedisError) -> StoreError {
+        redis_error(err, self.plain)
+    }
+
     /// Whether a rename from `old` to `new` (Redis keys) must run as two steps: on a
     /// cluster, when the keys are in different slots (see the type's docs).
     fn rename_in_two_steps(&self, old: &str, new: &str) -> bool {
@@ -354,7 +376,7 @@ impl SessionStore for RedisStore {
             .arg(self.redis_key(id))
             .query_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.error(err))?;
         parse_record(reply)
     }
 
@@ -379,7 +401,7 @@ impl SessionStore for RedisStore {
             let applied: i64 = invocation
                 .invoke_async(&mut conn)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|err| self.error(err))?;
             return Ok(applied == 1);
         }
         let mut retire = commit.retire.as_deref().map(|old| self.redis_key(old));
@@ -390,7 +412,7 @@ impl SessionStore for RedisStore {
                 .arg(old)
                 .query_async(&mut conn)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|err| self.error(err))?;
         }
         let mut pipe = redis::pipe();
         pipe.atomic().del(&key).ignore();
@@ -411,7 +433,10 @@ impl SessionStore for RedisStore {
         if let Some(old) = retire {
             pipe.del(old).ignore();
         }
-        let () = pipe.query_async(&mut conn).await.map_err(redis_error)?;
+        let () = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|err| self.error(err))?;
         Ok(true)
     }
 
@@ -421,7 +446,7 @@ impl SessionStore for RedisStore {
             .arg(self.redis_key(id))
             .query_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.error(err))?;
         Ok(())
     }
 }
@@ -488,11 +513,22 @@ fn timestamp(t: f64) -> String {
     t.to_string()
 }
 
-fn redis_error(err: RedisError) -> StoreError {
+/// `plain`: the URL was `redis://`, so a dropped connection may be a server that speaks
+/// only TLS (it closes the connection on the first command in plain text).
+fn redis_error(err: RedisError, plain: bool) -> StoreError {
     #[cfg(feature = "tls")]
     if let Some(reason) = super::tls::tls_failure(&err) {
         return StoreError::Unavailable {
             reason,
+            source: Some(Box::new(err)),
+        };
+    }
+    if plain && err.is_connection_dropped() {
+        return StoreError::Unavailable {
+            reason: format!(
+                "{err} (the server dropped the connection: if it speaks only TLS, use a \
+                 rediss:// URL)"
+            ),
             source: Some(Box::new(err)),
         };
     }
