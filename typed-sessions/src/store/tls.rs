@@ -204,6 +204,7 @@ pub(crate) fn tls_failure(err: &(dyn Error + 'static)) -> Option<String> {
 /// The crypto provider of `rustls::ClientConfig::builder()`, which the redis crate calls:
 /// ring's, installed as the process's default unless the app installed one. Without it,
 /// an app whose other dependencies also enable rustls' `aws-lc-rs` would panic there.
+#[cfg(feature = "redis")]
 pub(crate) fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing a race to another installer is fine: a provider is in place either way.
