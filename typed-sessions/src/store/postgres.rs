@@ -107,7 +107,7 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// # TLS
 ///
 /// With the `tls` feature (rustls; no OpenSSL), the URL's `sslmode` is honoured, as managed
-/// PostgreSQL services (RDS, Cloud SQL, Azure, Supabase, Neon) expect:
+/// PostgreSQL services expect:
 ///
 /// | URL | connection |
 /// |---|---|
@@ -125,8 +125,10 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// failed` and says whether the CA is unknown or the host name does not match.
 ///
 /// ```no_run
+/// # #[cfg(feature = "tls")]
 /// use typed_sessions::store::{PostgresStore, TlsOptions};
 ///
+/// # #[cfg(feature = "tls")]
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // The CA in the URL:
@@ -140,6 +142,8 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// # let _ = store;
 /// # Ok(())
 /// # }
+/// # #[cfg(not(feature = "tls"))]
+/// # fn main() {}
 /// ```
 ///
 /// # Errors

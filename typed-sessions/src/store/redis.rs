@@ -42,8 +42,8 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// # TLS
 ///
 /// With the `tls` feature, a `rediss://` URL connects over TLS (rustls; no OpenSSL), as
-/// managed Redis services (ElastiCache with in-transit encryption, Azure Cache, Upstash,
-/// Redis Cloud, Memorystore) require: `rediss://[user]:password@host:port/db`, for
+/// managed Redis services with in-transit encryption require:
+/// `rediss://[user]:password@host:port/db`, for
 /// [`connect`](Self::connect) and [`connect_cluster`](Self::connect_cluster) alike (every
 /// node URL `rediss://`; the nodes the cluster announces are reached over TLS too).
 ///
@@ -61,8 +61,10 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// error naming the feature.
 ///
 /// ```no_run
+/// # #[cfg(feature = "tls")]
 /// use typed_sessions::store::{RedisStore, TlsOptions};
 ///
+/// # #[cfg(feature = "tls")]
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // A public certificate: the system's roots are enough.
@@ -73,6 +75,8 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// # let _ = store;
 /// # Ok(())
 /// # }
+/// # #[cfg(not(feature = "tls"))]
+/// # fn main() {}
 /// ```
 ///
 /// The URL, and its password, appear in no error and no `Debug` output.
