@@ -199,6 +199,19 @@ pub enum Rejection {
     /// The store has no session under the cookie's id: it expired or was deleted. The
     /// request gets a new session under a new id (never the client's).
     UnknownSessionId,
+    /// The session was created longer ago than the factory's
+    /// [`max_lifetime`](crate::Builder::max_lifetime), however recently it was used: a
+    /// stolen cookie cannot be kept alive forever.
+    TooOld,
+    /// A timestamp lies further in the future than clock skew explains
+    /// ([`MAX_CLOCK_SKEW`](crate::MAX_CLOCK_SKEW)): such a cookie or record would never time
+    /// out.
+    FromTheFuture,
+    /// The store holds a record under the cookie's id that cannot be read (a value that is
+    /// not UTF-8 or not JSON, a timestamp that is not a number, a missing field). The request
+    /// gets a new session under a new id, and its first save deletes the unreadable record;
+    /// an error naming the store and a hash of the id is logged.
+    CorruptRecord,
 }
 
 impl Rejection {
@@ -216,6 +229,9 @@ impl Rejection {
             Self::TimedOut => "timed out",
             Self::BadSessionId => "bad session id",
             Self::UnknownSessionId => "unknown session id",
+            Self::TooOld => "too old",
+            Self::FromTheFuture => "from the future",
+            Self::CorruptRecord => "corrupt record",
         }
     }
 
@@ -233,6 +249,9 @@ impl Rejection {
             Self::TimedOut => "the session timed out",
             Self::BadSessionId => "the signed value is not a session id",
             Self::UnknownSessionId => "the store has no session under this id",
+            Self::TooOld => "the session is older than the factory's maximum lifetime",
+            Self::FromTheFuture => "a timestamp lies in the future beyond the allowed clock skew",
+            Self::CorruptRecord => "the store's record under this id cannot be read",
         }
     }
 }

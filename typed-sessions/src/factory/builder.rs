@@ -163,6 +163,29 @@ impl<K> Builder<K> {
         self
     }
 
+    /// How long a session may live from its creation, however active it is (default one
+    /// day); `None` means forever, as in Pyramid. A session older than this starts fresh
+    /// (the request's cookie is refused as [`Rejection::TooOld`](crate::Rejection::TooOld)),
+    /// so a stolen cookie cannot be kept alive by using it, and a signed-in user signs in
+    /// again at least daily. Apps whose users stay signed in for weeks set a longer one (and
+    /// keep the sign-in itself short-lived elsewhere).
+    pub fn max_lifetime(mut self, lifetime: impl Into<Option<Duration>>) -> Self {
+        self.settings.policy.max_lifetime = lifetime.into().map(|d| d.as_secs_f64());
+        self
+    }
+
+    /// The status that answers a request whose session changes were discarded instead of
+    /// saved ([`Saved::Discarded`](crate::Saved::Discarded): the server-side record was
+    /// deleted by a sign-out elsewhere, rotated or expired while the request ran). Default
+    /// `409 Conflict` with an empty body and no `Set-Cookie`, through the axum and actix-web
+    /// adapters, so the client is never told that a change it made was kept; an error
+    /// response (4xx, 5xx) stays as it is. `None` keeps the handler's response (the old
+    /// behaviour); the adapters then put `Saved::Discarded` in its extensions.
+    pub fn on_discarded(mut self, status: impl Into<Option<http::StatusCode>>) -> Self {
+        self.settings.policy.on_discarded = status.into();
+        self
+    }
+
     /// The clock the factory reads (default the system clock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.settings.clock = Arc::new(clock);

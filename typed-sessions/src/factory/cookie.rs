@@ -193,6 +193,9 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         let text = String::from_utf8(opened.payload).map_err(|_| Rejection::NotUtf8)?;
         let parsed = payload::parse(&text)?;
         let times = parsed.times;
+        if let Some(rejection) = self.settings.policy.refuses(times, now) {
+            return Err(rejection);
+        }
         if self.settings.policy.timed_out(times, now) {
             // As in Pyramid, a timed-out session keeps its timestamps; only its state goes.
             self.settings.log_rejection(Rejection::TimedOut);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cookie::{Cookie, SameSite};
 use http::header::COOKIE;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Rejection, SessionError};
@@ -60,7 +60,21 @@ pub(crate) struct Policy {
     pub timeout: Option<f64>,
     pub reissue_time: Option<f64>,
     pub set_on_exception: bool,
+    /// How long a session may live from `created`, whatever its activity.
+    pub max_lifetime: Option<f64>,
+    /// The status that replaces a successful response whose session changes were discarded
+    /// (`None`: the response stays).
+    pub on_discarded: Option<StatusCode>,
 }
+
+/// How far in the future a cookie's or record's timestamps may lie, in seconds: servers
+/// that share a secret (a Rust service and a Pyramid app) disagree about the time by
+/// fractions of a second when they keep it with NTP; a minute leaves room for a clock that
+/// is briefly off, and refuses `1e308` and "now + 10⁹ s", which would never time out.
+pub const MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The default [`max_lifetime`](crate::Builder::max_lifetime): one day.
+pub(crate) const DEFAULT_MAX_LIFETIME: f64 = 24.0 * 3600.0;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -92,6 +106,8 @@ impl Default for Policy {
             timeout: Some(1200.0),
             reissue_time: Some(0.0),
             set_on_exception: true,
+            max_lifetime: Some(DEFAULT_MAX_LIFETIME),
+            on_discarded: Some(StatusCode::CONFLICT),
         }
     }
 }
@@ -104,12 +120,27 @@ impl Settings {
 
     /// Logs why a request's cookie was not used, never its value: the request gets an empty
     /// session.
+    ///
+    /// A session that merely ended (timed out, or gone from the store) is logged at `debug`;
+    /// a cookie that is not what this factory wrote (tampered, signed with another secret,
+    /// truncated), one from the future, or past its lifetime at `info`, under the target
+    /// `typed_sessions::rejected`, so an operator can see them (`RUST_LOG=typed_sessions=info`).
     pub(crate) fn log_rejection(&self, rejection: Rejection) {
-        tracing::debug!(
-            cookie = %self.cookie.name,
-            reason = %rejection,
-            "session cookie not used; the session starts empty"
-        );
+        if matches!(rejection, Rejection::TimedOut | Rejection::UnknownSessionId) {
+            tracing::debug!(
+                target: "typed_sessions::rejected",
+                cookie = %self.cookie.name,
+                reason = %rejection,
+                "session cookie not used; the session starts empty"
+            );
+        } else {
+            tracing::info!(
+                target: "typed_sessions::rejected",
+                cookie = %self.cookie.name,
+                reason = %rejection,
+                "session cookie not used; the session starts empty"
+            );
+        }
     }
 
     /// The `Set-Cookie` cookie holding `value`, borrowing these attributes; the clock dates
@@ -177,6 +208,24 @@ impl Policy {
     pub(crate) fn timed_out(&self, times: Timestamps, now: f64) -> bool {
         self.timeout
             .is_some_and(|timeout| now - times.accessed > timeout)
+    }
+
+    /// Why a cookie or record carrying `times` cannot be used at `now` whatever its
+    /// activity: a timestamp from the future, or a session past its maximum lifetime. The
+    /// idle timeout is [`timed_out`](Self::timed_out), which Pyramid treats differently
+    /// (the timestamps are kept).
+    pub(crate) fn refuses(&self, times: Timestamps, now: f64) -> Option<Rejection> {
+        let skew = MAX_CLOCK_SKEW.as_secs_f64();
+        if times.accessed > now + skew || times.created > now + skew {
+            return Some(Rejection::FromTheFuture);
+        }
+        if self
+            .max_lifetime
+            .is_some_and(|lifetime| now - times.created > lifetime)
+        {
+            return Some(Rejection::TooOld);
+        }
+        None
     }
 }
 

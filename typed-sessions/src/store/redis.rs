@@ -241,7 +241,17 @@ impl SessionStore for RedisStore {
             .arg(self.redis_key(id))
             .query_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| {
+                if err.code() == Some("WRONGTYPE") {
+                    // Another program wrote a string or a list under the session's key.
+                    StoreError::Corrupt {
+                        key: "(the session's key)".to_owned(),
+                        reason: "it holds another Redis type than a hash".to_owned(),
+                    }
+                } else {
+                    redis_error(err)
+                }
+            })?;
         parse_record(reply)
     }
 
@@ -338,12 +348,29 @@ fn redis_error(err: RedisError) -> StoreError {
         || err.is_timeout()
         || err.is_connection_refusal()
         || err.is_connection_dropped()
+        || err.kind() == redis::ErrorKind::ClusterConnectionNotFound
+        || err
+            .code()
+            .is_some_and(|code| TRANSIENT_CODES.contains(&code))
     {
         StoreError::unavailable(err)
     } else {
         StoreError::backend(err)
     }
 }
+
+/// Server replies that mean "not now": the server loading its data set after a restart, a
+/// replica that was a master a moment ago, a cluster resharding or failing over, a master
+/// its replicas lost, a script running too long. Answered `503`, so clients retry; the
+/// cluster client already retries `TRYAGAIN` and follows `MOVED` / `ASK` itself.
+const TRANSIENT_CODES: [&str; 6] = [
+    "LOADING",
+    "READONLY",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "MASTERDOWN",
+    "BUSY",
+];
 
 /// A record from an `HGETALL` reply (a flat array in RESP2, a map in RESP3). Never
 /// panics: fields that are not UTF-8 or timestamps that are not numbers are errors naming
