@@ -18,7 +18,7 @@ use typed_sessions_examples::{actix_shop, shop};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
+        .with_env_filter(typed_sessions_examples::serve::log_filter())
         .with_writer(std::io::stderr)
         .init();
 

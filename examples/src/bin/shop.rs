@@ -12,7 +12,9 @@
 //! Serves on 127.0.0.1 only, port `PORT` (default 3000). Without `SESSION_SECRET` it signs
 //! cookies with a random secret made at start, so sessions end when it restarts. With
 //! `SESSION_STORE` the session is kept in that store and the cookie carries its signed id
-//! (the SQL stores' tables are created at start).
+//! (the SQL stores' tables are created at start). `RUST_LOG` sets the log level (default
+//! `info`); connections whose client is slow to send a request are closed (see
+//! [`serve`](typed_sessions_examples::serve)).
 
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
@@ -23,7 +25,7 @@ use typed_sessions_examples::shop;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
+        .with_env_filter(typed_sessions_examples::serve::log_filter())
         .with_writer(std::io::stderr)
         .init();
 
@@ -63,14 +65,6 @@ async fn main() -> ExitCode {
         let _ = tokio::signal::ctrl_c().await;
     };
     let _cleanup = shop.cleanup;
-    match axum::serve(listener, shop.app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    typed_sessions_examples::serve::serve(listener, shop.app, shutdown).await;
+    ExitCode::SUCCESS
 }
