@@ -463,6 +463,40 @@ mod tests {
         Value::BulkString(s.to_vec())
     }
 
+    /// The error a command gets when the server answers with the RESP error `reply`.
+    fn server_error(reply: &str) -> RedisError {
+        let value = redis::parse_redis_value(format!("-{reply}\r\n").as_bytes()).unwrap();
+        value.extract_error().unwrap_err()
+    }
+
+    #[test]
+    fn transient_server_replies_are_unavailable_and_others_are_backend_errors() {
+        for reply in [
+            "LOADING Redis is loading the dataset in memory",
+            "READONLY You can't write against a read only replica.",
+            "TRYAGAIN Multiple keys request during rehashing of slot",
+            "CLUSTERDOWN The cluster is down",
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            "BUSY Redis is busy running a script.",
+        ] {
+            let err = redis_error(server_error(reply));
+            assert!(err.is_unavailable(), "{reply}: {err}");
+            assert_eq!(
+                err.status(),
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "{reply}"
+            );
+        }
+        for reply in [
+            "ERR unknown command",
+            "NOSCRIPT No matching script",
+            "NOPERM no",
+        ] {
+            let err = redis_error(server_error(reply));
+            assert!(matches!(err, StoreError::Backend { .. }), "{reply}: {err}");
+        }
+    }
+
     #[test]
     fn parses_a_flat_reply_and_ignores_unknown_fields() {
         let reply = Value::Array(vec![
