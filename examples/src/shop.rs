@@ -130,6 +130,18 @@ pub fn app<F: ShopFactory>(factory: F) -> Router {
         .route("/health", get(health))
         .with_state(state)
         .layer(SessionLayer::new(factory))
+        // Outside the session layer: it sees the layer's answer to discarded changes.
+        .layer(axum::middleware::map_response(explain_conflict))
+}
+
+/// The session layer answers a request whose changes were discarded (its session was signed
+/// out elsewhere or expired meanwhile) with an empty `409`: the shop explains it.
+async fn explain_conflict(response: Response) -> Response {
+    if response.status() == StatusCode::CONFLICT {
+        (StatusCode::CONFLICT, html::conflict()).into_response()
+    } else {
+        response
+    }
 }
 
 impl IntoResponse for Reply {
