@@ -15,7 +15,6 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
-//!     .httponly(true)
 //!     .build()?;
 //!
 //! let mut session = factory.load(&HeaderMap::new()).await?; // no cookie: a new session
@@ -118,7 +117,8 @@ pub struct Record {
     pub entries: Vec<(String, String)>,
 }
 
-/// One atomic save, as a [`ServerSessionFactory`] asks a store to apply it.
+/// One atomic save, as a [`ServerSessionFactory`](crate::ServerSessionFactory) asks a store
+/// to apply it.
 ///
 /// - `replace == false` (the session was loaded from the store under `id`): set the keys
 ///   in `set`, delete the keys in `remove`, keep every other key, update `accessed` and
