@@ -236,6 +236,11 @@ const BAD_STRICTER: &[(&str, Rejection, &str)] = &[
 /// cookie must load here exactly as Pyramid loaded it.
 const LENIENT_REFUSED: &[(&str, Rejection, &str)] = &[
     (
+        "renewed_in_future",
+        Rejection::FromTheFuture,
+        "a cookie renewed beyond the allowed clock skew would never time out",
+    ),
+    (
         "over_padded",
         Rejection::BadBase64,
         "Python's decoder ignores excess padding",

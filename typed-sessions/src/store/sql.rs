@@ -315,10 +315,12 @@ mod tests {
     #[cfg(feature = "postgres")]
     #[test]
     fn unreachable_postgres_codes() {
-        for code in ["08006", "08001", "53300", "57P01"] {
+        for code in [
+            "08006", "08001", "53300", "57P01", "57P02", "57P03", "57014", "40001", "40P01",
+        ] {
             assert!(is_unavailable_code(Dialect::Postgres, code), "{code}");
         }
-        for code in ["23505", "42P01", "40001", "5"] {
+        for code in ["23505", "42P01", "22P02", "5"] {
             assert!(!is_unavailable_code(Dialect::Postgres, code), "{code}");
         }
     }
