@@ -58,11 +58,12 @@ use self::actions::{LoginForm, ProductForm, Reply, TokenForm};
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "tea";
 
-/// The shop's session factory: Pyramid's defaults, but `HttpOnly` (no script needs the
-/// cookie), a one-hour idle timeout, and a new cookie for a mere read at most once a minute.
+/// The shop's session factory: the builder's defaults (a `Secure`, `HttpOnly`,
+/// `SameSite=Lax` cookie; over plain HTTP, browsers and curl keep a `Secure` cookie from
+/// `http://localhost`, the address the binaries print), a one-hour idle timeout, and a new
+/// cookie for a mere read at most once a minute.
 pub fn factory(secret: impl Into<Secret>) -> Result<SignedCookieSessionFactory, BuildError> {
     SignedCookieSessionFactory::builder(secret)
-        .httponly(true)
         .timeout(Duration::from_secs(3600))
         .reissue_time(Duration::from_secs(60))
         .build()
@@ -75,7 +76,6 @@ pub fn server_factory<S: SessionStore>(
     store: S,
 ) -> Result<ServerSessionFactory<S>, BuildError> {
     ServerSessionFactory::builder(secret, store)
-        .httponly(true)
         .timeout(Duration::from_secs(3600))
         .reissue_time(Duration::from_secs(60))
         .build()
@@ -130,6 +130,18 @@ pub fn app<F: ShopFactory>(factory: F) -> Router {
         .route("/health", get(health))
         .with_state(state)
         .layer(SessionLayer::new(factory))
+        // Outside the session layer: it sees the layer's answer to discarded changes.
+        .layer(axum::middleware::map_response(explain_conflict))
+}
+
+/// The session layer answers a request whose changes were discarded (its session was signed
+/// out elsewhere or expired meanwhile) with an empty `409`: the shop explains it.
+async fn explain_conflict(response: Response) -> Response {
+    if response.status() == StatusCode::CONFLICT {
+        (StatusCode::CONFLICT, html::conflict()).into_response()
+    } else {
+        response
+    }
 }
 
 impl IntoResponse for Reply {

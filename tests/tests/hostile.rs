@@ -14,8 +14,10 @@ use typed_sessions::{
 const SECRET: &str = "a secret for hostile input tests, 32+ bytes";
 const NOW: f64 = 1_700_000_000.0;
 
+/// Pyramid's options: where an outcome is said to be Pyramid's, it is under them.
 fn factory() -> SignedCookieSessionFactory {
     SignedCookieSessionFactory::builder(SECRET)
+        .pyramid_defaults()
         .clock(ManualClock::new(NOW))
         .build()
         .unwrap()
@@ -84,18 +86,28 @@ fn odd_timestamps_have_defined_outcomes() {
             r#"[{accessed}, {created}, {{"a": 1}}]"#
         ))))
     };
-    // Far future: never timed out (as in Pyramid; only the server can sign such a cookie).
-    assert_eq!(load("99999999999", "0").load_outcome(), LoadOutcome::Loaded);
-    assert_eq!(load("1e300", "1e300").load_outcome(), LoadOutcome::Loaded);
-    // Negative and ancient: timed out.
+    // The far future: refused, even under Pyramid's defaults (which would never time such a
+    // session out), as only the server can sign such a cookie and it never writes one.
+    for (accessed, created) in [
+        ("99999999999", "0"),
+        ("1e300", "1e300"),
+        ("1700000000", "1800000000"),
+    ] {
+        assert_eq!(
+            load(accessed, created).load_outcome(),
+            LoadOutcome::Rejected(Rejection::FromTheFuture),
+            "{accessed}, {created}"
+        );
+    }
+    // Negative and ancient: timed out (Pyramid's defaults have no absolute lifetime).
     assert_eq!(
         load("-5", "-5").load_outcome(),
         LoadOutcome::Rejected(Rejection::TimedOut)
     );
-    // `created` later than `accessed`: loaded as it is.
-    let session = load("1700000000", "1800000000");
+    // `created` later than `accessed`, both in the past: loaded as it is.
+    let session = load("1699999990", "1699999995");
     assert_eq!(session.load_outcome(), LoadOutcome::Loaded);
-    assert_eq!(session.created(), 1_800_000_000.0);
+    assert_eq!(session.created(), 1_699_999_995.0);
     // Not numbers at all, or beyond f64.
     for (accessed, reason) in [
         ("NaN", Rejection::NotJson),
@@ -110,11 +122,16 @@ fn odd_timestamps_have_defined_outcomes() {
             "{accessed}"
         );
     }
-    // Huge but finite timestamps survive a save.
-    let mut session = load("1e300", "1e300");
-    session.insert("b", 2);
-    let value = factory.encode(&session).unwrap();
-    assert_eq!(factory.load_value(Some(&value)).created(), 1e300);
+    // With the builder's own defaults, an ancient session is past its absolute lifetime.
+    let safe = SignedCookieSessionFactory::builder(SECRET)
+        .clock(ManualClock::new(NOW))
+        .build()
+        .unwrap();
+    let ancient = sign(r#"[1699999990, -5, {"a": 1}]"#);
+    assert_eq!(
+        safe.load_value(Some(&ancient)).load_outcome(),
+        LoadOutcome::Rejected(Rejection::TooOld)
+    );
 }
 
 #[test]
@@ -204,11 +221,14 @@ fn a_stored_value_of_the_wrong_type_is_an_error_and_is_not_overwritten_by_reads(
 }
 
 #[test]
-fn rejections_are_logged_at_debug_with_their_reason() {
+fn rejections_are_logged_at_info_with_their_reason() {
     let ((), logged) = typed_sessions_tests::capture_logs(|| {
         factory().load_value(Some("not-a-cookie!"));
     });
-    assert!(logged.contains("DEBUG"), "{logged}");
+    assert!(
+        logged.contains("INFO typed_sessions::rejected"),
+        "a cookie this factory did not write is worth an operator's eye: {logged}"
+    );
     assert!(logged.contains("not URL-safe base64"), "{logged}");
     assert!(
         !logged.contains("not-a-cookie"),
@@ -221,6 +241,7 @@ fn timeout_none_and_reissue_none_never_rewrite() {
     let factory = SignedCookieSessionFactory::builder(SECRET)
         .timeout(None)
         .reissue_time(None)
+        .max_lifetime(None)
         .clock(ManualClock::new(NOW))
         .build()
         .unwrap();

@@ -232,7 +232,9 @@ async fn a_user_defined_store_runs_through_the_layer() {
 }
 
 /// A request whose session's record is deleted while it runs (a sign-out on another
-/// device): its changes are discarded, and the response says so in its extensions.
+/// device): its changes are discarded, and the response says so: `409` with no cookie by
+/// default, or, with `on_discarded(None)`, the handler's response with `Saved::Discarded`
+/// in its extensions.
 #[tokio::test]
 async fn a_discarded_save_is_visible_on_the_response() {
     let store = MapStore::default();
@@ -250,6 +252,28 @@ async fn a_discarded_save_is_visible_on_the_response() {
     let response = get_with(&app, "/", Some(&cookie)).await;
     assert_eq!(response.extensions().get::<typed_sessions::Saved>(), None);
 
+    let response = get_with(&app, "/add", Some(&cookie)).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(set_cookie(&response).is_none());
+    assert!(store.records.lock().unwrap().is_empty(), "not resurrected");
+
+    let store = MapStore::default();
+    let records = store.records.clone();
+    let deleted_meanwhile = move |session: SessionHandle| async move {
+        session.lock().insert("cart", "tea");
+        records.lock().unwrap().clear();
+        "added"
+    };
+    let factory = ServerSessionFactory::builder(SECRET, store.clone())
+        .reissue_time(None)
+        .on_discarded(None)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/", get(visit))
+        .route("/add", get(deleted_meanwhile))
+        .layer(SessionLayer::new(factory));
+    let cookie = set_cookie(&get_with(&app, "/", None).await).unwrap();
     let response = get_with(&app, "/add", Some(&cookie)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(

@@ -9,7 +9,7 @@ mod store_common;
 
 use serde_json::json;
 use store_common::*;
-use typed_sessions::store::{RedisStore, SessionStore, StoreError};
+use typed_sessions::store::{RedisStore, SessionStore};
 use typed_sessions::{ManualClock, Saved};
 
 async fn store() -> RedisStore {
@@ -164,7 +164,7 @@ async fn a_value_that_is_not_json_is_an_error_naming_the_key_and_is_kept() {
         .unwrap();
     assert_eq!(raw, "{not json", "not overwritten");
 
-    // Bytes that are not UTF-8: the load fails, naming the key, and writes nothing.
+    // Bytes that are not UTF-8: the record cannot be read, so the session starts afresh.
     let () = redis::cmd("HSET")
         .arg(&key)
         .arg("k:blob")
@@ -172,11 +172,107 @@ async fn a_value_that_is_not_json_is_an_error_naming_the_key_and_is_kept() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    let err = factory.load(&request(&cookie)).await.unwrap_err();
-    assert!(
-        matches!(&err, StoreError::Corrupt { key, .. } if key == "blob"),
-        "{err}"
+    a_corrupt_record_starts_a_fresh_session_and_goes(&factory, &cookie, "blob").await;
+}
+
+/// Records planted by hand that the store cannot read: each starts a fresh session (and
+/// goes at its first save) instead of failing every request of that session; a 1 MiB value
+/// is no corruption and loads.
+#[tokio::test]
+async fn planted_unreadable_records_start_fresh_sessions() {
+    let store = store().await;
+    let factory = factory(store.clone(), &clock());
+    let mut conn = store.connection().clone();
+    let plants: [(&str, &[u8], &str); 4] = [
+        ("m:created", b"soon", "m:created"),
+        ("m:accessed", b"1e999", "m:accessed"),
+        ("k:cart", b"\xc3\x28", "cart"),
+        ("m:created", b"", "m:created"),
+    ];
+    for (field, value, key) in plants {
+        let cookie = seed(&factory, json!({"cart": [1]})).await;
+        let id = id_of(&cookie);
+        let () = redis::cmd("HSET")
+            .arg(store.redis_key(&id))
+            .arg(field)
+            .arg(value)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        a_corrupt_record_starts_a_fresh_session_and_goes(&factory, &cookie, key).await;
+    }
+    // A hash without its timestamps (another program wrote it).
+    let cookie = seed(&factory, json!({"cart": [1]})).await;
+    let id = id_of(&cookie);
+    let () = redis::cmd("HDEL")
+        .arg(store.redis_key(&id))
+        .arg("m:created")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    a_corrupt_record_starts_a_fresh_session_and_goes(&factory, &cookie, "m:created").await;
+    // A key of another type under the session's name.
+    let cookie = seed(&factory, json!({"cart": [1]})).await;
+    let id = id_of(&cookie);
+    let () = redis::cmd("DEL")
+        .arg(store.redis_key(&id))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let () = redis::cmd("SET")
+        .arg(store.redis_key(&id))
+        .arg("a string, not a hash")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut session = factory.load(&request(&cookie)).await.expect("not an error");
+    assert!(session.is_empty());
+    session.insert("user_id", 1);
+    assert_eq!(save(&factory, &session).await.0, Saved::Written);
+
+    // A 1 MiB value is a value like any other.
+    let big = "x".repeat(1 << 20);
+    let cookie = seed(&factory, json!({"big": big})).await;
+    let session = load(&factory, &cookie).await;
+    assert_eq!(session.load_outcome(), typed_sessions::LoadOutcome::Loaded);
+    assert_eq!(
+        session.get_as::<String>("big").unwrap().unwrap().len(),
+        1 << 20
     );
+}
+
+/// The error logged for an unreadable record names the store and a hash of the id, never
+/// the id itself (a credential).
+#[test]
+fn an_unreadable_record_is_logged_with_a_hash_of_the_id() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (id, logs) = typed_sessions_tests::capture_logs(|| {
+        runtime.block_on(async {
+            let store = store().await;
+            let factory = factory(store.clone(), &clock());
+            let cookie = seed(&factory, json!({"cart": [1]})).await;
+            let id = id_of(&cookie);
+            let mut conn = store.connection().clone();
+            let () = redis::cmd("HSET")
+                .arg(store.redis_key(&id))
+                .arg("m:created")
+                .arg("soon")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let session = load(&factory, &cookie).await;
+            assert!(session.is_empty());
+            id
+        })
+    });
+    assert!(logs.contains("ERROR"), "{logs}");
+    assert!(logs.contains("unreadable session record"), "{logs}");
+    assert!(logs.contains("RedisStore"), "names the store: {logs}");
+    assert!(logs.contains("id_sha256="), "{logs}");
+    assert!(!logs.contains(&id), "never the id: {logs}");
 }
 
 #[tokio::test]

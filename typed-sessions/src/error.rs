@@ -34,6 +34,53 @@ pub enum BuildError {
     /// `SameSite=None` without `Secure`: browsers drop such cookies.
     #[error("`SameSite=None` requires `secure(true)`; browsers reject the cookie otherwise")]
     SameSiteNoneWithoutSecure,
+    /// `partitioned(true)` without `Secure`: browsers reject a `Partitioned` cookie that is
+    /// not `Secure`.
+    #[error("`partitioned(true)` requires `secure(true)`; browsers reject the cookie otherwise")]
+    PartitionedWithoutSecure,
+    /// A cookie name starting `__Secure-` (in any case) without `Secure`: browsers reject
+    /// it.
+    #[error(
+        "the cookie name `{name}` starts with `__Secure-`, which requires `secure(true)`; \
+         browsers reject the cookie otherwise"
+    )]
+    SecurePrefixWithoutSecure {
+        /// The cookie name.
+        name: String,
+    },
+    /// A cookie name starting `__Host-` (in any case) without `Secure`: browsers reject it.
+    #[error(
+        "the cookie name `{name}` starts with `__Host-`, which requires `secure(true)`; \
+         browsers reject the cookie otherwise"
+    )]
+    HostPrefixWithoutSecure {
+        /// The cookie name.
+        name: String,
+    },
+    /// A cookie name starting `__Host-` (in any case) with a `Path` other than `/`, or
+    /// none: browsers reject it.
+    #[error(
+        "the cookie name `{name}` starts with `__Host-`, which requires the path `/` (not \
+         {}); browsers reject the cookie otherwise",
+        path.as_deref().map_or_else(|| "none".to_owned(), |path| format!("`{path}`"))
+    )]
+    HostPrefixWithoutRootPath {
+        /// The cookie name.
+        name: String,
+        /// The path set, if any.
+        path: Option<String>,
+    },
+    /// A cookie name starting `__Host-` (in any case) with a `Domain`: browsers reject it.
+    #[error(
+        "the cookie name `{name}` starts with `__Host-`, which forbids a domain (not \
+         `{domain}`); browsers reject the cookie otherwise"
+    )]
+    HostPrefixWithDomain {
+        /// The cookie name.
+        name: String,
+        /// The domain set.
+        domain: String,
+    },
     /// A hash algorithm name that is not one of sha1, sha256, sha384, sha512.
     #[error("unknown hash algorithm `{0}`: expected sha1, sha256, sha384 or sha512")]
     UnknownHashAlg(String),
@@ -199,6 +246,19 @@ pub enum Rejection {
     /// The store has no session under the cookie's id: it expired or was deleted. The
     /// request gets a new session under a new id (never the client's).
     UnknownSessionId,
+    /// The session was created longer ago than the factory's
+    /// [`max_lifetime`](crate::Builder::max_lifetime), however recently it was used: a
+    /// stolen cookie cannot be kept alive forever.
+    TooOld,
+    /// A timestamp lies further in the future than clock skew explains
+    /// ([`MAX_CLOCK_SKEW`](crate::MAX_CLOCK_SKEW)): such a cookie or record would never time
+    /// out.
+    FromTheFuture,
+    /// The store holds a record under the cookie's id that cannot be read (a value that is
+    /// not UTF-8 or not JSON, a timestamp that is not a number, a missing field). The request
+    /// gets a new session under a new id, and its first save deletes the unreadable record;
+    /// an error naming the store and a hash of the id is logged.
+    CorruptRecord,
 }
 
 impl Rejection {
@@ -216,6 +276,9 @@ impl Rejection {
             Self::TimedOut => "timed out",
             Self::BadSessionId => "bad session id",
             Self::UnknownSessionId => "unknown session id",
+            Self::TooOld => "too old",
+            Self::FromTheFuture => "from the future",
+            Self::CorruptRecord => "corrupt record",
         }
     }
 
@@ -233,6 +296,9 @@ impl Rejection {
             Self::TimedOut => "the session timed out",
             Self::BadSessionId => "the signed value is not a session id",
             Self::UnknownSessionId => "the store has no session under this id",
+            Self::TooOld => "the session is older than the factory's maximum lifetime",
+            Self::FromTheFuture => "a timestamp lies in the future beyond the allowed clock skew",
+            Self::CorruptRecord => "the store's record under this id cannot be read",
         }
     }
 }

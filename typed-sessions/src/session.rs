@@ -216,6 +216,17 @@ impl Session {
     /// assert!(Session::from_json("[1, 2]", 0.0, 0.0).is_err());
     /// ```
     pub fn from_json(state: &str, accessed: f64, created: f64) -> Result<Self, Rejection> {
+        Self::from_json_at(state, accessed, created, crate::clock::system_now())
+    }
+
+    /// [`from_json`](Self::from_json) for a request at `now` on a factory's clock (the test
+    /// kit's sessions, whose factory may run on a manual clock).
+    pub(crate) fn from_json_at(
+        state: &str,
+        accessed: f64,
+        created: f64,
+        now: f64,
+    ) -> Result<Self, Rejection> {
         let times = Timestamps { accessed, created };
         let text = payload::write(times, state.len(), |out| {
             out.extend_from_slice(state.as_bytes());
@@ -226,7 +237,7 @@ impl Session {
         let parsed = payload::parse(&text)?;
         // Not `parsed.times`: those are read back from their printed form.
         let origin = Origin::loaded(State::from_payload(text, parsed), times, false);
-        Ok(Self::from_origin(origin, crate::clock::system_now(), None))
+        Ok(Self::from_origin(origin, now, None))
     }
 
     /// The state as the text of a JSON object, for inspection: untouched values appear byte

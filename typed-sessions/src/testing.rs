@@ -78,7 +78,7 @@ pub fn session_with_state<C: CookieCodec>(
         ));
     }
     let now = factory.now().floor();
-    Session::from_json(&state.to_string(), now, now).map_err(|rejection| {
+    Session::from_json_at(&state.to_string(), now, now, now).map_err(|rejection| {
         SessionError::wrong_type::<serde_json::Value>(
             "(state)",
             serde::de::Error::custom(rejection),

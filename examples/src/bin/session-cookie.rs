@@ -259,7 +259,8 @@ fn factory(
             EncryptedCookieSessionFactory::builder(hex_key(&secret)?),
             |builder, old| hex_key(old).map(|key| builder.fallback_key(key)),
         )?;
-        let factory = builder.timeout(timeout).build();
+        // A decoder checks the timeout it is given, and no absolute lifetime (as Pyramid).
+        let factory = builder.timeout(timeout).max_lifetime(None).build();
         return factory.map(Factory::Encrypted).map_err(|e| e.to_string());
     }
     // A debugging tool must read the cookies of apps with any secret, short ones included.
@@ -270,7 +271,7 @@ fn factory(
             .allow_short_secret(),
         |builder, old| builder.fallback_secret(old),
     );
-    let factory = builder.timeout(timeout).build();
+    let factory = builder.timeout(timeout).max_lifetime(None).build();
     factory
         .map(|factory| Factory::Signed(Box::new(factory)))
         .map_err(|e| e.to_string())

@@ -215,6 +215,31 @@ pub fn session(
     page("Your session", chrome, content)
 }
 
+/// The page for a request whose session changed while it ran (signed out elsewhere, or
+/// expired): its change was not kept, and the page says so instead of "done".
+pub fn conflict() -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "Your session changed · Tea Shop" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    h1 { "Your session changed" }
+                    p #session-changed {
+                        "Your session ended or changed while this request ran (you signed out "
+                        "in another tab, or it expired), so nothing was changed. Go "
+                        a href="/" { "back to the shop" } " and try again."
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The page for a form whose CSRF token does not match the session's.
 pub fn forbidden() -> Markup {
     html! {

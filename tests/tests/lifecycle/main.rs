@@ -400,8 +400,27 @@ async fn a_store_runs_through_and_an_unreachable_one_is_a_503<W: Framework>() {
     );
 
     // A record deleted between the load and the save (a sign-out elsewhere): the changes
-    // are discarded, and the adapter tells the app's outer middleware.
+    // are discarded, and the client is not told they were kept: `409`, empty, no cookie.
     store.fail_saves.store(false, Ordering::SeqCst);
+    store.vanish.store(true, Ordering::SeqCst);
+    let page = get(&base, "/visit", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert_eq!((page.set_cookie, page.body.as_str()), (None, ""));
+    assert!(
+        store.records.lock().unwrap().is_empty(),
+        "nothing brought back"
+    );
+
+    // With `on_discarded(None)` the handler's response stays, and the adapter tells the
+    // app's outer middleware.
+    let store = MapStore::default();
+    let factory = ServerSessionFactory::builder(SECRET, store.clone())
+        .reissue_time(None)
+        .on_discarded(None)
+        .build()
+        .unwrap();
+    let base = W::serve(Arc::new(factory)).await;
+    let cookie = get(&base, "/visit", None).await.set_cookie.unwrap();
     store.vanish.store(true, Ordering::SeqCst);
     let page = get(&base, "/visit", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -411,6 +430,7 @@ async fn a_store_runs_through_and_an_unreachable_one_is_a_503<W: Framework>() {
         store.records.lock().unwrap().is_empty(),
         "nothing brought back"
     );
+    store.vanish.store(false, Ordering::SeqCst);
     let page = get(&base, "/visit", None).await;
     assert!(
         !page.headers.contains_key("x-saved"),

@@ -10,7 +10,7 @@ use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use typed_sessions::ServerSessionFactory;
-use typed_sessions::store::SessionStore;
+use typed_sessions::store::{SessionStore, StoreError};
 use typed_sessions::{
     FlashExt, LoadOutcome, ManualClock, Rejection, Saved, Session, SessionSchema, flash_queue,
 };
@@ -778,4 +778,38 @@ pub fn rerun_with_env(name: &str, vars: &[(&str, &str)]) -> bool {
         String::from_utf8_lossy(&output.stderr)
     );
     true
+}
+
+/// A record the store cannot read (planted by the caller under `cookie`'s id, unreadable at
+/// `key`) is not an error on every request of that session: the store says `Corrupt`, the
+/// factory starts a fresh session under a new id, and its first save deletes the record.
+pub async fn a_corrupt_record_starts_a_fresh_session_and_goes<S: SessionStore>(
+    factory: &ServerSessionFactory<S>,
+    cookie: &str,
+    key: &str,
+) {
+    let id = id_of(cookie);
+    let err = factory.store().load(&id).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { key: k, .. } if k == key),
+        "the store names the key: {err}"
+    );
+    let mut session = factory.load(&request(cookie)).await.expect("not an error");
+    assert_eq!(
+        session.load_outcome(),
+        LoadOutcome::Rejected(Rejection::CorruptRecord)
+    );
+    assert!(session.is_empty());
+    session.insert("user_id", 8);
+    let (saved, new_cookie) = save(factory, &session).await;
+    assert_eq!(saved, Saved::Written);
+    let new_cookie = new_cookie.expect("the fresh session gets its own id");
+    assert_ne!(id_of(&new_cookie), id);
+    assert_eq!(
+        factory.store().load(&id).await.unwrap(),
+        None,
+        "the unreadable record is deleted by the first save"
+    );
+    let session = load(factory, &new_cookie).await;
+    assert_eq!(session.get_as::<u64>("user_id").unwrap(), Some(8));
 }

@@ -79,7 +79,6 @@ pub type SignedCookieSessionFactory = CookieSessionFactory<SignedCodec>;
 ///     "9e1a7f0c3b5d2e8f4a6c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f",
 /// )?;
 /// let factory = EncryptedCookieSessionFactory::builder(key)
-///     .httponly(true)
 ///     .build()?;
 ///
 /// let mut session = factory.load(&HeaderMap::new());
@@ -193,6 +192,9 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         let text = String::from_utf8(opened.payload).map_err(|_| Rejection::NotUtf8)?;
         let parsed = payload::parse(&text)?;
         let times = parsed.times;
+        if let Some(rejection) = self.settings.policy.refuses(times, now) {
+            return Err(rejection);
+        }
         if self.settings.policy.timed_out(times, now) {
             // As in Pyramid, a timed-out session keeps its timestamps; only its state goes.
             self.settings.log_rejection(Rejection::TimedOut);

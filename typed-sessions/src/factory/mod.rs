@@ -28,4 +28,4 @@ pub use cookie::EncryptedCookieSessionFactory;
 pub use cookie::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, SignedCookieSessionFactory};
 pub(crate) use server::Plan;
 pub use server::ServerSessionFactory;
-pub use settings::Saved;
+pub use settings::{MAX_CLOCK_SKEW, Saved};

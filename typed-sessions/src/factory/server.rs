@@ -43,7 +43,6 @@ use crate::store::{Commit, SessionStore, StoreError};
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
 ///     .cookie_name("sid")
-///     .httponly(true)
 ///     .timeout(Duration::from_secs(3600)) // idle timeout, and the record's TTL
 ///     .build()?;
 ///
@@ -100,6 +99,10 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         self.settings.policy.set_on_exception
     }
 
+    pub(crate) fn on_discarded(&self) -> Option<http::StatusCode> {
+        self.settings.policy.on_discarded
+    }
+
     /// The store.
     pub fn store(&self) -> &S {
         &self.store
@@ -137,13 +140,21 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             Ok(opened) => opened,
             Err(rejection) => return Ok(self.rejected(now, rejection, None)),
         };
-        let Some(record) = self.store.load(&id).await? else {
-            return Ok(self.rejected(now, Rejection::UnknownSessionId, None));
+        let record = match self.store.load(&id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(self.rejected(now, Rejection::UnknownSessionId, None)),
+            Err(StoreError::Corrupt { key, reason }) => {
+                return Ok(self.corrupt(now, id, &key, &reason));
+            }
+            Err(err) => return Err(err),
         };
         let times = Timestamps {
             accessed: record.accessed,
             created: record.created,
         };
+        if let Some(rejection) = self.settings.policy.refuses(times, now) {
+            return Ok(self.rejected(now, rejection, Some(id)));
+        }
         if self.settings.policy.timed_out(times, now) {
             // The store's TTL normally removes it first; the factory's clock decides.
             return Ok(self.rejected(now, Rejection::TimedOut, Some(id)));
@@ -159,6 +170,22 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     fn rejected(&self, now: f64, rejection: Rejection, retire: Option<String>) -> Session {
         self.settings.log_rejection(rejection);
         let origin = fresh(LoadOutcome::Rejected(rejection), retire);
+        self.settings.session(origin, now)
+    }
+
+    /// A new session under a new id for a cookie whose record cannot be read: logged as an
+    /// error naming the store and a hash of the id (never the id, which is a credential);
+    /// the first save deletes the unreadable record, so the session does not fail again.
+    fn corrupt(&self, now: f64, id: String, key: &str, reason: &str) -> Session {
+        tracing::error!(
+            store = std::any::type_name::<S>(),
+            id_sha256 = %id_digest(&id),
+            key,
+            reason,
+            "unreadable session record; the request starts a new session and its first save \
+             deletes the record"
+        );
+        let origin = fresh(LoadOutcome::Rejected(Rejection::CorruptRecord), Some(id));
         self.settings.session(origin, now)
     }
 
@@ -301,6 +328,13 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             }
         }
     }
+}
+
+/// The first 16 hex digits of the SHA-256 of a session id: enough to find one session's log
+/// lines, nothing to sign in with.
+fn id_digest(id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    crate::random::to_hex(&Sha256::digest(id.as_bytes())[..8])
 }
 
 /// A new, empty session under a fresh id (drawn when it is first saved); the first save

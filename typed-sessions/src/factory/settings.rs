@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cookie::{Cookie, SameSite};
 use http::header::COOKIE;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Rejection, SessionError};
@@ -51,6 +51,7 @@ pub(crate) struct CookieOptions {
     pub secure: bool,
     pub httponly: bool,
     pub samesite: Option<SameSite>,
+    pub partitioned: bool,
 }
 
 /// When a session times out, when its cookie is reissued, and whether a failed request
@@ -60,7 +61,21 @@ pub(crate) struct Policy {
     pub timeout: Option<f64>,
     pub reissue_time: Option<f64>,
     pub set_on_exception: bool,
+    /// How long a session may live from `created`, whatever its activity.
+    pub max_lifetime: Option<f64>,
+    /// The status that replaces a successful response whose session changes were discarded
+    /// (`None`: the response stays).
+    pub on_discarded: Option<StatusCode>,
 }
+
+/// How far in the future a cookie's or record's timestamps may lie, in seconds: servers
+/// that share a secret (a Rust service and a Pyramid app) disagree about the time by
+/// fractions of a second when they keep it with NTP; a minute leaves room for a clock that
+/// is briefly off, and refuses `1e308` and "now + 10⁹ s", which would never time out.
+pub const MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The default [`max_lifetime`](crate::Builder::max_lifetime): one day.
+pub(crate) const DEFAULT_MAX_LIFETIME: f64 = 24.0 * 3600.0;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -72,8 +87,34 @@ impl Default for Settings {
     }
 }
 
+/// The builder's: Pyramid's, but `Secure` and `HttpOnly`, as Pyramid's docs advise.
 impl Default for CookieOptions {
     fn default() -> Self {
+        Self {
+            secure: true,
+            httponly: true,
+            ..Self::pyramid()
+        }
+    }
+}
+
+/// The builder's: Pyramid's timeout, a reissue time of a tenth of it (see
+/// [`Policy::reissue_time_for`]), and an absolute lifetime of a day.
+impl Default for Policy {
+    fn default() -> Self {
+        let pyramid = Self::pyramid();
+        Self {
+            reissue_time: Self::reissue_time_for(pyramid.timeout),
+            max_lifetime: Some(DEFAULT_MAX_LIFETIME),
+            ..pyramid
+        }
+    }
+}
+
+impl CookieOptions {
+    /// Pyramid 2.1's `SignedCookieSessionFactory` defaults: `session`, `Path=/`,
+    /// `SameSite=Lax`, neither `Secure` nor `HttpOnly`, no `Max-Age`, no `Domain`.
+    pub(crate) fn pyramid() -> Self {
         Self {
             name: "session".to_owned(),
             max_age: None,
@@ -82,16 +123,7 @@ impl Default for CookieOptions {
             secure: false,
             httponly: false,
             samesite: Some(SameSite::Lax),
-        }
-    }
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            timeout: Some(1200.0),
-            reissue_time: Some(0.0),
-            set_on_exception: true,
+            partitioned: false,
         }
     }
 }
@@ -104,12 +136,27 @@ impl Settings {
 
     /// Logs why a request's cookie was not used, never its value: the request gets an empty
     /// session.
+    ///
+    /// A session that merely ended (timed out, or gone from the store) is logged at `debug`;
+    /// a cookie that is not what this factory wrote (tampered, signed with another secret,
+    /// truncated), one from the future, or past its lifetime at `info`, under the target
+    /// `typed_sessions::rejected`, so an operator can see them (`RUST_LOG=typed_sessions=info`).
     pub(crate) fn log_rejection(&self, rejection: Rejection) {
-        tracing::debug!(
-            cookie = %self.cookie.name,
-            reason = %rejection,
-            "session cookie not used; the session starts empty"
-        );
+        if matches!(rejection, Rejection::TimedOut | Rejection::UnknownSessionId) {
+            tracing::debug!(
+                target: "typed_sessions::rejected",
+                cookie = %self.cookie.name,
+                reason = %rejection,
+                "session cookie not used; the session starts empty"
+            );
+        } else {
+            tracing::info!(
+                target: "typed_sessions::rejected",
+                cookie = %self.cookie.name,
+                reason = %rejection,
+                "session cookie not used; the session starts empty"
+            );
+        }
     }
 
     /// The `Set-Cookie` cookie holding `value`, borrowing these attributes; the clock dates
@@ -134,6 +181,7 @@ impl Settings {
         cookie.set_secure(options.secure.then_some(true));
         cookie.set_http_only(options.httponly.then_some(true));
         cookie.set_same_site(options.samesite);
+        cookie.set_partitioned(options.partitioned.then_some(true));
         cookie
     }
 
@@ -173,10 +221,47 @@ impl CookieOptions {
 }
 
 impl Policy {
+    /// Pyramid 2.1's defaults: timeout 1200 s, reissue time 0 s, set on exception, no
+    /// absolute lifetime. (Discarded changes are answered `409` in every mode: Pyramid's own
+    /// factories never discard any.)
+    pub(crate) fn pyramid() -> Self {
+        Self {
+            timeout: Some(1200.0),
+            reissue_time: Some(0.0),
+            set_on_exception: true,
+            max_lifetime: None,
+            on_discarded: Some(StatusCode::CONFLICT),
+        }
+    }
+
+    /// The reissue time the builder derives from `timeout` while none is set: a tenth of it
+    /// (Pyramid's own rule of thumb), or 120 s (a tenth of the default) without a timeout.
+    pub(crate) fn reissue_time_for(timeout: Option<f64>) -> Option<f64> {
+        Some(timeout.map_or(120.0, |timeout| timeout / 10.0))
+    }
+
     /// Whether a cookie or record carrying `times` has timed out at `now`.
     pub(crate) fn timed_out(&self, times: Timestamps, now: f64) -> bool {
         self.timeout
             .is_some_and(|timeout| now - times.accessed > timeout)
+    }
+
+    /// Why a cookie or record carrying `times` cannot be used at `now` whatever its
+    /// activity: a timestamp from the future, or a session past its maximum lifetime. The
+    /// idle timeout is [`timed_out`](Self::timed_out), which Pyramid treats differently
+    /// (the timestamps are kept).
+    pub(crate) fn refuses(&self, times: Timestamps, now: f64) -> Option<Rejection> {
+        let skew = MAX_CLOCK_SKEW.as_secs_f64();
+        if times.accessed > now + skew || times.created > now + skew {
+            return Some(Rejection::FromTheFuture);
+        }
+        if self
+            .max_lifetime
+            .is_some_and(|lifetime| now - times.created > lifetime)
+        {
+            return Some(Rejection::TooOld);
+        }
+        None
     }
 }
 

@@ -123,6 +123,7 @@ impl<S: SessionStore> sealed::Steps for ServerSessionFactory<S> {
         }
         Saving::pending(
             status,
+            self.on_discarded(),
             Box::pin(async move {
                 let mut headers = HeaderMap::new();
                 let saved = self.execute(plan, &mut headers).await?;

@@ -5,6 +5,7 @@ use http::StatusCode;
 
 use super::finish::{Outcome, SaveResult};
 use crate::error::SessionError;
+use crate::factory::Saved;
 use crate::store::StoreError;
 
 impl StoreError {
@@ -64,7 +65,26 @@ pub(crate) fn answer(err: &dyn std::fmt::Display, status: StatusCode, what: &str
 }
 
 /// What the response of a request with status `status` gets from its save's `result`.
-pub(super) fn verdict(status: StatusCode, result: SaveResult) -> Outcome {
+///
+/// Changes discarded on a successful response (`2xx`, `3xx`) are answered with `discarded`
+/// when the factory sets one: the handler's "done" would claim a change that was not kept.
+pub(super) fn verdict(
+    status: StatusCode,
+    discarded: Option<StatusCode>,
+    result: SaveResult,
+) -> Outcome {
+    if let Ok((Saved::Discarded, _)) = &result
+        && let Some(answer) = discarded
+        && !status.is_client_error()
+        && !status.is_server_error()
+    {
+        tracing::warn!(
+            %status,
+            "session changes discarded (the record was deleted, rotated or expired \
+             meanwhile); answering {answer} instead"
+        );
+        return Outcome::Replace { status: answer };
+    }
     match result {
         Ok((saved, set_cookie)) => Outcome::Keep {
             saved: Some(saved),

@@ -27,12 +27,14 @@ pub enum Outcome {
         /// for one.
         set_cookie: Option<HeaderValue>,
     },
-    /// The save failed (logged, never shown to the client): replace the response with an
-    /// empty one of this status and no `Set-Cookie`, so the client keeps its previous
-    /// cookie and nothing half-written reaches it. The status is [`StoreError::status`].
+    /// The save failed, or its changes were discarded (logged, never shown to the client):
+    /// replace the response with an empty one of this status and no `Set-Cookie`, so the
+    /// client keeps its previous cookie and is never told that a change was kept. The
+    /// status is [`StoreError::status`] for a failure, the factory's
+    /// [`on_discarded`](crate::Builder::on_discarded) for discarded changes.
     Replace {
-        /// The status of the replacing response: `500`, or `503` when the store cannot be
-        /// reached.
+        /// The status of the replacing response: `500`, `503` when the store cannot be
+        /// reached, `409` (by default) when the changes were discarded.
         status: StatusCode,
     },
 }
@@ -64,6 +66,9 @@ impl Outcome {
 pub struct Saving {
     /// The response's status.
     status: StatusCode,
+    /// What replaces a successful response whose changes were discarded (the factory's
+    /// `on_discarded`).
+    discarded: Option<StatusCode>,
     state: State,
 }
 
@@ -77,6 +82,7 @@ impl Saving {
     pub(crate) fn nothing() -> Self {
         Self {
             status: StatusCode::OK,
+            discarded: None,
             state: State::Done(None),
         }
     }
@@ -84,13 +90,21 @@ impl Saving {
     pub(crate) fn done(status: StatusCode, result: SaveResult) -> Self {
         Self {
             status,
+            discarded: None,
             state: State::Done(Some(result)),
         }
     }
 
-    pub(crate) fn pending(status: StatusCode, future: BoxFuture<SaveResult>) -> Self {
+    /// A server-side save; `discarded` replaces a successful response if the save finds
+    /// its record gone.
+    pub(crate) fn pending(
+        status: StatusCode,
+        discarded: Option<StatusCode>,
+        future: BoxFuture<SaveResult>,
+    ) -> Self {
         Self {
             status,
+            discarded,
             state: State::Pending(future),
         }
     }
@@ -115,7 +129,7 @@ impl Future for Saving {
         };
         // Once done, a second poll answers "nothing" instead of saving twice.
         self.state = State::Done(None);
-        Poll::Ready(super::failure::verdict(status, result))
+        Poll::Ready(super::failure::verdict(status, self.discarded, result))
     }
 }
 

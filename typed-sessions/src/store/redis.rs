@@ -94,7 +94,6 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = RedisStore::connect("redis://127.0.0.1:6379/").await?.with_prefix("myapp:session:");
 /// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", store)
-///     .httponly(true)
 ///     .build()?;
 /// # let _ = factory;
 /// # Ok(())
@@ -380,7 +379,17 @@ impl SessionStore for RedisStore {
             .arg(self.redis_key(id))
             .query_async(&mut conn)
             .await
-            .map_err(|err| self.error(err))?;
+            .map_err(|err| {
+                if err.code() == Some("WRONGTYPE") {
+                    // Another program wrote a string or a list under the session's key.
+                    StoreError::Corrupt {
+                        key: "(the session's key)".to_owned(),
+                        reason: "it holds another Redis type than a hash".to_owned(),
+                    }
+                } else {
+                    self.error(err)
+                }
+            })?;
         parse_record(reply)
     }
 
@@ -540,12 +549,29 @@ fn redis_error(err: RedisError, plain: bool) -> StoreError {
         || err.is_timeout()
         || err.is_connection_refusal()
         || err.is_connection_dropped()
+        || err.kind() == redis::ErrorKind::ClusterConnectionNotFound
+        || err
+            .code()
+            .is_some_and(|code| TRANSIENT_CODES.contains(&code))
     {
         StoreError::unavailable(err)
     } else {
         StoreError::backend(err)
     }
 }
+
+/// Server replies that mean "not now": the server loading its data set after a restart, a
+/// replica that was a master a moment ago, a cluster resharding or failing over, a master
+/// its replicas lost, a script running too long. Answered `503`, so clients retry; the
+/// cluster client already retries `TRYAGAIN` and follows `MOVED` / `ASK` itself.
+const TRANSIENT_CODES: [&str; 6] = [
+    "LOADING",
+    "READONLY",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "MASTERDOWN",
+    "BUSY",
+];
 
 /// A record from an `HGETALL` reply (a flat array in RESP2, a map in RESP3). Never
 /// panics: fields that are not UTF-8 or timestamps that are not numbers are errors naming
@@ -636,6 +662,40 @@ mod tests {
 
     fn bulk(s: &[u8]) -> Value {
         Value::BulkString(s.to_vec())
+    }
+
+    /// The error a command gets when the server answers with the RESP error `reply`.
+    fn server_error(reply: &str) -> RedisError {
+        let value = redis::parse_redis_value(format!("-{reply}\r\n").as_bytes()).unwrap();
+        value.extract_error().unwrap_err()
+    }
+
+    #[test]
+    fn transient_server_replies_are_unavailable_and_others_are_backend_errors() {
+        for reply in [
+            "LOADING Redis is loading the dataset in memory",
+            "READONLY You can't write against a read only replica.",
+            "TRYAGAIN Multiple keys request during rehashing of slot",
+            "CLUSTERDOWN The cluster is down",
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            "BUSY Redis is busy running a script.",
+        ] {
+            let err = redis_error(server_error(reply), false);
+            assert!(err.is_unavailable(), "{reply}: {err}");
+            assert_eq!(
+                err.status(),
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "{reply}"
+            );
+        }
+        for reply in [
+            "ERR unknown command",
+            "NOSCRIPT No matching script",
+            "NOPERM no",
+        ] {
+            let err = redis_error(server_error(reply), false);
+            assert!(matches!(err, StoreError::Backend { .. }), "{reply}: {err}");
+        }
     }
 
     #[test]

@@ -93,6 +93,15 @@ pub(crate) fn schema_text(statements: &[SqlStr]) -> String {
 /// timed out, server shutting down, SQLite's lock wait ran out) is
 /// [`StoreError::Unavailable`], anything else [`StoreError::Backend`].
 pub(crate) fn sql_error(dialect: Dialect, err: sqlx::Error) -> StoreError {
+    if let sqlx::Error::ColumnDecode { index, source } = &err {
+        // A value the row holds but the column's type cannot give (SQLite stores any type
+        // in any column): the record cannot be read, which the factory answers with a new
+        // session instead of an error on every request.
+        return StoreError::Corrupt {
+            key: index.clone(),
+            reason: source.to_string(),
+        };
+    }
     let unavailable = match &err {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
@@ -121,10 +130,15 @@ fn is_unavailable_code(dialect: Dialect, code: &str) -> bool {
             .parse::<u32>()
             .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 14)),
         // SQLSTATE: connection exceptions (class `08`), too many connections, the server
-        // shutting down, crashed or starting.
+        // shutting down, crashed or starting, a statement cancelled (a statement timeout),
+        // and the transaction conflicts worth a retry (serialization failure, deadlock).
         #[cfg(feature = "postgres")]
         Dialect::Postgres => {
-            code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03")
+            code.starts_with("08")
+                || matches!(
+                    code,
+                    "53300" | "57P01" | "57P02" | "57P03" | "57014" | "40001" | "40P01"
+                )
         }
     }
 }
@@ -301,10 +315,12 @@ mod tests {
     #[cfg(feature = "postgres")]
     #[test]
     fn unreachable_postgres_codes() {
-        for code in ["08006", "08001", "53300", "57P01"] {
+        for code in [
+            "08006", "08001", "53300", "57P01", "57P02", "57P03", "57014", "40001", "40P01",
+        ] {
             assert!(is_unavailable_code(Dialect::Postgres, code), "{code}");
         }
-        for code in ["23505", "42P01", "40001", "5"] {
+        for code in ["23505", "42P01", "22P02", "5"] {
             assert!(!is_unavailable_code(Dialect::Postgres, code), "{code}");
         }
     }
