@@ -26,6 +26,13 @@ use super::{Commit, MemoryStore, Record, SessionStore, StoreError};
 use super::{RedisConnection, RedisStore};
 
 /// A boxed, `Send` future borrowing `'a`: what [`DynStore`]'s methods return.
+///
+/// ```
+/// use typed_sessions::store::{BoxFuture, StoreError};
+///
+/// let nothing: BoxFuture<'static, Result<(), StoreError>> = Box::pin(async { Ok(()) });
+/// # drop(nothing);
+/// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// [`SessionStore`] with boxed futures, so that it can be a trait object
@@ -113,6 +120,18 @@ pub enum AnyStore {
 
 /// Why [`AnyStore::connect`] cannot open a store. Its text never quotes the URL: only the
 /// scheme, which holds no password.
+///
+/// ```
+/// use typed_sessions::store::{AnyStore, ConnectError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// match AnyStore::connect("mongodb://app:s3cret@db/sessions").await {
+///     Err(ConnectError::UnsupportedScheme { scheme }) => assert_eq!(scheme, "mongodb"),
+///     other => panic!("{other:?}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
