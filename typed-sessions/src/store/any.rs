@@ -481,6 +481,16 @@ mod tests {
         }
     }
 
+    #[cfg(not(feature = "sqlite"))]
+    #[tokio::test]
+    async fn a_store_whose_feature_is_off_names_the_feature() {
+        let err = AnyStore::connect("sqlite://sessions.db").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "session store `sqlite:` needs feature `sqlite` of typed-sessions"
+        );
+    }
+
     #[tokio::test]
     async fn memory_urls_give_a_memory_store() {
         for url in ["memory:", " memory:// ", "MEMORY:"] {

@@ -131,8 +131,7 @@ fn set_cookie_of(response: &HeaderMap, name: &str) -> Sets {
         .iter()
         .filter_map(|header| header.to_str().ok())
         .filter_map(|header| cookie::Cookie::parse(header).ok())
-        .filter(|cookie| cookie.name() == name)
-        .last();
+        .rfind(|cookie| cookie.name() == name);
     match last {
         None => Sets::Nothing,
         Some(cookie) if cookie.value().is_empty() => Sets::Removal,
