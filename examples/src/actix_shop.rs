@@ -13,42 +13,81 @@
 //! | `GET /login`        | the sign-in form                                      |
 //! | `POST /login`       | signs in (any name, password [`crate::shop::DEMO_PASSWORD`]) |
 //! | `POST /logout`      | invalidates the session; `303` to `/`                 |
+//! | `GET /session`      | the decoded session and the raw cookie, for learning  |
 //! | `GET /health`       | `ok`; never touches the session                       |
 //!
+//! [`server`] serves it on a listener with the factory [`crate::shop::store::sessions`]
+//! opened, as the `actix_shop` binary does:
+//!
 //! ```no_run
-//! use actix_web::{App, HttpServer};
-//! use typed_sessions::actix::SessionMiddleware;
 //! use typed_sessions_examples::{actix_shop, shop};
 //!
 //! # actix_web::rt::System::new().block_on(async {
-//! let middleware = SessionMiddleware::new(shop::factory(shop::random_secret()).unwrap());
-//! HttpServer::new(move || App::new().configure(actix_shop::routes).wrap(middleware.clone()))
-//!     .bind(("127.0.0.1", 3001))?
-//!     .run()
-//!     .await
+//! let sessions = shop::store::sessions(shop::random_secret(), Some("sqlite://shop.db")).await.unwrap();
+//! let listener = std::net::TcpListener::bind("127.0.0.1:3001")?;
+//! actix_shop::server(sessions.factory, listener)?.await
 //! # });
 //! ```
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{ContentType, LOCATION};
-use actix_web::{HttpResponse, web};
-use typed_sessions::SessionError;
-use typed_sessions::actix::SessionHandle;
+use std::net::TcpListener;
+use std::sync::Arc;
 
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{COOKIE, ContentType, LOCATION};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use typed_sessions::SessionError;
+use typed_sessions::actix::{SessionHandle, SessionMiddleware};
+
+use crate::shop::ShopFactory;
 use crate::shop::actions::{self, LoginForm, ProductForm, Reply, TokenForm};
 use crate::shop::html;
+use crate::shop::store::Factory;
 
-/// Registers the shop's routes: `App::new().configure(routes).wrap(middleware)`.
-pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .route("/", web::get().to(products))
-        .route("/cart", web::get().to(cart))
-        .route("/cart/add", web::post().to(add_to_cart))
-        .route("/cart/remove", web::post().to(remove_from_cart))
-        .route("/login", web::get().to(login_form))
-        .route("/login", web::post().to(login))
-        .route("/logout", web::post().to(logout))
-        .route("/health", web::get().to(health));
+/// The shop on `listener` with the sessions `factory` chose, on two workers; await the
+/// [`Server`] inside an actix-web [`System`](actix_web::rt::System).
+pub fn server(factory: Factory, listener: TcpListener) -> std::io::Result<Server> {
+    match factory {
+        Factory::Cookie(factory) => server_with(factory, listener),
+        Factory::Store(factory) => server_with(factory, listener),
+    }
+}
+
+/// [`server`] for any factory the shop runs on.
+pub fn server_with<F: ShopFactory>(factory: F, listener: TcpListener) -> std::io::Result<Server> {
+    let cookie_name: Arc<str> = factory.cookie_name().into();
+    let middleware = SessionMiddleware::new(factory);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .configure(routes(&cookie_name))
+            .wrap(middleware.clone())
+    })
+    .workers(2)
+    .listen(listener)?
+    .run())
+}
+
+/// The session cookie's name, for `/session`.
+#[derive(Clone)]
+struct CookieName(Arc<str>);
+
+/// The shop's routes, for a factory whose cookie is `cookie_name`:
+/// `App::new().configure(routes(factory.cookie_name())).wrap(middleware)`.
+pub fn routes(cookie_name: &str) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
+    let cookie_name = CookieName(cookie_name.into());
+    move |config| {
+        config
+            .app_data(web::Data::new(cookie_name))
+            .route("/", web::get().to(products))
+            .route("/cart", web::get().to(cart))
+            .route("/cart/add", web::post().to(add_to_cart))
+            .route("/cart/remove", web::post().to(remove_from_cart))
+            .route("/login", web::get().to(login_form))
+            .route("/login", web::post().to(login))
+            .route("/logout", web::post().to(logout))
+            .route("/session", web::get().to(show_session))
+            .route("/health", web::get().to(health));
+    }
 }
 
 fn respond(reply: Reply) -> HttpResponse {
@@ -104,6 +143,18 @@ async fn logout(
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, SessionError> {
     actions::logout(&mut session.lock(), &form).map(respond)
+}
+
+async fn show_session(
+    request: HttpRequest,
+    cookie_name: web::Data<CookieName>,
+    session: SessionHandle,
+) -> Result<HttpResponse, SessionError> {
+    let cookies = request
+        .headers()
+        .get_all(COOKIE)
+        .filter_map(|value| value.to_str().ok());
+    actions::show_session(&mut session.lock(), cookies, &cookie_name.0).map(respond)
 }
 
 async fn health() -> &'static str {

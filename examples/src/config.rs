@@ -1,5 +1,5 @@
-//! What the example binaries read from the environment: `PORT` and `SESSION_SECRET`, with
-//! the same messages in every binary.
+//! What the example binaries read from the environment: `PORT`, `SESSION_SECRET` and
+//! `SESSION_STORE`, with the same messages in every binary.
 
 use std::process::ExitCode;
 
@@ -34,4 +34,22 @@ pub fn bad_secret(err: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: SESSION_SECRET: {err}");
     eprintln!("hint: use 32 or more random bytes, such as 64 hex digits");
     ExitCode::from(2)
+}
+
+/// `SESSION_STORE`: the URL of the store to keep sessions in (see
+/// [`crate::shop::store::sessions`]); `None` (the signed cookie) when unset.
+pub fn session_store() -> Option<String> {
+    std::env::var("SESSION_STORE").ok()
+}
+
+/// The message for a store or secret the shop cannot start on (exit 2). The message names
+/// the store's scheme only, never its URL's password.
+pub fn bad_store(err: crate::shop::store::OpenError) -> ExitCode {
+    match err {
+        crate::shop::store::OpenError::Secret(err) => bad_secret(err),
+        crate::shop::store::OpenError::Store(err) => {
+            eprintln!("error: SESSION_STORE: {err}");
+            ExitCode::from(2)
+        }
+    }
 }

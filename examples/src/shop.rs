@@ -43,14 +43,13 @@ use axum::http::header::COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use maud::Markup;
 use typed_sessions::ServerSessionFactory;
 use typed_sessions::axum::{SessionHandle, SessionLayer};
 use typed_sessions::codec::CookieCodec;
 use typed_sessions::lifecycle::SessionFactory;
 use typed_sessions::store::SessionStore;
 use typed_sessions::{
-    BuildError, CookieSessionFactory, LoadOutcome, Secret, SessionError, SignedCookieSessionFactory,
+    BuildError, CookieSessionFactory, Secret, SessionError, SignedCookieSessionFactory,
 };
 
 use self::actions::{LoginForm, ProductForm, Reply, TokenForm};
@@ -191,55 +190,17 @@ async fn logout(
     actions::logout(&mut session.lock(), &form)
 }
 
-/// `GET /session`: the decoded session and the raw cookie, for learning (axum only).
+/// `GET /session`: the decoded session and the raw cookie, for learning.
 async fn show_session(
     State(app): State<AppState>,
     headers: HeaderMap,
     session: SessionHandle,
-) -> Result<Markup, SessionError> {
-    let mut s = session.lock();
-    let facts = vec![
-        ("loaded", describe(s.load_outcome())),
-        ("new", s.is_new().to_string()),
-        ("created", format!("{} (Unix seconds)", s.created())),
-        (
-            "renewed",
-            format!("{} (the cookie's accessed time)", s.renewed()),
-        ),
-    ];
-    let entries: serde_json::Map<String, serde_json::Value> = s
-        .iter()
-        .map(|(key, value)| (key.to_owned(), value.clone()))
-        .collect();
-    let state_json = serde_json::to_string_pretty(&entries).unwrap_or_default();
-    let cookie = request_cookie(&headers, &app.cookie_name).unwrap_or("(none)");
-    Ok(html::session(
-        &actions::chrome(&mut s)?,
-        &facts,
-        &state_json,
-        cookie,
-    ))
-}
-
-fn describe(outcome: LoadOutcome) -> String {
-    match outcome {
-        LoadOutcome::NoCookie => "no cookie yet: a new session".to_owned(),
-        LoadOutcome::Loaded => "from your cookie".to_owned(),
-        LoadOutcome::LoadedWithOldSecret => {
-            "from your cookie, signed with an older secret".to_owned()
-        }
-        LoadOutcome::Rejected(why) => format!("your cookie was rejected ({why}): a new session"),
-        other => format!("{other:?}"),
-    }
-}
-
-fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
+) -> Result<Reply, SessionError> {
+    let cookies = headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+        .filter_map(|value| value.to_str().ok());
+    actions::show_session(&mut session.lock(), cookies, &app.cookie_name)
 }
 
 async fn health() -> &'static str {

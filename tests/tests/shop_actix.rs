@@ -5,13 +5,11 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use actix_web::{App, HttpServer};
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
-use typed_sessions::actix::SessionMiddleware;
 use typed_sessions::codec::SignedCodec;
-use typed_sessions::lifecycle::SessionFactory;
 use typed_sessions::{CookieSessionFactory, HashAlg};
+use typed_sessions_examples::shop::ShopFactory;
 use typed_sessions_examples::{actix_shop, shop};
 use typed_sessions_tests::Counting;
 use typed_sessions_tests::shop_pages::{Page, client, get};
@@ -19,24 +17,15 @@ use typed_sessions_tests::shop_pages::{Page, client, get};
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 
 /// Serves the actix shop with `factory` on a thread of its own; its base URL.
-fn serve_actix<F: SessionFactory>(factory: F) -> String {
-    let middleware = SessionMiddleware::new(factory);
+fn serve_actix<F: ShopFactory>(factory: F) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            HttpServer::new(move || {
-                App::new()
-                    .configure(actix_shop::routes)
-                    .wrap(middleware.clone())
-            })
-            .workers(1)
-            .disable_signals()
-            .listen(listener)
-            .unwrap()
-            .run()
-            .await
-            .unwrap();
+            actix_shop::server_with(factory, listener)
+                .unwrap()
+                .await
+                .unwrap();
         });
     });
     format!("http://{addr}")

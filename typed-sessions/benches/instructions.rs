@@ -5,15 +5,23 @@
 //! `bench/instructions` (installs the matching `iai-callgrind-runner` and prints one table),
 //! or `cargo bench -p typed-sessions --bench instructions` once the runner is installed.
 
+use std::future::Future;
 use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 
 use hmac::Hmac;
 use http::HeaderMap;
 use iai_callgrind::{library_benchmark, library_benchmark_group, main};
 use sha2::Sha512;
-use typed_sessions::{HashAlg, SignedCookieSessionFactory};
+use typed_sessions::store::{AnyStore, MemoryStore, SessionStore};
+use typed_sessions::{
+    HashAlg, ManualClock, Saved, ServerSessionFactory, SignedCookieSessionFactory,
+};
 
 mod fixtures;
+
+use fixtures::BenchSessionExt;
 
 /// What every benchmark starts from: the factory, the floors' key and a cookie of `size`
 /// bytes of state. Built outside the counted region.
@@ -76,9 +84,83 @@ fn handwritten_cart(input: Input) -> HeaderMap {
     black_box(fixtures::handwritten_cart(&input.keyed, &input.cookie))
 }
 
+/// A server-side session on a store, and the `Cookie` header of a request that carries it.
+struct StoreInput<S> {
+    factory: ServerSessionFactory<S>,
+    request: HeaderMap,
+}
+
+/// The memory store's futures are ready at once: polled once, with no runtime to count.
+fn ready<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the memory store never waits"),
+    }
+}
+
+/// A session of `size` bytes of state saved in `store`, and a request carrying its id.
+fn store_input<S: SessionStore>(store: S, size: usize) -> StoreInput<S> {
+    let factory = ServerSessionFactory::builder(fixtures::SECRET, store)
+        .clock(ManualClock::new(fixtures::NOW))
+        .build()
+        .unwrap();
+    let state = fixtures::session_of_size(size);
+    let mut session = ready(factory.load(&HeaderMap::new())).unwrap();
+    for (key, value) in state.iter() {
+        session.insert(key, value.clone());
+    }
+    let mut response = HeaderMap::new();
+    assert_eq!(
+        ready(factory.save(&session, &mut response)).unwrap(),
+        Saved::Written
+    );
+    let pair = response["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut request = HeaderMap::new();
+    request.insert("cookie", pair.parse().unwrap());
+    // One warm cycle, so lazy one-time work is not counted.
+    black_box(store_cycle(&factory, &request));
+    StoreInput { factory, request }
+}
+
+/// `cycle` on a server-side session: load the record, read the user, bump `views`, save
+/// the one changed key.
+fn store_cycle<S: SessionStore>(factory: &ServerSessionFactory<S>, request: &HeaderMap) -> Saved {
+    let mut session = ready(factory.load(request)).unwrap();
+    black_box(session.user_id().unwrap());
+    *session.views_mut().unwrap() += 1;
+    let mut response = HeaderMap::new();
+    ready(factory.save(&session, &mut response)).unwrap()
+}
+
+// The server-side cycle on a `MemoryStore`, the concrete type.
+#[library_benchmark]
+#[bench::b1k(store_input(MemoryStore::new(), 1024))]
+fn store_memory(input: StoreInput<MemoryStore>) -> Saved {
+    black_box(store_cycle(&input.factory, &input.request))
+}
+
+// The same cycle on the same store through `AnyStore`, as an app that picks its store at
+// run time has it.
+#[library_benchmark]
+#[bench::b1k(store_input(AnyStore::from(MemoryStore::new()), 1024))]
+fn store_any_memory(input: StoreInput<AnyStore>) -> Saved {
+    black_box(store_cycle(&input.factory, &input.request))
+}
+
 library_benchmark_group!(
     name = requests;
     benchmarks = cycle, crypto_floor, handwritten_floor, cycle_cart, handwritten_cart
 );
 
-main!(library_benchmark_groups = requests);
+library_benchmark_group!(
+    name = stores;
+    benchmarks = store_memory, store_any_memory
+);
+
+main!(library_benchmark_groups = requests, stores);

@@ -2,6 +2,10 @@
 //! mint the cookie a request would carry, read back the session a response sets, assert
 //! flashed messages, and check that recorded sessions of past releases still load.
 //!
+//! The functions below work on cookie factories, synchronously. [`TestFactory`] does the
+//! same on every factory, server-side ones included (minting writes the record into the
+//! store, reading back loads it from there), with async methods.
+//!
 //! ```
 //! use http::HeaderMap;
 //! use serde_json::json;
@@ -48,6 +52,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod kit;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -61,6 +67,8 @@ use crate::flash::{FlashExt, FlashQueue, flash_key};
 use crate::session::Session;
 use crate::typed::{FieldStatus, SessionSchema};
 
+pub use kit::TestFactory;
+
 /// A session holding `state` (a JSON object), created and accessed at the factory's current
 /// time, so that it has not timed out.
 ///
@@ -69,6 +77,12 @@ pub fn session_with_state<C: CookieCodec>(
     factory: &CookieSessionFactory<C>,
     state: &serde_json::Value,
 ) -> Result<Session, SessionError> {
+    state_session(state, factory.now())
+}
+
+/// A session holding `state` (a JSON object), created and accessed at `now` (whole
+/// seconds, as Pyramid writes them).
+fn state_session(state: &serde_json::Value, now: f64) -> Result<Session, SessionError> {
     if !state.is_object() {
         return Err(SessionError::wrong_type::<
             serde_json::Map<String, serde_json::Value>,
@@ -77,7 +91,7 @@ pub fn session_with_state<C: CookieCodec>(
             serde::de::Error::custom("the state of a session is a JSON object"),
         ));
     }
-    let now = factory.now().floor();
+    let now = now.floor();
     Session::from_json_at(&state.to_string(), now, now, now).map_err(|rejection| {
         SessionError::wrong_type::<serde_json::Value>(
             "(state)",

@@ -4,19 +4,21 @@
 //!
 //! ```text
 //! SESSION_SECRET=$(openssl rand -hex 32) cargo run -p typed-sessions-examples --bin actix_shop
+//! SESSION_STORE=sqlite://target/shop.db cargo run -p typed-sessions-examples --bin actix_shop
+//! SESSION_STORE=redis://127.0.0.1:6379/ cargo run -p typed-sessions-examples --bin actix_shop
 //! ```
 //!
 //! Serves on 127.0.0.1 only, port `PORT` (default 3001), and prints its address as
 //! `http://localhost:PORT/`, where browsers and curl keep its `Secure` cookie over plain
 //! HTTP (see the `shop` binary). Without `SESSION_SECRET` it signs
 //! cookies with a random secret made at start, so sessions end when it restarts.
+//! `SESSION_STORE` takes the same values as the axum `shop`'s (see
+//! `typed_sessions_examples::shop::store`).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, TcpListener};
 use std::process::ExitCode;
 
-use actix_web::{App, HttpServer};
-use typed_sessions::actix::SessionMiddleware;
-use typed_sessions_examples::{actix_shop, shop};
+use typed_sessions_examples::{actix_shop, config, shop};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -24,35 +26,43 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let port = match typed_sessions_examples::config::port(3001) {
+    let port = match config::port(3001) {
         Ok(port) => port,
         Err(code) => return code,
     };
-    let secret = typed_sessions_examples::config::secret();
-    let middleware = match shop::factory(secret) {
-        Ok(factory) => SessionMiddleware::new(factory),
-        Err(err) => {
-            return typed_sessions_examples::config::bad_secret(err);
+    let secret = config::secret();
+    let store = config::session_store();
+    actix_web::rt::System::new().block_on(async move {
+        let sessions = match shop::store::sessions(secret, store.as_deref()).await {
+            Ok(sessions) => sessions,
+            Err(err) => return config::bad_store(err),
+        };
+        let listener = match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            Ok(listener) => listener,
+            Err(err) => {
+                eprintln!("error: cannot listen on 127.0.0.1:{port}: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        // The bound port, not `PORT`: with `PORT=0` the system picks one.
+        let port = listener.local_addr().map_or(port, |addr| addr.port());
+        let addr = format!("127.0.0.1:{port}");
+        println!(
+            "Tea Shop (actix-web) is open at http://localhost:{port}/ (sessions in {}; Ctrl-C \
+             to close)",
+            sessions.kind
+        );
+        let _cleanup = sessions.cleanup;
+        let served = match actix_shop::server(sessions.factory, listener) {
+            Ok(server) => server.await,
+            Err(err) => Err(err),
+        };
+        match served {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: cannot serve on {addr}: {err}");
+                ExitCode::FAILURE
+            }
         }
-    };
-
-    println!("Tea Shop (actix-web) is open at http://localhost:{port}/ (Ctrl-C to close)");
-    let served = actix_web::rt::System::new().block_on(async move {
-        HttpServer::new(move || {
-            App::new()
-                .configure(actix_shop::routes)
-                .wrap(middleware.clone())
-        })
-        .workers(2)
-        .bind((Ipv4Addr::LOCALHOST, port))?
-        .run()
-        .await
-    });
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: cannot serve on 127.0.0.1:{port}: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }

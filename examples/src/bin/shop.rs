@@ -8,6 +8,8 @@
 //! SESSION_STORE=postgres://user:password@127.0.0.1:5432/shop cargo run -p typed-sessions-examples --bin shop
 //! SESSION_STORE=redis://127.0.0.1:6379/ cargo run -p typed-sessions-examples --bin shop
 //! SESSION_STORE=rediss://127.0.0.1:6391/ SSL_CERT_FILE=target/tls/ca.pem cargo run -p typed-sessions-examples --bin shop
+//! SESSION_STORE=redis+cluster://10.0.0.1:7000/ cargo run -p typed-sessions-examples --bin shop
+//! SESSION_STORE=memory: cargo run -p typed-sessions-examples --bin shop
 //! ```
 //!
 //! Serves on 127.0.0.1 only, port `PORT` (default 3000), and prints its address as
@@ -40,16 +42,10 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     let secret = typed_sessions_examples::config::secret();
-    let store = std::env::var("SESSION_STORE").ok();
+    let store = typed_sessions_examples::config::session_store();
     let shop = match shop::store::open(secret, store.as_deref()).await {
         Ok(shop) => shop,
-        Err(shop::store::OpenError::Secret(err)) => {
-            return typed_sessions_examples::config::bad_secret(err);
-        }
-        Err(err) => {
-            eprintln!("error: SESSION_STORE: {err}");
-            return ExitCode::from(2);
-        }
+        Err(err) => return typed_sessions_examples::config::bad_store(err),
     };
 
     let listener = match TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await {

@@ -5,7 +5,7 @@
 
 use maud::Markup;
 use serde::Deserialize;
-use typed_sessions::{FlashExt, Session, SessionError};
+use typed_sessions::{FlashExt, LoadOutcome, Session, SessionError};
 
 use super::html::{self, Chrome};
 use super::state::{CartLine, Notice, ShopSessionExt};
@@ -152,4 +152,50 @@ pub fn logout(s: &mut Session, form: &TokenForm) -> Result<Reply, SessionError> 
     s.invalidate();
     s.flash(Notice::Success("You are signed out.".to_owned()))?;
     Ok(Reply::SeeOther("/"))
+}
+
+/// `GET /session`: the decoded session and the raw cookie, for learning. `cookie_headers`
+/// are the request's `Cookie` header values; `cookie_name` is the session cookie's.
+pub fn show_session<'h>(
+    s: &mut Session,
+    cookie_headers: impl IntoIterator<Item = &'h str>,
+    cookie_name: &str,
+) -> Result<Reply, SessionError> {
+    let facts = vec![
+        ("loaded", describe(s.load_outcome())),
+        ("new", s.is_new().to_string()),
+        ("created", format!("{} (Unix seconds)", s.created())),
+        (
+            "renewed",
+            format!("{} (the cookie's accessed time)", s.renewed()),
+        ),
+    ];
+    let entries: serde_json::Map<String, serde_json::Value> = s
+        .iter()
+        .map(|(key, value)| (key.to_owned(), value.clone()))
+        .collect();
+    let state_json = serde_json::to_string_pretty(&entries).unwrap_or_default();
+    let cookie = cookie_headers
+        .into_iter()
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(cookie_name)?.strip_prefix('='))
+        .unwrap_or("(none)");
+    Ok(Reply::Page(html::session(
+        &chrome(s)?,
+        &facts,
+        &state_json,
+        cookie,
+    )))
+}
+
+fn describe(outcome: LoadOutcome) -> String {
+    match outcome {
+        LoadOutcome::NoCookie => "no cookie yet: a new session".to_owned(),
+        LoadOutcome::Loaded => "from your cookie".to_owned(),
+        LoadOutcome::LoadedWithOldSecret => {
+            "from your cookie, signed with an older secret".to_owned()
+        }
+        LoadOutcome::Rejected(why) => format!("your cookie was rejected ({why}): a new session"),
+        other => format!("{other:?}"),
+    }
 }

@@ -1,6 +1,7 @@
-//! Where the shop keeps its sessions: `SESSION_STORE` picks a server-side store by its URL
-//! (`redis://…`, `postgres://…`, `sqlite://path`); unset, the session lives in the signed
-//! cookie.
+//! Where the shop keeps its sessions: `SESSION_STORE` names a server-side store by its URL
+//! (anything [`AnyStore::connect`] reads: `memory:`, `redis://…`, `redis+cluster://…`,
+//! `sqlite://path`, `postgres://…`); unset, the session lives in the signed cookie. Both
+//! shops (axum and actix-web) open their sessions here, so they accept the same values.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
@@ -20,16 +21,50 @@ use std::fmt;
 use std::time::Duration;
 
 use axum::Router;
-use typed_sessions::store::{CleanupTask, PostgresStore, RedisStore, SqliteStore, StoreError};
-use typed_sessions::{BuildError, Secret};
+use typed_sessions::store::{AnyStore, CleanupTask, ConnectError};
+use typed_sessions::{BuildError, Secret, ServerSessionFactory, SignedCookieSessionFactory};
 
 use super::{app, factory, server_factory};
 
-/// The shop's router on the store `SESSION_STORE` names, with what keeps it running.
+/// The key prefix of the shop's sessions in Redis.
+pub const REDIS_PREFIX: &str = "tea-shop:session:";
+
+/// How often the SQL stores delete expired sessions.
+const CLEANUP_EVERY: Duration = Duration::from_secs(300);
+
+/// The shop's session factory, as `SESSION_STORE` chose it.
+#[derive(Debug)]
+pub enum Factory {
+    /// The signed cookie ([`super::factory`]).
+    Cookie(SignedCookieSessionFactory),
+    /// A server-side store ([`super::server_factory`]), whichever.
+    Store(ServerSessionFactory<AnyStore>),
+}
+
+/// The shop's sessions: the factory, what keeps them, and what keeps the store tidy.
+pub struct Sessions {
+    /// The factory to give the router or middleware.
+    pub factory: Factory,
+    /// What keeps the sessions: `a signed cookie`, `memory`, `Redis`, `Redis Cluster`,
+    /// `SQLite`, `PostgreSQL`.
+    pub kind: &'static str,
+    /// The task that deletes expired sessions (SQL stores); it stops when dropped.
+    pub cleanup: Option<CleanupTask>,
+}
+
+impl fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sessions")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The axum shop's router on the store `SESSION_STORE` names, with what keeps it running.
 pub struct Shop {
     /// The router.
     pub app: Router,
-    /// What keeps the sessions: `a signed cookie`, `Redis`, `PostgreSQL`, `SQLite`.
+    /// What keeps the sessions (see [`Sessions::kind`]).
     pub kind: &'static str,
     /// The task that deletes expired sessions (SQL stores); it stops when dropped.
     pub cleanup: Option<CleanupTask>,
@@ -46,65 +81,48 @@ impl fmt::Debug for Shop {
 /// Why the shop cannot start on the store it was given.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    /// `SESSION_STORE` names no store the shop knows.
-    #[error(
-        "SESSION_STORE must start with redis://, postgres://, postgresql:// or sqlite: (got a \
-         value starting with `{0}`)"
-    )]
-    UnknownScheme(String),
+    /// `SESSION_STORE` names no store, or one that cannot be opened; the message names
+    /// its scheme, never its password.
+    #[error(transparent)]
+    Store(#[from] ConnectError),
     /// The secret was refused.
     #[error(transparent)]
     Secret(#[from] BuildError),
-    /// The store could not be reached or prepared.
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
-/// How often the SQL stores delete expired sessions.
-const CLEANUP_EVERY: Duration = Duration::from_secs(300);
-
-/// The shop on the store at `url` (`None`: the signed cookie). The SQL stores are migrated
-/// (their tables created) and get a cleanup task. Call it inside a tokio runtime.
-pub async fn open(secret: impl Into<Secret>, url: Option<&str>) -> Result<Shop, OpenError> {
+/// The shop's sessions on the store at `url` (`None` or blank: the signed cookie). The SQL
+/// stores are migrated (their tables created) and get a cleanup task; Redis keys get
+/// [`REDIS_PREFIX`]. Call it inside a tokio runtime (actix-web's will do).
+pub async fn sessions(secret: impl Into<Secret>, url: Option<&str>) -> Result<Sessions, OpenError> {
     let secret = secret.into();
     let Some(url) = url.map(str::trim).filter(|url| !url.is_empty()) else {
-        return Ok(Shop {
-            app: app(factory(secret)?),
+        return Ok(Sessions {
+            factory: Factory::Cookie(factory(secret)?),
             kind: "a signed cookie",
             cleanup: None,
         });
     };
-    if url.starts_with("redis://") || url.starts_with("rediss://") {
-        let store = RedisStore::connect(url)
-            .await?
-            .with_prefix("tea-shop:session:");
-        return Ok(Shop {
-            app: app(server_factory(secret, store)?),
-            kind: "Redis",
-            cleanup: None,
-        });
-    }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = PostgresStore::connect(url).await?;
-        store.migrate().await?;
-        let cleanup = store.spawn_cleanup(CLEANUP_EVERY);
-        return Ok(Shop {
-            app: app(server_factory(secret, store)?),
-            kind: "PostgreSQL",
-            cleanup: Some(cleanup),
-        });
-    }
-    if url.starts_with("sqlite:") {
-        let store = SqliteStore::connect(url).await?;
-        store.migrate().await?;
-        let cleanup = store.spawn_cleanup(CLEANUP_EVERY);
-        return Ok(Shop {
-            app: app(server_factory(secret, store)?),
-            kind: "SQLite",
-            cleanup: Some(cleanup),
-        });
-    }
-    // Only the scheme, so a password in the URL is not echoed.
-    let scheme: String = url.chars().take_while(|c| *c != ':').take(20).collect();
-    Err(OpenError::UnknownScheme(scheme))
+    let store = match AnyStore::connect(url).await? {
+        AnyStore::Redis(redis) => AnyStore::Redis(redis.with_prefix(REDIS_PREFIX)),
+        other => other,
+    };
+    Ok(Sessions {
+        kind: store.kind(),
+        cleanup: store.spawn_cleanup(CLEANUP_EVERY),
+        factory: Factory::Store(server_factory(secret, store)?),
+    })
+}
+
+/// The axum shop on the store at `url` (see [`sessions`]).
+pub async fn open(secret: impl Into<Secret>, url: Option<&str>) -> Result<Shop, OpenError> {
+    let sessions = sessions(secret, url).await?;
+    let app = match sessions.factory {
+        Factory::Cookie(factory) => app(factory),
+        Factory::Store(factory) => app(factory),
+    };
+    Ok(Shop {
+        app,
+        kind: sessions.kind,
+        cleanup: sessions.cleanup,
+    })
 }

@@ -3,10 +3,15 @@
 //! a loopback port, and the tests below speak HTTP to them with reqwest. What the suite
 //! checks is the framework-neutral part (`typed_sessions::lifecycle`): laziness, counted with a
 //! codec that counts `open` calls; one session shared by middleware and handler; the save
-//! decision; and the status of a failure.
+//! decision; and the status of a failure. The server-side case runs on every store: the
+//! suite's own map (a custom store), memory, Redis, SQLite and PostgreSQL (the last three
+//! need `REDIS_URL` and `POSTGRES_URL`, see `store_common`), each behind a probe that counts
+//! round trips and fails on demand.
 
 mod actix_app;
 mod axum_app;
+#[path = "../store_common/mod.rs"]
+mod store_common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -19,7 +24,7 @@ use serde_json::json;
 use typed_sessions::ServerSessionFactory;
 use typed_sessions::codec::SignedCodec;
 use typed_sessions::lifecycle::SessionFactory;
-use typed_sessions::store::{Commit, Record, SessionStore, StoreError};
+use typed_sessions::store::{AnyStore, Commit, MemoryStore, Record, SessionStore, StoreError};
 use typed_sessions::{CookieSessionFactory, HashAlg, Saved, Session, SessionSchema, flash_queue};
 use typed_sessions_tests::Counting;
 
@@ -139,44 +144,19 @@ impl Cookies {
     }
 }
 
-/// A user-defined store: records in a map, counting round trips, able to fail like an
-/// unreachable database.
+/// A user-defined store: records in a map.
 #[derive(Clone, Default)]
 struct MapStore {
     records: Arc<Mutex<BTreeMap<String, Record>>>,
-    loads: Arc<AtomicUsize>,
-    saves: Arc<AtomicUsize>,
-    fail_loads: Arc<AtomicBool>,
-    fail_saves: Arc<AtomicBool>,
-    /// Deletes the session's record just before the next save, as a concurrent sign-out.
-    vanish: Arc<AtomicBool>,
-}
-
-fn down() -> StoreError {
-    StoreError::unavailable(std::io::Error::new(
-        std::io::ErrorKind::ConnectionRefused,
-        "the database is down",
-    ))
 }
 
 impl SessionStore for MapStore {
     async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        if self.fail_loads.load(Ordering::SeqCst) {
-            return Err(down());
-        }
         Ok(self.records.lock().unwrap().get(id).cloned())
     }
 
     async fn save(&self, commit: &Commit) -> Result<bool, StoreError> {
-        self.saves.fetch_add(1, Ordering::SeqCst);
-        if self.fail_saves.load(Ordering::SeqCst) {
-            return Err(down());
-        }
         let mut records = self.records.lock().unwrap();
-        if self.vanish.swap(false, Ordering::SeqCst) {
-            records.remove(&commit.id);
-        }
         if let Some(old) = &commit.retire {
             records.remove(old);
         }
@@ -190,6 +170,100 @@ impl SessionStore for MapStore {
     async fn delete(&self, id: &str) -> Result<(), StoreError> {
         self.records.lock().unwrap().remove(id);
         Ok(())
+    }
+}
+
+/// The stores the server-side case runs on.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    /// [`MapStore`], through `AnyStore::custom`.
+    Custom,
+    Memory,
+    Redis,
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// A new, empty store of this kind (its own Redis prefix, SQLite file, PostgreSQL
+    /// tables).
+    async fn open(self) -> AnyStore {
+        match self {
+            Self::Custom => AnyStore::custom(MapStore::default()),
+            Self::Memory => AnyStore::from(MemoryStore::new()),
+            Self::Redis => AnyStore::from(store_common::redis_store().await),
+            Self::Sqlite => AnyStore::from(store_common::sqlite_store().await),
+            Self::Postgres => AnyStore::from(store_common::postgres_store().await),
+        }
+    }
+}
+
+/// A store with counted round trips, able to fail like an unreachable database.
+#[derive(Clone)]
+struct Probe {
+    inner: AnyStore,
+    loads: Arc<AtomicUsize>,
+    saves: Arc<AtomicUsize>,
+    fail_loads: Arc<AtomicBool>,
+    fail_saves: Arc<AtomicBool>,
+    /// Deletes the session's record just before the next save, as a concurrent sign-out.
+    vanish: Arc<AtomicBool>,
+}
+
+impl Probe {
+    async fn open(backend: Backend) -> Self {
+        Self {
+            inner: backend.open().await,
+            loads: Arc::default(),
+            saves: Arc::default(),
+            fail_loads: Arc::default(),
+            fail_saves: Arc::default(),
+            vanish: Arc::default(),
+        }
+    }
+
+    /// The record of the session `cookie` names, as the store holds it (entries sorted:
+    /// their order is not significant), read past the probe.
+    async fn record(&self, cookie: &str) -> Option<(f64, f64, BTreeMap<String, String>)> {
+        let id = store_common::id_of(cookie);
+        let record = self.inner.load(&id).await.unwrap()?;
+        Some((
+            record.created,
+            record.accessed,
+            record.entries.into_iter().collect(),
+        ))
+    }
+}
+
+fn down() -> StoreError {
+    StoreError::unavailable(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "the database is down",
+    ))
+}
+
+impl SessionStore for Probe {
+    async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        if self.fail_loads.load(Ordering::SeqCst) {
+            return Err(down());
+        }
+        self.inner.load(id).await
+    }
+
+    async fn save(&self, commit: &Commit) -> Result<bool, StoreError> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        if self.fail_saves.load(Ordering::SeqCst) {
+            return Err(down());
+        }
+        if self.vanish.swap(false, Ordering::SeqCst) {
+            self.inner.delete(&commit.id).await?;
+        }
+        self.inner.save(commit).await
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        self.inner.delete(id).await
     }
 }
 
@@ -350,8 +424,8 @@ async fn invalidate_and_tampering_give_empty_sessions<W: Framework>() {
     assert_eq!(page.body, "anonymous");
 }
 
-async fn a_store_runs_through_and_an_unreachable_one_is_a_503<W: Framework>() {
-    let store = MapStore::default();
+async fn a_store_runs_through_and_an_unreachable_one_is_a_503<W: Framework>(backend: Backend) {
+    let store = Probe::open(backend).await;
     let factory = ServerSessionFactory::builder(SECRET, store.clone())
         .reissue_time(None)
         .build()
@@ -371,7 +445,8 @@ async fn a_store_runs_through_and_an_unreachable_one_is_a_503<W: Framework>() {
     assert_eq!(first.body, "1");
     let second = get(&base, "/visit", Some(&cookie)).await;
     assert_eq!((second.body.as_str(), second.set_cookie), ("2", None));
-    let before = store.records.lock().unwrap().clone();
+    let before = store.record(&cookie).await.expect("the session is stored");
+    assert_eq!(before.2["visits"], "2");
     let saves = store.saves.load(Ordering::SeqCst);
 
     store.fail_loads.store(true, Ordering::SeqCst);
@@ -394,8 +469,8 @@ async fn a_store_runs_through_and_an_unreachable_one_is_a_503<W: Framework>() {
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "save failed");
     assert_eq!((page.set_cookie, page.body.as_str()), (None, ""));
     assert_eq!(
-        *store.records.lock().unwrap(),
-        before,
+        store.record(&cookie).await,
+        Some(before),
         "nothing overwritten"
     );
 
@@ -406,14 +481,11 @@ async fn a_store_runs_through_and_an_unreachable_one_is_a_503<W: Framework>() {
     let page = get(&base, "/visit", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::CONFLICT);
     assert_eq!((page.set_cookie, page.body.as_str()), (None, ""));
-    assert!(
-        store.records.lock().unwrap().is_empty(),
-        "nothing brought back"
-    );
+    assert_eq!(store.record(&cookie).await, None, "nothing brought back");
 
     // With `on_discarded(None)` the handler's response stays, and the adapter tells the
     // app's outer middleware.
-    let store = MapStore::default();
+    let store = Probe::open(backend).await;
     let factory = ServerSessionFactory::builder(SECRET, store.clone())
         .reissue_time(None)
         .on_discarded(None)
@@ -426,11 +498,7 @@ async fn a_store_runs_through_and_an_unreachable_one_is_a_503<W: Framework>() {
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.set_cookie, None);
     assert_eq!(page.headers["x-saved"], "Discarded");
-    assert!(
-        store.records.lock().unwrap().is_empty(),
-        "nothing brought back"
-    );
-    store.vanish.store(false, Ordering::SeqCst);
+    assert_eq!(store.record(&cookie).await, None, "nothing brought back");
     let page = get(&base, "/visit", None).await;
     assert!(
         !page.headers.contains_key("x-saved"),
@@ -438,7 +506,7 @@ async fn a_store_runs_through_and_an_unreachable_one_is_a_503<W: Framework>() {
     );
 
     // With set_on_exception(false), a failed request is not saved at all.
-    let store = MapStore::default();
+    let store = Probe::open(backend).await;
     let factory = ServerSessionFactory::builder(SECRET, store.clone())
         .set_on_exception(false)
         .build()
@@ -488,19 +556,51 @@ macro_rules! suite {
             super::invalidate_and_tampering_give_empty_sessions::<$framework>().await;
         }
 
-        #[tokio::test]
-        async fn a_store_runs_through_and_an_unreachable_one_is_a_503() {
-            super::a_store_runs_through_and_an_unreachable_one_is_a_503::<$framework>().await;
+        /// The server-side case, on each store.
+        mod store {
+            use super::super::Backend;
+
+            async fn run(backend: Backend) {
+                super::super::a_store_runs_through_and_an_unreachable_one_is_a_503::<$framework>(
+                    backend,
+                )
+                .await;
+            }
+
+            #[tokio::test]
+            async fn custom() {
+                run(Backend::Custom).await;
+            }
+
+            #[tokio::test]
+            async fn memory() {
+                run(Backend::Memory).await;
+            }
+
+            #[tokio::test]
+            async fn redis() {
+                run(Backend::Redis).await;
+            }
+
+            #[tokio::test]
+            async fn sqlite() {
+                run(Backend::Sqlite).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                run(Backend::Postgres).await;
+            }
         }
     };
 }
 
 mod axum {
-    suite!(super::axum_app::Axum);
+    suite!(crate::axum_app::Axum);
 }
 
 mod actix {
-    suite!(super::actix_app::Actix);
+    suite!(crate::actix_app::Actix);
 }
 
 /// What only the actix-web adapter has to show: its handle and rejection.

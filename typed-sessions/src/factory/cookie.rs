@@ -255,6 +255,15 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     }
 
     /// [`save`](Self::save), giving the `Set-Cookie` value instead of appending it.
+    /// The session cookie's value in request headers, if any (for the test kit).
+    #[cfg(feature = "testing")]
+    pub(crate) fn find_cookie(&self, headers: &HeaderMap) -> Option<String> {
+        self.settings
+            .cookie
+            .find(headers)
+            .map(|value| value.into_owned())
+    }
+
     pub(crate) fn save_value(
         &self,
         session: &Session,

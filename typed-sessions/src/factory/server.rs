@@ -240,6 +240,41 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         }
     }
 
+    /// For the test kit: a commit that writes `session`'s whole state as a new record under
+    /// a new id, and the cookie value naming that id.
+    #[cfg(feature = "testing")]
+    pub(crate) fn mint(&self, session: &Session) -> Result<(Commit, String), SessionError> {
+        let id = crate::random::session_id()?;
+        let set = session
+            .state()
+            .entries_json(true)
+            .map_err(|(key, err)| SessionError::unserializable(&key, err))?
+            .into_iter()
+            .map(|(key, text)| (key.to_owned(), text.into_owned()))
+            .collect();
+        let cookie = self.codec.seal(id.as_bytes())?;
+        let commit = Commit {
+            id,
+            replace: true,
+            retire: None,
+            set,
+            remove: Vec::new(),
+            created: session.created(),
+            accessed: session.accessed(),
+            ttl: self.settings.policy.timeout.map(Duration::from_secs_f64),
+        };
+        Ok((commit, cookie))
+    }
+
+    /// The session cookie's value in request headers, if any (for the test kit).
+    #[cfg(feature = "testing")]
+    pub(crate) fn find_cookie(&self, headers: &HeaderMap) -> Option<String> {
+        self.settings
+            .cookie
+            .find(headers)
+            .map(|value| value.into_owned())
+    }
+
     /// What saving `session` takes; see [`Plan`].
     pub(crate) fn plan(&self, session: &Session) -> Result<Plan, StoreError> {
         if let Some(err) = session.failed_write() {

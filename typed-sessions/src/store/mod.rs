@@ -117,7 +117,31 @@
 //! ```
 //!
 //! (This one never expires records: a real store keeps [`Commit::ttl`].)
+//!
+//! # Choosing the store at run time
+//!
+//! [`SessionStore`] is not object safe (its methods are `async fn`), so an app that reads
+//! its store from configuration uses [`AnyStore`]: one type for every back end, opened
+//! from a URL by [`AnyStore::connect`] (`memory:`, `redis://…`, `redis+cluster://…`,
+//! `sqlite://…`, `postgres://…`) or wrapping a store you built, your own included
+//! ([`AnyStore::custom`]). One `ServerSessionFactory<AnyStore>`, one router.
+//!
+//! ```
+//! use typed_sessions::ServerSessionFactory;
+//! use typed_sessions::store::AnyStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let url = std::env::var("SESSION_STORE").unwrap_or_else(|_| "memory:".into());
+//! let store = AnyStore::connect(&url).await?;
+//! let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", store)
+//!     .build()?;
+//! # let _ = factory;
+//! # Ok(())
+//! # }
+//! ```
 
+mod any;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -134,6 +158,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
+pub use any::{AnyStore, BoxFuture, ConnectError, DynStore};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;

@@ -1,0 +1,95 @@
+//! Both shop binaries (`shop`, `actix_shop`) read `SESSION_STORE` the same way: started with
+//! a store URL they say which store keeps the sessions and serve every page on it; started
+//! with a URL they cannot use they exit 2 naming its scheme, never its password.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+use reqwest::StatusCode;
+
+const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
+const BINARIES: [&str; 2] = [env!("CARGO_BIN_EXE_shop"), env!("CARGO_BIN_EXE_actix_shop")];
+
+fn command(binary: &str, store: Option<&str>) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .env("SESSION_SECRET", SECRET)
+        .env("PORT", "0")
+        .env("NO_COLOR", "1")
+        .env_remove("SESSION_STORE");
+    if let Some(store) = store {
+        command.env("SESSION_STORE", store);
+    }
+    command
+}
+
+/// A running binary, killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `binary` with `SESSION_STORE=store`; its base URL and start-up line.
+fn start(binary: &str, store: Option<&str>) -> (Running, String, String) {
+    let mut child = command(binary, store)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("{binary}: no address in {line:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    (Running(child), base, line)
+}
+
+#[tokio::test]
+async fn both_binaries_serve_every_page_on_the_store_they_are_given() {
+    let dir = std::env::temp_dir();
+    for binary in BINARIES {
+        let db = dir.join(format!("shop-binaries-{}.db", std::process::id()));
+        let sqlite = format!("sqlite://{}", db.display());
+        for (store, kind) in [
+            (None, "sessions in a signed cookie"),
+            (Some("memory:"), "sessions in memory"),
+            (Some(sqlite.as_str()), "sessions in SQLite"),
+        ] {
+            let (_running, base, line) = start(binary, store);
+            assert!(line.contains(kind), "{binary} {store:?}: {line}");
+            let client = reqwest::Client::new();
+            for path in ["/", "/cart", "/login", "/session", "/health"] {
+                let response = client.get(format!("{base}{path}")).send().await.unwrap();
+                assert_eq!(
+                    response.status(),
+                    StatusCode::OK,
+                    "{binary} {store:?} {path}"
+                );
+            }
+        }
+        let _ = std::fs::remove_file(&db);
+    }
+}
+
+#[test]
+fn a_store_they_cannot_use_is_exit_2_without_the_password() {
+    for binary in BINARIES {
+        let Output { status, stderr, .. } = command(binary, Some("mysql://root:hunter2@db/shop"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&stderr);
+        assert_eq!(status.code(), Some(2), "{binary}: {stderr}");
+        assert!(stderr.contains("SESSION_STORE"), "{binary}: {stderr}");
+        assert!(stderr.contains("`mysql`"), "{binary}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{binary}: {stderr}");
+    }
+}
