@@ -34,6 +34,53 @@ pub enum BuildError {
     /// `SameSite=None` without `Secure`: browsers drop such cookies.
     #[error("`SameSite=None` requires `secure(true)`; browsers reject the cookie otherwise")]
     SameSiteNoneWithoutSecure,
+    /// `partitioned(true)` without `Secure`: browsers reject a `Partitioned` cookie that is
+    /// not `Secure`.
+    #[error("`partitioned(true)` requires `secure(true)`; browsers reject the cookie otherwise")]
+    PartitionedWithoutSecure,
+    /// A cookie name starting `__Secure-` (in any case) without `Secure`: browsers reject
+    /// it.
+    #[error(
+        "the cookie name `{name}` starts with `__Secure-`, which requires `secure(true)`; \
+         browsers reject the cookie otherwise"
+    )]
+    SecurePrefixWithoutSecure {
+        /// The cookie name.
+        name: String,
+    },
+    /// A cookie name starting `__Host-` (in any case) without `Secure`: browsers reject it.
+    #[error(
+        "the cookie name `{name}` starts with `__Host-`, which requires `secure(true)`; \
+         browsers reject the cookie otherwise"
+    )]
+    HostPrefixWithoutSecure {
+        /// The cookie name.
+        name: String,
+    },
+    /// A cookie name starting `__Host-` (in any case) with a `Path` other than `/`, or
+    /// none: browsers reject it.
+    #[error(
+        "the cookie name `{name}` starts with `__Host-`, which requires the path `/` (not \
+         {}); browsers reject the cookie otherwise",
+        path.as_deref().map_or_else(|| "none".to_owned(), |path| format!("`{path}`"))
+    )]
+    HostPrefixWithoutRootPath {
+        /// The cookie name.
+        name: String,
+        /// The path set, if any.
+        path: Option<String>,
+    },
+    /// A cookie name starting `__Host-` (in any case) with a `Domain`: browsers reject it.
+    #[error(
+        "the cookie name `{name}` starts with `__Host-`, which forbids a domain (not \
+         `{domain}`); browsers reject the cookie otherwise"
+    )]
+    HostPrefixWithDomain {
+        /// The cookie name.
+        name: String,
+        /// The domain set.
+        domain: String,
+    },
     /// A hash algorithm name that is not one of sha1, sha256, sha384, sha512.
     #[error("unknown hash algorithm `{0}`: expected sha1, sha256, sha384 or sha512")]
     UnknownHashAlg(String),

@@ -1,4 +1,5 @@
-//! The builder of every session factory: Pyramid's options, checked once at build time.
+//! The builder of every session factory: Pyramid's options with safe defaults (and
+//! Pyramid's own a call away), checked once at build time.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use cookie::SameSite;
 
 use super::cookie::CookieSessionFactory;
 use super::server::ServerSessionFactory;
-use super::settings::Settings;
+use super::settings::{CookieOptions, Policy, Settings};
 use crate::clock::Clock;
 use crate::codec::{CookieCodec, HashAlg, Secret, SignedCodec};
 #[cfg(feature = "encrypted")]
@@ -20,9 +21,41 @@ use crate::store::SessionStore;
 /// [`allow_short_secret`](Builder::allow_short_secret): 32 bytes, the output size of SHA-256.
 pub const MIN_SECRET_LEN: usize = 32;
 
-/// Builds a [`CookieSessionFactory`] or a [`ServerSessionFactory`]. Defaults are Pyramid's:
-/// cookie `session`, path `/`, `SameSite=Lax`, no `Max-Age`, not `Secure`, not `HttpOnly`,
-/// timeout 1200 s, reissue time 0 s, set on exception.
+/// Builds a [`CookieSessionFactory`] or a [`ServerSessionFactory`].
+///
+/// # Defaults: safe, and one call from Pyramid's
+///
+/// | option | default | Pyramid's ([`pyramid_defaults`](Self::pyramid_defaults)) |
+/// |---|---|---|
+/// | `cookie_name` | `session` | `session` |
+/// | `path`, `domain` | `/`, none | `/`, none |
+/// | `max_age` | none (a browser-session cookie) | none |
+/// | `secure` | **true** | false |
+/// | `httponly` | **true** | false |
+/// | `samesite` | `Lax` | `Lax` |
+/// | `partitioned` | false | (no such option) |
+/// | `timeout` | 1200 s | 1200 s |
+/// | `reissue_time` | **a tenth of the timeout** (120 s) | 0 s |
+/// | `set_on_exception` | true | true |
+///
+/// `Secure` and `HttpOnly` are on because Pyramid's own session docs tell every app to turn
+/// them on (`secure=True` "at the very least", `httponly=True` against cross-site
+/// scripting), and because tower-sessions and actix-session default to them too. Browsers,
+/// curl and reqwest's cookie jar accept and send `Secure` cookies over plain HTTP on
+/// `http://localhost` and `http://127.0.0.1`, so local development needs no switch.
+///
+/// The reissue time is how old the client's cookie may be before a request that only
+/// *reads* the session writes a new one. Pyramid's default, 0, writes a new `Set-Cookie` on
+/// nearly every request that reads the session, and with a [`ServerSessionFactory`] a store
+/// write per read: a read-mostly site turns into a write-per-request one. Pyramid's docs
+/// call a tenth of the timeout "a good rule of thumb" (120 s for 1200 s), and that is the
+/// default here, derived from [`timeout`](Self::timeout) until
+/// [`reissue_time`](Self::reissue_time) is set (120 s when there is no timeout). The cost is
+/// precision: the timeout counts from the `accessed` time of the last cookie or record
+/// written, which lags the last request by up to the reissue time, so an idle session ends
+/// between 90% and 100% of the timeout after its last request (1080 to 1200 s), and an
+/// active one never times out. A session gets at most one renewal write per reissue time
+/// instead of one per request; changes are always written at once.
 ///
 /// The cookie and policy options are the same for every factory. The keys' options depend
 /// on `K`: `salt`, `hashalg`, `fallback_secret` and `allow_short_secret` for factories that
@@ -34,20 +67,26 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// use typed_sessions::{SameSite, SignedCookieSessionFactory};
 ///
 /// let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
-///     .cookie_name("app_session")
-///     .secure(true)
-///     .httponly(true)
+///     .cookie_name("__Host-app_session") // Secure, Path=/, no Domain: checked at build
 ///     .samesite(SameSite::Strict)
-///     .timeout(Duration::from_secs(3600))
-///     .reissue_time(Duration::from_secs(60))
+///     .timeout(Duration::from_secs(3600)) // and so a reissue time of 360 s
 ///     .build()
 ///     .unwrap();
-/// assert_eq!(factory.cookie_name(), "app_session");
+/// assert_eq!(factory.cookie_name(), "__Host-app_session");
 /// ```
+///
+/// Cookie prefixes are checked when the factory is built, as browsers check them when they
+/// receive the cookie: a name starting `__Secure-` needs `Secure`, one starting `__Host-`
+/// needs `Secure`, `Path=/` and no `Domain` (both matched without regard to case, as
+/// browsers do), and [`partitioned`](Self::partitioned) needs `Secure`. Each rule broken is
+/// its own [`BuildError`].
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder<K> {
     keys: K,
     settings: Settings,
+    /// Whether `reissue_time` was set, by its setter or a preset; until it is, it follows
+    /// `timeout`.
+    reissue_time_set: bool,
     allow_short_secret: bool,
 }
 
@@ -95,8 +134,39 @@ impl<K> Builder<K> {
         Self {
             keys,
             settings: Settings::default(),
+            reissue_time_set: false,
             allow_short_secret: false,
         }
+    }
+
+    /// Every cookie and policy option set to Pyramid 2.1's defaults: not `Secure`, not
+    /// `HttpOnly`, `reissue_time` 0 s, and otherwise as the builder's (see the table above).
+    /// For an app that shares its sessions with a Pyramid app configured with those
+    /// defaults, or that must write exactly the `Set-Cookie` headers Pyramid writes.
+    ///
+    /// Call it first: it replaces the cookie and policy options set before it (not the
+    /// keys, the salt, the hash or the clock). Options set after it change the preset.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use typed_sessions::SignedCookieSessionFactory;
+    ///
+    /// let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+    ///     .pyramid_defaults()
+    ///     .build()?;
+    /// let mut session = factory.load(&HeaderMap::new());
+    /// session.insert("user_id", 7);
+    /// let mut response = HeaderMap::new();
+    /// factory.save(&session, &mut response)?;
+    /// let attributes: Vec<&str> = response["set-cookie"].to_str()?.split("; ").skip(1).collect();
+    /// assert_eq!(attributes, ["SameSite=Lax", "Path=/"]); // Pyramid's: no Secure, no HttpOnly
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pyramid_defaults(mut self) -> Self {
+        self.settings.cookie = CookieOptions::pyramid();
+        self.settings.policy = Policy::pyramid();
+        self.reissue_time_set = true;
+        self
     }
 
     /// The cookie's name (default `session`).
@@ -124,13 +194,15 @@ impl<K> Builder<K> {
         self
     }
 
-    /// Whether the cookie is `Secure` (default false).
+    /// Whether the cookie is `Secure`: sent over HTTPS only, and to `http://localhost`
+    /// (default true; Pyramid's false).
     pub fn secure(mut self, secure: bool) -> Self {
         self.settings.cookie.secure = secure;
         self
     }
 
-    /// Whether the cookie is `HttpOnly` (default false).
+    /// Whether the cookie is `HttpOnly`: hidden from page scripts (default true; Pyramid's
+    /// false).
     pub fn httponly(mut self, httponly: bool) -> Self {
         self.settings.cookie.httponly = httponly;
         self
@@ -142,6 +214,14 @@ impl<K> Builder<K> {
         self
     }
 
+    /// Whether the cookie is `Partitioned` (CHIPS): a browser keeps a separate copy of it
+    /// per top-level site, for an app embedded in other sites' pages, which then also needs
+    /// `samesite(SameSite::None)`. Default false; needs `Secure`.
+    pub fn partitioned(mut self, partitioned: bool) -> Self {
+        self.settings.cookie.partitioned = partitioned;
+        self
+    }
+
     /// Whether a cookie is written on a response for a failed request (default true). The
     /// factory's [`save_after_error`](CookieSessionFactory::save_after_error) honours it.
     pub fn set_on_exception(mut self, set: bool) -> Self {
@@ -150,16 +230,22 @@ impl<K> Builder<K> {
     }
 
     /// How long a session lives without being renewed (default 1200 s); `None` means
-    /// forever.
+    /// forever. Until [`reissue_time`](Self::reissue_time) is set, it is a tenth of this.
     pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.settings.policy.timeout = timeout.into().map(|d| d.as_secs_f64());
+        let policy = &mut self.settings.policy;
+        policy.timeout = timeout.into().map(|d| d.as_secs_f64());
+        if !self.reissue_time_set {
+            policy.reissue_time = Policy::reissue_time_for(policy.timeout);
+        }
         self
     }
 
     /// How old a client's cookie may get before reading the session issues a new one
-    /// (default 0 s: any read in a later second); `None` means only changes write a cookie.
+    /// (default a tenth of the timeout, see [above](Self#defaults-safe-and-one-call-from-pyramids);
+    /// Pyramid's 0 s: any read in a later second); `None` means only changes write a cookie.
     pub fn reissue_time(mut self, reissue_time: impl Into<Option<Duration>>) -> Self {
         self.settings.policy.reissue_time = reissue_time.into().map(|d| d.as_secs_f64());
+        self.reissue_time_set = true;
         self
     }
 
@@ -189,11 +275,49 @@ impl<K> Builder<K> {
                 });
             }
         }
-        if self.settings.cookie.samesite == Some(SameSite::None) && !self.settings.cookie.secure {
+        let cookie = &self.settings.cookie;
+        if cookie.samesite == Some(SameSite::None) && !cookie.secure {
             return Err(BuildError::SameSiteNoneWithoutSecure);
         }
-        Ok(())
+        if cookie.partitioned && !cookie.secure {
+            return Err(BuildError::PartitionedWithoutSecure);
+        }
+        check_prefix(cookie)
     }
+}
+
+/// The cookie prefix rules of RFC 6265bis (section 4.1.3), which browsers enforce by
+/// dropping the cookie: `__Secure-x` without `Secure`, or `__Host-x` without `Secure`, with
+/// a `Path` other than `/` or with a `Domain`, would never be stored.
+fn check_prefix(cookie: &CookieOptions) -> Result<(), BuildError> {
+    let name = &cookie.name;
+    // Browsers match the prefixes without regard to case (RFC 6265bis, Chromium since 2024).
+    let has_prefix = |prefix: &str| {
+        name.as_bytes()
+            .get(..prefix.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
+    if has_prefix("__Secure-") && !cookie.secure {
+        return Err(BuildError::SecurePrefixWithoutSecure { name: name.clone() });
+    }
+    if has_prefix("__Host-") {
+        if !cookie.secure {
+            return Err(BuildError::HostPrefixWithoutSecure { name: name.clone() });
+        }
+        if cookie.path.as_deref() != Some("/") {
+            return Err(BuildError::HostPrefixWithoutRootPath {
+                name: name.clone(),
+                path: cookie.path.clone(),
+            });
+        }
+        if let Some(domain) = &cookie.domain {
+            return Err(BuildError::HostPrefixWithDomain {
+                name: name.clone(),
+                domain: domain.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// RFC 6265 cookie names are RFC 7230 tokens.
@@ -360,5 +484,160 @@ impl<S: SessionStore> Builder<KeysAndStore<S>> {
             codec,
             self.settings,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SignedCookieSessionFactory;
+
+    const SECRET: &str = "a secret of at least thirty-two bytes";
+
+    fn builder() -> Builder<SignedKeys> {
+        SignedCookieSessionFactory::builder(SECRET)
+    }
+
+    fn build_error(builder: Builder<SignedKeys>) -> BuildError {
+        builder.build().expect_err("the build must fail")
+    }
+
+    #[test]
+    fn secure_prefix_needs_secure() {
+        for name in ["__Secure-id", "__secure-id", "__SECURE-id"] {
+            let err = build_error(builder().cookie_name(name).secure(false));
+            assert_eq!(
+                err,
+                BuildError::SecurePrefixWithoutSecure {
+                    name: name.to_owned()
+                }
+            );
+            assert!(err.to_string().contains("`__Secure-`"), "{err}");
+        }
+    }
+
+    #[test]
+    fn host_prefix_needs_secure() {
+        let err = build_error(builder().cookie_name("__Host-id").secure(false));
+        assert_eq!(
+            err,
+            BuildError::HostPrefixWithoutSecure {
+                name: "__Host-id".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn host_prefix_needs_the_root_path() {
+        let err = build_error(builder().cookie_name("__host-id").path("/app".to_owned()));
+        assert_eq!(
+            err,
+            BuildError::HostPrefixWithoutRootPath {
+                name: "__host-id".to_owned(),
+                path: Some("/app".to_owned()),
+            }
+        );
+        assert!(err.to_string().contains("not `/app`"), "{err}");
+        let err = build_error(builder().cookie_name("__Host-id").path(None));
+        assert_eq!(
+            err,
+            BuildError::HostPrefixWithoutRootPath {
+                name: "__Host-id".to_owned(),
+                path: None,
+            }
+        );
+        assert!(err.to_string().contains("not none"), "{err}");
+    }
+
+    #[test]
+    fn host_prefix_forbids_a_domain() {
+        let err = build_error(
+            builder()
+                .cookie_name("__Host-id")
+                .domain("example.com".to_owned()),
+        );
+        assert_eq!(
+            err,
+            BuildError::HostPrefixWithDomain {
+                name: "__Host-id".to_owned(),
+                domain: "example.com".to_owned(),
+            }
+        );
+    }
+
+    #[test]
+    fn partitioned_needs_secure() {
+        let err = build_error(builder().partitioned(true).secure(false));
+        assert_eq!(err, BuildError::PartitionedWithoutSecure);
+    }
+
+    /// What the rules allow: prefixed names with what they need, names that only look
+    /// prefixed, and Pyramid's defaults with a plain name.
+    #[test]
+    fn valid_prefixes_and_partitioned_build() {
+        builder().cookie_name("__Host-id").build().unwrap();
+        builder()
+            .cookie_name("__Secure-id")
+            .path("/app".to_owned())
+            .domain("example.com".to_owned())
+            .build()
+            .unwrap();
+        builder()
+            .partitioned(true)
+            .samesite(SameSite::None)
+            .build()
+            .unwrap();
+        for name in ["_Host-id", "Host-id", "__Hostid", "x__Secure-id", "__Secur"] {
+            builder().cookie_name(name).secure(false).build().unwrap();
+        }
+        builder().pyramid_defaults().build().unwrap();
+    }
+
+    /// A `Partitioned` cookie says so in its `Set-Cookie`, and only when asked.
+    #[test]
+    fn partitioned_is_written() {
+        let settings = builder().partitioned(true).settings;
+        let header = settings.cookie("v".to_owned()).to_string();
+        assert!(header.contains("; Partitioned"), "{header}");
+        let header = builder().settings.cookie("v".to_owned()).to_string();
+        assert!(!header.contains("Partitioned"), "{header}");
+    }
+
+    /// The reissue time follows the timeout until it is set; Pyramid's preset pins it at 0.
+    #[test]
+    fn reissue_time_is_a_tenth_of_the_timeout_until_set() {
+        let reissue = |builder: Builder<SignedKeys>| builder.settings.policy.reissue_time;
+        assert_eq!(reissue(builder()), Some(120.0));
+        assert_eq!(
+            reissue(builder().timeout(Duration::from_secs(3600))),
+            Some(360.0)
+        );
+        assert_eq!(reissue(builder().timeout(None)), Some(120.0));
+        let set = builder().reissue_time(Duration::from_secs(5));
+        assert_eq!(reissue(set.timeout(Duration::from_secs(3600))), Some(5.0));
+        assert_eq!(reissue(builder().reissue_time(None).timeout(None)), None);
+        let pyramid = builder()
+            .pyramid_defaults()
+            .timeout(Duration::from_secs(60));
+        assert_eq!(reissue(pyramid), Some(0.0));
+    }
+
+    /// The safe defaults, and Pyramid's a call away.
+    #[test]
+    fn defaults_are_secure_httponly_lax_and_pyramid_defaults_are_not() {
+        let cookie = builder().settings.cookie;
+        assert!(cookie.secure && cookie.httponly && !cookie.partitioned);
+        assert_eq!(cookie.samesite, Some(SameSite::Lax));
+        let pyramid = builder()
+            .secure(true)
+            .timeout(Duration::from_secs(5))
+            .pyramid_defaults()
+            .settings;
+        assert!(!pyramid.cookie.secure && !pyramid.cookie.httponly);
+        assert_eq!(pyramid.cookie.samesite, Some(SameSite::Lax));
+        assert_eq!(pyramid.cookie.path.as_deref(), Some("/"));
+        assert_eq!(pyramid.policy.timeout, Some(1200.0));
+        assert_eq!(pyramid.policy.reissue_time, Some(0.0));
+        assert!(pyramid.policy.set_on_exception);
     }
 }

@@ -51,6 +51,7 @@ pub(crate) struct CookieOptions {
     pub secure: bool,
     pub httponly: bool,
     pub samesite: Option<SameSite>,
+    pub partitioned: bool,
 }
 
 /// When a session times out, when its cookie is reissued, and whether a failed request
@@ -72,8 +73,33 @@ impl Default for Settings {
     }
 }
 
+/// The builder's: Pyramid's, but `Secure` and `HttpOnly`, as Pyramid's docs advise.
 impl Default for CookieOptions {
     fn default() -> Self {
+        Self {
+            secure: true,
+            httponly: true,
+            ..Self::pyramid()
+        }
+    }
+}
+
+/// The builder's: Pyramid's timeout, a reissue time of a tenth of it (see
+/// [`Policy::reissue_time_for`]).
+impl Default for Policy {
+    fn default() -> Self {
+        let pyramid = Self::pyramid();
+        Self {
+            reissue_time: Self::reissue_time_for(pyramid.timeout),
+            ..pyramid
+        }
+    }
+}
+
+impl CookieOptions {
+    /// Pyramid 2.1's `SignedCookieSessionFactory` defaults: `session`, `Path=/`,
+    /// `SameSite=Lax`, neither `Secure` nor `HttpOnly`, no `Max-Age`, no `Domain`.
+    pub(crate) fn pyramid() -> Self {
         Self {
             name: "session".to_owned(),
             max_age: None,
@@ -82,16 +108,7 @@ impl Default for CookieOptions {
             secure: false,
             httponly: false,
             samesite: Some(SameSite::Lax),
-        }
-    }
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            timeout: Some(1200.0),
-            reissue_time: Some(0.0),
-            set_on_exception: true,
+            partitioned: false,
         }
     }
 }
@@ -134,6 +151,7 @@ impl Settings {
         cookie.set_secure(options.secure.then_some(true));
         cookie.set_http_only(options.httponly.then_some(true));
         cookie.set_same_site(options.samesite);
+        cookie.set_partitioned(options.partitioned.then_some(true));
         cookie
     }
 
@@ -173,6 +191,21 @@ impl CookieOptions {
 }
 
 impl Policy {
+    /// Pyramid 2.1's defaults: timeout 1200 s, reissue time 0 s, set on exception.
+    pub(crate) fn pyramid() -> Self {
+        Self {
+            timeout: Some(1200.0),
+            reissue_time: Some(0.0),
+            set_on_exception: true,
+        }
+    }
+
+    /// The reissue time the builder derives from `timeout` while none is set: a tenth of it
+    /// (Pyramid's own rule of thumb), or 120 s (a tenth of the default) without a timeout.
+    pub(crate) fn reissue_time_for(timeout: Option<f64>) -> Option<f64> {
+        Some(timeout.map_or(120.0, |timeout| timeout / 10.0))
+    }
+
     /// Whether a cookie or record carrying `times` has timed out at `now`.
     pub(crate) fn timed_out(&self, times: Timestamps, now: f64) -> bool {
         self.timeout
