@@ -27,6 +27,7 @@ fn key(hex: &str) -> EncryptionKey {
 
 fn factory(hex: &str) -> EncryptedCookieSessionFactory {
     EncryptedCookieSessionFactory::builder(key(hex))
+        .pyramid_defaults()
         .clock(ManualClock::new(NOW))
         .build()
         .unwrap()
@@ -221,6 +222,7 @@ fn rotation_re_seals_python_cookies_with_the_new_key() {
 
     // ...loads in Rust with the old key as a fallback, and is re-sealed with the new one.
     let rotated = EncryptedCookieSessionFactory::builder(key(KEY_HEX))
+        .pyramid_defaults()
         .fallback_key(key(OLD_KEY_HEX))
         .clock(ManualClock::new(NOW))
         .build()

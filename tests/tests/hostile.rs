@@ -14,8 +14,10 @@ use typed_sessions::{
 const SECRET: &str = "a secret for hostile input tests, 32+ bytes";
 const NOW: f64 = 1_700_000_000.0;
 
+/// Pyramid's options: where an outcome is said to be Pyramid's, it is under them.
 fn factory() -> SignedCookieSessionFactory {
     SignedCookieSessionFactory::builder(SECRET)
+        .pyramid_defaults()
         .clock(ManualClock::new(NOW))
         .build()
         .unwrap()

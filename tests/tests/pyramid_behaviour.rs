@@ -1,5 +1,6 @@
 //! Pyramid's own cookie-session tests (`tests/test_session.py`, the signed cookie session
-//! classes), written anew in Rust: each test states the behaviour Pyramid asserts.
+//! classes), written anew in Rust: each test states the behaviour Pyramid asserts. Every
+//! factory starts from `pyramid_defaults()`, the options Pyramid's tests run with.
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ const NOW: f64 = 1_700_000_000.25;
 
 fn builder(clock: &ManualClock) -> Builder<SignedKeys> {
     SignedCookieSessionFactory::builder(SECRET)
+        .pyramid_defaults()
         .allow_short_secret()
         .clock(clock.clone())
 }
@@ -589,6 +591,7 @@ fn very_long_key() {
     let clock = ManualClock::new(NOW);
     let secret = "a".repeat(1024);
     let factory = SignedCookieSessionFactory::builder(secret.as_str())
+        .pyramid_defaults()
         .clock(clock)
         .build()
         .unwrap();

@@ -13,8 +13,10 @@ use typed_sessions_tests::{PyramidPeer, rich_state, set_ops, state_of};
 const SECRET: &str = "interop secret shared by both apps";
 const NOW: f64 = 1_700_000_000.5;
 
+/// Ours, as `pyramid_factory` makes Pyramid's: Pyramid's defaults, this salt and hash.
 fn factory(salt: &str, alg: HashAlg) -> SignedCookieSessionFactory {
     SignedCookieSessionFactory::builder(SECRET)
+        .pyramid_defaults()
         .salt(salt)
         .hashalg(alg)
         .clock(ManualClock::new(NOW))
@@ -227,6 +229,7 @@ fn reissue_and_timeout_agree_with_pyramid() {
     for (later, touched) in [(5.0, true), (11.0, true), (11.0, false), (61.0, true)] {
         let clock = ManualClock::new(NOW + later);
         let ours = SignedCookieSessionFactory::builder(SECRET)
+            .pyramid_defaults()
             .timeout(Duration::from_secs(60))
             .reissue_time(Duration::from_secs(10))
             .clock(clock)
@@ -251,6 +254,81 @@ fn reissue_and_timeout_agree_with_pyramid() {
         );
         assert_eq!(state_of(&session), read["state"], "+{later}s");
     }
+}
+
+/// The attributes of a `Set-Cookie` header, lowercased and sorted: what a browser reads
+/// from it, whatever order they are written in.
+fn attributes(header: &str) -> Vec<String> {
+    let mut attributes: Vec<String> = header
+        .split(';')
+        .skip(1)
+        .map(|attribute| attribute.trim().to_ascii_lowercase())
+        .collect();
+    attributes.sort();
+    attributes
+}
+
+/// `pyramid_defaults()` is a default Pyramid factory, checked against the live peer: the
+/// same `Set-Cookie` attributes for a new session (neither `Secure` nor `HttpOnly`), and a
+/// second later the same new cookie for a mere read (reissue time 0). The builder's own
+/// defaults differ on both counts, on purpose.
+#[test]
+fn pyramid_defaults_are_a_default_pyramid_factory() {
+    let mut peer = PyramidPeer::start();
+    let theirs = json!({"secret": SECRET});
+    let set = json!([{"op": "set", "key": "a", "value": 1}]);
+    let minted = peer.run(&theirs, None, NOW, set);
+    let pyramid_header = minted["set_cookie"]
+        .as_str()
+        .expect("Pyramid wrote a cookie");
+    let saved_header = |ours: &SignedCookieSessionFactory| {
+        let mut session = ours.load_value(None);
+        session.insert("a", 1);
+        let mut headers = http::HeaderMap::new();
+        ours.save(&session, &mut headers).unwrap();
+        headers["set-cookie"].to_str().unwrap().to_owned()
+    };
+    let ours = factory("pyramid.session.", HashAlg::Sha512);
+    assert_eq!(
+        attributes(&saved_header(&ours)),
+        attributes(pyramid_header),
+        "{pyramid_header}"
+    );
+    assert_eq!(attributes(pyramid_header), ["path=/", "samesite=lax"]);
+
+    let value = minted["cookie_value"].as_str().unwrap();
+    let read = peer.run(
+        &theirs,
+        Some(value),
+        NOW + 1.0,
+        json!([{"op": "get", "key": "a"}]),
+    );
+    assert!(
+        !read["set_cookie"].is_null(),
+        "Pyramid reissues a second later"
+    );
+    let reissued = |builder: typed_sessions::Builder<typed_sessions::SignedKeys>| {
+        let ours = builder.clock(ManualClock::new(NOW + 1.0)).build().unwrap();
+        let session = ours.load_value(Some(value));
+        let _ = session.get("a");
+        let mut headers = http::HeaderMap::new();
+        ours.save(&session, &mut headers).unwrap();
+        headers.contains_key("set-cookie")
+    };
+    assert!(reissued(
+        SignedCookieSessionFactory::builder(SECRET).pyramid_defaults()
+    ));
+
+    // The safe defaults: `Secure` and `HttpOnly`, and no new cookie for a read so soon.
+    let safe = SignedCookieSessionFactory::builder(SECRET)
+        .clock(ManualClock::new(NOW))
+        .build()
+        .unwrap();
+    assert_eq!(
+        attributes(&saved_header(&safe)),
+        ["httponly", "path=/", "samesite=lax", "secure"]
+    );
+    assert!(!reissued(SignedCookieSessionFactory::builder(SECRET)));
 }
 
 /// When the `Cookie` header repeats the session cookie, this crate uses the one Pyramid

@@ -30,8 +30,11 @@ fn hash_alg(v: &Value) -> HashAlg {
     v["hashalg"].as_str().unwrap().parse().unwrap()
 }
 
+/// A factory as the vector's Pyramid factory was made: Pyramid's defaults, and the
+/// vector's secret, salt and hash.
 fn builder(v: &Value, now: f64) -> Builder<SignedKeys> {
     SignedCookieSessionFactory::builder(v["secret"].as_str().unwrap())
+        .pyramid_defaults()
         .salt(v["salt"].as_str().unwrap())
         .hashalg(hash_alg(v))
         .allow_short_secret()
@@ -117,9 +120,14 @@ fn set_cookie_attributes_match_pyramid() {
         if let Some(domain) = options["domain"].as_str() {
             b = b.domain(Some(domain.to_owned()));
         }
-        b = b
-            .secure(options["secure"].as_bool().unwrap_or(false))
-            .httponly(options["httponly"].as_bool().unwrap_or(false));
+        // Only the options the vector gives: the others are `pyramid_defaults()`'s, and
+        // the cases without options check that those are Pyramid's.
+        if let Some(secure) = options["secure"].as_bool() {
+            b = b.secure(secure);
+        }
+        if let Some(httponly) = options["httponly"].as_bool() {
+            b = b.httponly(httponly);
+        }
         match options.get("samesite") {
             Some(Value::Null) => b = b.samesite(None),
             Some(Value::String(s)) => {
