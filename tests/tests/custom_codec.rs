@@ -13,7 +13,9 @@ use http::StatusCode;
 use tower::ServiceExt;
 use typed_sessions::axum::{SessionHandle, SessionLayer};
 use typed_sessions::codec::{CookieCodec, EncryptedCodec, HashAlg, Opened, SignedCodec};
-use typed_sessions::{CookieSessionFactory, LoadOutcome, ManualClock, Rejection, SessionError};
+use typed_sessions::{
+    CookieSessionFactory, LoadOutcome, ManualClock, Rejection, SameSite, SessionError,
+};
 
 const SECRET: &str = "the signing secret of the old deploy, 32+ bytes";
 const KEY: [u8; 32] = *b"the encryption key of the new!!!";
@@ -57,7 +59,7 @@ fn factory() -> Arc<CookieSessionFactory<Migrating>> {
     Arc::new(
         CookieSessionFactory::with_codec(codec)
             .clock(ManualClock::new(NOW))
-            .httponly(true)
+            .samesite(SameSite::Strict)
             .build()
             .unwrap(),
     )
@@ -83,7 +85,7 @@ fn request(cookie: Option<&str>) -> Request {
 fn cookie_value(response: &Response) -> Option<String> {
     let header = response.headers().get("set-cookie")?.to_str().unwrap();
     assert!(
-        header.contains("HttpOnly"),
+        header.contains("SameSite=Strict"),
         "the factory's options apply: {header}"
     );
     let pair = header.split(';').next().unwrap();

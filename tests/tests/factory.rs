@@ -361,10 +361,12 @@ struct Cart {
 }
 
 /// A guard that was only read does not mark the session changed, but reading is an access:
-/// under Pyramid's default `reissue_time` of 0, a read in any second after the cookie was
-/// issued asks for a new cookie (README, "Guards mark changes for you"). `None` stops that.
+/// once the cookie is older than the reissue time it asks for a new cookie (README, "Guards
+/// mark changes for you"): under Pyramid's `reissue_time` of 0, in any second after the
+/// cookie was issued; under the builder's default, after a tenth of the timeout (120 s).
+/// `None` stops that.
 #[test]
-fn a_read_only_guard_reissues_under_the_default_reissue_time_as_any_read_does() {
+fn a_read_only_guard_reissues_after_the_reissue_time_as_any_read_does() {
     let issued = {
         let mut session = factory(NEW).load_value(None);
         session.insert("cart", json!(["tea"]));
@@ -376,12 +378,18 @@ fn a_read_only_guard_reissues_under_the_default_reissue_time_as_any_read_does() 
         (1.0, None, false),
         (59.0, Some(Duration::from_secs(60)), false),
         (61.0, Some(Duration::from_secs(60)), true),
+        // The builder's default.
+        (120.0, Some(Duration::from_secs(120)), false),
+        (121.0, Some(Duration::from_secs(120)), true),
     ] {
-        let factory = SignedCookieSessionFactory::builder(NEW)
-            .clock(ManualClock::new(NOW + later))
-            .reissue_time(reissue_time)
-            .build()
-            .unwrap();
+        let builder = SignedCookieSessionFactory::builder(NEW).clock(ManualClock::new(NOW + later));
+        // The default's cases leave it unset, so they check it is what they say.
+        let factory = if reissue_time == Some(Duration::from_secs(120)) {
+            builder
+        } else {
+            builder.reissue_time(reissue_time)
+        };
+        let factory = factory.build().unwrap();
         let mut session = factory.load_value(Some(&issued));
         assert_eq!(CartExt::cart_mut(&mut session).unwrap().len(), 1);
         let mut headers = HeaderMap::new();
