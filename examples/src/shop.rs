@@ -58,11 +58,12 @@ use self::actions::{LoginForm, ProductForm, Reply, TokenForm};
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "tea";
 
-/// The shop's session factory: Pyramid's defaults, but `HttpOnly` (no script needs the
-/// cookie), a one-hour idle timeout, and a new cookie for a mere read at most once a minute.
+/// The shop's session factory: the builder's defaults (a `Secure`, `HttpOnly`,
+/// `SameSite=Lax` cookie; over plain HTTP, browsers and curl keep a `Secure` cookie from
+/// `http://localhost`, the address the binaries print), a one-hour idle timeout, and a new
+/// cookie for a mere read at most once a minute.
 pub fn factory(secret: impl Into<Secret>) -> Result<SignedCookieSessionFactory, BuildError> {
     SignedCookieSessionFactory::builder(secret)
-        .httponly(true)
         .timeout(Duration::from_secs(3600))
         .reissue_time(Duration::from_secs(60))
         .build()
@@ -75,7 +76,6 @@ pub fn server_factory<S: SessionStore>(
     store: S,
 ) -> Result<ServerSessionFactory<S>, BuildError> {
     ServerSessionFactory::builder(secret, store)
-        .httponly(true)
         .timeout(Duration::from_secs(3600))
         .reissue_time(Duration::from_secs(60))
         .build()

@@ -71,7 +71,13 @@ async fn add_to_cart_flashes_once_and_csrf_guards_every_form() {
 
     let home = get(&client, &format!("{base}/")).await;
     assert_eq!(home.status, StatusCode::OK);
-    assert!(home.set_cookie.as_deref().unwrap().contains("HttpOnly"));
+    let set_cookie = home.set_cookie.as_deref().unwrap();
+    for attribute in ["; Secure", "; HttpOnly", "; SameSite=Lax"] {
+        assert!(
+            set_cookie.contains(attribute),
+            "{attribute} in {set_cookie}"
+        );
+    }
     assert_eq!(home.cart_count(), 0);
     let token = home.csrf_token();
 

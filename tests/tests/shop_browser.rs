@@ -3,7 +3,10 @@
 //! flash once, signs in and out. Saves screenshots of the cart page to
 //! `target/artifacts/shop-cart.png`, and of the products and session pages beside it. A
 //! second test signs in with user names that are markup and checks that every page shows
-//! them as text and that none of their scripts runs.
+//! them as text and that none of their scripts runs. The shop is opened at
+//! `http://localhost:PORT`, the URL the shop binaries print: its session cookie is `Secure`,
+//! which Chromium keeps over plain HTTP for `localhost` and `127.0.0.1` only (a third test
+//! checks which hosts).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`scripts/browser.sh` installs them);
 //! `CHROME_BIN` and `CHROMEDRIVER` override where they are looked for. Without them the
@@ -143,7 +146,7 @@ where
     let _one_browser = ONE_BROWSER.lock().await;
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
     let app = shop::app(shop::factory(SECRET).unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
@@ -167,6 +170,9 @@ where
                 "--disable-sync",
                 "--no-first-run",
                 "--window-size=1100,800",
+                // A name that is not localhost, for the loopback server: see
+                // `secure_cookies_over_plain_http_are_kept_for_localhost_and_127_0_0_1`.
+                format!("--host-resolver-rules=MAP {NOT_LOCALHOST} 127.0.0.1"),
                 format!("--user-data-dir={}", profile.0.display()),
             ],
         },
@@ -202,6 +208,41 @@ async fn a_browser_shops_signs_in_and_out() {
             "shop_browser: screenshots in {} (shop-cart.png and more)",
             artifacts.display()
         );
+    })
+    .await;
+}
+
+/// A host name Chromium resolves to the loopback server but does not treat as local.
+const NOT_LOCALHOST: &str = "shop.test";
+
+/// Where Chromium keeps the shop's `Secure` cookie over plain HTTP: at `localhost` and
+/// `127.0.0.1` (both potentially trustworthy origins), not at another name for the same
+/// loopback address.
+#[tokio::test]
+async fn secure_cookies_over_plain_http_are_kept_for_localhost_and_127_0_0_1() {
+    in_browser("hosts", |client, base, _| async move {
+        let port = base.rsplit(':').next().unwrap().to_owned();
+        for (host, kept) in [
+            ("localhost", true),
+            ("127.0.0.1", true),
+            (NOT_LOCALHOST, false),
+        ] {
+            client
+                .goto(&format!("http://{host}:{port}/"))
+                .await
+                .unwrap();
+            // The shop answered (not an error page), and set its cookie.
+            assert_eq!(text_of(&client, "#cart-count").await, "0", "{host}");
+            let cookie = client.get_named_cookie("session").await.ok();
+            assert_eq!(cookie.is_some(), kept, "http://{host}:{port}/");
+            if let Some(cookie) = cookie {
+                assert_eq!(cookie.secure(), Some(true), "{host}");
+            }
+            eprintln!(
+                "shop_browser: Chromium {} the Secure cookie at http://{host}:{port}/",
+                if kept { "keeps" } else { "drops" }
+            );
+        }
     })
     .await;
 }
@@ -421,9 +462,13 @@ async fn drive(client: Client, base: String, artifacts: PathBuf) {
     assert!(state.contains(r#""product": "teapot""#), "{state}");
     save_screenshot(&client, &artifacts.join("shop-session.png")).await;
 
-    // The browser holds the session in an HttpOnly cookie.
+    // The browser holds the session in a Secure, HttpOnly, SameSite=Lax cookie, and sent
+    // it back at `localhost` over plain HTTP: the cart above is in it.
     let cookie = client.get_named_cookie("session").await.unwrap();
     assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(cookie.secure(), Some(true));
+    assert_eq!(cookie.same_site(), Some(cookie::SameSite::Lax));
+    assert!(base.starts_with("http://localhost:"), "{base}");
 
     // Sign out: the session is invalidated.
     click(&client, "#logout").await;

@@ -43,10 +43,14 @@ async fn add_to_cart_redirects_and_the_flash_shows_once() {
 
     let home = get(&client, &format!("{base}/")).await;
     assert_eq!(home.status, StatusCode::OK);
-    assert!(
-        home.set_cookie.as_deref().unwrap().contains("HttpOnly"),
-        "the first page stores the CSRF token in a new session"
-    );
+    // The first page stores the CSRF token in a new session, in a safe cookie.
+    let set_cookie = home.set_cookie.as_deref().unwrap();
+    for attribute in ["; Secure", "; HttpOnly", "; SameSite=Lax"] {
+        assert!(
+            set_cookie.contains(attribute),
+            "{attribute} in {set_cookie}"
+        );
+    }
     assert_eq!(home.cart_count(), 0);
     let token = home.csrf_token();
 

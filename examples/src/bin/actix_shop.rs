@@ -6,7 +6,9 @@
 //! SESSION_SECRET=$(openssl rand -hex 32) cargo run -p typed-sessions-examples --bin actix_shop
 //! ```
 //!
-//! Serves on 127.0.0.1 only, port `PORT` (default 3001). Without `SESSION_SECRET` it signs
+//! Serves on 127.0.0.1 only, port `PORT` (default 3001), and prints its address as
+//! `http://localhost:PORT/`, where browsers and curl keep its `Secure` cookie over plain
+//! HTTP (see the `shop` binary). Without `SESSION_SECRET` it signs
 //! cookies with a random secret made at start, so sessions end when it restarts.
 
 use std::net::Ipv4Addr;
@@ -34,7 +36,7 @@ fn main() -> ExitCode {
         }
     };
 
-    println!("Tea Shop (actix-web) is open at http://127.0.0.1:{port}/ (Ctrl-C to close)");
+    println!("Tea Shop (actix-web) is open at http://localhost:{port}/ (Ctrl-C to close)");
     let served = actix_web::rt::System::new().block_on(async move {
         HttpServer::new(move || {
             App::new()

@@ -10,7 +10,10 @@
 //! SESSION_STORE=rediss://127.0.0.1:6391/ SSL_CERT_FILE=target/tls/ca.pem cargo run -p typed-sessions-examples --bin shop
 //! ```
 //!
-//! Serves on 127.0.0.1 only, port `PORT` (default 3000). Without `SESSION_SECRET` it signs
+//! Serves on 127.0.0.1 only, port `PORT` (default 3000), and prints its address as
+//! `http://localhost:PORT/`: the session cookie is `Secure`, and over plain HTTP browsers
+//! and curl keep and send a `Secure` cookie to `localhost` (and `127.0.0.1`), not to other
+//! hosts. Without `SESSION_SECRET` it signs
 //! cookies with a random secret made at start, so sessions end when it restarts. With
 //! `SESSION_STORE` the session is kept in that store and the cookie carries its signed id
 //! (the SQL stores' tables are created at start). `rediss://` and PostgreSQL's `sslmode`
@@ -54,12 +57,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // The bound address, not `PORT`: with `PORT=0` the system picks one (the tests do).
-    let addr = listener
-        .local_addr()
-        .map_or_else(|_| format!("127.0.0.1:{port}"), |a| a.to_string());
+    // The bound port, not `PORT`: with `PORT=0` the system picks one (the tests do).
+    let port = listener.local_addr().map_or(port, |addr| addr.port());
     println!(
-        "Tea Shop is open at http://{addr}/ (sessions in {}; Ctrl-C to close)",
+        "Tea Shop is open at http://localhost:{port}/ (sessions in {}; Ctrl-C to close)",
         shop.kind
     );
     let shutdown = async {
