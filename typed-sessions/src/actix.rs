@@ -43,7 +43,6 @@
 //!
 //! # actix_web::rt::System::new().block_on(async {
 //! let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
-//!     .httponly(true)
 //!     .build()
 //!     .unwrap();
 //! let middleware = SessionMiddleware::new(factory);

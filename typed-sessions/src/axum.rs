@@ -26,7 +26,6 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
-//!     .httponly(true)
 //!     .build()?;
 //! let app = Router::new()
 //!     .route("/", get(visit))
@@ -111,7 +110,6 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // `RedisStore::connect(url).await?` with the `redis` feature, or your own store.
 //! let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
-//!     .httponly(true)
 //!     .build()?;
 //! let app = Router::new()
 //!     .route("/", get(visit))

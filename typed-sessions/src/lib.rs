@@ -12,7 +12,6 @@
 //! use typed_sessions::SignedCookieSessionFactory;
 //!
 //! let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
-//!     .httponly(true)
 //!     .build()?;
 //!
 //! let request = HeaderMap::new();
@@ -22,9 +21,18 @@
 //!
 //! let mut response = HeaderMap::new();
 //! factory.save(&session, &mut response)?;
-//! assert!(response.contains_key("set-cookie"));
+//! assert!(response["set-cookie"].to_str()?.contains("; Secure"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! The defaults are safe ones: a `Secure`, `HttpOnly`, `SameSite=Lax` cookie (browsers keep
+//! a `Secure` cookie over plain HTTP from `http://localhost`, so local development needs no
+//! switch), a 1200 s idle timeout, and a new cookie for a request that only reads the
+//! session at most every 120 s (a tenth of the timeout) rather than on nearly every one. A
+//! service that shares its sessions with a Pyramid app configured with Pyramid's defaults
+//! starts from [`pyramid_defaults()`](Builder::pyramid_defaults) for exactly Pyramid's
+//! cookies. [`Builder`] has the table and the reasons; cookie prefixes (`__Host-`,
+//! `__Secure-`) are checked when the factory is built.
 //!
 //! # Typed sessions
 //!

@@ -36,7 +36,6 @@ use crate::lifecycle::{Outcome, RequestSession, SessionFactory};
 /// }
 ///
 /// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
-///     .httponly(true)
 ///     .build()
 ///     .unwrap();
 /// let middleware = SessionMiddleware::new(factory);

@@ -79,7 +79,6 @@ pub type SignedCookieSessionFactory = CookieSessionFactory<SignedCodec>;
 ///     "9e1a7f0c3b5d2e8f4a6c1b3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f",
 /// )?;
 /// let factory = EncryptedCookieSessionFactory::builder(key)
-///     .httponly(true)
 ///     .build()?;
 ///
 /// let mut session = factory.load(&HeaderMap::new());

@@ -43,7 +43,6 @@ use crate::store::{Commit, SessionStore, StoreError};
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
 ///     .cookie_name("sid")
-///     .httponly(true)
 ///     .timeout(Duration::from_secs(3600)) // idle timeout, and the record's TTL
 ///     .build()?;
 ///

@@ -16,7 +16,6 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
-//!     .httponly(true)
 //!     .build()?;
 //!
 //! let mut session = factory.load(&HeaderMap::new()).await?; // no cookie: a new session

@@ -30,7 +30,6 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// store.migrate().await?; // creates the tables if they are missing
 /// let _cleanup = store.spawn_cleanup(Duration::from_secs(300)); // deletes expired rows
 /// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", store)
-///     .httponly(true)
 ///     .timeout(Duration::from_secs(3600)) // idle timeout: the rows' expiry
 ///     .build()?;
 /// # let _ = factory;

@@ -94,7 +94,6 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = RedisStore::connect("redis://127.0.0.1:6379/").await?.with_prefix("myapp:session:");
 /// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", store)
-///     .httponly(true)
 ///     .build()?;
 /// # let _ = factory;
 /// # Ok(())
