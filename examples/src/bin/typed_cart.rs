@@ -128,7 +128,6 @@ fn request(
 
 fn main() -> Result<(), Box<dyn Error>> {
     let factory = SignedCookieSessionFactory::builder("typed_cart demo secret, not for production")
-        .httponly(true)
         // Reissue a merely-read cookie only once a minute has passed.
         .reissue_time(Duration::from_secs(60))
         .build()?;
