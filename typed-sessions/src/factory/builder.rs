@@ -176,7 +176,9 @@ impl<K> Builder<K> {
     }
 
     /// The cookie's `Max-Age` (and `Expires`); `None` (the default) makes a browser-session
-    /// cookie.
+    /// cookie. Only a new cookie pushes the expiry back, so keep the
+    /// [`reissue_time`](Self::reissue_time) well below it: with a `Max-Age` under the
+    /// reissue time, a session that is only read expires in the browser while in use.
     pub fn max_age(mut self, max_age: impl Into<Option<Duration>>) -> Self {
         self.settings.cookie.max_age = max_age.into();
         self
