@@ -15,8 +15,9 @@ mod case;
 mod ctxt;
 mod expand;
 mod fallback;
-// The runtime's reserved keys and method names: one file, compiled into both crates.
-#[path = "../../typed-sessions/src/reserved.rs"]
+// The runtime's reserved keys and method names: one file, compiled into both crates. The
+// file here is a symlink to the runtime's: `cargo package` copies its text into this
+// crate's tarball, where a `#[path]` out of the package would not build.
 mod reserved;
 mod valid;
 
