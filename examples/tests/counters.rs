@@ -96,3 +96,34 @@ fn counter_actix() {
 fn counter_typed() {
     counts_across_requests(env!("CARGO_BIN_EXE_counter_typed"));
 }
+
+/// The README shows the quick starts as they are in `src/bin/`: the axum and actix-web
+/// counters whole from their first `use`, the typed one's schema and handler as they are in
+/// its file.
+#[test]
+fn readme_shows_the_quick_starts_as_they_are() {
+    let readme = include_str!("../../README.md");
+    let blocks: Vec<&str> = readme
+        .split("```rust\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap())
+        .collect();
+    let body = |file: &'static str| file.split_once("\nuse ").map(|(_, b)| b).unwrap();
+    for file in [
+        include_str!("../src/bin/counter_axum.rs"),
+        include_str!("../src/bin/counter_actix.rs"),
+    ] {
+        let code = format!("use {}", body(file));
+        assert!(blocks.contains(&code.as_str()), "README lacks:\n{code}");
+    }
+    let typed = include_str!("../src/bin/counter_typed.rs");
+    let block = blocks
+        .iter()
+        .find(|b| b.starts_with("use typed_sessions::SessionSchema;\n"))
+        .expect("the typed quick start");
+    let shown = block.split_once('\n').unwrap().1;
+    assert!(
+        typed.contains(shown),
+        "README's typed counter differs:\n{shown}"
+    );
+}
