@@ -93,12 +93,16 @@ use std::time::Duration;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisConnection, RedisStore};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub use sql::{CleanupTask, InvalidTableName};
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
 
 use crate::error::SessionError;
@@ -118,7 +122,8 @@ pub struct Record {
     pub entries: Vec<(String, String)>,
 }
 
-/// One atomic save, as a [`ServerSessionFactory`] asks a store to apply it.
+/// One atomic save, as a [`ServerSessionFactory`](crate::ServerSessionFactory) asks a store
+/// to apply it.
 ///
 /// - `replace == false` (the session was loaded from the store under `id`): set the keys
 ///   in `set`, delete the keys in `remove`, keep every other key, update `accessed` and
