@@ -21,6 +21,7 @@ mod fallback;
 // file here is a symlink to the runtime's: `cargo package` copies its text into this
 // crate's tarball, where a `#[path]` out of the package would not build.
 mod reserved;
+mod symbol;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -94,7 +94,7 @@
 //!
 //! | feature | enables | pulls in |
 //! |---|---|---|
-//! | `axum` | `axum`: [`SessionLayer`](https://docs.rs/typed-sessions/latest/typed_sessions/axum/struct.SessionLayer.html) (a tower layer) and the `SessionHandle` extractor | `axum-core` 0.5, `tower-layer`, `tower-service`, `pin-project-lite` |
+//! | `axum` | `axum`: `SessionLayer` (a tower layer) and the `SessionHandle` extractor | `axum-core` 0.5, `tower-layer`, `tower-service`, `pin-project-lite` |
 //! | `actix` | `actix`: `SessionMiddleware` and the `SessionHandle` extractor for actix-web 4 | `actix-web` 4 without its default features |
 //! | `redis` | `store::RedisStore`, on Redis or Redis Cluster | `redis` 1 (tokio, connection manager, scripts, cluster) |
 //! | `sqlite` | `store::SqliteStore` | `sqlx` 0.9 with SQLite compiled in (`sqlite-bundled`), `tokio` (timer for `spawn_cleanup`) |
