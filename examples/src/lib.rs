@@ -1,4 +1,4 @@
-//! Runnable examples of the `session` crate, as a library so tests can start them.
+//! Runnable examples of the `typed-sessions` crate, as a library so tests can start them.
 //!
 //! - [`shop`]: a small server-rendered web shop on axum (the `shop` binary).
 //! - [`actix_shop`]: the same shop on actix-web (the `actix_shop` binary), sharing the

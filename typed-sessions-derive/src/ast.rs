@@ -9,6 +9,7 @@ use syn::{Data, DeriveInput, Fields, Generics, Ident, ItemEnum, LitStr, Path, Ty
 use crate::attr::{self, Container, FieldAttrs, OnWrongType};
 use crate::case::snake_case;
 use crate::ctxt::Ctxt;
+use crate::symbol::FLASH;
 
 /// A `#[derive(SessionSchema)]` struct.
 pub(crate) struct Schema<'a> {
@@ -184,11 +185,7 @@ impl<'a> FlashEnum<'a> {
     pub fn from_syn(cx: &Ctxt, attrs: Container, item: &'a ItemEnum) -> Self {
         reject_generics(cx, &item.generics, "#[flash_queue]", "Success(String)");
         for field in item.variants.iter().flat_map(|variant| &variant.fields) {
-            if let Some(flash) = field
-                .attrs
-                .iter()
-                .find(|attr| attr.path().is_ident("flash"))
-            {
+            if let Some(flash) = field.attrs.iter().find(|attr| attr.path() == FLASH) {
                 cx.error_spanned_by(flash, "`#[flash(...)]` goes on a variant, not on a field");
             }
         }

@@ -10,6 +10,10 @@ use syn::parse::Parser;
 use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Path, Token};
 
 use crate::ctxt::Ctxt;
+use crate::symbol::{
+    ALIAS, CRATE, DEFAULT, ERROR, FLASH, FLASH_QUEUE, MIGRATE, MISSING, ON_WRONG_TYPE, QUEUE,
+    RENAME, SESSION, SKIP, Symbol,
+};
 
 /// `#[session(...)]` on the struct, or the arguments of `#[flash_queue(...)]`.
 #[derive(Default)]
@@ -56,19 +60,19 @@ pub(crate) struct VariantAttrs {
 pub(crate) fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
     let mut container = Container::default();
     let example = "#[session(crate = path::to::session)]";
-    each_meta(cx, attrs, "session", example, |meta| {
-        if meta.path.is_ident("crate") {
+    each_meta(cx, attrs, SESSION, example, |meta| {
+        if meta.path == CRATE {
             // #[session(crate = path::to::session)] or #[session(crate = "path")]
-            let path = parse_crate_path(meta, "session")?;
-            set_once(cx, meta, "session", &mut container.krate, path);
-        } else if meta.path.is_ident("on_wrong_type") {
+            let path = parse_crate_path(meta, SESSION)?;
+            set_once(cx, meta, SESSION, &mut container.krate, path);
+        } else if meta.path == ON_WRONG_TYPE {
             // #[session(on_wrong_type = "error")] or "missing"
-            if let Some(rule) = on_wrong_type(cx, meta, "session", SCHEMA_RULES)? {
-                set_once(cx, meta, "session", &mut container.on_wrong_type, rule);
+            if let Some(rule) = on_wrong_type(cx, meta, SESSION, SCHEMA_RULES)? {
+                set_once(cx, meta, SESSION, &mut container.on_wrong_type, rule);
             }
-        } else if ["rename", "default", "alias", "migrate"]
+        } else if [RENAME, DEFAULT, ALIAS, MIGRATE]
             .iter()
-            .any(|name| meta.path.is_ident(name))
+            .any(|word| meta.path == *word)
         {
             let name = path_name(&meta.path);
             misplaced(
@@ -93,14 +97,14 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
 pub(crate) fn flash_queue_args(cx: &Ctxt, args: TokenStream) -> Container {
     let mut container = Container::default();
     let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("crate") {
+        if meta.path == CRATE {
             // #[flash_queue(crate = path::to::session)]
-            let path = parse_crate_path(&meta, "flash_queue")?;
-            set_once(cx, &meta, "flash_queue", &mut container.krate, path);
-        } else if meta.path.is_ident("on_wrong_type") {
+            let path = parse_crate_path(&meta, FLASH_QUEUE)?;
+            set_once(cx, &meta, FLASH_QUEUE, &mut container.krate, path);
+        } else if meta.path == ON_WRONG_TYPE {
             // #[flash_queue(on_wrong_type = "error")] or "skip"
-            if let Some(rule) = on_wrong_type(cx, &meta, "flash_queue", FLASH_RULES)? {
-                set_once(cx, &meta, "flash_queue", &mut container.on_wrong_type, rule);
+            if let Some(rule) = on_wrong_type(cx, &meta, FLASH_QUEUE, FLASH_RULES)? {
+                set_once(cx, &meta, FLASH_QUEUE, &mut container.on_wrong_type, rule);
             }
         } else {
             unknown(
@@ -122,13 +126,13 @@ pub(crate) fn flash_queue_args(cx: &Ctxt, args: TokenStream) -> Container {
 pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
     let mut field = FieldAttrs::default();
     let example = "#[session(rename = \"key\")]` or `#[session(default)]";
-    each_meta(cx, attrs, "session", example, |meta| {
-        if meta.path.is_ident("rename") {
+    each_meta(cx, attrs, SESSION, example, |meta| {
+        if meta.path == RENAME {
             // #[session(rename = "key")]
-            if let Some(lit) = string_value(cx, meta, "session", "rename")? {
-                set_once(cx, meta, "session", &mut field.rename, lit);
+            if let Some(lit) = string_value(cx, meta, SESSION, RENAME)? {
+                set_once(cx, meta, SESSION, &mut field.rename, lit);
             }
-        } else if meta.path.is_ident("default") {
+        } else if meta.path == DEFAULT {
             // #[session(default)]
             if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
                 cx.syn_error(meta.error(
@@ -137,23 +141,23 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                 ));
                 skip_value(meta)?;
             }
-            set_once(cx, meta, "session", &mut field.default, meta.path.clone());
-        } else if meta.path.is_ident("alias") {
+            set_once(cx, meta, SESSION, &mut field.default, meta.path.clone());
+        } else if meta.path == ALIAS {
             // #[session(alias = "old_key")], once per older key
-            if let Some(lit) = string_value(cx, meta, "session", "alias")? {
+            if let Some(lit) = string_value(cx, meta, SESSION, ALIAS)? {
                 field.aliases.push(lit);
             }
-        } else if meta.path.is_ident("migrate") {
+        } else if meta.path == MIGRATE {
             // #[session(migrate = path::to::function)] or #[session(migrate = "path")]
-            if let Some(path) = path_value(cx, meta, "session", "migrate")? {
-                set_once(cx, meta, "session", &mut field.migrate, path);
+            if let Some(path) = path_value(cx, meta, SESSION, MIGRATE)? {
+                set_once(cx, meta, SESSION, &mut field.migrate, path);
             }
-        } else if meta.path.is_ident("on_wrong_type") {
+        } else if meta.path == ON_WRONG_TYPE {
             // #[session(on_wrong_type = "error")] or "missing"
-            if let Some(rule) = on_wrong_type(cx, meta, "session", SCHEMA_RULES)? {
-                set_once(cx, meta, "session", &mut field.on_wrong_type, rule);
+            if let Some(rule) = on_wrong_type(cx, meta, SESSION, SCHEMA_RULES)? {
+                set_once(cx, meta, SESSION, &mut field.on_wrong_type, rule);
             }
-        } else if meta.path.is_ident("crate") {
+        } else if meta.path == CRATE {
             misplaced(
                 cx,
                 meta,
@@ -175,11 +179,11 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
 /// `#[flash(...)]` on a variant of a `#[flash_queue]` enum.
 pub(crate) fn variant(cx: &Ctxt, attrs: &[Attribute]) -> VariantAttrs {
     let mut variant = VariantAttrs::default();
-    each_meta(cx, attrs, "flash", "#[flash(queue = \"name\")]", |meta| {
-        if meta.path.is_ident("queue") {
+    each_meta(cx, attrs, FLASH, "#[flash(queue = \"name\")]", |meta| {
+        if meta.path == QUEUE {
             // #[flash(queue = "name")]
-            if let Some(lit) = string_value(cx, meta, "flash", "queue")? {
-                set_once(cx, meta, "flash", &mut variant.queue, lit);
+            if let Some(lit) = string_value(cx, meta, FLASH, QUEUE)? {
+                set_once(cx, meta, FLASH, &mut variant.queue, lit);
             }
         } else {
             unknown(cx, meta, "`#[flash]` attribute", "`queue`")?;
@@ -194,11 +198,11 @@ pub(crate) fn variant(cx: &Ctxt, attrs: &[Attribute]) -> VariantAttrs {
 fn each_meta(
     cx: &Ctxt,
     attrs: &[Attribute],
-    name: &str,
+    name: Symbol,
     example: &str,
     mut parse: impl FnMut(&ParseNestedMeta) -> syn::Result<()>,
 ) {
-    for attr in attrs.iter().filter(|attr| attr.path().is_ident(name)) {
+    for attr in attrs.iter().filter(|attr| attr.path() == name) {
         if !is_list(cx, attr, example) {
             continue;
         }
@@ -240,7 +244,7 @@ fn is_list(cx: &Ctxt, attr: &Attribute, example: &str) -> bool {
 }
 
 /// Keeps the first value of an attribute; a second one is an error on its name.
-fn set_once<T>(cx: &Ctxt, meta: &ParseNestedMeta, attr: &str, slot: &mut Option<T>, value: T) {
+fn set_once<T>(cx: &Ctxt, meta: &ParseNestedMeta, attr: Symbol, slot: &mut Option<T>, value: T) {
     if slot.is_some() {
         let name = path_name(&meta.path);
         cx.error_spanned_by(
@@ -257,8 +261,8 @@ fn set_once<T>(cx: &Ctxt, meta: &ParseNestedMeta, attr: &str, slot: &mut Option<
 fn string_value(
     cx: &Ctxt,
     meta: &ParseNestedMeta,
-    attr: &str,
-    name: &str,
+    attr: Symbol,
+    name: Symbol,
 ) -> syn::Result<Option<LitStr>> {
     let expected = format!("`#[{attr}({name})]` expects a string literal: `{name} = \"...\"`");
     if !meta.input.peek(Token![=]) {
@@ -278,26 +282,24 @@ fn string_value(
 }
 
 /// The `on_wrong_type` values of a schema and of a flash queue, with the rule each names.
-const SCHEMA_RULES: &[(&str, OnWrongType)] = &[
-    ("error", OnWrongType::Error),
-    ("missing", OnWrongType::Ignore),
-];
-const FLASH_RULES: &[(&str, OnWrongType)] =
-    &[("error", OnWrongType::Error), ("skip", OnWrongType::Ignore)];
+const SCHEMA_RULES: &[(Symbol, OnWrongType)] =
+    &[(ERROR, OnWrongType::Error), (MISSING, OnWrongType::Ignore)];
+const FLASH_RULES: &[(Symbol, OnWrongType)] =
+    &[(ERROR, OnWrongType::Error), (SKIP, OnWrongType::Ignore)];
 
 /// `on_wrong_type = "..."`, one of `rules`; another value is an error on the literal that
 /// lists them.
 fn on_wrong_type(
     cx: &Ctxt,
     meta: &ParseNestedMeta,
-    attr: &str,
-    rules: &[(&str, OnWrongType)],
+    attr: Symbol,
+    rules: &[(Symbol, OnWrongType)],
 ) -> syn::Result<Option<OnWrongType>> {
-    let Some(lit) = string_value(cx, meta, attr, "on_wrong_type")? else {
+    let Some(lit) = string_value(cx, meta, attr, ON_WRONG_TYPE)? else {
         return Ok(None);
     };
     let value = lit.value();
-    if let Some((_, rule)) = rules.iter().find(|(name, _)| *name == value) {
+    if let Some((_, rule)) = rules.iter().find(|(word, _)| *value == *word) {
         return Ok(Some(*rule));
     }
     let expected: Vec<String> = rules
@@ -318,8 +320,8 @@ fn on_wrong_type(
 fn path_value(
     cx: &Ctxt,
     meta: &ParseNestedMeta,
-    attr: &str,
-    name: &str,
+    attr: Symbol,
+    name: Symbol,
 ) -> syn::Result<Option<Path>> {
     let expected =
         format!("`#[{attr}({name})]` expects a path to a function: `{name} = path::to::f`");
@@ -347,7 +349,7 @@ fn path_value(
 }
 
 /// `crate = path` or `crate = "path"`.
-fn parse_crate_path(meta: &ParseNestedMeta, attr: &str) -> syn::Result<Path> {
+fn parse_crate_path(meta: &ParseNestedMeta, attr: Symbol) -> syn::Result<Path> {
     let expected = format!("`#[{attr}(crate)]` expects a path: `crate = path::to::session`");
     if !meta.input.peek(Token![=]) {
         return Err(meta.error(expected));

@@ -11,6 +11,7 @@ use crate::ast;
 use crate::attr::{self, Container};
 use crate::ctxt::Ctxt;
 use crate::expand::{ext_trait, private};
+use crate::symbol::FLASH;
 
 /// `#[derive(SessionSchema)]` with errors: the errors, the extension trait with the accessors
 /// of every named field (bodies that never run), and a stub `SessionSchema` impl.
@@ -85,9 +86,9 @@ fn lenient_container(input: &DeriveInput) -> Container {
 pub(crate) fn strip_flash_attrs(item: &ItemEnum) -> ItemEnum {
     let mut item = item.clone();
     for variant in &mut item.variants {
-        variant.attrs.retain(|attr| !attr.path().is_ident("flash"));
+        variant.attrs.retain(|attr| attr.path() != FLASH);
         for field in &mut variant.fields {
-            field.attrs.retain(|attr| !attr.path().is_ident("flash"));
+            field.attrs.retain(|attr| attr.path() != FLASH);
         }
     }
     item

@@ -80,8 +80,8 @@
 //!
 //! When the data must stay secret, outgrows a cookie or must be revocable, a
 //! [`ServerSessionFactory`] keeps it in a
-//! [store](store::SessionStore) (in memory, in Redis with the `redis` feature, or your own)
-//! and puts only a signed random id in the cookie. The same [`Session`] API, derived
+//! [store](store::SessionStore) (in memory; in Redis, SQLite or PostgreSQL with the feature
+//! of that name; or your own) and puts only a signed random id in the cookie. The same [`Session`] API, derived
 //! accessors, flash queues and framework adapters work on it; a save writes only the keys
 //! the request changed. See [`store`].
 //!
@@ -92,12 +92,39 @@
 //! failure answered with one status ([`StoreError::status`](store::StoreError::status)).
 //! Two thin adapters run it: `axum` (feature `axum`: a tower layer and an extractor) and
 //! `actix` (feature `actix`: an actix-web 4 middleware and an extractor).
+//!
+//! # Features
+//!
+//! None is on by default: without features the crate is the signed cookie session, the
+//! typed layer, the in-memory store and the [`lifecycle`] core, on `serde_json`, `http`,
+//! `cookie`, `base64`, `hmac` / `sha1` / `sha2`, `subtle`, `getrandom`, `hashbrown`,
+//! `thiserror` and `tracing`.
+//!
+//! | feature | enables | pulls in |
+//! |---|---|---|
+//! | `axum` | `axum`: `SessionLayer` (a tower layer) and the `SessionHandle` extractor | `axum-core` 0.5, `tower-layer`, `tower-service`, `pin-project-lite` |
+//! | `actix` | `actix`: `SessionMiddleware` and the `SessionHandle` extractor for actix-web 4 | `actix-web` 4 without its default features |
+//! | `redis` | `store::RedisStore`, on Redis or Redis Cluster | `redis` 1 (tokio, connection manager, scripts, cluster) |
+//! | `sqlite` | `store::SqliteStore` | `sqlx` 0.9 with SQLite compiled in (`sqlite-bundled`), `tokio` (timer for `spawn_cleanup`) |
+//! | `postgres` | `store::PostgresStore` | `sqlx` 0.9 (`postgres`), `tokio` |
+//! | `encrypted` | `EncryptedCookieSessionFactory` and `EncryptionKey`, the cookies of PyPI `pyramid_nacl_session` | `crypto_secretbox` (XSalsa20-Poly1305), `zeroize` |
+//! | `testing` | `testing`, the test kit for an app's tests: mint cookies, read back responses, assert flashes, check recorded sessions | nothing more |
+//!
+//! The `sqlite` and `postgres` features need Rust 1.94 (sqlx 0.9's minimum); the rest of the
+//! crate needs 1.88.
+
+// docs.rs builds with `--cfg docsrs` (see Cargo.toml) and shows the feature each gated item
+// needs. `doc_auto_cfg` was folded into `doc_cfg` (rust-lang/rust#138907), so only the latter.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
 
 // The actix-web middleware and extractor, behind feature `actix`.
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
 // The tower layer and axum extractor, behind feature `axum`.
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod clock;
 pub mod codec;
@@ -113,12 +140,14 @@ mod session;
 mod state;
 pub mod store;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod typed;
 
 pub use crate::session::{Entry, LoadOutcome, Session};
 pub use clock::{Clock, ManualClock, SystemClock};
 #[cfg(feature = "encrypted")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]
 pub use codec::EncryptionKey;
 pub use codec::{HashAlg, Secret};
 pub use cookie::SameSite;
@@ -129,6 +158,7 @@ pub use factory::{
     SignedKeys,
 };
 #[cfg(feature = "encrypted")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]
 pub use factory::{EncryptedCookieSessionFactory, EncryptedKeys};
 pub use flash::{Flash, FlashExt, FlashQueue};
 pub use reserved::{CSRF_KEY, FLASH_PREFIX};

@@ -1,6 +1,6 @@
 //! The session keys and method names the runtime keeps for itself. `typed-sessions-derive` compiles
-//! this same file into the macros (`#[path]`), so a schema is checked against these facts,
-//! not a copy of them.
+//! this same file into the macros (its `src/reserved.rs` is a symlink to this one), so a schema
+//! is checked against these facts, not a copy of them.
 
 /// Session keys that hold flash queue `q` are `"_f_" + q`, as in Pyramid.
 pub const FLASH_PREFIX: &str = "_f_";

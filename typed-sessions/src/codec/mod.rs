@@ -77,6 +77,7 @@ mod encrypted;
 mod signed;
 
 #[cfg(feature = "encrypted")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]
 pub use encrypted::{EncryptedCodec, EncryptionKey, KEY_LEN, NONCE_LEN, TAG_LEN};
 pub use signed::{HashAlg, Secret, SignedCodec};
 

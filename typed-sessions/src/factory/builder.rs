@@ -107,6 +107,7 @@ pub struct ReadyCodec<C>(C);
 /// The encryption keys of an
 /// [`EncryptedCookieSessionFactory`](crate::EncryptedCookieSessionFactory) being built.
 #[cfg(feature = "encrypted")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]
 pub struct EncryptedKeys {
     key: EncryptionKey,
     fallbacks: Vec<EncryptionKey>,
@@ -439,6 +440,7 @@ impl Builder<SignedKeys> {
 }
 
 #[cfg(feature = "encrypted")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]
 impl Builder<EncryptedKeys> {
     pub(crate) fn encrypted(key: EncryptionKey) -> Self {
         Self::with_keys(EncryptedKeys {

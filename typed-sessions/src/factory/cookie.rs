@@ -104,6 +104,7 @@ pub type SignedCookieSessionFactory = CookieSessionFactory<SignedCodec>;
 /// assert_eq!(err, BuildError::KeyLength { len: 9, expected: 32 });
 /// ```
 #[cfg(feature = "encrypted")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]
 pub type EncryptedCookieSessionFactory = CookieSessionFactory<EncryptedCodec>;
 
 /// Loads and saves sessions in a cookie sealed by codec `C`. Cheap to share: keep one per
@@ -122,6 +123,7 @@ impl SignedCookieSessionFactory {
 }
 
 #[cfg(feature = "encrypted")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]
 impl EncryptedCookieSessionFactory {
     /// Starts building an encrypted cookie factory with `key`: 32 raw bytes (see
     /// [`EncryptionKey`]; another length fails the build). Rotate keys with

@@ -131,7 +131,7 @@ pub trait SessionSchema: Sized {
 
     /// How each field's stored value reads under the current schema, migrations included,
     /// without changing anything (not even the access time): for logs, a health page, and
-    /// tests of recorded sessions ([`testing::check_fixtures`](crate::testing)).
+    /// tests of recorded sessions (the test kit's `testing::Fixtures`, feature `testing`).
     ///
     /// A value that neither decodes nor migrates is a problem whatever the field's
     /// `on_wrong_type` rule, since reading it as missing would drop it.

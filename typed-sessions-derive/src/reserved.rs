@@ -1,0 +1,1 @@
+../../typed-sessions/src/reserved.rs
