@@ -32,12 +32,12 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 use serde_json::{Value, json};
-use typed_sessions::ServerSessionFactory;
-use typed_sessions::store::RedisStore;
 use tower_sessions_core::Session as TowerSession;
 use tower_sessions_redis_store::RedisStore as TowerRedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, KeysInterface, Pool};
 use tower_sessions_redis_store::fred::types::{Expiration, SetOptions};
+use typed_sessions::ServerSessionFactory;
+use typed_sessions::store::RedisStore;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for the benchmark";
 
@@ -442,7 +442,12 @@ async fn clean(url: &str) {
 /// The machine's load averages over 1, 5 and 15 minutes: the benchmark shares its cores.
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default()
 }
 

@@ -29,8 +29,6 @@ use std::time::Duration;
 
 use harness::{Op, Stats, payload, payload_len};
 use http::HeaderMap;
-use typed_sessions::ServerSessionFactory;
-use typed_sessions::store::{PostgresStore, SessionStore, SqliteStore};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tower_sessions_core::Session as TowerSession;
@@ -38,6 +36,8 @@ use tower_sessions_sqlx_store::sqlx as sqlx8;
 use tower_sessions_sqlx_store::{
     PostgresStore as TowerPostgresStore, SqliteStore as TowerSqliteStore,
 };
+use typed_sessions::ServerSessionFactory;
+use typed_sessions::store::{PostgresStore, SessionStore, SqliteStore};
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for the benchmark";
 
@@ -244,7 +244,11 @@ async fn main() {
                                     .unwrap();
                             }
                         }
-                        let n = if warm_up { (requests / 10).max(concurrency) } else { requests };
+                        let n = if warm_up {
+                            (requests / 10).max(concurrency)
+                        } else {
+                            requests
+                        };
                         let stats = match (db, engine) {
                             ("SQLite", Engine::Ours) => {
                                 ours(ours_sqlite.clone(), items, n, concurrency).await
