@@ -13,7 +13,8 @@
 //! Every row (store, payload, concurrency) warms both engines up once, then runs each
 //! `ROUNDS` times (default 6, a multiple of the two engines), on emptied tables, the order
 //! rotating run by run so that each engine goes first in half the runs at every
-//! concurrency. The results are JSON lines on stdout, one per row with every run's figures
+//! concurrency. `STORES=SQLite` or `STORES=PostgreSQL` runs one of the two. The results
+//! are JSON lines on stdout, one per row with every run's figures
 //! (`bench/tables` turns them into the median and spread of BENCHMARKS.md); progress goes
 //! to stderr. Pools: `POOL` connections per engine (default 16); `session`'s SQLite store
 //! spends one of them on its writer (so `POOL - 1` for loads + 1 for saves),
@@ -191,6 +192,8 @@ async fn main() {
         rounds > 0 && rounds % 2 == 0,
         "ROUNDS must be a multiple of 2, so that each engine goes first equally often"
     );
+    // `STORES=PostgreSQL` (or `SQLite`) runs one of the two.
+    let stores = std::env::var("STORES").unwrap_or_else(|_| "SQLite,PostgreSQL".to_owned());
     println!(
         "{}",
         serde_json::json!({
@@ -201,10 +204,14 @@ async fn main() {
             "concurrency": levels,
             "pool": pool,
             "rounds": rounds,
+            "stores": stores,
             "load_before": harness::load_average(),
         })
     );
     for db in ["SQLite", "PostgreSQL"] {
+        if !stores.split(',').any(|name| name == db) {
+            continue;
+        }
         for items in [14, 120] {
             for &concurrency in &levels {
                 let engines = [Engine::Ours, Engine::Tower];
