@@ -13,9 +13,17 @@
 #   bench/wrk-frameworks.sh                   # 10 s per route, each route twice
 #   DURATION=20 ROUNDS=3 bench/wrk-frameworks.sh
 #   SERVER_CPU=1 WRK_CPU=0 bench/wrk-frameworks.sh
+#   SMOKE=1 bench/wrk-frameworks.sh         # bench/smoke: debug builds, 1 round of 1 s
+#
+# Fails when any response is not 2xx.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+if [[ -n "${SMOKE:-}" ]]; then
+    : "${DURATION:=1}" "${ROUNDS:=1}" "${PROFILE:=dev}"
+fi
+PROFILE="${PROFILE:-release}"
+bin="target/$([[ "$PROFILE" == dev ]] && echo debug || echo "$PROFILE")"
 DURATION="${DURATION:-10}"
 ROUNDS="${ROUNDS:-2}"
 CONNECTIONS="${CONNECTIONS:-32}"
@@ -25,7 +33,7 @@ WRK_CPU="${WRK_CPU:-0}"
 if ! command -v wrk >/dev/null; then
     apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 fi
-cargo build --release -q -p typed-sessions-examples --bin load_server --bin actix_load_server
+cargo build --profile "$PROFILE" -q -p typed-sessions-examples --bin load_server --bin actix_load_server
 
 echo "load before: $(uptime)"
 echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s on CPU $WRK_CPU; each server on CPU $SERVER_CPU; best of $ROUNDS"
@@ -41,8 +49,8 @@ trap 'for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null; done; rm -f "${log
 # between the frameworks and a burst of load elsewhere on the machine hits both alike.
 for framework in axum actix; do
     case "$framework" in
-        axum) binary=target/release/load_server ;;
-        actix) binary=target/release/actix_load_server ;;
+        axum) binary="$bin/load_server" ;;
+        actix) binary="$bin/actix_load_server" ;;
     esac
     log="$(mktemp)"
     logs+=("$log")
@@ -69,6 +77,7 @@ for round in $(seq "$ROUNDS"); do
             us="$(awk -v t="$((after - before))" -v hz="$HZ" -v n="$requests" \
                 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')"
             echo "round $round  $framework  /load/$route  $rps req/s  $us µs CPU/request  non-2xx: ${bad:-0}"
+            [[ "${bad:-0}" == 0 ]] || { echo "wrk-frameworks.sh: $framework /load/$route answered non-2xx" >&2; exit 1; }
             key="$framework/$route"
             cpu[$key]="${cpu[$key]:-} $us"
             if [[ -z "${best[$key]:-}" ]] || awk "BEGIN {exit !($rps > ${best[$key]})}"; then

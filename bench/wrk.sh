@@ -4,9 +4,12 @@
 # a 1 KiB session on every request (/load/session), and the crypto floor of that
 # (/load/crypto: verify and re-sign the same cookie, no JSON). Then, with SOAK=seconds, a
 # soak of /session with a cookie that changes every request, sampling the server's resident
-# memory. Fails when any /load/session request's cookie was refused or missing (the server
-# counts load outcomes at /load/outcomes: a refused cookie still answers 200, with a fresh
-# session).
+# memory every SAMPLE_EVERY seconds (5). Fails when any /load/session request's cookie was
+# refused or missing (the server counts load outcomes at /load/outcomes: a refused cookie
+# still answers 200, with a fresh session), when any response is not 2xx, and when the
+# soak's resident memory grows: the largest sample may exceed the first (taken after the
+# rounds, so the allocator is warm) by at most RSS_GROWTH_KIB (1024 KiB; a leak of one byte
+# per request would pass it within a minute at these rates).
 #
 # The server (one thread) and wrk (one thread) are pinned to different cores with taskset
 # (SERVER_CPU, WRK_CPU: 0 and 1), so they do not take turns on one. The routes run in
@@ -17,12 +20,20 @@
 #
 #   bench/wrk.sh                      # 5 s per route per round, 5 rounds
 #   DURATION=20 SOAK=60 bench/wrk.sh
+#   SMOKE=1 bench/wrk.sh              # bench/smoke: a debug build, 1 round of 1 s, a 3 s soak
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+if [[ -n "${SMOKE:-}" ]]; then
+    : "${DURATION:=1}" "${ROUNDS:=1}" "${SOAK:=3}" "${SAMPLE_EVERY:=1}" "${PROFILE:=dev}"
+fi
 DURATION="${DURATION:-5}"
 SOAK="${SOAK:-0}"
 ROUNDS="${ROUNDS:-5}"
+SAMPLE_EVERY="${SAMPLE_EVERY:-5}"
+RSS_GROWTH_KIB="${RSS_GROWTH_KIB:-1024}"
+PROFILE="${PROFILE:-release}"
+bin="target/$([[ "$PROFILE" == dev ]] && echo debug || echo "$PROFILE")"
 CONNECTIONS="${CONNECTIONS:-32}"
 SERVER_CPU="${SERVER_CPU:-0}"
 WRK_CPU="${WRK_CPU:-1}"
@@ -30,10 +41,10 @@ WRK_CPU="${WRK_CPU:-1}"
 if ! command -v wrk >/dev/null; then
     apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 fi
-cargo build --release -q -p typed-sessions-examples --bin load_server
+cargo build --profile "$PROFILE" -q -p typed-sessions-examples --bin load_server
 
 log="$(mktemp)"
-taskset -c "$SERVER_CPU" target/release/load_server > "$log" &
+taskset -c "$SERVER_CPU" "$bin/load_server" > "$log" &
 server=$!
 trap 'kill $server 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 100); do grep -q '^LISTENING=' "$log" && break; sleep 0.1; done
@@ -134,15 +145,21 @@ if [[ "$SOAK" -gt 0 ]]; then
     echo "soak: /session for ${SOAK}s, cookie changing on every request"
     rss() { awk '/^VmRSS:/ {print $2}' "/proc/$server/status"; }
     samples="$(mktemp)"
-    ( while kill -0 $server 2>/dev/null; do echo "$(date +%s) $(rss)"; sleep 5; done ) > "$samples" &
+    ( while kill -0 $server 2>/dev/null; do echo "$(date +%s) $(rss)"; sleep "$SAMPLE_EVERY"; done ) > "$samples" &
     sampler=$!
     counts="$(outcomes)"
     read -r loaded0 no_cookie0 rejected0 <<<"$counts"
     read -r rps bad us < <(run session "$SOAK")
     kill $sampler 2>/dev/null || true
     echo "soak: $rps req/s, server CPU $us µs/request, non-2xx: $bad"
-    echo "server RSS (KiB) every 5 s: $(awk '{printf "%s ", $2}' "$samples")"
+    echo "server RSS (KiB) every $SAMPLE_EVERY s: $(awk '{printf "%s ", $2}' "$samples")"
+    growth="$(awk 'NR == 1 {first = $2; max = $2} $2 > max {max = $2} END {print max - first}' "$samples")"
     rm -f "$samples"
+    echo "soak: RSS growth $growth KiB (bound: $RSS_GROWTH_KIB KiB)"
+    if [[ "$growth" -gt "$RSS_GROWTH_KIB" ]]; then
+        echo "wrk.sh: soak: the server's resident memory grew by $growth KiB, more than $RSS_GROWTH_KIB KiB" >&2
+        exit 1
+    fi
     check_outcomes "soak" "$loaded0" "$no_cookie0" "$rejected0"
     [[ "$bad" -eq 0 ]] || { echo "wrk.sh: soak: $bad non-2xx responses" >&2; exit 1; }
 fi

@@ -1,5 +1,6 @@
-//! The shop's recorded sessions (`fixtures/sessions/`, one per shape a past release or the
-//! Pyramid app stored) all load under today's schema, and the check names the file and the
+//! The shop's session fixtures (`fixtures/sessions/`, one per shape the schema must keep
+//! reading: constructed, see its README, the cart without `qty` included) all load under
+//! today's schema, and the check names the file and the
 //! key when one stops loading.
 
 use std::path::{Path, PathBuf};

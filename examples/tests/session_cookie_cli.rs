@@ -424,6 +424,91 @@ fn encrypted_cookies_decode_and_encode_under_the_same_contract() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
+/// The workspace's Python with Pyramid and `pyramid_nacl_session`: `$PYRAMID_PYTHON`, or
+/// the venv `scripts/pyenv.sh` makes (building it if missing). Never skipped: without it
+/// the test fails naming the script.
+fn pyramid_python() -> std::path::PathBuf {
+    if let Some(python) = std::env::var_os("PYRAMID_PYTHON") {
+        return python.into();
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pyenv.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{script} failed: this test needs pyramid_nacl_session (run it, or set PYRAMID_PYTHON)"
+    );
+    let path = String::from_utf8(out.stdout).unwrap();
+    path.lines()
+        .last()
+        .expect("pyenv.sh prints the python path")
+        .trim()
+        .into()
+}
+
+/// `encode --encrypted` seals a cookie that `pyramid_nacl_session` itself opens: its
+/// `EncryptedSerializer(key).loads`, through `tests/pyramid/nacl_peer.py`, gives back the
+/// payload the CLI was asked for, byte for byte. A value sealed under another key is
+/// refused by it, so the check can fail.
+#[test]
+fn an_encrypted_cookie_from_the_cli_opens_in_pyramid_nacl_session() {
+    let out = run(
+        &[
+            "encode",
+            "--encrypted",
+            "--accessed",
+            ACCESSED,
+            "--created",
+            CREATED,
+        ],
+        r#"{"user": "Zoë", "cart": [1, 2]}"#,
+        Some(NACL_KEY),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value = stdout(&out).trim().to_owned();
+    let requests = [
+        json!({"cmd": "decrypt", "secret": NACL_KEY, "value": value}),
+        json!({"cmd": "decrypt", "secret": "ff".repeat(32), "value": value}),
+    ];
+    let mut peer = Command::new(pyramid_python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/pyramid/nacl_peer.py"
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the nacl peer starts");
+    let input: String = requests.iter().map(|r| format!("{r}\n")).collect();
+    peer.stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = peer.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answers: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 2, "{}", stderr(&out));
+    assert_eq!(answers[0]["error"], Value::Null, "{}", answers[0]);
+    let payload: Value = serde_json::from_str(answers[0]["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        payload,
+        json!([1_700_000_000, 1_699_999_990.5, {"user": "Zoë", "cart": [1, 2]}])
+    );
+    assert!(
+        answers[1]["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "another key must not open it: {}",
+        answers[1]
+    );
+}
+
 #[test]
 fn help_shows_every_secret_source_and_the_encrypted_mode() {
     for args in [

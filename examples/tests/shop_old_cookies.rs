@@ -1,6 +1,7 @@
 //! The shop binary, started as the README says (`SESSION_SECRET` fixed), answers every page
-//! without a 5xx to cookies that older releases, the Pyramid app sharing the session, or
-//! plain garbage left behind, and its log names the key each time. Over real HTTP.
+//! without a 5xx to cookies of older shapes (a cart line without `qty`, constructed for the
+//! example: the shop has always stored one), of the Pyramid app sharing the session, or of
+//! plain garbage, and its log names the key each time. Over real HTTP.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};

@@ -569,3 +569,150 @@ async fn an_unreachable_postgres_answers_503() {
         "a handler without the session still works"
     );
 }
+
+/// A pool of one connection that gives up waiting for it after 300 ms.
+fn one_connection() -> sqlx::pool::PoolOptions<sqlx::Sqlite> {
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_millis(300))
+}
+
+/// A SQLite file of its own, with a busy timeout of 300 ms.
+fn sqlite_options() -> sqlx::sqlite::SqliteConnectOptions {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("session-held-{}.db", store_common::random_tag()));
+    sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .busy_timeout(std::time::Duration::from_millis(300))
+}
+
+/// With the test holding the store's only connection for loads, the factory's load is
+/// `StoreError::Unavailable` and the axum layer answers `503` with no `Set-Cookie`; with it
+/// holding the only connection for saves (taken after the load), the save is. `loads` and
+/// `saves` are the store's pools (the same pool for PostgreSQL, so the layer's save is
+/// checked only where they differ). Released, both work again.
+async fn held_connections_are_unavailable<S, DB>(
+    store: S,
+    loads: &sqlx::Pool<DB>,
+    saves: &sqlx::Pool<DB>,
+) where
+    S: SessionStore + Clone,
+    DB: sqlx::Database,
+{
+    let factory = ServerSessionFactory::builder(SECRET, store.clone())
+        .build()
+        .unwrap();
+    let app = app(
+        ServerSessionFactory::builder(SECRET, store)
+            .build()
+            .unwrap(),
+        1,
+    );
+    let cookie = set_cookie(&get_with(&app, "/", None).await).expect("a new session");
+    let request = store_common::request(&cookie);
+
+    let held = loads.acquire().await.unwrap();
+    let err = factory.load(&request).await.unwrap_err();
+    assert!(err.is_unavailable(), "load: {err:?}");
+    let response = get_with(&app, "/", Some(&cookie)).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "load");
+    assert!(set_cookie(&response).is_none());
+    drop(held);
+
+    let mut session = factory.load(&request).await.unwrap();
+    session.insert("touched", true);
+    let held = saves.acquire().await.unwrap();
+    let mut headers = http::HeaderMap::new();
+    let err = factory.save(&session, &mut headers).await.unwrap_err();
+    assert!(err.is_unavailable(), "save: {err:?}");
+    assert!(headers.is_empty(), "no Set-Cookie after a failed save");
+    if !std::ptr::eq(loads, saves) {
+        let response = get_with(&app, "/", Some(&cookie)).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "save");
+        assert!(set_cookie(&response).is_none());
+    }
+    drop(held);
+
+    factory.save(&session, &mut headers).await.unwrap();
+    assert_eq!(
+        get_with(&app, "/", Some(&cookie)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_exhausted_sqlite_pool_answers_503() {
+    let options = sqlite_options();
+    let loads = one_connection().connect_lazy_with(options.clone());
+    let saves = one_connection().connect_lazy_with(options);
+    let store = typed_sessions::store::SqliteStore::with_writer(loads.clone(), saves.clone());
+    store.migrate().await.unwrap();
+    held_connections_are_unavailable(store, &loads, &saves).await;
+}
+
+#[tokio::test]
+async fn an_exhausted_postgres_pool_answers_503() {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_millis(300))
+        .connect(&store_common::postgres_url())
+        .await
+        .expect("PostgreSQL at POSTGRES_URL: start one with scripts/postgres.sh");
+    let store = typed_sessions::store::PostgresStore::new(pool.clone())
+        .with_table_name(&format!("held_{}", store_common::random_tag()))
+        .unwrap();
+    store.migrate().await.unwrap();
+    held_connections_are_unavailable(store, &pool, &pool).await;
+}
+
+/// Another connection (another process, in production) holds SQLite's write lock longer
+/// than the busy timeout: the save is `StoreError::Unavailable` and the layer answers `503`
+/// with no `Set-Cookie`, while loads, which WAL mode lets read, still work; once the lock is
+/// released, saves work again.
+#[tokio::test]
+async fn a_sqlite_write_lock_held_elsewhere_answers_503() {
+    use sqlx::Connection;
+    let options = sqlite_options();
+    let store = typed_sessions::store::SqliteStore::with_writer(
+        one_connection().connect_lazy_with(options.clone()),
+        one_connection().connect_lazy_with(options.clone()),
+    );
+    store.migrate().await.unwrap();
+    let factory = ServerSessionFactory::builder(SECRET, store.clone())
+        .build()
+        .unwrap();
+    let app = app(
+        ServerSessionFactory::builder(SECRET, store)
+            .build()
+            .unwrap(),
+        1,
+    );
+    let cookie = set_cookie(&get_with(&app, "/", None).await).expect("a new session");
+    let request = store_common::request(&cookie);
+
+    let mut other = sqlx::sqlite::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let mut session = factory.load(&request).await.expect("reads go on under WAL");
+    session.insert("touched", true);
+    let mut headers = http::HeaderMap::new();
+    let err = factory.save(&session, &mut headers).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(headers.is_empty());
+    let response = get_with(&app, "/", Some(&cookie)).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(set_cookie(&response).is_none());
+
+    sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+    factory.save(&session, &mut headers).await.unwrap();
+    assert_eq!(
+        get_with(&app, "/", Some(&cookie)).await.status(),
+        StatusCode::OK
+    );
+}

@@ -36,14 +36,17 @@ fn thread_cpu_time() -> Duration {
 
 /// Median CPU nanoseconds per call of `f`, over 15 batches of about 50 ms each.
 fn measure(mut f: impl FnMut()) -> f64 {
+    // `SMOKE=1` (bench/smoke): a check that every figure is produced, not a measurement.
+    let smoke = std::env::var_os("SMOKE").is_some();
+    let (calibrate, batches) = if smoke { (1, 3) } else { (50, 15) };
     let start = thread_cpu_time();
     let mut calibration = 0u64;
-    while thread_cpu_time() - start < Duration::from_millis(50) {
+    while thread_cpu_time() - start < Duration::from_millis(calibrate) {
         f();
         calibration += 1;
     }
-    let per_batch = calibration.max(10);
-    let mut samples: Vec<f64> = (0..15)
+    let per_batch = if smoke { 1 } else { calibration.max(10) };
+    let mut samples: Vec<f64> = (0..batches)
         .map(|_| {
             let t = thread_cpu_time();
             for _ in 0..per_batch {

@@ -1,13 +1,14 @@
 //! The operating system's random source: the one place the crate draws randomness (CSRF
 //! tokens, session ids, nonces) and writes it as hex, so that a failure is an error a
-//! request can answer, never a panic. Tests make it fail on purpose.
+//! request can answer, never a panic. Tests make it fail on purpose: the crate's own, and an
+//! app's through `testing::failing_random_source` (feature `testing`).
 
 use crate::error::SessionError;
 
 /// Fills `bytes` from the operating system's random source.
 pub(crate) fn fill(bytes: &mut [u8]) -> Result<(), SessionError> {
-    #[cfg(test)]
-    if failing::ACTIVE.get() {
+    #[cfg(any(test, feature = "testing"))]
+    if failing::active() {
         return Err(SessionError::random_source(getrandom::Error::UNEXPECTED));
     }
     getrandom::fill(bytes).map_err(SessionError::random_source)
@@ -45,26 +46,35 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Makes [`fill`] fail on this thread while a guard from [`failing::start`] lives.
-#[cfg(test)]
+/// Makes [`fill`] fail on this thread while a guard from [`failing::start`] lives. A
+/// thread-local, so that tests running at the same time on other threads are not disturbed;
+/// a count, so that guards may nest.
+#[cfg(any(test, feature = "testing"))]
 pub(crate) mod failing {
     use std::cell::Cell;
+    use std::marker::PhantomData;
 
     thread_local! {
-        pub(super) static ACTIVE: Cell<bool> = const { Cell::new(false) };
+        static GUARDS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Whether a guard lives on this thread.
+    pub(super) fn active() -> bool {
+        GUARDS.get() > 0
     }
 
     /// The random source fails on this thread until the guard drops.
     pub(crate) fn start() -> Guard {
-        ACTIVE.set(true);
-        Guard(())
+        GUARDS.set(GUARDS.get() + 1);
+        Guard(PhantomData)
     }
 
-    pub(crate) struct Guard(());
+    /// Not `Send`: the failure belongs to the thread that started it, and so must its end.
+    pub(crate) struct Guard(PhantomData<*const ()>);
 
     impl Drop for Guard {
         fn drop(&mut self) {
-            ACTIVE.set(false);
+            GUARDS.set(GUARDS.get() - 1);
         }
     }
 }

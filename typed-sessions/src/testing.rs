@@ -69,6 +69,46 @@ use crate::typed::{FieldStatus, SessionSchema};
 
 pub use kit::TestFactory;
 
+/// Makes the operating system's random source fail, on this thread, until the returned guard
+/// drops: for testing what an app answers when a CSRF token, a new server-side session id
+/// or an encrypted cookie's nonce cannot be drawn (the crate returns
+/// [`SessionError::RandomSource`]; the axum and actix-web layers answer `500` and set no
+/// cookie).
+///
+/// Only the thread that holds the guard is affected, so tests running at the same time on
+/// other threads are not. Run the code under test on this thread: a current-thread runtime
+/// (`#[tokio::test]`'s default, `#[actix_web::test]`), not a task spawned onto another one.
+/// The guard is not `Send`, and guards nest.
+///
+/// ```
+/// use typed_sessions::{SessionError, SignedCookieSessionFactory};
+///
+/// let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+///     .build()?;
+/// let mut session = factory.load_value(None);
+/// {
+///     let _failing = typed_sessions::testing::failing_random_source();
+///     assert!(matches!(session.new_csrf_token(), Err(SessionError::RandomSource { .. })));
+/// }
+/// assert_eq!(session.new_csrf_token()?.len(), 40);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "the random source fails only while the guard lives"]
+pub fn failing_random_source() -> FailingRandomSource {
+    FailingRandomSource(crate::random::failing::start())
+}
+
+/// The guard of [`failing_random_source`]: the random source fails on this thread until it
+/// drops.
+#[must_use = "the random source fails only while the guard lives"]
+pub struct FailingRandomSource(crate::random::failing::Guard);
+
+impl fmt::Debug for FailingRandomSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FailingRandomSource")
+    }
+}
+
 /// A session holding `state` (a JSON object), created and accessed at the factory's current
 /// time, so that it has not timed out.
 ///

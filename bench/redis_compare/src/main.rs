@@ -12,11 +12,18 @@
 //! no session code); and each client library's bare floor, a `GET` and a `SET ... XX` of a
 //! value the size of the state, as tower-sessions' store sends them, with no session code.
 //!
-//! Every row runs `ROUNDS` times (3), the engines in a rotating order, on a Redis flushed
-//! before each run; each row reports its median run.
+//! At each concurrency every engine is warmed up once, then every engine runs `ROUNDS`
+//! times (default 6, a multiple of the six engines), the order rotating run by run so that
+//! each engine goes first equally often; before each run the keys of earlier runs are
+//! deleted (only the benchmark's own: `bench:*` and the tower-sessions ids it made, never
+//! `FLUSHDB`, so a shared Redis keeps its other data). The results are JSON lines on
+//! stdout, one per row with every run's figures (`bench/tables` turns them into the median
+//! and spread of BENCHMARKS.md); progress goes to stderr.
 //!
 //!     export REDIS_URL="$(scripts/redis.sh | tail -n 1)"
-//!     cargo run --release --manifest-path bench/redis_compare/Cargo.toml -- [requests] [concurrency...]
+//!     cargo run --release --manifest-path bench/redis_compare/Cargo.toml -- [requests] [concurrency...] \
+//!         > bench/results/redis-compare-1k.jsonl
+//!     bench/tables bench/results/redis-compare-1k.jsonl
 //!
 //! `CART_ITEMS=120` makes the state about 8 KiB.
 
@@ -25,12 +32,12 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 use serde_json::{Value, json};
-use typed_sessions::ServerSessionFactory;
-use typed_sessions::store::RedisStore;
 use tower_sessions_core::Session as TowerSession;
 use tower_sessions_redis_store::RedisStore as TowerRedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, KeysInterface, Pool};
 use tower_sessions_redis_store::fred::types::{Expiration, SetOptions};
+use typed_sessions::ServerSessionFactory;
+use typed_sessions::store::RedisStore;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for the benchmark";
 
@@ -66,24 +73,18 @@ impl Stats {
         self.requests as f64 / self.wall.as_secs_f64()
     }
 
-    fn row(&mut self) -> String {
+    /// The latency at quantile `q`, in µs.
+    fn quantile(&mut self, q: f64) -> f64 {
         self.latencies.sort();
-        let pick = |q: f64| {
-            let i = ((self.latencies.len() as f64 * q).ceil() as usize)
-                .clamp(1, self.latencies.len())
-                - 1;
-            self.latencies[i].as_secs_f64() * 1e6
-        };
-        format!(
-            "| {} | {} | {:.0} | {:.0} | {:.0} |",
-            self.name,
-            self.concurrency,
-            self.ops(),
-            pick(0.50),
-            pick(0.99)
-        )
+        let i =
+            ((self.latencies.len() as f64 * q).ceil() as usize).clamp(1, self.latencies.len()) - 1;
+        self.latencies[i].as_secs_f64() * 1e6
     }
 }
+
+/// The tower-sessions session ids the runs made (its store takes no key prefix), deleted
+/// with the benchmark's own `bench:*` keys before each run.
+static TOWER_KEYS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// Runs `requests` requests over `concurrency` tasks, each task on its own session.
 async fn run<F, Fut>(name: &'static str, requests: usize, concurrency: usize, make: F) -> Stats
@@ -204,6 +205,7 @@ async fn tower(url: String, requests: usize, concurrency: usize) -> Stats {
                 }
                 seed.save().await.unwrap();
                 let id = seed.id().unwrap();
+                TOWER_KEYS.lock().unwrap().push(id.to_string());
                 Box::new(move || {
                     let store = store.clone();
                     Box::pin(async move {
@@ -405,31 +407,54 @@ async fn measure(engine: Engine, url: String, requests: usize, concurrency: usiz
     }
 }
 
-async fn flush(url: &str) {
+/// Deletes what earlier runs wrote: the `bench:*` keys (ours, and the floors') and the
+/// tower-sessions ids. Never `FLUSHDB`: the Redis may be shared.
+async fn clean(url: &str) {
     let store = RedisStore::connect(url).await.unwrap();
     let mut conn = store.connection().clone();
-    let _: () = redis::cmd("FLUSHDB").query_async(&mut conn).await.unwrap();
+    let mut keys: Vec<String> = std::mem::take(&mut *TOWER_KEYS.lock().unwrap());
+    let mut cursor = 0u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("bench:*")
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        keys.extend(batch);
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    for chunk in keys.chunks(500) {
+        let _: () = redis::cmd("DEL")
+            .arg(chunk)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// The machine's load averages over 1, 5 and 15 minutes: the benchmark shares its cores.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }
 
 #[tokio::main]
 async fn main() {
     let url = std::env::var("REDIS_URL")
         .expect("set REDIS_URL: `export REDIS_URL=\"$(scripts/redis.sh | tail -n 1)\"`");
-    let rounds: usize = std::env::var("ROUNDS").map_or(3, |n| n.parse().unwrap());
-    let mut args = std::env::args().skip(1);
-    let requests: usize = args.next().map_or(20_000, |a| a.parse().unwrap());
-    let mut levels: Vec<usize> = args.map(|a| a.parse().unwrap()).collect();
-    if levels.is_empty() {
-        levels = vec![1, 16];
-    }
-    println!(
-        "payload: {} bytes of JSON state; {requests} requests per run (load + change one key + \
-         save); one connection per engine (pool size {POOL_SIZE}); median of {rounds} runs, \
-         engines in rotating order, Redis flushed before each run",
-        serde_json::to_string(&payload()).unwrap().len()
-    );
-    println!("| engine | concurrency | ops/s | p50 µs | p99 µs | vs tower-sessions |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     let engines = [
         Engine::Ours,
         Engine::Tower,
@@ -438,33 +463,73 @@ async fn main() {
         Engine::RedisRs,
         Engine::Fred,
     ];
+    let rounds: usize = std::env::var("ROUNDS").map_or(engines.len(), |n| n.parse().unwrap());
+    assert!(
+        rounds > 0 && rounds % engines.len() == 0,
+        "ROUNDS must be a multiple of {}, so that each engine goes first equally often",
+        engines.len()
+    );
+    let mut args = std::env::args().skip(1);
+    let requests: usize = args.next().map_or(20_000, |a| a.parse().unwrap());
+    let mut levels: Vec<usize> = args.map(|a| a.parse().unwrap()).collect();
+    if levels.is_empty() {
+        levels = vec![1, 16];
+    }
+    let payload_bytes = serde_json::to_string(&payload()).unwrap().len();
+    println!(
+        "{}",
+        json!({
+            "kind": "meta",
+            "program": "redis-compare",
+            "unix_time": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+            "payload_bytes": payload_bytes,
+            "requests": requests,
+            "concurrency": levels,
+            "pool": POOL_SIZE,
+            "rounds": rounds,
+            "load_before": load_average(),
+        })
+    );
     for &c in &levels {
         // Warm up every engine once.
         for engine in engines {
-            flush(&url).await;
-            measure(engine, url.clone(), 1000, c).await;
+            clean(&url).await;
+            measure(engine, url.clone(), 1000.min(requests).max(c), c).await;
         }
         let mut runs: Vec<Vec<Stats>> = engines.iter().map(|_| Vec::new()).collect();
+        let mut firsts = vec![0usize; engines.len()];
         for round in 0..rounds {
-            for i in 0..engines.len() {
-                // Rotate the order: each engine goes first in some round.
-                let i = (i + round) % engines.len();
-                flush(&url).await;
+            for k in 0..engines.len() {
+                // Rotate the order: round `r` starts with engine `r % 6`.
+                let i = (k + round) % engines.len();
+                if k == 0 {
+                    firsts[i] += 1;
+                }
+                clean(&url).await;
                 runs[i].push(measure(engines[i], url.clone(), requests, c).await);
             }
         }
-        let mut medians: Vec<Stats> = runs
-            .into_iter()
-            .map(|mut r| {
-                r.sort_by(|a, b| a.ops().total_cmp(&b.ops()));
-                r.swap_remove(r.len() / 2)
-            })
-            .collect();
-        let tower_ops = medians[1].ops();
-        for stats in &mut medians {
-            let vs = stats.ops() / tower_ops;
-            println!("{} {vs:.2}x |", stats.row());
+        assert!(
+            firsts.iter().all(|&n| n == rounds / engines.len()),
+            "each engine first equally often: {firsts:?}"
+        );
+        for mut runs in runs {
+            let line = json!({
+                "kind": "row",
+                "engine": runs[0].name,
+                "payload_bytes": payload_bytes,
+                "concurrency": runs[0].concurrency,
+                "ops_per_s": runs.iter().map(|s| s.ops().round()).collect::<Vec<_>>(),
+                "p50_us": runs.iter_mut().map(|s| s.quantile(0.50).round()).collect::<Vec<_>>(),
+                "p99_us": runs.iter_mut().map(|s| s.quantile(0.99).round()).collect::<Vec<_>>(),
+            });
+            eprintln!("{line}");
+            println!("{line}");
         }
     }
-    flush(&url).await;
+    clean(&url).await;
+    println!("{}", json!({"kind": "end", "load_after": load_average()}));
 }

@@ -49,6 +49,7 @@ impl Stats {
     }
 
     /// `| ops/s | p50 µs | p99 µs |`
+    #[allow(dead_code)] // `sql-compare` prints JSON lines
     pub fn cells(&mut self) -> String {
         format!(
             "{:.0} | {:.0} | {:.0}",
@@ -99,6 +100,29 @@ pub fn args(default_requests: usize) -> (usize, Vec<usize>) {
         levels = vec![1, 16];
     }
     (requests, levels)
+}
+
+/// Seconds since the Unix epoch: when the run started.
+#[allow(dead_code)] // `layout` does not record it
+pub fn unix_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The machine's load averages over 1, 5 and 15 minutes (`/proc/loadavg`): the benchmark
+/// shares its cores.
+#[allow(dead_code)] // `layout` does not record it
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }
 
 pub fn postgres_url() -> String {

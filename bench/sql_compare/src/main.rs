@@ -6,13 +6,21 @@
 //! Each request loads the session, reads `counter`, writes `counter + 1` and saves.
 //!
 //!     export POSTGRES_URL="$(scripts/postgres.sh | tail -n 1)"
-//!     cargo run --release --manifest-path bench/sql_compare/Cargo.toml -- [requests] [concurrency...]
+//!     cargo run --release --manifest-path bench/sql_compare/Cargo.toml -- [requests] [concurrency...] \
+//!         > bench/results/sql-compare.jsonl
+//!     bench/tables bench/results/sql-compare.jsonl
 //!
-//! Every row runs both engines, alternating which goes first, on emptied tables. Pools:
-//! `POOL` connections per engine (default 16); `session`'s SQLite store spends one of them
-//! on its writer (so `POOL - 1` for loads + 1 for saves), tower-sessions' uses all `POOL`
-//! for both. SQLite runs on a file in WAL mode with `synchronous = NORMAL`, a 5 s busy
-//! timeout and no ping before each use of a pooled connection, for both.
+//! Every row (store, payload, concurrency) warms both engines up once, then runs each
+//! `ROUNDS` times (default 6, a multiple of the two engines), on emptied tables, the order
+//! rotating run by run so that each engine goes first in half the runs at every
+//! concurrency. `STORES=SQLite` or `STORES=PostgreSQL` runs one of the two. The results
+//! are JSON lines on stdout, one per row with every run's figures
+//! (`bench/tables` turns them into the median and spread of BENCHMARKS.md); progress goes
+//! to stderr. Pools: `POOL` connections per engine (default 16); `session`'s SQLite store
+//! spends one of them on its writer (so `POOL - 1` for loads + 1 for saves),
+//! tower-sessions' uses all `POOL` for both. SQLite runs on a file in WAL mode with
+//! `synchronous = NORMAL`, a 5 s busy timeout and no ping before each use of a pooled
+//! connection, for both.
 
 mod harness;
 
@@ -22,8 +30,6 @@ use std::time::Duration;
 
 use harness::{Op, Stats, payload, payload_len};
 use http::HeaderMap;
-use typed_sessions::ServerSessionFactory;
-use typed_sessions::store::{PostgresStore, SessionStore, SqliteStore};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tower_sessions_core::Session as TowerSession;
@@ -31,6 +37,8 @@ use tower_sessions_sqlx_store::sqlx as sqlx8;
 use tower_sessions_sqlx_store::{
     PostgresStore as TowerPostgresStore, SqliteStore as TowerSqliteStore,
 };
+use typed_sessions::ServerSessionFactory;
+use typed_sessions::store::{PostgresStore, SessionStore, SqliteStore};
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for the benchmark";
 
@@ -179,25 +187,44 @@ async fn main() {
     let tower_pg = Arc::new(TowerPostgresStore::new(tower_pg_pool.clone()));
     tower_pg.migrate().await.unwrap();
 
-    println!(
-        "{requests} requests per row (load + change one key + save); pools of {pool} connections per engine"
+    let rounds: usize = std::env::var("ROUNDS").map_or(6, |n| n.parse().unwrap());
+    assert!(
+        rounds > 0 && rounds % 2 == 0,
+        "ROUNDS must be a multiple of 2, so that each engine goes first equally often"
     );
-    println!("| store | payload | concurrency | engine | ops/s | p50 µs | p99 µs |");
-    println!("| --- | ---: | ---: | --- | ---: | ---: | ---: |");
-    let mut row = 0;
+    // `STORES=PostgreSQL` (or `SQLite`) runs one of the two.
+    let stores = std::env::var("STORES").unwrap_or_else(|_| "SQLite,PostgreSQL".to_owned());
+    println!(
+        "{}",
+        serde_json::json!({
+            "kind": "meta",
+            "program": "sql-compare",
+            "unix_time": harness::unix_time(),
+            "requests": requests,
+            "concurrency": levels,
+            "pool": pool,
+            "rounds": rounds,
+            "stores": stores,
+            "load_before": harness::load_average(),
+        })
+    );
     for db in ["SQLite", "PostgreSQL"] {
+        if !stores.split(',').any(|name| name == db) {
+            continue;
+        }
         for items in [14, 120] {
             for &concurrency in &levels {
-                let order = if row % 2 == 0 {
-                    [Engine::Ours, Engine::Tower]
-                } else {
-                    [Engine::Tower, Engine::Ours]
-                };
-                row += 1;
-                let mut lines = Vec::new();
-                for engine in order {
-                    for warm_up in [true, false] {
-                        // Emptied tables before the warm-up and before the measured run.
+                let engines = [Engine::Ours, Engine::Tower];
+                let mut runs: Vec<Vec<Stats>> = vec![Vec::new(), Vec::new()];
+                let mut firsts = [0usize; 2];
+                // A warm-up of each engine, then the measured runs: run `r` starts with
+                // engine `r % 2`.
+                for r in 0..=rounds {
+                    let warm_up = r == 0;
+                    for k in 0..engines.len() {
+                        let i = (k + r) % engines.len();
+                        let engine = engines[i];
+                        // Emptied tables before every run.
                         match (db, engine) {
                             ("SQLite", Engine::Ours) => {
                                 for sql in ["DELETE FROM sessions_entries", "DELETE FROM sessions"]
@@ -224,8 +251,12 @@ async fn main() {
                                     .unwrap();
                             }
                         }
-                        let n = if warm_up { requests / 10 } else { requests };
-                        let mut stats = match (db, engine) {
+                        let n = if warm_up {
+                            (requests / 10).max(concurrency)
+                        } else {
+                            requests
+                        };
+                        let stats = match (db, engine) {
                             ("SQLite", Engine::Ours) => {
                                 ours(ours_sqlite.clone(), items, n, concurrency).await
                             }
@@ -238,24 +269,39 @@ async fn main() {
                             }
                         };
                         if !warm_up {
-                            lines.push((engine, stats.cells()));
+                            if k == 0 {
+                                firsts[i] += 1;
+                            }
+                            runs[i].push(stats);
                         }
                     }
                 }
-                lines.sort_by_key(|(engine, _)| *engine == Engine::Tower);
-                for (engine, cells) in lines {
+                assert_eq!(firsts, [rounds / 2; 2], "each engine first equally often");
+                for (engine, mut runs) in engines.into_iter().zip(runs) {
                     let name = match (db, engine) {
                         ("SQLite", Engine::Ours) => "session `SqliteStore`",
                         ("SQLite", Engine::Tower) => "tower-sessions `SqliteStore`",
                         (_, Engine::Ours) => "session `PostgresStore`",
                         (_, Engine::Tower) => "tower-sessions `PostgresStore`",
                     };
-                    println!(
-                        "| {db} | {} B | {concurrency} | {name} | {cells} |",
-                        payload_len(items)
-                    );
+                    let line = serde_json::json!({
+                        "kind": "row",
+                        "store": db,
+                        "payload_bytes": payload_len(items),
+                        "concurrency": concurrency,
+                        "engine": name,
+                        "ops_per_s": runs.iter().map(|s| s.ops_per_sec().round()).collect::<Vec<_>>(),
+                        "p50_us": runs.iter_mut().map(|s| s.quantile(0.50).round()).collect::<Vec<_>>(),
+                        "p99_us": runs.iter_mut().map(|s| s.quantile(0.99).round()).collect::<Vec<_>>(),
+                    });
+                    eprintln!("{line}");
+                    println!("{line}");
                 }
             }
         }
     }
+    println!(
+        "{}",
+        serde_json::json!({"kind": "end", "load_after": harness::load_average()})
+    );
 }

@@ -16,10 +16,11 @@ use typed_sessions::{SessionSchema, flash_queue};
 ///
 /// This is the set-up a real app should copy so that no deploy locks a user out: sessions
 /// outlive the code that wrote them. A stored value that does not decode is first given to
-/// the field's migration (the shapes earlier releases and the Pyramid app wrote); what no
+/// the field's migration (an older cart shape, and the shape the Pyramid app writes); what no
 /// migration reads is read as missing, with a warning naming the key (`on_wrong_type =
 /// "missing"`, the default, spelt out here for readers). `fixtures/sessions/` holds a
-/// recorded session of each past shape, and a test checks that all of them still load.
+/// session of each such shape (constructed for the example: see its README), and a test
+/// checks that all of them still load.
 #[derive(Debug, SessionSchema)]
 #[session(on_wrong_type = "missing")]
 pub struct ShopSession {
@@ -35,8 +36,9 @@ pub struct ShopSession {
 pub mod migrations {
     use super::{CartLine, Deserialize, Value};
 
-    /// Release 1 stored a cart line without a quantity (`{"product": "sencha"}`): one of
-    /// each.
+    /// A cart line of an older shape, without a quantity (`{"product": "sencha"}`): one of
+    /// each. The shop itself has stored `qty` since its first version; this shape stands
+    /// for what an app's earlier release wrote, to show a migration at work.
     pub fn cart_v1(stored: Value) -> Result<Vec<CartLine>, serde_json::Error> {
         #[derive(Deserialize)]
         struct LineV1 {
