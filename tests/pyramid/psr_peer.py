@@ -29,6 +29,9 @@ Ops (each yields one entry in "results"):
   {"op":"delete","key":k}          -> null
   {"op":"clear"}                   -> null
   {"op":"invalidate"}              -> null
+  {"op":"set_literal","key":k,"literal":s}  -> null; the value is
+                                      ast.literal_eval(s): a tuple, bytes, a set
+  {"op":"repr","key":k}            -> repr(session[k]), to see Python types
 
 Response:
   {"results": [...], "new": bool|null, "state": object|null,
@@ -36,6 +39,7 @@ Response:
    "error": str|null}
 """
 
+import ast
 import json
 import sys
 import traceback
@@ -85,6 +89,11 @@ def apply_op(session, op):
     if kind == "invalidate":
         session.invalidate()
         return None
+    if kind == "set_literal":
+        session[op["key"]] = ast.literal_eval(op["literal"])
+        return None
+    if kind == "repr":
+        return repr(session[op["key"]])
     raise ValueError("unknown op %r" % (kind,))
 
 
@@ -147,7 +156,8 @@ def main():
             resp = handle(req)
         except Exception as exc:
             resp = {"error": "request: %s: %s" % (type(exc).__name__, exc)}
-        sys.stdout.write(json.dumps(resp) + "\n")
+        # Python values JSON cannot hold (tuples stay arrays; bytes, sets) as repr.
+        sys.stdout.write(json.dumps(resp, default=repr) + "\n")
         sys.stdout.flush()
 
 

@@ -283,6 +283,50 @@ async fn json_state_crosses_both_ways() {
     state_crosses_both_ways(Serializer::Json, "json").await;
 }
 
+#[tokio::test]
+async fn pickled_state_crosses_both_ways() {
+    state_crosses_both_ways(Serializer::Pickle, "pickle").await;
+}
+
+/// With pickle, what JSON cannot say survives: a tuple, bytes and a set the app stored are
+/// read as arrays here and, untouched by a Rust save, still are a tuple, bytes and a set.
+#[tokio::test]
+async fn pickled_python_types_survive_a_rust_save() {
+    let _serial = serial();
+    let mut peer = PyramidPeer::start_script("psr_peer.py");
+    let spec = python_spec("pickle", json!({}));
+    let side = rust_side(Serializer::Pickle, PyramidRedisOptions::default()).await;
+    let written = run(
+        &mut peer,
+        &spec,
+        None,
+        json!([{"op": "set_literal", "key": "pair", "literal": "(1, b'ab', {3})"}]),
+    );
+    let cookie = python_cookie(&written);
+    let mut session = side.load(Some(&cookie)).await;
+    assert_eq!(session.get("pair"), Some(&json!([1, [97, 98], [3]])));
+    session.insert("user", USER);
+    side.save(&session).await;
+    let read = run(
+        &mut peer,
+        &spec,
+        Some(&cookie),
+        json!([{"op": "repr", "key": "pair"}, {"op": "get", "key": "user"}]),
+    );
+    assert_eq!(read["results"], json!(["(1, b'ab', {3})", USER]));
+
+    // A pickle that would run code is refused, never run, and left as it is.
+    let id = id_of(&cookie);
+    let evil = b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00true\x85R.";
+    side.set_raw(&id, evil).await;
+    let mut headers = HeaderMap::new();
+    headers.insert("cookie", format!("session={cookie}").parse().unwrap());
+    let err = side.factory.load(&headers).await.unwrap_err();
+    assert!(err.to_string().contains("os.system"), "{err}");
+    assert_eq!(side.raw(&id).await.unwrap(), evil);
+    side.forget(&id).await;
+}
+
 /// The key is the id, its TTL the timeout; the payload is `{m, c, v, x, t}` as the package
 /// writes it, under each option that changes it.
 #[tokio::test]
@@ -329,9 +373,13 @@ async fn the_key_ttl_and_payload_are_the_packages() {
             true,
         ),
     ];
-    for (extra, options, ttl, t, has_x) in cases {
-        let spec = python_spec("json", extra.clone());
-        let side = rust_side(Serializer::Json, options).await;
+    for ((extra, options, ttl, t, has_x), (name, serializer)) in
+        cases.into_iter().flat_map(|case| {
+            [("json", Serializer::Json), ("pickle", Serializer::Pickle)].map(|s| (case.clone(), s))
+        })
+    {
+        let spec = python_spec(name, extra.clone());
+        let side = rust_side(serializer, options).await;
         let python = run(
             &mut peer,
             &spec,
@@ -351,7 +399,11 @@ async fn the_key_ttl_and_payload_are_the_packages() {
                 (got - ttl).abs() <= 1 && (got >= 0) == (ttl >= 0),
                 "{extra}: TTL {got}, want {ttl}"
             );
-            let value: Value = serde_json::from_slice(&side.raw(id).await.unwrap()).unwrap();
+            let raw = side.raw(id).await.unwrap();
+            let value: Value = match serializer {
+                Serializer::Json => serde_json::from_slice(&raw).unwrap(),
+                _ => typed_sessions::pickle::loads(&raw).unwrap().to_json(),
+            };
             let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
             shapes.push(
                 keys.iter()

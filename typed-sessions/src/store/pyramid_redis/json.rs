@@ -22,6 +22,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded<Box<RawValue>>, StoreError>
     let managed = raw.m.ok_or_else(|| corrupt("the payload has no `m`"))?.0;
     Ok(Decoded::Live(Payload {
         managed,
+        hidden: Vec::new(),
         created: number("c", raw.c)?,
         timeout: raw.t,
         expires: raw.x.filter(|x| *x != 0.0),

@@ -3,6 +3,7 @@
 
 mod json;
 mod payload;
+mod pickled;
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -23,8 +24,9 @@ use crate::factory::{Builder, KeysAndStore, ServerSessionFactory};
 
 /// Sessions shared with a Pyramid app that keeps them with PyPI `pyramid_session_redis`
 /// 1.8 (feature `redis`): the Redis key is the session id, its value the package's whole
-/// payload `{"m": state, "c": created, "v": 1, "t": timeout, "x": expires}`, pickled or in
-/// JSON ([`Serializer`]), written with `SETEX timeout` (the rules of
+/// payload `{"m": state, "c": created, "v": 1, "t": timeout, "x": expires}`, pickled (the
+/// package's default, read with a strict codec that never runs code) or in JSON
+/// ([`Serializer`]), written with `SETEX timeout` (the rules of
 /// [`PyramidRedisOptions`]). Build its factory with the preset [`factory`](Self::factory):
 /// the package's cookie (`session`, signed with salt `pyramid_session_redis.` and SHA-512
 /// over the id, `Path=/; HttpOnly`), ids of 48 random bytes in URL-safe base64, no cookie and
@@ -75,9 +77,18 @@ pub struct PyramidRedisStore {
 }
 
 /// How the Pyramid app serializes its payloads (its `serialize` / `deserialize` settings).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Serializer {
+    /// Pickle, the package's default (`pickle.dumps` / `pickle.loads`), read and written
+    /// with the strict codec of [`crate::pickle`]: data only (`dict`, `list`, `tuple`,
+    /// `str`, `int`, `float`, `bool`, `None`, `bytes`, sets), anything that would run code
+    /// refused as [`StoreError::Corrupt`]. Writes protocol 4 without globals. A key this
+    /// side does not write keeps its Python value exactly; it reads as JSON where JSON can
+    /// say it, otherwise as the codec's view (a tuple or set as an array, `bytes` as an
+    /// array of numbers). Keys of `m` that are not `str` are kept for the app, not shown.
+    #[default]
+    Pickle,
     /// UTF-8 JSON: `serialize = lambda d: json.dumps(d).encode("utf-8")`,
     /// `deserialize = json.loads` (the package hashes what `serialize` returns, so it must
     /// return bytes). Values this side never wrote stay the JSON text they were.
@@ -288,6 +299,7 @@ impl PyramidRedisStore {
                     .iter()
                     .map(|(key, text)| Ok((key.clone(), F::from_json(key, text)?)))
                     .collect::<Result<Vec<_>, StoreError>>()?,
+                hidden: Vec::new(),
                 created: commit.created.ceil(),
                 timeout: None,
                 expires: None,
@@ -384,12 +396,14 @@ fn merge<F: Format>(payload: &mut Payload<F::Value>, commit: &Commit) -> Result<
 impl SessionStore for PyramidRedisStore {
     async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
         match self.serializer {
+            Serializer::Pickle => self.load_as::<PickleFormat>(id).await,
             Serializer::Json => self.load_as::<JsonFormat>(id).await,
         }
     }
 
     async fn save(&self, commit: &Commit) -> Result<bool, StoreError> {
         match self.serializer {
+            Serializer::Pickle => self.save_as::<PickleFormat>(commit).await,
             Serializer::Json => self.save_as::<JsonFormat>(commit).await,
         }
     }
@@ -469,6 +483,28 @@ impl Format for JsonFormat {
 
     fn from_json(key: &str, text: &str) -> Result<Self::Value, StoreError> {
         json::from_json(key, text)
+    }
+}
+
+struct PickleFormat;
+
+impl Format for PickleFormat {
+    type Value = crate::pickle::Value;
+
+    fn decode(bytes: &[u8]) -> Result<Decoded<Self::Value>, StoreError> {
+        pickled::decode(bytes)
+    }
+
+    fn encode(payload: &Payload<Self::Value>) -> Result<Vec<u8>, StoreError> {
+        pickled::encode(payload)
+    }
+
+    fn to_json(_: &str, value: &Self::Value) -> Result<String, StoreError> {
+        Ok(pickled::to_json(value))
+    }
+
+    fn from_json(key: &str, text: &str) -> Result<Self::Value, StoreError> {
+        pickled::from_json(key, text)
     }
 }
 

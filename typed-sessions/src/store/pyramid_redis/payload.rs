@@ -14,6 +14,9 @@ pub(super) const API_VERSION: i64 = 1;
 pub(super) struct Payload<V> {
     /// `m`, the managed dict: the session's keys in their stored order.
     pub managed: Vec<(String, V)>,
+    /// Items of `m` whose key is not a `str` (a pickled app may use `int` keys): kept for
+    /// the app and written back as they were, but no session key on this side.
+    pub hidden: Vec<(V, V)>,
     /// `c`, when the session was created (Unix seconds).
     pub created: f64,
     /// `t`, the session's timeout in seconds, when it has one.
@@ -98,6 +101,7 @@ mod tests {
     fn payload(expires: Option<f64>) -> Payload<()> {
         Payload {
             managed: Vec::new(),
+            hidden: Vec::new(),
             created: 100.0,
             timeout: Some(1200.0),
             expires,
