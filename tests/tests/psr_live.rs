@@ -28,8 +28,9 @@ fn redis_url() -> String {
         ),
     };
     // Database 7 of that server: the package's keys are bare ids, without a prefix.
-    let base = base.trim_end_matches(|c: char| c.is_ascii_digit());
-    format!("{}7", base.trim_end_matches('/').to_owned() + "/")
+    let (scheme, rest) = base.split_once("://").expect("REDIS_URL is a URL");
+    let host = rest.split('/').next().unwrap();
+    format!("{scheme}://{host}/7")
 }
 
 /// What the peer's factory gets, as the Pyramid app's settings would say it.
