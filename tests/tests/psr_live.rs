@@ -754,3 +754,56 @@ async fn legacy_and_corrupt_payloads_are_handled_as_the_package_does() {
     assert_eq!(side.raw(&id).await.unwrap(), b"not json", "left as it was");
     side.forget(&id).await;
 }
+
+/// Concurrent Rust saves of one session, each writing its own key, all survive: each save
+/// merges onto the value it finds and writes only if nobody wrote since (the
+/// compare-and-set retries; a plain read-modify-write would lose most of them).
+#[tokio::test]
+async fn concurrent_rust_saves_of_other_keys_all_survive() {
+    let _serial = serial().await;
+    let mut peer = PyramidPeer::start_script("psr_peer.py");
+    let spec = python_spec("pickle", json!({}));
+    let side =
+        std::sync::Arc::new(rust_side(Serializer::Pickle, PyramidRedisOptions::default()).await);
+    let python = run(
+        &mut peer,
+        &spec,
+        None,
+        json!([{"op": "set", "key": "user", "value": USER}]),
+    );
+    let cookie = python_cookie(&python);
+
+    // As many writers as the store tries: each can lose to every other one once at most.
+    let writers = PyramidRedisStore::MAX_ATTEMPTS;
+    let mut sessions = Vec::new();
+    for n in 0..writers {
+        let mut session = side.load(Some(&cookie)).await;
+        session.insert(format!("k{n}"), n);
+        sessions.push(session);
+    }
+    let saves: Vec<_> = sessions
+        .into_iter()
+        .map(|session| {
+            let side = side.clone();
+            tokio::spawn(async move {
+                let mut response = HeaderMap::new();
+                side.factory.save(&session, &mut response).await.unwrap()
+            })
+        })
+        .collect();
+    for save in saves {
+        assert_eq!(save.await.unwrap(), Saved::Written);
+    }
+    let read = run(
+        &mut peer,
+        &spec,
+        Some(&cookie),
+        json!([{"op": "get_state"}]),
+    );
+    let mut want = json!({"user": USER});
+    for n in 0..writers {
+        want[format!("k{n}")] = json!(n);
+    }
+    assert_eq!(read["state"], want);
+    side.forget(&id_of(&cookie)).await;
+}

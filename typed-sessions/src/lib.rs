@@ -77,6 +77,10 @@
 //! accessors, flash queues and framework adapters work on it; a save writes only the keys
 //! the request changed. See [`store`].
 //!
+//! A Pyramid app that keeps its sessions with `pyramid_session_redis` shares them with a
+//! Rust service through `store::PyramidRedisStore` (feature `redis`): its cookie, ids, key
+//! layout, pickle or JSON payload and TTL rules, set up by one preset.
+//!
 //! # Web frameworks
 //!
 //! [`lifecycle`] is one request's session for any framework, in [`http`] types: loaded on

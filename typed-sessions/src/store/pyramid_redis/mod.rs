@@ -86,7 +86,9 @@ pub enum Serializer {
     /// refused as [`StoreError::Corrupt`]. Writes protocol 4 without globals. A key this
     /// side does not write keeps its Python value exactly; it reads as JSON where JSON can
     /// say it, otherwise as the codec's view (a tuple or set as an array, `bytes` as an
-    /// array of numbers). Keys of `m` that are not `str` are kept for the app, not shown.
+    /// array of numbers), and a key this side writes is stored as the JSON value's Python
+    /// form (a `list`, not a tuple; note that [`Session::changed`](crate::Session::changed)
+    /// writes every key). Keys of `m` that are not `str` are kept for the app, not shown.
     #[default]
     Pickle,
     /// UTF-8 JSON: `serialize = lambda d: json.dumps(d).encode("utf-8")`,
