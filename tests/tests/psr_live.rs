@@ -8,7 +8,8 @@
 use base64::Engine;
 use http::HeaderMap;
 use serde_json::{Value, json};
-use typed_sessions::store::{PyramidRedisOptions, PyramidRedisStore, Serializer};
+use typed_sessions::Serializer;
+use typed_sessions::store::{PyramidRedisOptions, PyramidRedisStore};
 use typed_sessions::{LoadOutcome, ManualClock, Rejection, Saved, ServerSessionFactory};
 use typed_sessions_tests::PyramidPeer;
 

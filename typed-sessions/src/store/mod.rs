@@ -98,9 +98,7 @@ pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]
-pub use pyramid_redis::{
-    PYRAMID_SESSION_REDIS_SALT, PyramidRedisOptions, PyramidRedisStore, Serializer,
-};
+pub use pyramid_redis::{PYRAMID_SESSION_REDIS_SALT, PyramidRedisOptions, PyramidRedisStore};
 #[cfg(feature = "redis")]
 pub use redis::{RedisConnection, RedisStore};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
