@@ -2,7 +2,7 @@
 //! runtime through a re-export.
 
 mod framework {
-    pub use session as sessions;
+    pub use typed_sessions as sessions;
 }
 
 mod app {

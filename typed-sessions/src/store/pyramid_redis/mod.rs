@@ -16,8 +16,9 @@ use redis::{Script, Value};
 use sha1::{Digest, Sha1};
 
 use self::payload::{Decoded, Payload};
-use super::redis::{lazy_connection, redis_error};
+use super::redis::redis_error as client_error;
 use super::{Commit, Record, SessionStore, StoreError};
+use super::{RedisConnection, RedisStore};
 use crate::Serializer;
 use crate::codec::{HashAlg, Secret};
 use crate::error::SessionError;
@@ -199,11 +200,13 @@ impl PyramidRedisStore {
     }
 
     /// Connects lazily to the Redis at `url` (`redis://host:port/db`, the app's
-    /// `redis.sessions.redis_url`), with the timeouts of
-    /// [`RedisStore::connect`](super::RedisStore::connect). An error only for a malformed
-    /// URL.
+    /// `redis.sessions.redis_url`; `rediss://` with the `tls` feature) as
+    /// [`RedisStore::connect`] does, with its timeouts. An error only for a malformed URL.
     pub async fn connect(url: &str, serializer: Serializer) -> Result<Self, StoreError> {
-        Ok(Self::new(lazy_connection(url)?, serializer))
+        match RedisStore::connect(url).await?.connection() {
+            RedisConnection::Single(conn) => Ok(Self::new(conn.clone(), serializer)),
+            RedisConnection::Cluster(_) => unreachable!("`RedisStore::connect` is one server"),
+        }
     }
 
     /// The package's options the app runs with (default: the package's defaults).
@@ -443,6 +446,12 @@ fn is_package_id(prefix: &[u8], id: &[u8]) -> bool {
                 .iter()
                 .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
     })
+}
+
+/// The client's error for this store's commands (no `rediss://` hint: the connection is
+/// already up when a command fails on it).
+fn redis_error(err: redis::RedisError) -> StoreError {
+    client_error(err, false)
 }
 
 impl fmt::Debug for PyramidRedisStore {
