@@ -50,6 +50,7 @@ pub fn server(factory: Factory, listener: TcpListener) -> std::io::Result<Server
     match factory {
         Factory::Cookie(factory) => server_with(factory, listener),
         Factory::Store(factory) => server_with(factory, listener),
+        Factory::Pyramid(factory) => server_with(factory, listener),
     }
 }
 

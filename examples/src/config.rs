@@ -47,7 +47,7 @@ pub fn session_store() -> Option<String> {
 pub fn bad_store(err: crate::shop::store::OpenError) -> ExitCode {
     match err {
         crate::shop::store::OpenError::Secret(err) => bad_secret(err),
-        crate::shop::store::OpenError::Store(err) => {
+        err => {
             eprintln!("error: SESSION_STORE: {err}");
             ExitCode::from(2)
         }

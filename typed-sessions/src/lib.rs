@@ -85,6 +85,19 @@
 //! accessors, flash queues and framework adapters work on it; a save writes only the keys
 //! the request changed. See [`store`].
 //!
+//! A Pyramid app that keeps its sessions with `pyramid_session_redis` shares them with a
+//! Rust service through `store::PyramidRedisStore` (feature `redis`): its cookie, ids, key
+//! layout, pickle or JSON payload and TTL rules, set up by one preset.
+//!
+//! # Python apps that pickle their sessions
+//!
+//! `pyramid_nacl_session` (by default), `pyramid_session_redis` and Beaker pickle the
+//! session, and a pickle is code to the Python side. [`pickle`] reads and writes such
+//! sessions as data only: a pickle holding anything else (an object, a global, a call) is
+//! refused with its reason, never coerced, and what Rust writes back holds data opcodes
+//! only. [`Serializer::Pickle`] puts it behind the encrypted cookie factory and the
+//! `pyramid_session_redis` store.
+//!
 //! # Web frameworks
 //!
 //! [`lifecycle`] is one request's session for any framework, in [`http`] types: loaded on
@@ -134,6 +147,7 @@ mod finite;
 mod flash;
 pub mod lifecycle;
 mod payload;
+pub mod pickle;
 mod random;
 mod reserved;
 mod session;
@@ -161,6 +175,7 @@ pub use factory::{
 #[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]
 pub use factory::{EncryptedCookieSessionFactory, EncryptedKeys};
 pub use flash::{Flash, FlashExt, FlashQueue};
+pub use payload::Serializer;
 pub use reserved::{CSRF_KEY, FLASH_PREFIX};
 pub use typed::{
     FieldMut, FieldReport, FieldStatus, JsonKey, OnWrongType, SchemaReport, SessionSchema,

@@ -10,6 +10,8 @@
 //! SESSION_STORE=rediss://127.0.0.1:6391/ SSL_CERT_FILE=target/tls/ca.pem cargo run -p typed-sessions-examples --bin shop
 //! SESSION_STORE=redis+cluster://10.0.0.1:7000/ cargo run -p typed-sessions-examples --bin shop
 //! SESSION_STORE=memory: cargo run -p typed-sessions-examples --bin shop
+//! SESSION_SECRET=<the Pyramid app's> SESSION_STORE=pyramid-session-redis+redis://127.0.0.1:6379/0 \
+//!     SESSION_SERIALIZER=pickle cargo run -p typed-sessions-examples --bin shop
 //! ```
 //!
 //! Serves on 127.0.0.1 only, port `PORT` (default 3000), and prints its address as

@@ -1,7 +1,9 @@
 //! Where the shop keeps its sessions: `SESSION_STORE` names a server-side store by its URL
 //! (anything [`AnyStore::connect`] reads: `memory:`, `redis://…`, `redis+cluster://…`,
-//! `sqlite://path`, `postgres://…`); unset, the session lives in the signed cookie. Both
-//! shops (axum and actix-web) open their sessions here, so they accept the same values.
+//! `sqlite://path`, `postgres://…`), or a Pyramid app's sessions
+//! (`pyramid-session-redis+redis://…`, see [`super::pyramid`]); unset, the session lives in
+//! the signed cookie. Both shops (axum and actix-web) open their sessions here, so they
+//! accept the same values.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
@@ -21,7 +23,7 @@ use std::fmt;
 use std::time::Duration;
 
 use axum::Router;
-use typed_sessions::store::{AnyStore, CleanupTask, ConnectError};
+use typed_sessions::store::{AnyStore, CleanupTask, ConnectError, PyramidRedisStore, StoreError};
 use typed_sessions::{BuildError, Secret, ServerSessionFactory, SignedCookieSessionFactory};
 
 use super::{app, factory, server_factory};
@@ -39,6 +41,9 @@ pub enum Factory {
     Cookie(SignedCookieSessionFactory),
     /// A server-side store ([`super::server_factory`]), whichever.
     Store(ServerSessionFactory<AnyStore>),
+    /// A Pyramid app's `pyramid_session_redis` sessions, with the package's cookie and rules
+    /// ([`super::pyramid`]).
+    Pyramid(ServerSessionFactory<PyramidRedisStore>),
 }
 
 /// The shop's sessions: the factory, what keeps them, and what keeps the store tidy.
@@ -46,7 +51,7 @@ pub struct Sessions {
     /// The factory to give the router or middleware.
     pub factory: Factory,
     /// What keeps the sessions: `a signed cookie`, `memory`, `Redis`, `Redis Cluster`,
-    /// `SQLite`, `PostgreSQL`.
+    /// `SQLite`, `PostgreSQL`, `a Pyramid app's pyramid_session_redis`.
     pub kind: &'static str,
     /// The task that deletes expired sessions (SQL stores); it stops when dropped.
     pub cleanup: Option<CleanupTask>,
@@ -88,6 +93,12 @@ pub enum OpenError {
     /// The secret was refused.
     #[error(transparent)]
     Secret(#[from] BuildError),
+    /// The Pyramid app's Redis could not be reached.
+    #[error(transparent)]
+    Pyramid(#[from] StoreError),
+    /// `SESSION_SERIALIZER` names no serializer (see [`super::pyramid`]).
+    #[error("SESSION_SERIALIZER must be `pickle` or `json` (got `{0}`)")]
+    UnknownSerializer(String),
 }
 
 /// The shop's sessions on the store at `url` (`None` or blank: the signed cookie). The SQL
@@ -102,6 +113,10 @@ pub async fn sessions(secret: impl Into<Secret>, url: Option<&str>) -> Result<Se
             cleanup: None,
         });
     };
+    if let Some(redis_url) = url.strip_prefix(super::pyramid::SCHEME) {
+        let serializer = super::pyramid::serializer_from_env()?;
+        return super::pyramid::sessions(secret, redis_url, serializer).await;
+    }
     let store = match AnyStore::connect(url).await? {
         AnyStore::Redis(redis) => AnyStore::Redis(redis.with_prefix(REDIS_PREFIX)),
         other => other,
@@ -119,6 +134,7 @@ pub async fn open(secret: impl Into<Secret>, url: Option<&str>) -> Result<Shop, 
     let app = match sessions.factory {
         Factory::Cookie(factory) => app(factory),
         Factory::Store(factory) => app(factory),
+        Factory::Pyramid(factory) => app(factory),
     };
     Ok(Shop {
         app,

@@ -8,13 +8,15 @@ use std::time::Duration;
 use cookie::SameSite;
 
 use super::cookie::CookieSessionFactory;
-use super::server::ServerSessionFactory;
+use super::server::{ServerOptions, ServerSessionFactory};
 use super::settings::{CookieOptions, Policy, Settings};
 use crate::clock::Clock;
 use crate::codec::{CookieCodec, HashAlg, Secret, SignedCodec};
 #[cfg(feature = "encrypted")]
 use crate::codec::{EncryptedCodec, EncryptionKey};
 use crate::error::BuildError;
+#[cfg(feature = "encrypted")]
+use crate::payload::Serializer;
 use crate::store::SessionStore;
 
 /// The shortest secret a factory accepts without
@@ -111,6 +113,7 @@ pub struct ReadyCodec<C>(C);
 pub struct EncryptedKeys {
     key: EncryptionKey,
     fallbacks: Vec<EncryptionKey>,
+    serializer: Serializer,
 }
 
 /// The signing keys and the store of a [`ServerSessionFactory`] being built. The keys sign
@@ -119,6 +122,7 @@ pub struct EncryptedKeys {
 pub struct KeysAndStore<S> {
     signed: SignedKeys,
     store: S,
+    options: ServerOptions,
 }
 
 impl SignedKeys {
@@ -446,7 +450,31 @@ impl Builder<EncryptedKeys> {
         Self::with_keys(EncryptedKeys {
             key,
             fallbacks: Vec::new(),
+            serializer: Serializer::Json,
         })
+    }
+
+    /// How the session is written inside the encrypted value (default
+    /// [`Serializer::Json`]).
+    ///
+    /// `pyramid_nacl_session` pickles by default; an app that kept that default shares
+    /// its sessions with this factory under [`Serializer::Pickle`], which reads and writes
+    /// data only (see [`pickle`](crate::pickle)). JSON stays this crate's default: it is what
+    /// earlier releases wrote, and pickle, which is code to the Python side, should be a
+    /// choice made on purpose.
+    ///
+    /// ```
+    /// use typed_sessions::{EncryptedCookieSessionFactory, Serializer};
+    ///
+    /// let factory = EncryptedCookieSessionFactory::builder([7; 32])
+    ///     .serializer(Serializer::Pickle)
+    ///     .build()?;
+    /// assert_eq!(factory.serializer(), Serializer::Pickle);
+    /// # Ok::<(), typed_sessions::BuildError>(())
+    /// ```
+    pub fn serializer(mut self, serializer: Serializer) -> Self {
+        self.keys.serializer = serializer;
+        self
     }
 
     /// An older key whose cookies still open. A cookie sealed with it is re-sealed with the
@@ -467,7 +495,7 @@ impl Builder<EncryptedKeys> {
             .try_fold(EncryptedCodec::new(keys.key.clone())?, |codec, old| {
                 codec.with_fallback(old.clone())
             })?;
-        Ok(CookieSessionFactory::new(codec, self.settings))
+        Ok(CookieSessionFactory::new(codec, self.settings).with_serializer(keys.serializer))
     }
 }
 
@@ -502,7 +530,26 @@ impl<S: SessionStore> Builder<KeysAndStore<S>> {
         Self::with_keys(KeysAndStore {
             signed: SignedKeys::new(secret, ServerSessionFactory::<S>::DEFAULT_SALT),
             store,
+            options: ServerOptions::default(),
         })
+    }
+
+    /// Whether a response that sets the session cookie also gets `Vary: Cookie` (default
+    /// false), so that a shared cache never serves it to a request with another cookie.
+    /// `pyramid_session_redis` sends it; the preset
+    /// [`PyramidRedisStore::factory`](crate::store::PyramidRedisStore::factory) turns it on.
+    pub fn vary_cookie(mut self, vary: bool) -> Self {
+        self.keys.options.vary_cookie = vary;
+        self
+    }
+
+    /// Whether a stored session whose last key a request removed is deleted from the store,
+    /// its cookie expired, as [`Session::invalidate`](crate::Session::invalidate) does
+    /// (default false: the empty record stays until it expires). `pyramid_session_redis`'s
+    /// `invalidate_empty_session`, on in its preset.
+    pub fn delete_emptied(mut self, delete: bool) -> Self {
+        self.keys.options.delete_emptied = delete;
+        self
     }
 
     /// Checks the options and builds the factory.
@@ -513,6 +560,7 @@ impl<S: SessionStore> Builder<KeysAndStore<S>> {
             self.keys.store,
             codec,
             self.settings,
+            self.keys.options,
         ))
     }
 }

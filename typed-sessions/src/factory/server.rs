@@ -4,8 +4,8 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use http::HeaderMap;
-use http::header::SET_COOKIE;
+use http::header::{SET_COOKIE, VARY};
+use http::{HeaderMap, HeaderValue};
 
 use super::builder::{Builder, KeysAndStore};
 use super::settings::{Saved, Settings, header_value};
@@ -59,6 +59,15 @@ pub struct ServerSessionFactory<S> {
     store: S,
     codec: SignedCodec,
     settings: Settings,
+    options: ServerOptions,
+}
+
+/// The options only a server-side factory has (see [`Builder::vary_cookie`] and
+/// [`Builder::delete_emptied`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ServerOptions {
+    pub vary_cookie: bool,
+    pub delete_emptied: bool,
 }
 
 /// What a save must do, computed from the session before any `.await`, so that the save's
@@ -87,11 +96,17 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         Builder::server(secret.into(), store)
     }
 
-    pub(crate) fn new(store: S, codec: SignedCodec, settings: Settings) -> Self {
+    pub(crate) fn new(
+        store: S,
+        codec: SignedCodec,
+        settings: Settings,
+        options: ServerOptions,
+    ) -> Self {
         Self {
             store,
             codec,
             settings,
+            options,
         }
     }
 
@@ -192,7 +207,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     /// The id a cookie value carries, and whether it was signed with a fallback secret.
     fn open_id(&self, value: &str) -> Result<(String, bool), Rejection> {
         let opened = self.codec.open(value)?;
-        if !crate::random::is_session_id(&opened.payload) {
+        if !self.store.accepts_id(&opened.payload) {
             return Err(Rejection::BadSessionId);
         }
         let id = String::from_utf8(opened.payload).map_err(|_| Rejection::BadSessionId)?;
@@ -285,10 +300,18 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         }
         // A session made without this factory (`Session::new()`) is saved as a new one.
         let (id, stored, retire) = match session.server_ids() {
-            Some(ids) => (ids.id()?.to_owned(), ids.stored, ids.retired.clone()),
-            None => (crate::random::session_id()?, false, None),
+            Some(ids) => (
+                ids.id(|| self.store.new_id())?.to_owned(),
+                ids.stored,
+                ids.retired.clone(),
+            ),
+            None => (self.store.new_id()?, false, None),
         };
         let state = session.state();
+        if stored && self.options.delete_emptied && state.len() == 0 {
+            // Emptied by this request: the record goes, as with `invalidate`.
+            return Ok(Plan::Retire { retire: Some(id) });
+        }
         let set: Vec<(String, String)> = state
             .entries_json(!stored)
             .map_err(|(key, err)| SessionError::unserializable(&key, err))?
@@ -358,6 +381,9 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                 }
                 if let Some(header) = header {
                     response.append(SET_COOKIE, header);
+                    if self.options.vary_cookie {
+                        response.append(VARY, HeaderValue::from_static("Cookie"));
+                    }
                 }
                 Ok(Saved::Written)
             }
@@ -388,6 +414,7 @@ impl<S: fmt::Debug> fmt::Debug for ServerSessionFactory<S> {
         self.settings
             .debug_struct(f, "ServerSessionFactory")
             .field("store", &self.store)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
@@ -478,5 +505,159 @@ mod tests {
         factory.save(&session, &mut second).await.unwrap();
         assert_eq!(first["set-cookie"], second["set-cookie"]);
         assert_eq!(store.len(), 1);
+    }
+
+    fn cookie_of(response: &HeaderMap) -> HeaderMap {
+        let value = response["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap();
+        let mut request = HeaderMap::new();
+        request.insert("cookie", value.parse().unwrap());
+        request
+    }
+
+    /// `delete_emptied`: a stored session whose last key goes is deleted and its cookie
+    /// expired; without it the empty record stays.
+    #[tokio::test]
+    async fn delete_emptied_deletes_a_session_emptied_by_a_request() {
+        for delete in [true, false] {
+            let store = MemoryStore::new();
+            let factory = ServerSessionFactory::builder(
+                "a secret of at least thirty-two bytes",
+                store.clone(),
+            )
+            .delete_emptied(delete)
+            .build()
+            .unwrap();
+            let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+            session.insert("user", 7);
+            let mut response = HeaderMap::new();
+            factory.save(&session, &mut response).await.unwrap();
+            let request = cookie_of(&response);
+
+            let mut session = factory.load(&request).await.unwrap();
+            session.remove("user");
+            let mut response = HeaderMap::new();
+            assert_eq!(
+                factory.save(&session, &mut response).await.unwrap(),
+                Saved::Written
+            );
+            assert_eq!(
+                store.len(),
+                usize::from(!delete),
+                "delete_emptied({delete})"
+            );
+            let removal = response
+                .get("set-cookie")
+                .map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(
+                removal.as_deref().is_some_and(|v| v.contains("Max-Age=0")),
+                delete,
+                "{removal:?}"
+            );
+        }
+    }
+
+    /// `vary_cookie`: `Vary: Cookie` with every `Set-Cookie` of a session, never without
+    /// one, and carried through the lifecycle's outcome.
+    #[tokio::test]
+    async fn vary_cookie_goes_with_each_set_cookie() {
+        let factory = std::sync::Arc::new(
+            ServerSessionFactory::builder(
+                "a secret of at least thirty-two bytes",
+                MemoryStore::new(),
+            )
+            .vary_cookie(true)
+            .build()
+            .unwrap(),
+        );
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        session.insert("user", 7);
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        assert_eq!(response["vary"], "Cookie");
+        let request = cookie_of(&response);
+        let mut session = factory.load(&request).await.unwrap();
+        session.insert("user", 8);
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        assert!(response.is_empty(), "no new cookie, no Vary: {response:?}");
+
+        let mut request = crate::lifecycle::RequestSession::new(factory, &HeaderMap::new());
+        let loaded = request.loading().unwrap().await.unwrap();
+        request.put(loaded);
+        request.session().insert("x", 1);
+        let outcome = request.finish(http::StatusCode::OK).await;
+        assert!(
+            matches!(&outcome, crate::lifecycle::Outcome::Keep { set_cookie: Some(_), vary: Some(vary), .. } if vary == "Cookie"),
+            "{outcome:?}"
+        );
+    }
+
+    /// A store that draws and checks its own ids: the factory uses them.
+    #[derive(Clone, Default)]
+    struct OwnIds(MemoryStore);
+
+    impl SessionStore for OwnIds {
+        async fn load(&self, id: &str) -> Result<Option<crate::store::Record>, StoreError> {
+            self.0.load(id).await
+        }
+        async fn save(&self, commit: &Commit) -> Result<bool, StoreError> {
+            self.0.save(commit).await
+        }
+        async fn delete(&self, id: &str) -> Result<(), StoreError> {
+            self.0.delete(id).await
+        }
+        fn new_id(&self) -> Result<String, SessionError> {
+            Ok(format!("own-{}", crate::random::hex_token::<8>()?))
+        }
+        fn accepts_id(&self, id: &[u8]) -> bool {
+            id.starts_with(b"own-")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_chooses_and_checks_its_ids() {
+        let store = OwnIds::default();
+        let factory =
+            ServerSessionFactory::builder("a secret of at least thirty-two bytes", store.clone())
+                .build()
+                .unwrap();
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        session.insert("user", 7);
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        let request = cookie_of(&response);
+        let session = factory.load(&request).await.unwrap();
+        assert_eq!(session.load_outcome(), LoadOutcome::Loaded);
+        assert_eq!(
+            session
+                .server_ids()
+                .unwrap()
+                .id(|| unreachable!())
+                .unwrap()
+                .len(),
+            20
+        );
+
+        // A correctly signed id of the default shape is not this store's.
+        let other = ServerSessionFactory::builder(
+            "a secret of at least thirty-two bytes",
+            MemoryStore::new(),
+        )
+        .build()
+        .unwrap();
+        let mut session = other.load(&HeaderMap::new()).await.unwrap();
+        session.insert("user", 7);
+        let mut response = HeaderMap::new();
+        other.save(&session, &mut response).await.unwrap();
+        let session = factory.load(&cookie_of(&response)).await.unwrap();
+        assert_eq!(
+            session.load_outcome(),
+            LoadOutcome::Rejected(Rejection::BadSessionId)
+        );
     }
 }

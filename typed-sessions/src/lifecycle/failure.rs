@@ -73,7 +73,7 @@ pub(super) fn verdict(
     discarded: Option<StatusCode>,
     result: SaveResult,
 ) -> Outcome {
-    if let Ok((Saved::Discarded, _)) = &result
+    if let Ok((Saved::Discarded, _, _)) = &result
         && let Some(answer) = discarded
         && !status.is_client_error()
         && !status.is_server_error()
@@ -86,9 +86,10 @@ pub(super) fn verdict(
         return Outcome::Replace { status: answer };
     }
     match result {
-        Ok((saved, set_cookie)) => Outcome::Keep {
+        Ok((saved, set_cookie, vary)) => Outcome::Keep {
             saved: Some(saved),
             set_cookie,
+            vary,
         },
         // The response already says the request failed: it stays, without the cookie.
         Err(err) if status.is_server_error() => {
@@ -100,6 +101,7 @@ pub(super) fn verdict(
             Outcome::Keep {
                 saved: None,
                 set_cookie: None,
+                vary: None,
             }
         }
         Err(err) => {

@@ -24,6 +24,7 @@ use super::SqliteStore;
 use super::{Commit, MemoryStore, Record, SessionStore, StoreError};
 #[cfg(feature = "redis")]
 use super::{RedisConnection, RedisStore};
+use crate::error::SessionError;
 
 /// A boxed, `Send` future borrowing `'a`: what [`DynStore`]'s methods return.
 ///
@@ -58,6 +59,12 @@ pub trait DynStore: Send + Sync + 'static {
 
     /// [`SessionStore::delete`], boxed.
     fn delete_boxed<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// [`SessionStore::new_id`]: the store's own id format.
+    fn new_id_dyn(&self) -> Result<String, SessionError>;
+
+    /// [`SessionStore::accepts_id`].
+    fn accepts_id_dyn(&self, id: &[u8]) -> bool;
 }
 
 impl<S: SessionStore> DynStore for S {
@@ -71,6 +78,14 @@ impl<S: SessionStore> DynStore for S {
 
     fn delete_boxed<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.delete(id))
+    }
+
+    fn new_id_dyn(&self) -> Result<String, SessionError> {
+        self.new_id()
+    }
+
+    fn accepts_id_dyn(&self, id: &[u8]) -> bool {
+        self.accepts_id(id)
     }
 }
 
@@ -397,6 +412,33 @@ impl SessionStore for AnyStore {
             #[cfg(feature = "postgres")]
             Self::Postgres(store) => store.delete(id).await,
             Self::Custom(store) => store.delete_boxed(id).await,
+        }
+    }
+
+    // Each store draws and checks its own ids (a custom one may keep a Pyramid app's).
+    fn new_id(&self) -> Result<String, SessionError> {
+        match self {
+            Self::Memory(store) => store.new_id(),
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store.new_id(),
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(store) => store.new_id(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.new_id(),
+            Self::Custom(store) => store.new_id_dyn(),
+        }
+    }
+
+    fn accepts_id(&self, id: &[u8]) -> bool {
+        match self {
+            Self::Memory(store) => store.accepts_id(id),
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store.accepts_id(id),
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(store) => store.accepts_id(id),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.accepts_id(id),
+            Self::Custom(store) => store.accepts_id_dyn(id),
         }
     }
 }

@@ -526,9 +526,10 @@ fn timestamp(t: f64) -> String {
     t.to_string()
 }
 
+/// A client library's error as a [`StoreError`]: unreachable, or the server's answer.
 /// `plain`: the URL was `redis://`, so a dropped connection may be a server that speaks
 /// only TLS (it closes the connection on the first command in plain text).
-fn redis_error(err: RedisError, plain: bool) -> StoreError {
+pub(super) fn redis_error(err: RedisError, plain: bool) -> StoreError {
     #[cfg(feature = "tls")]
     if let Some(reason) = super::tls::tls_failure(&err) {
         return StoreError::Unavailable {
