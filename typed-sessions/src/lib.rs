@@ -123,6 +123,7 @@ pub use factory::{
 #[cfg(feature = "encrypted")]
 pub use factory::{EncryptedCookieSessionFactory, EncryptedKeys};
 pub use flash::{Flash, FlashExt, FlashQueue};
+pub use payload::Serializer;
 pub use reserved::{CSRF_KEY, FLASH_PREFIX};
 pub use typed::{
     FieldMut, FieldReport, FieldStatus, JsonKey, OnWrongType, SchemaReport, SessionSchema,
