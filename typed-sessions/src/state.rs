@@ -15,9 +15,11 @@
 //! - an untyped read sees [`Value::to_json`](crate::pickle::Value::to_json), a lossy view
 //!   (tuple, set and frozenset as arrays, bytes as arrays of numbers, big ints as floats,
 //!   non-`str` keys as text), built once;
-//! - a mutable untyped borrow is given only for a value JSON holds exactly: anything else
-//!   reads as "cannot be held as a `Value`" (`None`), as a number beyond `f64` does, so the
-//!   lossy view is never written back;
+//! - a mutable untyped borrow lends that view; the save then compares it with the pickled
+//!   value's: unchanged, the pickled value is saved as it was; changed, a value JSON holds
+//!   exactly is saved from the view, and any other (a tuple, bytes, a set...) is an error
+//!   naming the key, since saving the view would change its Python type. Replacing the key
+//!   (`insert`, `insert_as`) is how Rust changes such a value on purpose;
 //! - a save as pickle writes an untouched key back as the same value, and converts keys
 //!   written from Rust from their JSON ([`Value::from_json`](crate::pickle::Value::from_json));
 //!   a save as JSON converts pickled keys exactly or fails naming the key.
@@ -408,18 +410,15 @@ impl State {
     }
 
     fn make_value(&mut self, position: usize) -> Option<&mut Value> {
-        let slot = self.slot(position);
-        if let SlotValue::Pickled(pickled) = &slot.value {
-            // Only a value JSON holds exactly may be changed as JSON and saved back.
-            match pickled.value.to_json_exact() {
-                Ok(value) => self.slot_mut(position).value = SlotValue::Value(value),
-                Err(err) => {
-                    tracing::warn!(key = self.key(slot), error = %err, "a pickled session value cannot be borrowed as JSON");
-                    return None;
-                }
-            }
-        }
         self.slot_mut(position).written = true;
+        if matches!(self.slot(position).value, SlotValue::Pickled(_)) {
+            let SlotValue::Pickled(pickled) = &mut self.slot_mut(position).value else {
+                unreachable!("matched above");
+            };
+            // The view is lent; the save checks what was done to it (`pickled_value`).
+            pickled.view.get_or_init(|| pickled.value.to_json());
+            return pickled.view.get_mut();
+        }
         let slot = self.slot(position);
         if let SlotValue::Text { .. } = slot.value {
             let value = self.decode(&slot.value)?.clone();
@@ -589,7 +588,7 @@ impl State {
                     serde_json::to_string(value).map_err(|e| (self.key(slot).to_owned(), e))?,
                 ),
                 SlotValue::Pickled(pickled) => std::borrow::Cow::Owned(
-                    exact_json(&pickled.value)
+                    pickled_json(pickled)
                         .and_then(|value| serde_json::to_string(&value))
                         .map_err(|e| (self.key(slot).to_owned(), e))?,
                 ),
@@ -625,7 +624,7 @@ impl State {
                         .map_err(|e| (self.key(slot).to_owned(), e))?;
                 }
                 SlotValue::Pickled(pickled) => {
-                    exact_json(&pickled.value)
+                    pickled_json(pickled)
                         .and_then(|value| serde_json::to_writer(&mut *out, &value))
                         .map_err(|e| (self.key(slot).to_owned(), e))?;
                 }
@@ -646,7 +645,9 @@ impl State {
         let mut out = Vec::with_capacity(self.live);
         for slot in self.live().filter(|slot| all || slot.written) {
             let value = match &slot.value {
-                SlotValue::Pickled(pickled) => pickled.value.clone(),
+                SlotValue::Pickled(pickled) => {
+                    pickled_value(pickled).map_err(|e| (self.key(slot).to_owned(), e))?
+                }
                 SlotValue::Value(value) => pickle::Value::from_json(value),
                 SlotValue::Text { text, decoded } => match decoded.get() {
                     Some(Some(value)) => pickle::Value::from_json(value),
@@ -666,11 +667,35 @@ impl State {
     }
 }
 
-/// A pickled value as JSON, exactly, or a serde_json error saying why it cannot be.
-fn exact_json(value: &pickle::Value) -> Result<Value, serde_json::Error> {
-    value
+/// A pickled key as JSON, exactly (as changed through its view, if it was), or a
+/// serde_json error saying why it cannot be.
+fn pickled_json(pickled: &Pickled) -> Result<Value, serde_json::Error> {
+    let exact = pickled
+        .value
         .to_json_exact()
-        .map_err(<serde_json::Error as serde::ser::Error>::custom)
+        .map_err(<serde_json::Error as serde::ser::Error>::custom)?;
+    Ok(pickled.view.get().cloned().unwrap_or(exact))
+}
+
+/// A pickled key to save as pickle: as loaded, unless its view was changed, when only a
+/// value JSON holds exactly can be saved from it.
+fn pickled_value(pickled: &Pickled) -> Result<pickle::Value, serde_json::Error> {
+    let Some(view) = pickled.view.get() else {
+        return Ok(pickled.value.clone());
+    };
+    if *view == pickled.value.to_json() {
+        return Ok(pickled.value.clone());
+    }
+    match pickled.value.to_json_exact() {
+        Ok(_) => Ok(pickle::Value::from_json(view)),
+        Err(_) => Err(<serde_json::Error as serde::ser::Error>::custom(
+            format_args!(
+                "a Python {} was changed through its JSON view, and saving the view would \
+             change its type; replace the key with `insert` or `insert_as` instead",
+                pickled.value.type_name()
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -717,10 +742,9 @@ mod tests {
             (1, "a".into())
         );
         assert_eq!(s.get("t"), Some(&serde_json::json!([1, "a"])));
-        // The lossy view is never handed out to be changed and saved back.
-        assert!(s.get_mut("t").is_none());
-        assert!(!s.is_written("t"));
-        // An exact one is, and is saved from its JSON.
+        // A view borrowed but left unchanged saves the tuple as it was.
+        assert!(s.get_mut("t").is_some());
+        // An exact one is saved from its changed view.
         s.get_mut("n")
             .unwrap()
             .as_array_mut()
@@ -737,6 +761,24 @@ mod tests {
         let (key, err) = s.write_json(&mut out).unwrap_err();
         assert_eq!(key, "t");
         assert!(err.to_string().contains("tuple"), "{err}");
+        // A tuple changed through its view cannot be saved as it was: an error naming it.
+        s.get_mut("t")
+            .unwrap()
+            .as_array_mut()
+            .unwrap()
+            .push(2.into());
+        let (key, err) = s.entries_pickle(true).unwrap_err();
+        assert_eq!(key, "t");
+        assert!(
+            err.to_string().contains("Python tuple was changed"),
+            "{err}"
+        );
+        // Replacing it is the way.
+        s.insert("t", serde_json::json!([1, "a", 2]));
+        assert_eq!(
+            s.entries_pickle(true).unwrap()[0].1,
+            P::List(vec![P::Int(1), P::from("a"), P::Int(2)])
+        );
     }
 
     #[test]
