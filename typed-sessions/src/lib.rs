@@ -77,6 +77,14 @@
 //! accessors, flash queues and framework adapters work on it; a save writes only the keys
 //! the request changed. See [`store`].
 //!
+//! # Python apps that pickle their sessions
+//!
+//! `pyramid_nacl_session` (by default), `pyramid_session_redis` and Beaker pickle the
+//! session, and a pickle is code to the Python side. [`pickle`] reads and writes such
+//! sessions as data only: a pickle holding anything else (an object, a global, a call) is
+//! refused with its reason, never coerced, and what Rust writes back holds data opcodes
+//! only. [`Serializer::Pickle`] puts it behind the encrypted cookie factory.
+//!
 //! # Web frameworks
 //!
 //! [`lifecycle`] is one request's session for any framework, in [`http`] types: loaded on

@@ -58,8 +58,10 @@ pub type SignedCookieSessionFactory = CookieSessionFactory<SignedCodec>;
 /// Options, load and save policy and key rotation are the signed factory's; the cookie value
 /// is `base64url_nopad(nonce(24) || tag(16) || ciphertext)` over the same JSON payload, with a
 /// fresh random nonce per save. A Pyramid app reads and writes the same sessions when its
-/// factory has the same key and Pyramid's JSON serializer (not `pyramid_nacl_session`'s
-/// default, pickle):
+/// factory has the same key and Pyramid's JSON serializer, or, with
+/// [`serializer(Serializer::Pickle)`](crate::Builder::serializer) here,
+/// `pyramid_nacl_session`'s default, pickle (read and written as data only: see
+/// [`pickle`](crate::pickle)):
 ///
 /// ```python
 /// from binascii import unhexlify
@@ -68,6 +70,9 @@ pub type SignedCookieSessionFactory = CookieSessionFactory<SignedCodec>;
 ///
 /// factory = EncryptedCookieSessionFactory(unhexlify(KEY_HEX), serializer=JSONSerializer())
 /// # or, in the settings: session.secret = KEY_HEX, session.serializer = json
+///
+/// # with `.serializer(Serializer::Pickle)` in Rust: the package's default
+/// factory = EncryptedCookieSessionFactory(unhexlify(KEY_HEX))
 /// ```
 ///
 /// ```
