@@ -30,10 +30,19 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<PickledPayload, Rejection> {
         accessed: timestamp(&accessed)?,
         created: timestamp(&created)?,
     };
+    Ok(PickledPayload {
+        times,
+        entries: state_entries(state)?,
+    })
+}
+
+/// The items of a pickled state: a `dict` whose keys are all `str` (a session key is
+/// text; Pyramid's own keys are).
+pub(crate) fn state_entries(state: Value) -> Result<Vec<(String, Value)>, Rejection> {
     let Value::Dict(items) = state else {
         return Err(Rejection::StateNotObject);
     };
-    let entries = items
+    items
         .into_iter()
         .map(|(key, value)| match key {
             Value::Str(key) => Ok((key, value)),
@@ -45,8 +54,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<PickledPayload, Rejection> {
                 Err(Rejection::StateNotObject)
             }
         })
-        .collect::<Result<_, _>>()?;
-    Ok(PickledPayload { times, entries })
+        .collect()
 }
 
 /// Pyramid calls `float()` on both; ints and floats are what its writer gives.
