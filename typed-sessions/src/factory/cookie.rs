@@ -214,10 +214,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         let opened = self.codec.open(value)?;
         // A pickle starts with PROTO (0x80), which no JSON text does.
         if self.serializer == Serializer::Pickle && opened.payload.first() == Some(&0x80) {
-            let parsed = payload::pickled::parse(&opened.payload)?;
-            return self.loaded(parsed.times, now, opened.stale_key, || {
-                State::from_pickle(parsed.entries, false)
-            });
+            return self.open_pickled(&opened.payload, now, opened.stale_key);
         }
         let text = String::from_utf8(opened.payload).map_err(|_| Rejection::NotUtf8)?;
         let parsed = payload::parse(&text)?;
@@ -240,14 +237,29 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
             return Err(rejection);
         }
         if self.settings.policy.timed_out(times, now) {
-            // As in Pyramid, a timed-out session keeps its timestamps; only its state goes.
-            self.settings.log_rejection(Rejection::TimedOut);
-            return Ok(Origin {
-                kept: Some(times),
-                ..Origin::new(LoadOutcome::Rejected(Rejection::TimedOut))
-            });
+            return Ok(self.timed_out(times));
         }
         Ok(Origin::loaded(state(), times, stale_key))
+    }
+
+    /// [`open`](Self::open) of a pickled payload; out of line, so that the JSON path stays
+    /// as it was to the instruction.
+    #[cold]
+    #[inline(never)]
+    fn open_pickled(&self, payload: &[u8], now: f64, stale_key: bool) -> Result<Origin, Rejection> {
+        let parsed = payload::pickled::parse(payload)?;
+        self.loaded(parsed.times, now, stale_key, || {
+            State::from_pickle(parsed.entries, false)
+        })
+    }
+
+    /// A session that timed out: as in Pyramid, it keeps its timestamps; only its state goes.
+    fn timed_out(&self, times: Timestamps) -> Origin {
+        self.settings.log_rejection(Rejection::TimedOut);
+        Origin {
+            kept: Some(times),
+            ..Origin::new(LoadOutcome::Rejected(Rejection::TimedOut))
+        }
     }
 
     /// Seals the session into a cookie value, whether or not it changed.
@@ -270,12 +282,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
                     .write_json(out)
                     .map_err(|(key, err)| SessionError::unserializable(&key, err))
             })?,
-            Serializer::Pickle => {
-                let entries = state
-                    .entries_pickle(true)
-                    .map_err(|(key, err)| SessionError::unserializable(&key, err))?;
-                payload::pickled::write(times, entries)
-            }
+            Serializer::Pickle => pickled_payload(times, state)?,
         };
         let value = self.codec.seal(&payload)?;
         if value.len() > MAX_COOKIE_VALUE_LEN {
@@ -351,6 +358,16 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         }
         Ok(saved)
     }
+}
+
+/// The payload of a pickling factory; out of line, as `open_pickled` is.
+#[cold]
+#[inline(never)]
+fn pickled_payload(times: Timestamps, state: &State) -> Result<Vec<u8>, SessionError> {
+    let entries = state
+        .entries_pickle(true)
+        .map_err(|(key, err)| SessionError::unserializable(&key, err))?;
+    Ok(payload::pickled::write(times, entries))
 }
 
 impl<C> fmt::Debug for CookieSessionFactory<C> {
