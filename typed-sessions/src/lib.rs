@@ -99,6 +99,7 @@ mod finite;
 mod flash;
 pub mod lifecycle;
 mod payload;
+pub mod pickle;
 mod random;
 mod reserved;
 mod session;

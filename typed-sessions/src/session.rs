@@ -143,13 +143,17 @@ impl ServerIds {
         }
     }
 
-    /// The id the next save writes under, drawn now if the session has none yet. An error
+    /// The id the next save writes under, drawn now with `draw` (the store's
+    /// [`new_id`](crate::store::SessionStore::new_id)) if the session has none yet. An error
     /// when the operating system's random source fails.
-    pub(crate) fn id(&self) -> Result<&str, SessionError> {
+    pub(crate) fn id(
+        &self,
+        draw: impl FnOnce() -> Result<String, SessionError>,
+    ) -> Result<&str, SessionError> {
         if let Some(id) = self.id.get() {
             return Ok(id);
         }
-        let id = crate::random::session_id()?;
+        let id = draw()?;
         Ok(self.id.get_or_init(|| id))
     }
 

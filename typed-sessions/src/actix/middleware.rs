@@ -153,11 +153,20 @@ where
                 response.response_mut().extensions_mut().insert(saved);
             }
             Ok(match outcome {
-                Outcome::Keep { set_cookie, .. } => {
+                Outcome::Keep {
+                    set_cookie, vary, ..
+                } => {
                     if let Some(value) =
                         set_cookie.and_then(|value| HeaderValue::from_bytes(value.as_bytes()).ok())
                     {
                         response.headers_mut().append(SET_COOKIE, value);
+                    }
+                    if let Some(value) =
+                        vary.and_then(|value| HeaderValue::from_bytes(value.as_bytes()).ok())
+                    {
+                        response
+                            .headers_mut()
+                            .append(actix_web::http::header::VARY, value);
                     }
                     response
                 }

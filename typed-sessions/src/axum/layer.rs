@@ -178,9 +178,14 @@ where
             response.extensions_mut().insert(saved);
         }
         Poll::Ready(Ok(match outcome {
-            Outcome::Keep { set_cookie, .. } => {
+            Outcome::Keep {
+                set_cookie, vary, ..
+            } => {
                 if let Some(value) = set_cookie {
                     response.headers_mut().append(SET_COOKIE, value);
+                }
+                if let Some(value) = vary {
+                    response.headers_mut().append(http::header::VARY, value);
                 }
                 response
             }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use cookie::SameSite;
 
 use super::cookie::CookieSessionFactory;
-use super::server::ServerSessionFactory;
+use super::server::{ServerOptions, ServerSessionFactory};
 use super::settings::Settings;
 use crate::clock::Clock;
 use crate::codec::{CookieCodec, HashAlg, Secret, SignedCodec};
@@ -77,6 +77,7 @@ pub struct EncryptedKeys {
 pub struct KeysAndStore<S> {
     signed: SignedKeys,
     store: S,
+    options: ServerOptions,
 }
 
 impl SignedKeys {
@@ -348,7 +349,26 @@ impl<S: SessionStore> Builder<KeysAndStore<S>> {
         Self::with_keys(KeysAndStore {
             signed: SignedKeys::new(secret, ServerSessionFactory::<S>::DEFAULT_SALT),
             store,
+            options: ServerOptions::default(),
         })
+    }
+
+    /// Whether a response that sets the session cookie also gets `Vary: Cookie` (default
+    /// false), so that a shared cache never serves it to a request with another cookie.
+    /// `pyramid_session_redis` sends it; the preset
+    /// [`PyramidRedisStore::factory`](crate::store::PyramidRedisStore::factory) turns it on.
+    pub fn vary_cookie(mut self, vary: bool) -> Self {
+        self.keys.options.vary_cookie = vary;
+        self
+    }
+
+    /// Whether a stored session whose last key a request removed is deleted from the store,
+    /// its cookie expired, as [`Session::invalidate`](crate::Session::invalidate) does
+    /// (default false: the empty record stays until it expires). `pyramid_session_redis`'s
+    /// `invalidate_empty_session`, on in its preset.
+    pub fn delete_emptied(mut self, delete: bool) -> Self {
+        self.keys.options.delete_emptied = delete;
+        self
     }
 
     /// Checks the options and builds the factory.
@@ -359,6 +379,7 @@ impl<S: SessionStore> Builder<KeysAndStore<S>> {
             self.keys.store,
             codec,
             self.settings,
+            self.keys.options,
         ))
     }
 }

@@ -4,8 +4,8 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use http::HeaderMap;
-use http::header::SET_COOKIE;
+use http::header::{SET_COOKIE, VARY};
+use http::{HeaderMap, HeaderValue};
 
 use super::builder::{Builder, KeysAndStore};
 use super::settings::{Saved, Settings, header_value};
@@ -60,6 +60,15 @@ pub struct ServerSessionFactory<S> {
     store: S,
     codec: SignedCodec,
     settings: Settings,
+    options: ServerOptions,
+}
+
+/// The options only a server-side factory has (see [`Builder::vary_cookie`] and
+/// [`Builder::delete_emptied`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ServerOptions {
+    pub vary_cookie: bool,
+    pub delete_emptied: bool,
 }
 
 /// What a save must do, computed from the session before any `.await`, so that the save's
@@ -88,11 +97,17 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         Builder::server(secret.into(), store)
     }
 
-    pub(crate) fn new(store: S, codec: SignedCodec, settings: Settings) -> Self {
+    pub(crate) fn new(
+        store: S,
+        codec: SignedCodec,
+        settings: Settings,
+        options: ServerOptions,
+    ) -> Self {
         Self {
             store,
             codec,
             settings,
+            options,
         }
     }
 
@@ -165,7 +180,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     /// The id a cookie value carries, and whether it was signed with a fallback secret.
     fn open_id(&self, value: &str) -> Result<(String, bool), Rejection> {
         let opened = self.codec.open(value)?;
-        if !crate::random::is_session_id(&opened.payload) {
+        if !self.store.accepts_id(&opened.payload) {
             return Err(Rejection::BadSessionId);
         }
         let id = String::from_utf8(opened.payload).map_err(|_| Rejection::BadSessionId)?;
@@ -223,10 +238,18 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         }
         // A session made without this factory (`Session::new()`) is saved as a new one.
         let (id, stored, retire) = match session.server_ids() {
-            Some(ids) => (ids.id()?.to_owned(), ids.stored, ids.retired.clone()),
-            None => (crate::random::session_id()?, false, None),
+            Some(ids) => (
+                ids.id(|| self.store.new_id())?.to_owned(),
+                ids.stored,
+                ids.retired.clone(),
+            ),
+            None => (self.store.new_id()?, false, None),
         };
         let state = session.state();
+        if stored && self.options.delete_emptied && state.len() == 0 {
+            // Emptied by this request: the record goes, as with `invalidate`.
+            return Ok(Plan::Retire { retire: Some(id) });
+        }
         let set: Vec<(String, String)> = state
             .entries_json(!stored)
             .map_err(|(key, err)| SessionError::unserializable(&key, err))?
@@ -296,6 +319,9 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                 }
                 if let Some(header) = header {
                     response.append(SET_COOKIE, header);
+                    if self.options.vary_cookie {
+                        response.append(VARY, HeaderValue::from_static("Cookie"));
+                    }
                 }
                 Ok(Saved::Written)
             }
@@ -319,6 +345,7 @@ impl<S: fmt::Debug> fmt::Debug for ServerSessionFactory<S> {
         self.settings
             .debug_struct(f, "ServerSessionFactory")
             .field("store", &self.store)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }

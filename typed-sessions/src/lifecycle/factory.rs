@@ -94,6 +94,7 @@ impl<C: CookieCodec> sealed::Steps for CookieSessionFactory<C> {
         } else {
             self.save_value(&session)
         };
+        let saved = saved.map(|(saved, set_cookie)| (saved, set_cookie, None));
         Saving::done(status, saved.map_err(StoreError::from))
     }
 }
@@ -110,7 +111,7 @@ impl<S: SessionStore> sealed::Steps for ServerSessionFactory<S> {
 
     fn save(self: Arc<Self>, session: Session, failed_request: bool, status: StatusCode) -> Saving {
         if failed_request && !self.set_on_exception() {
-            return Saving::done(status, Ok((Saved::SkippedOnError, None)));
+            return Saving::done(status, Ok((Saved::SkippedOnError, None, None)));
         }
         // Planned now, so the future holds no borrow of the session (which is not `Sync`).
         let plan = match self.plan(&session) {
@@ -119,14 +120,15 @@ impl<S: SessionStore> sealed::Steps for ServerSessionFactory<S> {
         };
         drop(session);
         if matches!(plan, Plan::Nothing) {
-            return Saving::done(status, Ok((Saved::Unchanged, None)));
+            return Saving::done(status, Ok((Saved::Unchanged, None, None)));
         }
         Saving::pending(
             status,
             Box::pin(async move {
                 let mut headers = HeaderMap::new();
                 let saved = self.execute(plan, &mut headers).await?;
-                Ok((saved, headers.remove(http::header::SET_COOKIE)))
+                let set_cookie = headers.remove(http::header::SET_COOKIE);
+                Ok((saved, set_cookie, headers.remove(http::header::VARY)))
             }),
         )
     }

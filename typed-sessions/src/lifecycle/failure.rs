@@ -66,9 +66,10 @@ pub(crate) fn answer(err: &dyn std::fmt::Display, status: StatusCode, what: &str
 /// What the response of a request with status `status` gets from its save's `result`.
 pub(super) fn verdict(status: StatusCode, result: SaveResult) -> Outcome {
     match result {
-        Ok((saved, set_cookie)) => Outcome::Keep {
+        Ok((saved, set_cookie, vary)) => Outcome::Keep {
             saved: Some(saved),
             set_cookie,
+            vary,
         },
         // The response already says the request failed: it stays, without the cookie.
         Err(err) if status.is_server_error() => {
@@ -80,6 +81,7 @@ pub(super) fn verdict(status: StatusCode, result: SaveResult) -> Outcome {
             Outcome::Keep {
                 saved: None,
                 set_cookie: None,
+                vary: None,
             }
         }
         Err(err) => {

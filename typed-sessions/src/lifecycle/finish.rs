@@ -11,8 +11,8 @@ use super::factory::BoxFuture;
 use crate::factory::Saved;
 use crate::store::StoreError;
 
-/// What a save did and the `Set-Cookie` it asks for.
-pub(crate) type SaveResult = Result<(Saved, Option<HeaderValue>), StoreError>;
+/// What a save did, the `Set-Cookie` it asks for and the `Vary` it asks for with it.
+pub(crate) type SaveResult = Result<(Saved, Option<HeaderValue>, Option<HeaderValue>), StoreError>;
 
 /// What the response of a request gets once its session is saved, from [`Saving`].
 #[derive(Debug)]
@@ -26,6 +26,10 @@ pub enum Outcome {
         /// The session cookie to append as a `Set-Cookie` header, when the save policy asks
         /// for one.
         set_cookie: Option<HeaderValue>,
+        /// A `Vary` header value to append (`Cookie`), when the factory asks caches not to
+        /// serve this response to another session
+        /// ([`vary_cookie`](crate::Builder::vary_cookie)); only ever with a `set_cookie`.
+        vary: Option<HeaderValue>,
     },
     /// The save failed (logged, never shown to the client): replace the response with an
     /// empty one of this status and no `Set-Cookie`, so the client keeps its previous
@@ -108,6 +112,7 @@ impl Future for Saving {
                     return Poll::Ready(Outcome::Keep {
                         saved: None,
                         set_cookie: None,
+                        vary: None,
                     });
                 }
             },

@@ -1,6 +1,7 @@
 //! Server-side sessions: the cookie carries only a signed random id, the state lives in a
 //! [`SessionStore`] (the in-memory [`MemoryStore`], Redis or Redis Cluster with the `redis`
-//! feature, SQLite with `sqlite`, PostgreSQL with `postgres`, or your own).
+//! feature, SQLite with `sqlite`, PostgreSQL with `postgres`, or your own). With `redis`,
+//! `PyramidRedisStore` shares the sessions of a Pyramid app on `pyramid_session_redis`.
 //!
 //! A [`ServerSessionFactory`](crate::ServerSessionFactory) loads a request's session from its store and saves only what
 //! the request changed: the keys it wrote and the keys it removed, in one atomic step. Two
@@ -81,6 +82,8 @@ mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
+mod pyramid_redis;
+#[cfg(feature = "redis")]
 mod redis;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
@@ -94,6 +97,10 @@ use std::time::Duration;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+#[cfg(feature = "redis")]
+pub use pyramid_redis::{
+    PYRAMID_SESSION_REDIS_SALT, PyramidRedisOptions, PyramidRedisStore, Serializer,
+};
 #[cfg(feature = "redis")]
 pub use redis::{RedisConnection, RedisStore};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -207,6 +214,21 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Deletes the record under `id`, if any.
     fn delete(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A new random session id, for a new session or a renamed one. The default is 256
+    /// random bits as 64 lowercase hex characters; a store sharing its records with another
+    /// program draws that program's ids (the `pyramid_session_redis` store: 48 random bytes
+    /// in URL-safe base64). An error only when the operating system's random source fails.
+    fn new_id(&self) -> Result<String, SessionError> {
+        crate::random::session_id()
+    }
+
+    /// Whether `id`, the payload of a correctly signed cookie, has the shape of this store's
+    /// ids (by default: of [`new_id`](Self::new_id)'s). A cookie whose id is refused gives a
+    /// new session without the store being asked.
+    fn accepts_id(&self, id: &[u8]) -> bool {
+        crate::random::is_session_id(id)
+    }
 }
 
 /// A store failed, or a session could not be saved. Nothing was written.

@@ -198,14 +198,7 @@ impl RedisStore {
     ///
     /// An error only for a malformed URL.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::backend)?;
-        let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(200))
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_millis(500)));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(redis_error)?;
-        Ok(Self::new(conn))
+        Ok(Self::new(lazy_connection(url)?))
     }
 
     /// The prefix of the Redis keys (default `session:`).
@@ -333,7 +326,20 @@ fn timestamp(t: f64) -> String {
     t.to_string()
 }
 
-fn redis_error(err: RedisError) -> StoreError {
+/// A connection manager for the Redis at `url` that connects on first use, with the
+/// timeouts [`RedisStore::connect`] documents.
+pub(super) fn lazy_connection(url: &str) -> Result<ConnectionManager, StoreError> {
+    let client = redis::Client::open(url).map_err(StoreError::backend)?;
+    let config = ConnectionManagerConfig::new()
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_millis(200))
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_millis(500)));
+    ConnectionManager::new_lazy_with_config(client, config).map_err(redis_error)
+}
+
+/// A client library's error as a [`StoreError`]: unreachable, or the server's answer.
+pub(super) fn redis_error(err: RedisError) -> StoreError {
     if err.is_io_error()
         || err.is_timeout()
         || err.is_connection_refusal()
