@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue};
 
 use super::builder::{Builder, KeysAndStore};
 use super::settings::{Saved, Settings, header_value};
-use crate::codec::{CookieCodec, Secret, SignedCodec};
+use crate::codec::{CookieCodec, Secret};
 use crate::error::{Rejection, SessionError};
 use crate::payload::Timestamps;
 use crate::session::{LoadOutcome, Origin, ServerIds, Session};
@@ -58,7 +58,9 @@ use crate::store::{Commit, SessionStore, StoreError};
 /// ```
 pub struct ServerSessionFactory<S> {
     store: S,
-    codec: SignedCodec,
+    /// Signs the id into the cookie value: the builder's [`SignedCodec`](crate::SignedCodec)
+    /// unless [`Builder::id_codec`] gave another.
+    codec: Box<dyn CookieCodec>,
     settings: Settings,
     options: ServerOptions,
 }
@@ -99,7 +101,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
 
     pub(crate) fn new(
         store: S,
-        codec: SignedCodec,
+        codec: Box<dyn CookieCodec>,
         settings: Settings,
         options: ServerOptions,
     ) -> Self {

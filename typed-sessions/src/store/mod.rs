@@ -1,7 +1,9 @@
 //! Server-side sessions: the cookie carries only a signed random id, the state lives in a
 //! [`SessionStore`] (the in-memory [`MemoryStore`], Redis or Redis Cluster with the `redis`
 //! feature, SQLite with `sqlite`, PostgreSQL with `postgres`, or your own). With `redis`,
-//! `PyramidRedisStore` shares the sessions of a Pyramid app on `pyramid_session_redis`.
+//! `PyramidRedisStore` shares the sessions of a Pyramid app on `pyramid_session_redis`;
+//! with `beaker`, `BeakerStore` those of an app on Beaker (`file`, `ext:redis`,
+//! `ext:database`).
 //!
 //! A [`ServerSessionFactory`](crate::ServerSessionFactory) loads a request's session from its store and saves only what
 //! the request changed: the keys it wrote and the keys it removed, in one atomic step. Two
@@ -78,6 +80,8 @@
 //!
 //! (This one never expires records: a real store keeps [`Commit::ttl`].)
 
+#[cfg(feature = "beaker")]
+mod beaker;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -94,6 +98,8 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
+#[cfg(feature = "beaker")]
+pub use beaker::{BeakerSerializer, BeakerStore, MAX_INFLATED};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
