@@ -31,6 +31,7 @@
 pub mod actions;
 pub mod catalog;
 pub mod html;
+pub mod pyramid;
 pub mod state;
 pub mod store;
 

@@ -5,8 +5,6 @@
 //! Needs `REDIS_URL` (`scripts/redis.sh`) and the venv of `scripts/pyenv.sh`; without them
 //! these tests fail, never skip. They use Redis database 7 and delete only their own keys.
 
-use std::sync::Mutex;
-
 use base64::Engine;
 use http::HeaderMap;
 use serde_json::{Value, json};
@@ -17,7 +15,7 @@ use typed_sessions_tests::PyramidPeer;
 const SECRET: &str = "a secret shared with the Pyramid app, long enough";
 
 /// One peer at a time: the tests also count the keys of database 7.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn redis_url() -> String {
     let base = match std::env::var("REDIS_URL") {
@@ -28,8 +26,9 @@ fn redis_url() -> String {
         ),
     };
     // Database 7 of that server: the package's keys are bare ids, without a prefix.
-    let base = base.trim_end_matches(|c: char| c.is_ascii_digit());
-    format!("{}7", base.trim_end_matches('/').to_owned() + "/")
+    let (scheme, rest) = base.split_once("://").expect("REDIS_URL is a URL");
+    let host = rest.split('/').next().unwrap();
+    format!("{scheme}://{host}/7")
 }
 
 /// What the peer's factory gets, as the Pyramid app's settings would say it.
@@ -191,10 +190,8 @@ fn now() -> f64 {
         .as_secs_f64()
 }
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
 }
 
 const USER: &str = "ann";
@@ -205,7 +202,7 @@ fn cart() -> Value {
 
 /// Python writes, Rust reads the same state; Rust changes it, Python reads it as not new.
 async fn state_crosses_both_ways(serializer: Serializer, name: &str) {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut peer = PyramidPeer::start_script("psr_peer.py");
     let spec = python_spec(name, json!({}));
     let side = rust_side(serializer, PyramidRedisOptions::default()).await;
@@ -292,7 +289,7 @@ async fn pickled_state_crosses_both_ways() {
 /// read as arrays here and, untouched by a Rust save, still are a tuple, bytes and a set.
 #[tokio::test]
 async fn pickled_python_types_survive_a_rust_save() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut peer = PyramidPeer::start_script("psr_peer.py");
     let spec = python_spec("pickle", json!({}));
     let side = rust_side(Serializer::Pickle, PyramidRedisOptions::default()).await;
@@ -331,7 +328,7 @@ async fn pickled_python_types_survive_a_rust_save() {
 /// writes it, under each option that changes it.
 #[tokio::test]
 async fn the_key_ttl_and_payload_are_the_packages() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut peer = PyramidPeer::start_script("psr_peer.py");
     let cases = [
         // (the app's settings, the store's options, TTL, `t`, whether `x` is there)
@@ -445,7 +442,7 @@ async fn the_key_ttl_and_payload_are_the_packages() {
 /// stays as it was.
 #[tokio::test]
 async fn tampered_cookies_are_refused_on_both_sides() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut peer = PyramidPeer::start_script("psr_peer.py");
     let spec = python_spec("json", json!({}));
     let side = rust_side(Serializer::Json, PyramidRedisOptions::default()).await;
@@ -503,7 +500,7 @@ async fn tampered_cookies_are_refused_on_both_sides() {
 /// the factory, whoever wrote it.
 #[tokio::test]
 async fn expiry_agrees_on_both_sides() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut peer = PyramidPeer::start_script("psr_peer.py");
     let spec = python_spec("json", json!({"timeout": 60}));
     let options = PyramidRedisOptions::default().timeout(Some(60));
@@ -577,7 +574,7 @@ async fn expiry_agrees_on_both_sides() {
 /// never given a value leaves no key and sends no cookie.
 #[tokio::test]
 async fn emptied_sessions_are_deleted_and_empty_ones_never_stored() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut peer = PyramidPeer::start_script("psr_peer.py");
     let spec = python_spec("json", json!({}));
     let side = rust_side(Serializer::Json, PyramidRedisOptions::default()).await;
@@ -652,7 +649,7 @@ async fn emptied_sessions_are_deleted_and_empty_ones_never_stored() {
 /// added after the Rust load survives the Rust save.
 #[tokio::test]
 async fn a_rust_save_keeps_what_python_wrote_since_its_load() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut peer = PyramidPeer::start_script("psr_peer.py");
     let spec = python_spec("json", json!({}));
     let side = rust_side(Serializer::Json, PyramidRedisOptions::default()).await;
@@ -716,7 +713,7 @@ async fn a_rust_save_keeps_what_python_wrote_since_its_load() {
 /// it cannot deserialize is an error on both sides, never an empty session over it.
 #[tokio::test]
 async fn legacy_and_corrupt_payloads_are_handled_as_the_package_does() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut peer = PyramidPeer::start_script("psr_peer.py");
     let spec = python_spec("json", json!({}));
     let side = rust_side(Serializer::Json, PyramidRedisOptions::default()).await;

@@ -7,6 +7,8 @@
 //! SESSION_STORE=sqlite://target/shop.db cargo run -p typed-sessions-examples --bin shop
 //! SESSION_STORE=postgres://user:password@127.0.0.1:5432/shop cargo run -p typed-sessions-examples --bin shop
 //! SESSION_STORE=redis://127.0.0.1:6379/ cargo run -p typed-sessions-examples --bin shop
+//! SESSION_SECRET=<the Pyramid app's> SESSION_STORE=pyramid-session-redis+redis://127.0.0.1:6379/0 \
+//!     SESSION_SERIALIZER=pickle cargo run -p typed-sessions-examples --bin shop
 //! ```
 //!
 //! Serves on 127.0.0.1 only, port `PORT` (default 3000). Without `SESSION_SECRET` it signs

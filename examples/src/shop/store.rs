@@ -1,6 +1,7 @@
 //! Where the shop keeps its sessions: `SESSION_STORE` picks a server-side store by its URL
-//! (`redis://…`, `postgres://…`, `sqlite://path`); unset, the session lives in the signed
-//! cookie.
+//! (`redis://…`, `postgres://…`, `sqlite://path`, or a Pyramid app's sessions with
+//! `pyramid-session-redis+redis://…`, see [`super::pyramid`]); unset, the session lives in
+//! the signed cookie.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
@@ -29,7 +30,8 @@ use super::{app, factory, server_factory};
 pub struct Shop {
     /// The router.
     pub app: Router,
-    /// What keeps the sessions: `a signed cookie`, `Redis`, `PostgreSQL`, `SQLite`.
+    /// What keeps the sessions: `a signed cookie`, `Redis`, `PostgreSQL`, `SQLite`, `a
+    /// Pyramid app's pyramid_session_redis`.
     pub kind: &'static str,
     /// The task that deletes expired sessions (SQL stores); it stops when dropped.
     pub cleanup: Option<CleanupTask>,
@@ -58,6 +60,9 @@ pub enum OpenError {
     /// The store could not be reached or prepared.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// `SESSION_SERIALIZER` names no serializer (see [`super::pyramid`]).
+    #[error("SESSION_SERIALIZER must be `pickle` or `json` (got `{0}`)")]
+    UnknownSerializer(String),
 }
 
 /// How often the SQL stores delete expired sessions.
@@ -74,6 +79,10 @@ pub async fn open(secret: impl Into<Secret>, url: Option<&str>) -> Result<Shop, 
             cleanup: None,
         });
     };
+    if let Some(redis_url) = url.strip_prefix(super::pyramid::SCHEME) {
+        let serializer = super::pyramid::serializer_from_env()?;
+        return super::pyramid::open(secret, redis_url, serializer).await;
+    }
     if url.starts_with("redis://") || url.starts_with("rediss://") {
         let store = RedisStore::connect(url)
             .await?
