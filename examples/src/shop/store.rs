@@ -1,6 +1,7 @@
 //! Where the shop keeps its sessions: `SESSION_STORE` picks a server-side store by its URL
 //! (`redis://…`, `postgres://…`, `sqlite://path`, or a Pyramid app's sessions with
-//! `pyramid-session-redis+redis://…`, see [`super::pyramid`]); unset, the session lives in
+//! `pyramid-session-redis+redis://…`, see [`super::pyramid`], or on Beaker with
+//! `beaker+file:///DIR`, `beaker+redis://…`, see [`super::beaker`]); unset, the session lives in
 //! the signed cookie.
 //!
 //! ```no_run
@@ -79,6 +80,11 @@ pub async fn open(secret: impl Into<Secret>, url: Option<&str>) -> Result<Shop, 
             cleanup: None,
         });
     };
+    if let Some(beaker_url) = url.strip_prefix(super::beaker::SCHEME) {
+        let serializer = super::beaker::serializer_from_env()?;
+        let timeout = super::beaker::timeout_from_env();
+        return super::beaker::open(secret, beaker_url, serializer, timeout).await;
+    }
     if let Some(redis_url) = url.strip_prefix(super::pyramid::SCHEME) {
         let serializer = super::pyramid::serializer_from_env()?;
         return super::pyramid::open(secret, redis_url, serializer).await;
