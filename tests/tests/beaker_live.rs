@@ -10,11 +10,11 @@
 //! directories of their own under the system's temporary directory.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 use serde_json::{Value, json};
+use tokio::sync::Mutex;
 use typed_sessions::codec::BeakerIdCodec;
 use typed_sessions::pickle::{self, Value as Py};
 use typed_sessions::store::{BeakerSerializer, BeakerStore};
@@ -28,13 +28,8 @@ const TIMEOUT: u64 = 600;
 const USER: &str = "ann";
 
 /// One test at a time: they share the peer's back ends (and the PostgreSQL table).
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+/// (tokio's: held across `.await`s, and not poisoned by a failed test.)
+static SERIAL: Mutex<()> = Mutex::const_new(());
 
 fn env(name: &str, script: &str) -> String {
     match std::env::var(name) {
@@ -455,7 +450,7 @@ fn wrap(inner: &[u8], dict: bool) -> Vec<u8> {
 
 #[tokio::test]
 async fn file_back_end() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     for serializer in ["pickle", "json"] {
         let mut pair = Pair::new(Kind::File, serializer);
         state_crosses_both_ways(&mut pair).await;
@@ -471,7 +466,7 @@ async fn file_back_end() {
 /// session's `flock`, and answers unavailable (`503`) after its bounded wait.
 #[tokio::test]
 async fn file_layout_and_lock() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let mut pair = Pair::new(Kind::File, "pickle");
     let factory = pair.factory(None).await;
     let written = pair.python(
@@ -585,7 +580,7 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn redis_back_end() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     for serializer in ["pickle", "json"] {
         let mut pair = Pair::new(Kind::Redis, serializer);
         state_crosses_both_ways(&mut pair).await;
@@ -628,7 +623,7 @@ async fn forget_redis_keys() {
 /// the pickle of a `str`, whoever wrote it.
 #[tokio::test]
 async fn redis_layout_and_ttl() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let mut pair = Pair::new(Kind::Redis, "json");
     let factory = pair.factory(None).await;
     let mut conn = redis_conn().await;
@@ -709,7 +704,7 @@ async fn redis_layout_and_ttl() {
 
 #[tokio::test]
 async fn sqlite_back_end() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     for serializer in ["pickle", "json"] {
         let mut pair = Pair::new(Kind::Sqlite, serializer);
         state_crosses_both_ways(&mut pair).await;
@@ -724,7 +719,7 @@ async fn sqlite_back_end() {
 
 #[tokio::test]
 async fn postgres_back_end() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     drop_postgres_table().await;
     for serializer in ["pickle", "json"] {
         let mut pair = Pair::new(Kind::Postgres, serializer);

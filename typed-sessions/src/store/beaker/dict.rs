@@ -317,18 +317,17 @@ mod tests {
             ttl: None,
         };
         stored.apply(&commit).unwrap();
-        for serializer in [BeakerSerializer::Pickle] {
-            let bytes = stored.encode(Outer::Str, serializer).unwrap();
-            let again = Stored::decode(&bytes, Outer::Str, serializer).unwrap();
-            assert_eq!(again, stored);
-            let record = again.record().unwrap();
-            assert_eq!(record.accessed, 1796288000.5);
-            assert_eq!(
-                entries(&record),
-                [("x", "2"), ("_f_", r#"["hi"]"#), ("pair", "[1]")]
-            );
-            assert!(again.dict.iter().any(|(k, _)| k == &Value::from("_path")));
-        }
+        let serializer = BeakerSerializer::Pickle;
+        let bytes = stored.encode(Outer::Str, serializer).unwrap();
+        let again = Stored::decode(&bytes, Outer::Str, serializer).unwrap();
+        assert_eq!(again, stored);
+        let record = again.record().unwrap();
+        assert_eq!(record.accessed, 1796288000.5);
+        assert_eq!(
+            entries(&record),
+            [("x", "2"), ("_f_", r#"["hi"]"#), ("pair", "[1]")]
+        );
+        assert!(again.dict.iter().any(|(k, _)| k == &Value::from("_path")));
         // A tuple cannot be JSON: the JSON serializer refuses it rather than changing it.
         assert!(stored.encode(Outer::Str, BeakerSerializer::Json).is_err());
         commit.replace = true;
