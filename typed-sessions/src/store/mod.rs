@@ -131,7 +131,7 @@ pub struct Record {
     pub entries: Vec<(String, String)>,
 }
 
-/// One atomic save, as a [`ServerSessionFactory`] asks a store to apply it.
+/// One atomic save, as a [`ServerSessionFactory`](crate::ServerSessionFactory) asks a store to apply it.
 ///
 /// - `replace == false` (the session was loaded from the store under `id`): set the keys
 ///   in `set`, delete the keys in `remove`, keep every other key, update `accessed` and

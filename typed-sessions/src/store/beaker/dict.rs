@@ -31,6 +31,7 @@ const SESSION: &str = "session";
 /// of the namespace dict `{"session": str}` (`file`, `ext:database`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Outer {
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     Str,
     Dict,
 }

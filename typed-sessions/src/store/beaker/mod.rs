@@ -144,6 +144,8 @@ impl BeakerStore {
     }
 
     /// The app's `session.lock_dir` (`file` only; no effect on other back ends).
+    // Irrefutable without the features of the other back ends.
+    #[allow(irrefutable_let_patterns)]
     pub fn with_lock_dir(mut self, lock_dir: impl Into<PathBuf>) -> Self {
         if let Backend::File(file) = &mut self.backend {
             Arc::make_mut(file).lock_dir = lock_dir.into();
@@ -153,6 +155,7 @@ impl BeakerStore {
 
     /// How long a request waits for a session's lock held by another process (`file`
     /// only; default 2 s) before failing with [`StoreError::Unavailable`].
+    #[allow(irrefutable_let_patterns)]
     pub fn with_lock_wait(mut self, wait: Duration) -> Self {
         if let Backend::File(file) = &mut self.backend {
             Arc::make_mut(file).lock_wait = wait;
