@@ -28,7 +28,10 @@ for source in fuzz_targets/*.rs; do
     mkdir -p "corpus/$name" "artifacts/$name"
     log="$(mktemp)"
     status=0
-    "target/$host/release/$name" "corpus/$name" \
+    # Committed seeds (fuzz/seeds/<target>/), when a target has them, start the corpus.
+    seeds=()
+    [[ -d "seeds/$name" ]] && seeds=("seeds/$name")
+    "target/$host/release/$name" "corpus/$name" "${seeds[@]}" \
         -max_total_time="$SECONDS_EACH" -max_len="${max_len[$name]:-8192}" \
         -artifact_prefix="artifacts/$name/" -print_final_stats=1 2> "$log" || status=$?
     if [[ "$status" -ne 0 ]]; then

@@ -20,6 +20,14 @@ Requests ("cmd" picks the kind; omitted means "cycle"):
       its docstring); the response also has
         "payload": str|null   the JSON text inside the cookie Pyramid wrote,
                               decrypted by EncryptedSerializer.loads.
+      With "serializer": "pickle" in the factory, the factory keeps
+      pyramid_nacl_session's own default inner serializer (Pyramid's
+      PickleSerializer) instead; "payload" is then null and the response has
+        "payload_repr": str   repr() of pickle.loads of the decrypted payload
+      and three more ops run (see PICKLE_OPS): {"op": "set_expr", "key", "expr"}
+      sets a key to a Python data expression (tuples, bytes, sets, int keys),
+      {"op": "repr", "key"} gives repr(session[key]), {"op": "types"} gives
+      {key: type name}.
       factory: {"secret": <64 hex digits>, "via"?: "factory"|"settings",
                 "timeout"?, "reissue_time"?, "cookie_name"?, "max_age"?,
                 "path"?, "domain"?, "secure"?, "httponly"?, "samesite"?,
@@ -30,7 +38,7 @@ Requests ("cmd" picks the kind; omitted means "cycle"):
             secret, "session.serializer": "json", "session.<option>": ..}),
             the paste-settings path, which unhexlifies the secret itself.
 
-  {"cmd": "encrypt", "secret": hex, "payload": str, "nonce"?: hex}
+  {"cmd": "encrypt", "secret": hex, "payload"|"payload_hex": str, "nonce"?: hex}
       -> {"value": str}: EncryptedSerializer(key).dumps of the payload's
       UTF-8 bytes (the inner serializer passes bytes through).  With
       "nonce", the nonce nacl.utils.random would draw is that one instead,
@@ -106,14 +114,20 @@ def session_factory(spec):
     if not isinstance(secret, str):
         raise ValueError('factory.secret (hex) is required')
     via = spec.pop('via', 'factory')
+    pickled = spec.pop('serializer', 'json') == 'pickle'
     unknown = set(spec) - OPTIONS
     if unknown:
         raise ValueError('unknown factory option(s): %s' % sorted(unknown))
+    if via == 'factory' and pickled:
+        # The package's default: no serializer argument at all.
+        return EncryptedCookieSessionFactory(unhexlify(secret), **spec)
     if via == 'factory':
         return EncryptedCookieSessionFactory(
             unhexlify(secret), serializer=JSONSerializer(), **spec)
     if via == 'settings':
-        settings = {'session.secret': secret, 'session.serializer': 'json'}
+        settings = {'session.secret': secret}
+        if not pickled:
+            settings['session.serializer'] = 'json'
         settings.update(('session.' + k, v) for k, v in spec.items())
         return session_factory_from_settings(settings)
     raise ValueError('factory.via must be "factory" or "settings"')
@@ -133,6 +147,26 @@ def app_for(spec):
             _APPS.clear()
         _APPS[key] = app
     return app
+
+
+# Python data expressions of the tests, evaluated with no builtins but these.
+EXPR_NAMES = {'__builtins__': {}, 'set': set, 'frozenset': frozenset,
+              'bytearray': bytearray}
+
+
+def pickle_op(session, op):
+    kind = op.get('op')
+    if kind == 'set_expr':
+        session[op['key']] = eval(op['expr'], dict(EXPR_NAMES))
+        return None
+    if kind == 'repr':
+        return repr(session[op['key']])
+    if kind == 'types':
+        return {k: type(v).__name__ for k, v in session.items()}
+    return None
+
+
+PICKLE_OPS = {'set_expr', 'repr', 'types'}
 
 
 def empty_cycle_response():
@@ -162,8 +196,11 @@ def cycle(req):
         try:
             for i, op in enumerate(ops):
                 try:
+                    result = (pickle_op(session, op)
+                              if isinstance(op, dict) and op.get('op') in PICKLE_OPS
+                              else apply_op(session, op))
                     results.append(jsonable(json.loads(json.dumps(
-                        apply_op(session, op), default=repr))))
+                        result, default=repr))))
                 except Exception as exc:
                     name = op.get('op') if isinstance(op, dict) else op
                     raise OpError('op[%d] %s: %s' % (i, name, describe(exc))) from exc
@@ -188,6 +225,9 @@ def cycle(req):
         errors.append('response: %s' % describe(exc))
 
     if snapshot:
+        if spec.get('serializer') == 'pickle':
+            # A pickled state holds what JSON cannot (tuples, bytes, sets): its repr.
+            snapshot['state'] = repr(snapshot['state'])
         resp.update({k: jsonable(v) for k, v in snapshot.items()})
     if set_cookies:
         resp['set_cookie'] = set_cookies[-1]
@@ -195,7 +235,12 @@ def cycle(req):
         key = unhexlify(spec['secret'])
         payload = EncryptedSerializer(key, serializer=RawBytes()).loads(
             resp['cookie_value'].encode('ascii'))
-        resp['payload'] = payload.decode('utf-8')
+        if spec.get('serializer') == 'pickle':
+            import pickle
+            resp['payload'] = None
+            resp['payload_repr'] = repr(pickle.loads(payload))
+        else:
+            resp['payload'] = payload.decode('utf-8')
 
     session_error = request.environ.get('harness.session_error')
     view_exception = request.environ.get('harness.exception')
@@ -210,7 +255,10 @@ def cycle(req):
 
 def encrypt(req):
     serializer = EncryptedSerializer(unhexlify(req['secret']), serializer=RawBytes())
-    payload = req['payload'].encode('utf-8')
+    if 'payload_hex' in req:
+        payload = bytes.fromhex(req['payload_hex'])
+    else:
+        payload = req['payload'].encode('utf-8')
     nonce = req.get('nonce')
     if nonce is None:
         value = serializer.dumps(payload)

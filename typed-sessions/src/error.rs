@@ -199,6 +199,10 @@ pub enum Rejection {
     BadTimestamp,
     /// The state is not a JSON object.
     StateNotObject,
+    /// The payload is a pickle that holds more than data (an object, a global, a call), or
+    /// is malformed: refused by [`pickle::loads`](crate::pickle::loads), whose reason is
+    /// logged at warning level. Nothing in it was run.
+    PickleRefused,
     /// The session was not renewed within the factory's timeout.
     TimedOut,
     /// The signed value is not a server-side session id.
@@ -219,7 +223,8 @@ impl Rejection {
             | Self::NotJson
             | Self::NotArray
             | Self::BadTimestamp
-            | Self::StateNotObject => "not a session payload",
+            | Self::StateNotObject
+            | Self::PickleRefused => "not a session payload",
             Self::TimedOut => "timed out",
             Self::BadSessionId => "bad session id",
             Self::UnknownSessionId => "unknown session id",
@@ -237,6 +242,7 @@ impl Rejection {
             Self::NotArray => "the payload is not a 3-element array",
             Self::BadTimestamp => "a timestamp is not a number",
             Self::StateNotObject => "the state is not a JSON object",
+            Self::PickleRefused => "the payload is a pickle that holds more than data",
             Self::TimedOut => "the session timed out",
             Self::BadSessionId => "the signed value is not a session id",
             Self::UnknownSessionId => "the store has no session under this id",

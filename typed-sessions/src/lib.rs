@@ -77,6 +77,14 @@
 //! accessors, flash queues and framework adapters work on it; a save writes only the keys
 //! the request changed. See [`store`].
 //!
+//! # Python apps that pickle their sessions
+//!
+//! `pyramid_nacl_session` (by default), `pyramid_session_redis` and Beaker pickle the
+//! session, and a pickle is code to the Python side. [`pickle`] reads and writes such
+//! sessions as data only: a pickle holding anything else (an object, a global, a call) is
+//! refused with its reason, never coerced, and what Rust writes back holds data opcodes
+//! only. [`Serializer::Pickle`] puts it behind the encrypted cookie factory.
+//!
 //! # Web frameworks
 //!
 //! [`lifecycle`] is one request's session for any framework, in [`http`] types: loaded on
@@ -123,6 +131,7 @@ pub use factory::{
 #[cfg(feature = "encrypted")]
 pub use factory::{EncryptedCookieSessionFactory, EncryptedKeys};
 pub use flash::{Flash, FlashExt, FlashQueue};
+pub use payload::Serializer;
 pub use reserved::{CSRF_KEY, FLASH_PREFIX};
 pub use typed::{
     FieldMut, FieldReport, FieldStatus, JsonKey, OnWrongType, SchemaReport, SessionSchema,

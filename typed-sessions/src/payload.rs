@@ -15,6 +15,24 @@ use serde_json::value::RawValue;
 
 use crate::error::Rejection;
 
+/// How a cookie factory turns a session into payload bytes and back.
+///
+/// The default is JSON, as Pyramid 2's own factories write. [`Pickle`](Self::Pickle) is for
+/// sharing sessions with an app whose factory pickles (`pyramid_nacl_session` does by
+/// default); see [`pickle`](crate::pickle) for what is read, what is refused and why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Serializer {
+    /// UTF-8 JSON of `[accessed, created, state]` (Pyramid's `JSONSerializer`).
+    #[default]
+    Json,
+    /// `pickle.dumps((accessed, created, state))` (Pyramid's `PickleSerializer`), read by
+    /// the strict [`pickle::loads`](crate::pickle::loads) and written by
+    /// [`pickle::dumps`](crate::pickle::dumps): data only, protocol 4. A JSON payload
+    /// (a cookie from before the switch) still loads, and is saved as a pickle.
+    Pickle,
+}
+
 /// The two times a session carries from request to request, in its cookie's payload or its
 /// store's record, in Unix seconds. Named fields, because both are `f64`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,6 +69,7 @@ enum Stage {
     State,
 }
 
+pub(crate) mod pickled;
 mod scan;
 
 /// Parses a payload. Never panics; the nesting depth is bounded by serde_json's recursion

@@ -233,6 +233,55 @@ impl Session {
         Ok(Self::from_origin(origin, crate::clock::system_now(), None))
     }
 
+    /// A session holding `state`, a pickled `dict` whose keys are all `str` (as
+    /// [`pickle::loads`](crate::pickle::loads) read it), with the given timestamps, as if
+    /// loaded from a cookie: for stores and tools that share sessions with a Python app that
+    /// pickles them. Each key keeps its pickled value until written, so
+    /// [`state_pickle`](Self::state_pickle) gives untouched keys back as they were.
+    ///
+    /// ```
+    /// use typed_sessions::Session;
+    /// use typed_sessions::pickle::{self, Value};
+    ///
+    /// // `pickle.dumps({"pair": (1, "a")}, 4)` in CPython.
+    /// let state = pickle::loads(b"\x80\x04\x95\x13\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x04pair\x94K\x01\x8c\x01a\x94\x86\x94s.")?;
+    /// let mut session = Session::from_pickle(state.clone(), 1_700_000_000.0, 1_699_999_000.0)?;
+    /// assert_eq!(session.get_as::<(u8, String)>("pair")?, Some((1, "a".to_owned())));
+    /// session.insert("user", 7);
+    /// let Value::Dict(items) = session.state_pickle()? else { unreachable!() };
+    /// assert_eq!(items[0], (Value::from("pair"), Value::Tuple(vec![Value::Int(1), Value::from("a")])));
+    /// assert_eq!(items[1], (Value::from("user"), Value::Int(7)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_pickle(
+        state: crate::pickle::Value,
+        accessed: f64,
+        created: f64,
+    ) -> Result<Self, Rejection> {
+        let entries = payload::pickled::state_entries(state)?;
+        let times = Timestamps { accessed, created };
+        let origin = Origin::loaded(State::from_pickle(entries, false), times, false);
+        Ok(Self::from_origin(origin, crate::clock::system_now(), None))
+    }
+
+    /// The state as a pickled `dict`, as a pickling factory saves it: keys loaded from a
+    /// pickle as they were (or, changed through their JSON view, as changed when JSON holds
+    /// them exactly), keys written from Rust converted from their JSON. An error names a key
+    /// that cannot be saved so (a tuple changed through its JSON view, a number beyond
+    /// `f64`). Does not mark the session accessed.
+    pub fn state_pickle(&self) -> Result<crate::pickle::Value, SessionError> {
+        let entries = self
+            .state
+            .entries_pickle(true)
+            .map_err(|(key, err)| SessionError::unserializable(&key, err))?;
+        Ok(crate::pickle::Value::Dict(
+            entries
+                .into_iter()
+                .map(|(key, value)| (crate::pickle::Value::from(key), value))
+                .collect(),
+        ))
+    }
+
     /// The state as the text of a JSON object, for inspection: untouched values appear byte
     /// for byte as they arrived. Unlike the dict API, this does not mark the session
     /// accessed.

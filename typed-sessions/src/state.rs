@@ -3,6 +3,26 @@
 //!
 //! A typed read deserializes straight from that text; the untyped API decodes a key to a
 //! [`Value`] once, on first use; a save copies untouched keys back byte for byte.
+//!
+//! # Keys that came from a pickle
+//!
+//! A session loaded from a pickle (`pyramid_nacl_session`'s default serializer) keeps each
+//! key as its [`pickle::Value`](crate::pickle::Value), in one more kind of slot, boxed so
+//! that a slot of JSON is no larger and the JSON path does no more work than before:
+//!
+//! - a typed read deserializes `T` through the pickled value's serde `Deserializer`
+//!   (a tuple reads as a sequence, bytes as bytes, `int` keys as integer keys);
+//! - an untyped read sees [`Value::to_json`](crate::pickle::Value::to_json), a lossy view
+//!   (tuple, set and frozenset as arrays, bytes as arrays of numbers, big ints as floats,
+//!   non-`str` keys as text), built once;
+//! - a mutable untyped borrow lends that view; the save then compares it with the pickled
+//!   value's: unchanged, the pickled value is saved as it was; changed, a value JSON holds
+//!   exactly is saved from the view, and any other (a tuple, bytes, a set...) is an error
+//!   naming the key, since saving the view would change its Python type. Replacing the key
+//!   (`insert`, `insert_as`) is how Rust changes such a value on purpose;
+//! - a save as pickle writes an untouched key back as the same value, and converts keys
+//!   written from Rust from their JSON ([`Value::from_json`](crate::pickle::Value::from_json));
+//!   a save as JSON converts pickled keys exactly or fails naming the key.
 
 use std::cell::OnceCell;
 use std::collections::HashSet;
@@ -16,6 +36,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::payload::{Key, RawPayload, key_text};
+use crate::pickle;
 
 /// States of up to this many slots find a key by a linear scan, without an index or its
 /// allocation: the common case, since a cookie holds a few dozen keys at most.
@@ -69,6 +90,15 @@ enum SlotValue {
     },
     /// A value written or borrowed mutably through the untyped API.
     Value(Value),
+    /// A value loaded from a pickle and not written since.
+    Pickled(Box<Pickled>),
+}
+
+/// A pickled value with its JSON view, built on first untyped read.
+#[derive(Debug)]
+struct Pickled {
+    value: pickle::Value,
+    view: OnceCell<Value>,
 }
 
 #[derive(Debug)]
@@ -228,6 +258,30 @@ impl State {
         state
     }
 
+    /// A state loaded from a pickled dict whose keys are all `str`: each key keeps its
+    /// pickled value until written. `tracked` records removals, for a store's partial save.
+    /// A key that repeats keeps its first place and its last value.
+    pub(crate) fn from_pickle(
+        entries: impl IntoIterator<Item = (String, pickle::Value)>,
+        tracked: bool,
+    ) -> Self {
+        let mut state = Self {
+            track_removed: tracked,
+            ..Self::default()
+        };
+        for (key, value) in entries {
+            let value = SlotValue::Pickled(Box::new(Pickled {
+                value,
+                view: OnceCell::new(),
+            }));
+            match state.position(&key) {
+                Some(position) => state.slot_mut(position).value = value,
+                None => state.push(Key::Owned(key.into_boxed_str()), value, false),
+            }
+        }
+        state
+    }
+
     /// An empty state that records removals, for a new server-side session.
     pub(crate) fn tracked() -> Self {
         Self {
@@ -312,6 +366,9 @@ impl State {
     fn decode<'a>(&'a self, value: &'a SlotValue) -> Option<&'a Value> {
         match value {
             SlotValue::Value(value) => Some(value),
+            SlotValue::Pickled(pickled) => {
+                Some(pickled.view.get_or_init(|| pickled.value.to_json()))
+            }
             SlotValue::Text { text, decoded } => decoded
                 .get_or_init(|| match serde_json::from_str(self.text(text)) {
                     Ok(value) => Some(value),
@@ -341,6 +398,7 @@ impl State {
                 _ => serde_json::from_str(self.text(text)),
             },
             SlotValue::Value(value) => T::deserialize(value),
+            SlotValue::Pickled(pickled) => T::deserialize(&pickled.value),
         })
     }
 
@@ -353,6 +411,14 @@ impl State {
 
     fn make_value(&mut self, position: usize) -> Option<&mut Value> {
         self.slot_mut(position).written = true;
+        if matches!(self.slot(position).value, SlotValue::Pickled(_)) {
+            let SlotValue::Pickled(pickled) = &mut self.slot_mut(position).value else {
+                unreachable!("matched above");
+            };
+            // The view is lent; the save checks what was done to it (`pickled_value`).
+            pickled.view.get_or_init(|| pickled.value.to_json());
+            return pickled.view.get_mut();
+        }
         let slot = self.slot(position);
         if let SlotValue::Text { .. } = slot.value {
             let value = self.decode(&slot.value)?.clone();
@@ -360,7 +426,7 @@ impl State {
         }
         match &mut self.slot_mut(position).value {
             SlotValue::Value(value) => Some(value),
-            SlotValue::Text { .. } => None,
+            SlotValue::Text { .. } | SlotValue::Pickled(_) => None,
         }
     }
 
@@ -437,6 +503,12 @@ impl State {
     fn take_value(&self, value: SlotValue) -> Option<Value> {
         match value {
             SlotValue::Value(value) => Some(value),
+            SlotValue::Pickled(pickled) => Some(
+                pickled
+                    .view
+                    .into_inner()
+                    .unwrap_or_else(|| pickled.value.to_json()),
+            ),
             SlotValue::Text { text, decoded } => match decoded.into_inner() {
                 Some(value) => value,
                 None => serde_json::from_str(self.text(&text)).ok(),
@@ -515,6 +587,11 @@ impl State {
                 SlotValue::Value(value) => std::borrow::Cow::Owned(
                     serde_json::to_string(value).map_err(|e| (self.key(slot).to_owned(), e))?,
                 ),
+                SlotValue::Pickled(pickled) => std::borrow::Cow::Owned(
+                    pickled_json(pickled)
+                        .and_then(|value| serde_json::to_string(&value))
+                        .map_err(|e| (self.key(slot).to_owned(), e))?,
+                ),
             };
             out.push((self.key(slot), text));
         }
@@ -546,15 +623,78 @@ impl State {
                     serde_json::to_writer(&mut *out, value)
                         .map_err(|e| (self.key(slot).to_owned(), e))?;
                 }
+                SlotValue::Pickled(pickled) => {
+                    pickled_json(pickled)
+                        .and_then(|value| serde_json::to_writer(&mut *out, &value))
+                        .map_err(|e| (self.key(slot).to_owned(), e))?;
+                }
             }
         }
         out.push(b'}');
         Ok(())
     }
 
+    /// Each key with its pickled value: all keys (`all`), or only those written since the
+    /// load. Pickled keys are as loaded; keys written from Rust are converted from their
+    /// JSON. An error names the key whose JSON text cannot be read as a value (a number
+    /// beyond `f64`, which neither JSON nor the pickle of a `float` holds).
+    pub(crate) fn entries_pickle(
+        &self,
+        all: bool,
+    ) -> Result<Vec<(&str, pickle::Value)>, (String, serde_json::Error)> {
+        let mut out = Vec::with_capacity(self.live);
+        for slot in self.live().filter(|slot| all || slot.written) {
+            let value = match &slot.value {
+                SlotValue::Pickled(pickled) => {
+                    pickled_value(pickled).map_err(|e| (self.key(slot).to_owned(), e))?
+                }
+                SlotValue::Value(value) => pickle::Value::from_json(value),
+                SlotValue::Text { text, decoded } => match decoded.get() {
+                    Some(Some(value)) => pickle::Value::from_json(value),
+                    _ => serde_json::from_str::<Value>(self.text(text))
+                        .map(|value| pickle::Value::from_json(&value))
+                        .map_err(|e| (self.key(slot).to_owned(), e))?,
+                },
+            };
+            out.push((self.key(slot), value));
+        }
+        Ok(out)
+    }
+
     /// An upper estimate of the JSON length, to size the output buffer once.
     pub(crate) fn json_len_hint(&self) -> usize {
         self.source.len() + 16 * self.live + 2
+    }
+}
+
+/// A pickled key as JSON, exactly (as changed through its view, if it was), or a
+/// serde_json error saying why it cannot be.
+fn pickled_json(pickled: &Pickled) -> Result<Value, serde_json::Error> {
+    let exact = pickled
+        .value
+        .to_json_exact()
+        .map_err(<serde_json::Error as serde::ser::Error>::custom)?;
+    Ok(pickled.view.get().cloned().unwrap_or(exact))
+}
+
+/// A pickled key to save as pickle: as loaded, unless its view was changed, when only a
+/// value JSON holds exactly can be saved from it.
+fn pickled_value(pickled: &Pickled) -> Result<pickle::Value, serde_json::Error> {
+    let Some(view) = pickled.view.get() else {
+        return Ok(pickled.value.clone());
+    };
+    if *view == pickled.value.to_json() {
+        return Ok(pickled.value.clone());
+    }
+    match pickled.value.to_json_exact() {
+        Ok(_) => Ok(pickle::Value::from_json(view)),
+        Err(_) => Err(<serde_json::Error as serde::ser::Error>::custom(
+            format_args!(
+                "a Python {} was changed through its JSON view, and saving the view would \
+             change its type; replace the key with `insert` or `insert_as` instead",
+                pickled.value.type_name()
+            ),
+        )),
     }
 }
 
@@ -572,6 +712,73 @@ mod tests {
         let mut out = Vec::new();
         state.write_json(&mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    /// Pickled slots are boxed, so a slot of JSON is no larger for them (and the JSON path
+    /// moves no more bytes): the enum needs no word of its own for its discriminant.
+    #[test]
+    fn pickled_slots_do_not_grow_json_slots() {
+        use std::mem::size_of;
+        assert_eq!(
+            size_of::<SlotValue>(),
+            size_of::<Text>() + size_of::<OnceCell<Option<Value>>>()
+        );
+    }
+
+    #[test]
+    fn pickled_keys_read_typed_and_untyped_and_save_unchanged() {
+        use crate::pickle::Value as P;
+        let tuple = P::Tuple(vec![P::Int(1), P::from("a")]);
+        let mut s = State::from_pickle(
+            [
+                ("t".to_owned(), tuple.clone()),
+                ("n".to_owned(), P::List(vec![P::Int(2)])),
+                ("b".to_owned(), P::Bytes(b"x".to_vec())),
+            ],
+            false,
+        );
+        assert_eq!(
+            s.get_as::<(u8, String)>("t").unwrap().unwrap(),
+            (1, "a".into())
+        );
+        assert_eq!(s.get("t"), Some(&serde_json::json!([1, "a"])));
+        // A view borrowed but left unchanged saves the tuple as it was.
+        assert!(s.get_mut("t").is_some());
+        // An exact one is saved from its changed view.
+        s.get_mut("n")
+            .unwrap()
+            .as_array_mut()
+            .unwrap()
+            .push(3.into());
+        s.insert_as("new", &[1.5]).unwrap();
+        let saved = s.entries_pickle(true).unwrap();
+        assert_eq!(saved[0], ("t", tuple));
+        assert_eq!(saved[1], ("n", P::List(vec![P::Int(2), P::Int(3)])));
+        assert_eq!(saved[2], ("b", P::Bytes(b"x".to_vec())));
+        assert_eq!(saved[3], ("new", P::List(vec![P::Float(1.5)])));
+        // As JSON, the tuple cannot be saved: an error naming its key.
+        let mut out = Vec::new();
+        let (key, err) = s.write_json(&mut out).unwrap_err();
+        assert_eq!(key, "t");
+        assert!(err.to_string().contains("tuple"), "{err}");
+        // A tuple changed through its view cannot be saved as it was: an error naming it.
+        s.get_mut("t")
+            .unwrap()
+            .as_array_mut()
+            .unwrap()
+            .push(2.into());
+        let (key, err) = s.entries_pickle(true).unwrap_err();
+        assert_eq!(key, "t");
+        assert!(
+            err.to_string().contains("Python tuple was changed"),
+            "{err}"
+        );
+        // Replacing it is the way.
+        s.insert("t", serde_json::json!([1, "a", 2]));
+        assert_eq!(
+            s.entries_pickle(true).unwrap()[0].1,
+            P::List(vec![P::Int(1), P::from("a"), P::Int(2)])
+        );
     }
 
     #[test]

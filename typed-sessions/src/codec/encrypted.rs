@@ -25,11 +25,16 @@
 //!   padded values load too), `SecretBox.decrypt` (a failed tag raises `CryptoError`,
 //!   re-raised as `ValueError("Possible tampering")`), then the inner serializer's `loads`.
 //!   Pyramid's `BaseCookieSessionFactory` treats any `ValueError` as "no session".
-//! - **The serializer must be JSON.** `pyramid_nacl_session`'s default inner serializer is
-//!   Pyramid's deprecated `PickleSerializer`; sharing sessions with Rust needs
-//!   `EncryptedCookieSessionFactory(key, serializer=JSONSerializer())` (or
-//!   `session.serializer = json` in the settings). A pickled cookie decrypts here but is not
-//!   JSON: it loads as a fresh session with [`Rejection::NotJson`].
+//! - **The inner serializer is pickle by default.** `pyramid_nacl_session`'s default is
+//!   Pyramid's deprecated `PickleSerializer`: `pickle.dumps((accessed, created, state),
+//!   pickle.HIGHEST_PROTOCOL)` (protocol 5 on Python 3.8+; `accessed` an `int`, `created` a
+//!   `float`), and `pickle.loads` on the way back, which runs whatever a pickle names. A
+//!   factory built with [`Serializer::Pickle`](crate::Serializer::Pickle) reads and writes
+//!   that payload with the strict [`pickle`](crate::pickle) codec (data only; anything else
+//!   is [`Rejection::PickleRefused`]); the default here stays JSON, for an app configured
+//!   with `serializer=JSONSerializer()` (or `session.serializer = json`). A JSON factory
+//!   opening a pickled cookie finds it is not JSON: a fresh session,
+//!   [`Rejection::NotJson`].
 //! - **Everything else is Pyramid's** `BaseCookieSessionFactory`, the same as behind its
 //!   signed factory: the cookie options, timeout, reissue time, `set_on_exception` and the
 //!   4064-byte limit. There is no salt or hash option.

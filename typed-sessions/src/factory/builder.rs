@@ -14,6 +14,8 @@ use crate::codec::{CookieCodec, HashAlg, Secret, SignedCodec};
 #[cfg(feature = "encrypted")]
 use crate::codec::{EncryptedCodec, EncryptionKey};
 use crate::error::BuildError;
+#[cfg(feature = "encrypted")]
+use crate::payload::Serializer;
 use crate::store::SessionStore;
 
 /// The shortest secret a factory accepts without
@@ -69,6 +71,7 @@ pub struct ReadyCodec<C>(C);
 pub struct EncryptedKeys {
     key: EncryptionKey,
     fallbacks: Vec<EncryptionKey>,
+    serializer: Serializer,
 }
 
 /// The signing keys and the store of a [`ServerSessionFactory`] being built. The keys sign
@@ -295,7 +298,31 @@ impl Builder<EncryptedKeys> {
         Self::with_keys(EncryptedKeys {
             key,
             fallbacks: Vec::new(),
+            serializer: Serializer::Json,
         })
+    }
+
+    /// How the session is written inside the encrypted value (default
+    /// [`Serializer::Json`]).
+    ///
+    /// `pyramid_nacl_session` pickles by default; an app that kept that default shares
+    /// its sessions with this factory under [`Serializer::Pickle`], which reads and writes
+    /// data only (see [`pickle`](crate::pickle)). JSON stays this crate's default: it is what
+    /// earlier releases wrote, and pickle, which is code to the Python side, should be a
+    /// choice made on purpose.
+    ///
+    /// ```
+    /// use typed_sessions::{EncryptedCookieSessionFactory, Serializer};
+    ///
+    /// let factory = EncryptedCookieSessionFactory::builder([7; 32])
+    ///     .serializer(Serializer::Pickle)
+    ///     .build()?;
+    /// assert_eq!(factory.serializer(), Serializer::Pickle);
+    /// # Ok::<(), typed_sessions::BuildError>(())
+    /// ```
+    pub fn serializer(mut self, serializer: Serializer) -> Self {
+        self.keys.serializer = serializer;
+        self
     }
 
     /// An older key whose cookies still open. A cookie sealed with it is re-sealed with the
@@ -316,7 +343,7 @@ impl Builder<EncryptedKeys> {
             .try_fold(EncryptedCodec::new(keys.key.clone())?, |codec, old| {
                 codec.with_fallback(old.clone())
             })?;
-        Ok(CookieSessionFactory::new(codec, self.settings))
+        Ok(CookieSessionFactory::new(codec, self.settings).with_serializer(keys.serializer))
     }
 }
 

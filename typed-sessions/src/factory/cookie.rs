@@ -17,7 +17,7 @@ use crate::codec::{CookieCodec, Secret, SignedCodec};
 use crate::codec::{EncryptedCodec, EncryptionKey};
 use crate::error::{Rejection, SessionError};
 use crate::payload;
-use crate::payload::Timestamps;
+use crate::payload::{Serializer, Timestamps};
 use crate::session::{LoadOutcome, Origin, Session};
 use crate::state::State;
 
@@ -58,8 +58,10 @@ pub type SignedCookieSessionFactory = CookieSessionFactory<SignedCodec>;
 /// Options, load and save policy and key rotation are the signed factory's; the cookie value
 /// is `base64url_nopad(nonce(24) || tag(16) || ciphertext)` over the same JSON payload, with a
 /// fresh random nonce per save. A Pyramid app reads and writes the same sessions when its
-/// factory has the same key and Pyramid's JSON serializer (not `pyramid_nacl_session`'s
-/// default, pickle):
+/// factory has the same key and Pyramid's JSON serializer, or, with
+/// [`serializer(Serializer::Pickle)`](crate::Builder::serializer) here,
+/// `pyramid_nacl_session`'s default, pickle (read and written as data only: see
+/// [`pickle`](crate::pickle)):
 ///
 /// ```python
 /// from binascii import unhexlify
@@ -68,6 +70,9 @@ pub type SignedCookieSessionFactory = CookieSessionFactory<SignedCodec>;
 ///
 /// factory = EncryptedCookieSessionFactory(unhexlify(KEY_HEX), serializer=JSONSerializer())
 /// # or, in the settings: session.secret = KEY_HEX, session.serializer = json
+///
+/// # with `.serializer(Serializer::Pickle)` in Rust: the package's default
+/// factory = EncryptedCookieSessionFactory(unhexlify(KEY_HEX))
 /// ```
 ///
 /// ```
@@ -112,6 +117,7 @@ pub type EncryptedCookieSessionFactory = CookieSessionFactory<EncryptedCodec>;
 pub struct CookieSessionFactory<C> {
     codec: C,
     settings: Settings,
+    serializer: Serializer,
 }
 
 impl SignedCookieSessionFactory {
@@ -139,7 +145,22 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     }
 
     pub(crate) fn new(codec: C, settings: Settings) -> Self {
-        Self { codec, settings }
+        Self {
+            codec,
+            settings,
+            serializer: Serializer::Json,
+        }
+    }
+
+    #[cfg(feature = "encrypted")]
+    pub(crate) fn with_serializer(mut self, serializer: Serializer) -> Self {
+        self.serializer = serializer;
+        self
+    }
+
+    /// How the factory writes the session into its payload.
+    pub fn serializer(&self) -> Serializer {
+        self.serializer
     }
 
     /// The cookie's name.
@@ -190,19 +211,38 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     /// only its timestamps. An error when the value is unusable.
     fn open(&self, value: &str, now: f64) -> Result<Origin, Rejection> {
         let opened = self.codec.open(value)?;
+        // A pickle starts with PROTO (0x80), which no JSON text does.
+        if self.serializer == Serializer::Pickle && opened.payload.first() == Some(&0x80) {
+            let parsed = payload::pickled::parse(&opened.payload)?;
+            return Ok(self.loaded(parsed.times, now, opened.stale_key, || {
+                State::from_pickle(parsed.entries, false)
+            }));
+        }
         let text = String::from_utf8(opened.payload).map_err(|_| Rejection::NotUtf8)?;
         let parsed = payload::parse(&text)?;
         let times = parsed.times;
+        Ok(self.loaded(times, now, opened.stale_key, || {
+            State::from_payload(text, parsed)
+        }))
+    }
+
+    /// A session of `times` loaded at `now`, with the state `state` gives unless timed out.
+    fn loaded(
+        &self,
+        times: Timestamps,
+        now: f64,
+        stale_key: bool,
+        state: impl FnOnce() -> State,
+    ) -> Origin {
         if self.settings.policy.timed_out(times, now) {
             // As in Pyramid, a timed-out session keeps its timestamps; only its state goes.
             self.settings.log_rejection(Rejection::TimedOut);
-            return Ok(Origin {
+            return Origin {
                 kept: Some(times),
                 ..Origin::new(LoadOutcome::Rejected(Rejection::TimedOut))
-            });
+            };
         }
-        let state = State::from_payload(text, parsed);
-        Ok(Origin::loaded(state, times, opened.stale_key))
+        Origin::loaded(state(), times, stale_key)
     }
 
     /// Seals the session into a cookie value, whether or not it changed.
@@ -219,12 +259,20 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
             created: session.created(),
         };
         let state = session.state();
-        let json = payload::write(times, state.json_len_hint(), |out| {
-            state
-                .write_json(out)
-                .map_err(|(key, err)| SessionError::unserializable(&key, err))
-        })?;
-        let value = self.codec.seal(&json)?;
+        let payload = match self.serializer {
+            Serializer::Json => payload::write(times, state.json_len_hint(), |out| {
+                state
+                    .write_json(out)
+                    .map_err(|(key, err)| SessionError::unserializable(&key, err))
+            })?,
+            Serializer::Pickle => {
+                let entries = state
+                    .entries_pickle(true)
+                    .map_err(|(key, err)| SessionError::unserializable(&key, err))?;
+                payload::pickled::write(times, entries)
+            }
+        };
+        let value = self.codec.seal(&payload)?;
         if value.len() > MAX_COOKIE_VALUE_LEN {
             return Err(SessionError::TooLarge {
                 size: value.len(),

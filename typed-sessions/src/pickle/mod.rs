@@ -59,10 +59,30 @@
 //! # Ok::<(), pickle::Refused>(())
 //! ```
 //!
-//! The session state lives in the crate's per-key state: a key loaded from a pickle keeps
-//! its [`Value`] (typed reads deserialize through [`Value`]'s serde `Deserializer`,
-//! untyped reads see [`Value::to_json`]), an untouched key is written back as the same
-//! value, and a key written from Rust is converted with [`Value::from_json`].
+//! # In a session
+//!
+//! A session loaded from a pickle (a factory with [`Serializer::Pickle`](crate::Serializer),
+//! or [`Session::from_pickle`](crate::Session::from_pickle)) keeps each key as its pickled
+//! [`Value`] until the app writes it; keys of JSON sessions are untouched by any of this,
+//! and cost what they did.
+//!
+//! - **Typed reads** (`get_as`, derived accessors) deserialize `T` through [`Value`]'s serde
+//!   `Deserializer`: a tuple, set or frozenset reads as a sequence (`(u8, String)`,
+//!   `Vec<T>`, `BTreeSet<T>`), bytes as bytes or `Vec<u8>`, a dict with `int` keys as
+//!   `HashMap<u32, _>`, an `int` beyond 64 bits as `i128`/`u128`.
+//! - **Untyped reads** (`get`, `iter`) see [`Value::to_json`], which is lossy: tuples, sets
+//!   and frozensets become arrays, bytes arrays of numbers, big ints floats, NaN and
+//!   infinities `null`, non-`str` dict keys their text (`1` becomes `"1"`).
+//! - **`get_mut`** lends that view. On save, a view left unchanged saves the pickled value
+//!   as it was; a changed view is saved only when JSON holds the value exactly (lists,
+//!   dicts with `str` keys, ints, floats, strs, bools, `None`); a tuple, bytes or set changed
+//!   through its view is an error naming the key, never saved as a list. Replace such a key
+//!   with `insert` or `insert_as` instead.
+//! - **Saving** writes untouched keys as the same [`Value`], and keys written from Rust
+//!   through their JSON with [`Value::from_json`]: objects become dicts, arrays lists
+//!   (so a Rust tuple arrives in Python as a list), numbers ints or floats, `null` `None`.
+//! - A top-level key that is not a `str` cannot be a session key: such a session is refused
+//!   as a whole ([`Rejection::StateNotObject`](crate::Rejection::StateNotObject)).
 
 mod de;
 mod json;

@@ -3,7 +3,9 @@
 use std::fmt;
 
 /// A pickle [`loads`](super::loads) will not read, with the reason and the byte offset of
-/// the opcode that gave it away. Nothing in a refused pickle was run or coerced.
+/// the opcode that gave it away (for what shows only once the value is whole, a container
+/// holding itself, an unhashable key, too much sharing, the offset of `STOP`). Nothing in
+/// a refused pickle was run or coerced.
 ///
 /// ```
 /// use typed_sessions::pickle;

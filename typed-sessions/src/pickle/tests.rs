@@ -427,3 +427,36 @@ fn typed_reads_through_serde() {
     let opt: Option<u8> = serde::Deserialize::deserialize(&Value::None).unwrap();
     assert_eq!(opt, None);
 }
+
+/// The values `pyramid_session_redis` 1.8.1 and Beaker 1.14.1 stored (from
+/// `/work/shared/reference`): the redis record `{'m': state, 'c', 'v', 'x', 't'}`, and
+/// Beaker's outer pickle holding a base64 protocol-2 pickle of its session dict.
+#[test]
+fn the_reference_records_of_pyramid_session_redis_and_beaker_load() {
+    let redis = load(&hex(
+        "800495a5000000000000007d94288c016d947d94288c0178944b018c016c945d94284b014740040000000000008c02c3bc944e88658c035f665f945d948c02686994618c075f63737266745f948c406333666661386439336464376439393532343036313464313632356134306134313930343636383637636266613734613435376235366535383732313335316494758c0163944a682d116b8c0176944b0168034a1832116b8c0174944db004752e",
+    ));
+    let Value::Dict(record) = &redis else {
+        panic!()
+    };
+    let keys: Vec<_> = record.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(keys, ["m", "c", "v", "x", "t"].map(s));
+    // 'x' of the record is a BINGET of the memoized 'x' key of the state.
+    assert_eq!(record[3].1, Value::Int(1_796_289_048));
+    let outer = load(&hex(
+        "800495f5000000000000007d948c0773657373696f6e948ce467414a396351416f57416341414142665a47397459576c756351464f57415541414142666347463061484543574145414141417663514e59446741414146396859324e6c63334e6c5a4639306157316c63515248516472455332486e75774259446741414146396a636d566864476c76626c39306157316c63515648516472455332486e6c6c56594151414141486878426b73425741454141414273635164646351676f5377464851415141414141414141425941674141414d4f3863516c4f69475659417741414146396d5833454b5858454c574149414141426f6158454d5958557594732e",
+    ));
+    let Value::Dict(outer) = outer else { panic!() };
+    let Value::Str(inner) = &outer[0].1 else {
+        panic!()
+    };
+    use base64::Engine;
+    let inner = base64::engine::general_purpose::STANDARD
+        .decode(inner)
+        .unwrap();
+    let Value::Dict(session) = load(&inner) else {
+        panic!()
+    };
+    assert_eq!(session[0], (s("_domain"), Value::None));
+    assert_eq!(session.len(), 7);
+}
