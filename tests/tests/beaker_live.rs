@@ -311,6 +311,32 @@ async fn state_crosses_both_ways(pair: &mut Pair) {
     assert!(read["set_cookie"].as_array().unwrap().is_empty());
 }
 
+/// A Rust save reads the session again and writes only its own changes: a key Python
+/// wrote since the Rust request loaded survives it.
+async fn a_rust_save_keeps_a_concurrent_python_write(pair: &mut Pair) {
+    let factory = pair.factory(None).await;
+    let written = pair.python(
+        None,
+        None,
+        json!([{"op": "set", "key": "user", "value": USER}]),
+    );
+    let cookie = python_cookie(&written);
+    let mut session = load(&factory, Some(&cookie)).await;
+    // Meanwhile, a Python request of the same session puts the cart in.
+    pair.python(
+        Some(&cookie),
+        None,
+        json!([{"op": "set", "key": "cart", "value": cart()}]),
+    );
+    session.insert("seen", true);
+    let (saved, _) = save(&factory, &session).await;
+    assert_eq!(saved, Saved::Written);
+    let read = pair.python(Some(&cookie), None, json!([]));
+    assert_eq!(read["state"]["cart"], cart(), "{read}");
+    assert_eq!(read["state"]["seen"], json!(true), "{read}");
+    assert_eq!(read["state"]["user"], json!(USER), "{read}");
+}
+
 /// A cookie whose signature does not match is a new session on both sides.
 async fn tampered_cookies_are_refused(pair: &mut Pair) {
     let factory = pair.factory(None).await;
@@ -454,12 +480,52 @@ async fn file_back_end() {
     for serializer in ["pickle", "json"] {
         let mut pair = Pair::new(Kind::File, serializer);
         state_crosses_both_ways(&mut pair).await;
+        a_rust_save_keeps_a_concurrent_python_write(&mut pair).await;
         tampered_cookies_are_refused(&mut pair).await;
         sessions_expire_on_both_sides(&mut pair).await;
         if serializer == "pickle" {
             pickles_keep_python_types_and_refuse_code(&mut pair).await;
         }
     }
+}
+
+/// An app without `session.secret` sends bare ids; `BeakerIdCodec::unsigned` reads and
+/// writes them, and a signed factory refuses them.
+#[tokio::test]
+async fn unsigned_ids_only_when_asked_for() {
+    let _serial = SERIAL.lock().await;
+    let mut pair = Pair::new(Kind::File, "pickle");
+    let mut settings = pair.settings();
+    settings.as_object_mut().unwrap().remove("session.secret");
+    let request = json!({"settings": settings, "cookie": null,
+                         "ops": [{"op": "set", "key": "user", "value": USER}]});
+    let written = pair.peer.request(&request);
+    let cookie = python_cookie(&written);
+    assert_eq!(cookie.len(), 32, "a bare uuid4 hex");
+    let unsigned = pair
+        .store()
+        .await
+        .factory(BeakerIdCodec::unsigned())
+        .build()
+        .unwrap();
+    let mut session = load(&unsigned, Some(&cookie)).await;
+    assert_eq!(session.get("user"), Some(&json!(USER)));
+    session.insert("cart", cart());
+    save(&unsigned, &session).await;
+    let request =
+        json!({"settings": settings, "cookie": cookie, "ops": [{"op": "get", "key": "cart"}]});
+    let read = pair.peer.request(&request);
+    assert_eq!(
+        (&read["new"], &read["results"][0]),
+        (&json!(false), &cart()),
+        "{read}"
+    );
+    let signed = pair.factory(None).await;
+    let session = load(&signed, Some(&cookie)).await;
+    assert_eq!(
+        session.load_outcome(),
+        LoadOutcome::Rejected(Rejection::TooShort)
+    );
 }
 
 /// The file layout of Beaker, and its lock: a Rust save waits while Python holds the
@@ -584,6 +650,7 @@ async fn redis_back_end() {
     for serializer in ["pickle", "json"] {
         let mut pair = Pair::new(Kind::Redis, serializer);
         state_crosses_both_ways(&mut pair).await;
+        a_rust_save_keeps_a_concurrent_python_write(&mut pair).await;
         tampered_cookies_are_refused(&mut pair).await;
         sessions_expire_on_both_sides(&mut pair).await;
         if serializer == "pickle" {
@@ -708,6 +775,7 @@ async fn sqlite_back_end() {
     for serializer in ["pickle", "json"] {
         let mut pair = Pair::new(Kind::Sqlite, serializer);
         state_crosses_both_ways(&mut pair).await;
+        a_rust_save_keeps_a_concurrent_python_write(&mut pair).await;
         tampered_cookies_are_refused(&mut pair).await;
         sessions_expire_on_both_sides(&mut pair).await;
         if serializer == "pickle" {
@@ -724,6 +792,7 @@ async fn postgres_back_end() {
     for serializer in ["pickle", "json"] {
         let mut pair = Pair::new(Kind::Postgres, serializer);
         state_crosses_both_ways(&mut pair).await;
+        a_rust_save_keeps_a_concurrent_python_write(&mut pair).await;
         tampered_cookies_are_refused(&mut pair).await;
         sessions_expire_on_both_sides(&mut pair).await;
         if serializer == "pickle" {
