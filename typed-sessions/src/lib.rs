@@ -83,7 +83,9 @@
 //! session, and a pickle is code to the Python side. [`pickle`] reads and writes such
 //! sessions as data only: a pickle holding anything else (an object, a global, a call) is
 //! refused with its reason, never coerced, and what Rust writes back holds data opcodes
-//! only. [`Serializer::Pickle`] puts it behind the encrypted cookie factory.
+//! only. [`Serializer::Pickle`] puts it behind the encrypted cookie factory; with the
+//! `beaker` feature, `store::BeakerStore` shares the server-side sessions of a Pyramid app
+//! on Beaker (its `file`, `ext:redis` and `ext:database` back ends, pickle or JSON).
 //!
 //! # Web frameworks
 //!
