@@ -295,8 +295,9 @@ async fn the_shop_and_the_pyramid_app_share_beaker_files_in_json() {
 #[tokio::test]
 async fn the_shop_and_the_pyramid_app_share_beaker_redis() {
     share_a_user_and_a_cart(&format!("beaker+{}", redis_url()), "pickle").await;
-    use typed_sessions::store::{BeakerSerializer, BeakerStore, SessionStore};
-    let store = BeakerStore::redis(&redis_url(), BeakerSerializer::Pickle)
+    use typed_sessions::Serializer;
+    use typed_sessions::store::{BeakerStore, SessionStore};
+    let store = BeakerStore::redis(&redis_url(), Serializer::Pickle)
         .await
         .unwrap();
     let seen = std::mem::take(&mut *SEEN.lock().unwrap());

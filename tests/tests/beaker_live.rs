@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use http::HeaderMap;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
+use typed_sessions::Serializer;
 use typed_sessions::codec::BeakerIdCodec;
 use typed_sessions::pickle::{self, Value as Py};
-use typed_sessions::store::{BeakerSerializer, BeakerStore};
+use typed_sessions::store::BeakerStore;
 use typed_sessions::{
     Clock, LoadOutcome, ManualClock, Rejection, Saved, ServerSessionFactory, Session,
 };
@@ -102,10 +103,10 @@ impl Pair {
         }
     }
 
-    fn serializer(&self) -> BeakerSerializer {
+    fn serializer(&self) -> Serializer {
         match self.serializer {
-            "json" => BeakerSerializer::Json,
-            _ => BeakerSerializer::Pickle,
+            "json" => Serializer::Json,
+            _ => Serializer::Pickle,
         }
     }
 
@@ -590,7 +591,7 @@ async fn file_layout_and_lock() {
     );
 
     // Held for 3 s against a wait of 0.3 s: unavailable, nothing written.
-    let impatient = BeakerStore::file(&pair.dir.0, BeakerSerializer::Pickle)
+    let impatient = BeakerStore::file(&pair.dir.0, Serializer::Pickle)
         .with_lock_wait(Duration::from_millis(300))
         .factory(BeakerIdCodec::new(SECRET).unwrap())
         .build()

@@ -8,7 +8,8 @@
 use base64::Engine;
 use http::HeaderMap;
 use serde_json::{Value, json};
-use typed_sessions::store::{PyramidRedisOptions, PyramidRedisStore, Serializer};
+use typed_sessions::Serializer;
+use typed_sessions::store::{PyramidRedisOptions, PyramidRedisStore};
 use typed_sessions::{LoadOutcome, ManualClock, Rejection, Saved, ServerSessionFactory};
 use typed_sessions_tests::PyramidPeer;
 
@@ -752,5 +753,152 @@ async fn legacy_and_corrupt_payloads_are_handled_as_the_package_does() {
         peer.request(&json!({"factory": spec, "cookie": cookie, "ops": [{"op": "get_state"}]}));
     assert!(!read["error"].is_null(), "the package fails too: {read}");
     assert_eq!(side.raw(&id).await.unwrap(), b"not json", "left as it was");
+    side.forget(&id).await;
+}
+
+/// Concurrent Rust saves of one session, each writing its own key, all survive: each save
+/// merges onto the value it finds and writes only if nobody wrote since (the
+/// compare-and-set retries; a plain read-modify-write would lose most of them).
+#[tokio::test]
+async fn concurrent_rust_saves_of_other_keys_all_survive() {
+    let _serial = serial().await;
+    let mut peer = PyramidPeer::start_script("psr_peer.py");
+    let spec = python_spec("pickle", json!({}));
+    let side =
+        std::sync::Arc::new(rust_side(Serializer::Pickle, PyramidRedisOptions::default()).await);
+    let python = run(
+        &mut peer,
+        &spec,
+        None,
+        json!([{"op": "set", "key": "user", "value": USER}]),
+    );
+    let cookie = python_cookie(&python);
+
+    // As many writers as the store tries: each can lose to every other one once at most.
+    let writers = PyramidRedisStore::MAX_ATTEMPTS;
+    let mut sessions = Vec::new();
+    for n in 0..writers {
+        let mut session = side.load(Some(&cookie)).await;
+        session.insert(format!("k{n}"), n);
+        sessions.push(session);
+    }
+    let saves: Vec<_> = sessions
+        .into_iter()
+        .map(|session| {
+            let side = side.clone();
+            tokio::spawn(async move {
+                let mut response = HeaderMap::new();
+                side.factory.save(&session, &mut response).await.unwrap()
+            })
+        })
+        .collect();
+    for save in saves {
+        assert_eq!(save.await.unwrap(), Saved::Written);
+    }
+    let read = run(
+        &mut peer,
+        &spec,
+        Some(&cookie),
+        json!([{"op": "get_state"}]),
+    );
+    let mut want = json!({"user": USER});
+    for n in 0..writers {
+        want[format!("k{n}")] = json!(n);
+    }
+    assert_eq!(read["state"], want);
+    side.forget(&id_of(&cookie)).await;
+}
+
+/// `timeout_trigger`: a read moves `x` only once the session is within the trigger of
+/// expiring, on this side as in the package.
+#[tokio::test]
+async fn a_timeout_trigger_moves_x_only_near_expiry() {
+    let _serial = serial().await;
+    let mut peer = PyramidPeer::start_script("psr_peer.py");
+    let spec = python_spec("pickle", json!({"timeout": 600, "timeout_trigger": 300}));
+    let options = PyramidRedisOptions::default()
+        .timeout(Some(600))
+        .timeout_trigger(Some(300));
+    let start = now().floor();
+    let python = run_at(
+        &mut peer,
+        &spec,
+        None,
+        Some(start),
+        json!([{"op": "set", "key": "user", "value": USER}]),
+    );
+    let cookie = python_cookie(&python);
+    let id = id_of(&cookie);
+    let clock = ManualClock::new(start + 100.0);
+    let side = rust_side_with(Serializer::Pickle, options, Some(clock.clone())).await;
+    let expires = |raw: Vec<u8>| {
+        typed_sessions::pickle::loads(&raw).unwrap().to_json()["x"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(expires(side.raw(&id).await.unwrap()), start + 600.0);
+
+    // 100 s in: 500 s left, more than the trigger: a read writes nothing.
+    let session = side.load(Some(&cookie)).await;
+    assert_eq!(session.get("user"), Some(&json!(USER)));
+    let (saved, _) = side.save(&session).await;
+    assert_eq!(saved, Saved::Unchanged);
+    assert_eq!(expires(side.raw(&id).await.unwrap()), start + 600.0);
+
+    // 350 s in: 250 s left: the read moves x to now + 600, as the package would.
+    clock.set(start + 350.0);
+    let session = side.load(Some(&cookie)).await;
+    assert_eq!(session.get("user"), Some(&json!(USER)));
+    let (saved, _) = side.save(&session).await;
+    assert_eq!(saved, Saved::Written);
+    assert_eq!(expires(side.raw(&id).await.unwrap()), start + 950.0);
+    let read = run_at(
+        &mut peer,
+        &spec,
+        Some(&cookie),
+        Some(start + 900.0),
+        json!([{"op": "get_state"}]),
+    );
+    assert_eq!(read["new"], json!(false), "alive past the old x: {read}");
+    side.forget(&id).await;
+}
+
+/// `python_expires=False`: no `x`, Redis's TTL alone ends the session, and a read renews
+/// only the TTL (the package's `EXPIRE` on exit), never rewriting the value.
+#[tokio::test]
+async fn without_python_expires_a_read_renews_only_the_ttl() {
+    let _serial = serial().await;
+    let mut peer = PyramidPeer::start_script("psr_peer.py");
+    let spec = python_spec("pickle", json!({"python_expires": false}));
+    let options = PyramidRedisOptions::default().python_expires(false);
+    let clock = ManualClock::new(now().floor() + 5.0);
+    let side = rust_side_with(Serializer::Pickle, options, Some(clock)).await;
+    let python = run(
+        &mut peer,
+        &spec,
+        None,
+        json!([{"op": "set", "key": "user", "value": USER}]),
+    );
+    let cookie = python_cookie(&python);
+    let id = id_of(&cookie);
+    let before = side.raw(&id).await.unwrap();
+    let _: i64 = redis::cmd("EXPIRE")
+        .arg(&id)
+        .arg(100)
+        .query_async(&mut side.conn.clone())
+        .await
+        .unwrap();
+
+    let session = side.load(Some(&cookie)).await;
+    assert_eq!(session.get("user"), Some(&json!(USER)));
+    let (saved, response) = side.save(&session).await;
+    assert_eq!(saved, Saved::Written);
+    assert!(response.is_empty());
+    assert!(side.ttl(&id).await > 1100, "the TTL is renewed");
+    assert_eq!(
+        side.raw(&id).await.unwrap(),
+        before,
+        "the value is not rewritten"
+    );
     side.forget(&id).await;
 }

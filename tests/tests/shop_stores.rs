@@ -1,6 +1,6 @@
 //! The shop on server-side stores over real HTTP (`shop::store::open`, what
-//! `SESSION_STORE` selects): on SQLite (a temporary file) and on a real PostgreSQL (needs
-//! `POSTGRES_URL`, see `store_postgres.rs`). The cart survives between requests, the cookie
+//! `SESSION_STORE` selects): on SQLite (a temporary file), on a real PostgreSQL (needs
+//! `POSTGRES_URL`, see `store_postgres.rs`) and on a Redis over TLS (`store_tls.rs`). The cart survives between requests, the cookie
 //! carries only the signed id, sign-in gives a new id and sign-out ends the session.
 
 mod store_common;
@@ -137,6 +137,29 @@ async fn the_shop_on_sqlite() {
 async fn the_shop_on_postgres() {
     let (base, opened) = start(&store_common::postgres_url()).await;
     assert_eq!(opened.kind, "PostgreSQL");
+    shop_keeps_its_session_on_the_server(&base).await;
+}
+
+/// The shop on a Redis that speaks only TLS, configured as an operator would with no code:
+/// `SESSION_STORE=rediss://127.0.0.1:6391/` and `SSL_CERT_FILE` naming the private CA (the
+/// test CA of `scripts/tls-certs.sh`; needs `REDIS_TLS_URL` and `TLS_CA`, see
+/// `store_tls.rs`). In a child process, whose environment has both from its start, as the
+/// shop binary's would.
+#[tokio::test]
+async fn the_shop_on_redis_over_tls_with_ssl_cert_file() {
+    if store_common::rerun_with_env(
+        "the_shop_on_redis_over_tls_with_ssl_cert_file",
+        &[
+            ("SESSION_STORE", &store_common::redis_tls_url()),
+            ("SSL_CERT_FILE", &store_common::tls_ca()),
+        ],
+    ) {
+        return;
+    }
+    let url = std::env::var("SESSION_STORE").unwrap();
+    assert!(url.starts_with("rediss://"), "{url}");
+    let (base, opened) = start(&url).await;
+    assert_eq!(opened.kind, "Redis");
     shop_keeps_its_session_on_the_server(&base).await;
 }
 

@@ -77,15 +77,20 @@
 //! accessors, flash queues and framework adapters work on it; a save writes only the keys
 //! the request changed. See [`store`].
 //!
+//! A Pyramid app that keeps its sessions with `pyramid_session_redis` shares them with a
+//! Rust service through `store::PyramidRedisStore` (feature `redis`): its cookie, ids, key
+//! layout, pickle or JSON payload and TTL rules, set up by one preset.
+//!
 //! # Python apps that pickle their sessions
 //!
 //! `pyramid_nacl_session` (by default), `pyramid_session_redis` and Beaker pickle the
 //! session, and a pickle is code to the Python side. [`pickle`] reads and writes such
 //! sessions as data only: a pickle holding anything else (an object, a global, a call) is
 //! refused with its reason, never coerced, and what Rust writes back holds data opcodes
-//! only. [`Serializer::Pickle`] puts it behind the encrypted cookie factory; with the
-//! `beaker` feature, `store::BeakerStore` shares the server-side sessions of a Pyramid app
-//! on Beaker (its `file`, `ext:redis` and `ext:database` back ends, pickle or JSON).
+//! only. [`Serializer::Pickle`] puts it behind the encrypted cookie factory and the
+//! `pyramid_session_redis` store; with the `beaker` feature, `store::BeakerStore` shares the
+//! server-side sessions of a Pyramid app on Beaker (its `file`, `ext:redis` and
+//! `ext:database` back ends, pickle or JSON).
 //!
 //! # Web frameworks
 //!

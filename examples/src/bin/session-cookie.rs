@@ -240,7 +240,7 @@ fn secret(keys: &Keys, stdin: &mut Stdin) -> Result<String, Failure> {
 /// A factory of either kind; both share the save and load policy.
 enum Factory {
     Signed(Box<SignedCookieSessionFactory>),
-    Encrypted(EncryptedCookieSessionFactory),
+    Encrypted(Box<EncryptedCookieSessionFactory>),
 }
 
 /// A key written in hex, as `pyramid_nacl_session` prints and reads it.
@@ -260,7 +260,9 @@ fn factory(
             |builder, old| hex_key(old).map(|key| builder.fallback_key(key)),
         )?;
         let factory = builder.timeout(timeout).build();
-        return factory.map(Factory::Encrypted).map_err(|e| e.to_string());
+        return factory
+            .map(|factory| Factory::Encrypted(Box::new(factory)))
+            .map_err(|e| e.to_string());
     }
     // A debugging tool must read the cookies of apps with any secret, short ones included.
     let builder = fallbacks.into_iter().fold(

@@ -7,6 +7,7 @@
 //! SESSION_STORE=sqlite://target/shop.db cargo run -p typed-sessions-examples --bin shop
 //! SESSION_STORE=postgres://user:password@127.0.0.1:5432/shop cargo run -p typed-sessions-examples --bin shop
 //! SESSION_STORE=redis://127.0.0.1:6379/ cargo run -p typed-sessions-examples --bin shop
+//! SESSION_STORE=rediss://127.0.0.1:6391/ SSL_CERT_FILE=target/tls/ca.pem cargo run -p typed-sessions-examples --bin shop
 //! SESSION_SECRET=<the Pyramid app's> SESSION_STORE=pyramid-session-redis+redis://127.0.0.1:6379/0 \
 //!     SESSION_SERIALIZER=pickle cargo run -p typed-sessions-examples --bin shop
 //! SESSION_SECRET=<the app's session.secret> SESSION_STORE=beaker+file:///var/lib/app/sessions \
@@ -16,7 +17,9 @@
 //! Serves on 127.0.0.1 only, port `PORT` (default 3000). Without `SESSION_SECRET` it signs
 //! cookies with a random secret made at start, so sessions end when it restarts. With
 //! `SESSION_STORE` the session is kept in that store and the cookie carries its signed id
-//! (the SQL stores' tables are created at start).
+//! (the SQL stores' tables are created at start). `rediss://` and PostgreSQL's `sslmode`
+//! connect over TLS, trusting the system's roots, or the CA file `SSL_CERT_FILE` names
+//! (`scripts/redis-tls.sh` starts a TLS Redis on 6391 with such a test CA).
 
 use std::net::Ipv4Addr;
 use std::process::ExitCode;

@@ -17,13 +17,13 @@
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use typed_sessions::store::BeakerSerializer;
+//! use typed_sessions::Serializer;
 //! use typed_sessions_examples::shop;
 //!
 //! let shop = shop::beaker::open(
 //!     "the Pyramid app's session.secret",
 //!     "file:///var/lib/app/sessions",
-//!     BeakerSerializer::Pickle,
+//!     Serializer::Pickle,
 //!     None,
 //! )
 //! .await?;
@@ -36,8 +36,9 @@
 use std::time::Duration;
 
 use typed_sessions::Secret;
+use typed_sessions::Serializer;
 use typed_sessions::codec::BeakerIdCodec;
-use typed_sessions::store::{BeakerSerializer, BeakerStore};
+use typed_sessions::store::BeakerStore;
 
 use super::app;
 use super::store::{OpenError, Shop};
@@ -45,19 +46,9 @@ use super::store::{OpenError, Shop};
 /// The `SESSION_STORE` scheme prefix that selects Beaker's layout.
 pub const SCHEME: &str = "beaker+";
 
-/// The serializer `SESSION_SERIALIZER` names (`pickle` when unset).
-pub fn serializer_from_env() -> Result<BeakerSerializer, OpenError> {
-    match std::env::var("SESSION_SERIALIZER")
-        .as_deref()
-        .map(str::trim)
-    {
-        Err(_) | Ok("" | "pickle") => Ok(BeakerSerializer::Pickle),
-        Ok("json") => Ok(BeakerSerializer::Json),
-        Ok(other) => Err(OpenError::UnknownSerializer(
-            other.chars().take(20).collect(),
-        )),
-    }
-}
+/// The serializer `SESSION_SERIALIZER` names (`pickle` when unset), as for
+/// `pyramid_session_redis`.
+pub use super::pyramid::serializer_from_env;
 
 /// `SESSION_TIMEOUT` in seconds (none when unset or not a number).
 pub fn timeout_from_env() -> Option<Duration> {
@@ -72,7 +63,7 @@ pub fn timeout_from_env() -> Option<Duration> {
 pub async fn open(
     secret: impl Into<Secret>,
     url: &str,
-    serializer: BeakerSerializer,
+    serializer: Serializer,
     timeout: Option<Duration>,
 ) -> Result<Shop, OpenError> {
     let (store, kind) = if let Some(dir) = url.strip_prefix("file://") {

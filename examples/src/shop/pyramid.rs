@@ -7,7 +7,7 @@
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use typed_sessions::store::Serializer;
+//! use typed_sessions::Serializer;
 //! use typed_sessions_examples::shop;
 //!
 //! let shop = shop::pyramid::open(
@@ -23,7 +23,8 @@
 //! ```
 
 use typed_sessions::Secret;
-use typed_sessions::store::{PyramidRedisStore, Serializer};
+use typed_sessions::Serializer;
+use typed_sessions::store::PyramidRedisStore;
 
 use super::app;
 use super::store::{OpenError, Shop};

@@ -716,3 +716,66 @@ pub fn id_of(cookie: &str) -> String {
         .unwrap();
     String::from_utf8(bytes[bytes.len() - 64..].to_vec()).unwrap()
 }
+
+/// The value of `var`, which `scripts/test.sh` sets; `value` is the shell text that makes
+/// it by hand (`$(scripts/redis-tls.sh | tail -n 1)`). Without it the test fails, naming
+/// the script (the TLS tests never skip).
+pub fn env_from_script(var: &str, value: &str) -> String {
+    match std::env::var(var) {
+        Ok(value) if !value.trim().is_empty() => value,
+        _ => panic!(
+            "{var} is not set. The TLS store tests need it: run `export {var}=\"{value}\"`, \
+             or run everything with scripts/test.sh{}",
+            if std::env::var_os("CI").is_some() {
+                " (CI: .ci/run must run scripts/test.sh)"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+/// The test CA's PEM file (`TLS_CA`, made by `scripts/tls-certs.sh`).
+pub fn tls_ca() -> String {
+    env_from_script("TLS_CA", "$(scripts/tls-certs.sh | tail -n 1)/ca.pem")
+}
+
+/// The unrelated CA's PEM file (`TLS_WRONG_CA`, made by `scripts/tls-certs.sh`).
+pub fn tls_wrong_ca() -> String {
+    env_from_script(
+        "TLS_WRONG_CA",
+        "$(scripts/tls-certs.sh | tail -n 1)/wrong-ca.pem",
+    )
+}
+
+/// The TLS-only Redis (`REDIS_TLS_URL`, `rediss://127.0.0.1:6391/`).
+pub fn redis_tls_url() -> String {
+    env_from_script("REDIS_TLS_URL", "$(scripts/redis-tls.sh | tail -n 1)")
+}
+
+/// The environment variable that marks a test's own re-run in a child process.
+const CHILD: &str = "TYPED_SESSIONS_TEST_CHILD";
+
+/// Runs test `name` of this test binary again in a child process whose environment also
+/// has `vars` (what a process reads at start, such as `SSL_CERT_FILE`, is set there
+/// without touching this process's environment, which other tests read concurrently), and
+/// asserts that it passed. Returns `true` in the parent, which is then done; `false` in the
+/// child, which goes on to run the test's body.
+pub fn rerun_with_env(name: &str, vars: &[(&str, &str)]) -> bool {
+    if std::env::var(CHILD).is_ok_and(|child| child == name) {
+        return false;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, name)
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{name} failed in a child process with {vars:?}:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    true
+}

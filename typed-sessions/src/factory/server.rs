@@ -475,4 +475,158 @@ mod tests {
         assert_eq!(first["set-cookie"], second["set-cookie"]);
         assert_eq!(store.len(), 1);
     }
+
+    fn cookie_of(response: &HeaderMap) -> HeaderMap {
+        let value = response["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap();
+        let mut request = HeaderMap::new();
+        request.insert("cookie", value.parse().unwrap());
+        request
+    }
+
+    /// `delete_emptied`: a stored session whose last key goes is deleted and its cookie
+    /// expired; without it the empty record stays.
+    #[tokio::test]
+    async fn delete_emptied_deletes_a_session_emptied_by_a_request() {
+        for delete in [true, false] {
+            let store = MemoryStore::new();
+            let factory = ServerSessionFactory::builder(
+                "a secret of at least thirty-two bytes",
+                store.clone(),
+            )
+            .delete_emptied(delete)
+            .build()
+            .unwrap();
+            let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+            session.insert("user", 7);
+            let mut response = HeaderMap::new();
+            factory.save(&session, &mut response).await.unwrap();
+            let request = cookie_of(&response);
+
+            let mut session = factory.load(&request).await.unwrap();
+            session.remove("user");
+            let mut response = HeaderMap::new();
+            assert_eq!(
+                factory.save(&session, &mut response).await.unwrap(),
+                Saved::Written
+            );
+            assert_eq!(
+                store.len(),
+                usize::from(!delete),
+                "delete_emptied({delete})"
+            );
+            let removal = response
+                .get("set-cookie")
+                .map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(
+                removal.as_deref().is_some_and(|v| v.contains("Max-Age=0")),
+                delete,
+                "{removal:?}"
+            );
+        }
+    }
+
+    /// `vary_cookie`: `Vary: Cookie` with every `Set-Cookie` of a session, never without
+    /// one, and carried through the lifecycle's outcome.
+    #[tokio::test]
+    async fn vary_cookie_goes_with_each_set_cookie() {
+        let factory = std::sync::Arc::new(
+            ServerSessionFactory::builder(
+                "a secret of at least thirty-two bytes",
+                MemoryStore::new(),
+            )
+            .vary_cookie(true)
+            .build()
+            .unwrap(),
+        );
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        session.insert("user", 7);
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        assert_eq!(response["vary"], "Cookie");
+        let request = cookie_of(&response);
+        let mut session = factory.load(&request).await.unwrap();
+        session.insert("user", 8);
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        assert!(response.is_empty(), "no new cookie, no Vary: {response:?}");
+
+        let mut request = crate::lifecycle::RequestSession::new(factory, &HeaderMap::new());
+        let loaded = request.loading().unwrap().await.unwrap();
+        request.put(loaded);
+        request.session().insert("x", 1);
+        let outcome = request.finish(http::StatusCode::OK).await;
+        assert!(
+            matches!(&outcome, crate::lifecycle::Outcome::Keep { set_cookie: Some(_), vary: Some(vary), .. } if vary == "Cookie"),
+            "{outcome:?}"
+        );
+    }
+
+    /// A store that draws and checks its own ids: the factory uses them.
+    #[derive(Clone, Default)]
+    struct OwnIds(MemoryStore);
+
+    impl SessionStore for OwnIds {
+        async fn load(&self, id: &str) -> Result<Option<crate::store::Record>, StoreError> {
+            self.0.load(id).await
+        }
+        async fn save(&self, commit: &Commit) -> Result<bool, StoreError> {
+            self.0.save(commit).await
+        }
+        async fn delete(&self, id: &str) -> Result<(), StoreError> {
+            self.0.delete(id).await
+        }
+        fn new_id(&self) -> Result<String, SessionError> {
+            Ok(format!("own-{}", crate::random::hex_token::<8>()?))
+        }
+        fn accepts_id(&self, id: &[u8]) -> bool {
+            id.starts_with(b"own-")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_chooses_and_checks_its_ids() {
+        let store = OwnIds::default();
+        let factory =
+            ServerSessionFactory::builder("a secret of at least thirty-two bytes", store.clone())
+                .build()
+                .unwrap();
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        session.insert("user", 7);
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        let request = cookie_of(&response);
+        let session = factory.load(&request).await.unwrap();
+        assert_eq!(session.load_outcome(), LoadOutcome::Loaded);
+        assert_eq!(
+            session
+                .server_ids()
+                .unwrap()
+                .id(|| unreachable!())
+                .unwrap()
+                .len(),
+            20
+        );
+
+        // A correctly signed id of the default shape is not this store's.
+        let other = ServerSessionFactory::builder(
+            "a secret of at least thirty-two bytes",
+            MemoryStore::new(),
+        )
+        .build()
+        .unwrap();
+        let mut session = other.load(&HeaderMap::new()).await.unwrap();
+        session.insert("user", 7);
+        let mut response = HeaderMap::new();
+        other.save(&session, &mut response).await.unwrap();
+        let session = factory.load(&cookie_of(&response)).await.unwrap();
+        assert_eq!(
+            session.load_outcome(),
+            LoadOutcome::Rejected(Rejection::BadSessionId)
+        );
+    }
 }

@@ -1,9 +1,9 @@
 //! Server-side sessions: the cookie carries only a signed random id, the state lives in a
 //! [`SessionStore`] (the in-memory [`MemoryStore`], Redis or Redis Cluster with the `redis`
-//! feature, SQLite with `sqlite`, PostgreSQL with `postgres`, or your own). With `redis`,
-//! `PyramidRedisStore` shares the sessions of a Pyramid app on `pyramid_session_redis`;
-//! with `beaker`, `BeakerStore` those of an app on Beaker (`file`, `ext:redis`,
-//! `ext:database`).
+//! feature, SQLite with `sqlite`, PostgreSQL with `postgres`, or your own; Redis and
+//! PostgreSQL over TLS with `tls`, see [TLS](#tls)). With `redis`, `PyramidRedisStore`
+//! shares the sessions of a Pyramid app on `pyramid_session_redis`; with `beaker`,
+//! `BeakerStore` those of an app on Beaker (`file`, `ext:redis`, `ext:database`).
 //!
 //! A [`ServerSessionFactory`](crate::ServerSessionFactory) loads a request's session from its store and saves only what
 //! the request changed: the keys it wrote and the keys it removed, in one atomic step. Two
@@ -34,6 +34,47 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # TLS
+//!
+//! Managed Redis and PostgreSQL services require TLS. With the `tls` feature beside `redis`
+//! and/or `postgres` (rustls on ring: no OpenSSL to build or link), the URL asks for it:
+//!
+//! | store | URL |
+//! |---|---|
+//! | `RedisStore::connect` | `rediss://user:password@host:port/db` |
+//! | `RedisStore::connect_cluster` | `rediss://host:port/`, one per seed node |
+//! | `PostgresStore::connect` | `postgres://user:password@host/db?sslmode=verify-full` (or `verify-ca`, `require`), optionally `&sslrootcert=/path/ca.pem` |
+//!
+//! Certificates are verified against the system's roots, which `rustls-native-certs`
+//! reads when a connection opens: the PEM file named by `SSL_CERT_FILE` (or the directory
+//! named by `SSL_CERT_DIR`) when set, else the system's store. A provider's public
+//! certificate therefore needs nothing more, and a private CA needs only
+//! `SSL_CERT_FILE=/path/ca.pem` in the app's environment (a bundle that holds the system's
+//! roots as well, if the app also talks to public services). In code, `TlsOptions` names
+//! a CA of your own for `RedisStore::connect_with`, `RedisStore::connect_cluster_with`
+//! and `PostgresStore::connect_with`:
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "redis", feature = "postgres", feature = "tls"))]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use typed_sessions::store::{PostgresStore, RedisStore, TlsOptions};
+//!
+//! let tls = TlsOptions::ca_file("/etc/myapp/ca.pem")?;
+//! let redis = RedisStore::connect_with("rediss://default:secret@10.0.0.5:6380/", &tls).await?;
+//! let postgres = PostgresStore::connect_with("postgres://app:secret@10.0.0.6/app", &tls).await?;
+//! # let _ = (redis, postgres);
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(feature = "redis", feature = "postgres", feature = "tls")))]
+//! # fn main() {}
+//! ```
+//!
+//! A certificate that does not verify (an unknown CA, a host name the certificate does not
+//! name) fails the request as [`StoreError::Unavailable`] (`503`), with a reason that starts
+//! `TLS certificate verification failed` and says which; URLs and their passwords appear in
+//! no error and no `Debug` output.
 //!
 //! # Your own store
 //!
@@ -93,26 +134,28 @@ mod redis;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(all(feature = "tls", any(feature = "redis", feature = "postgres")))]
+mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
 #[cfg(feature = "beaker")]
-pub use beaker::{BeakerSerializer, BeakerStore, MAX_INFLATED};
+pub use beaker::{BeakerStore, MAX_INFLATED};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]
-pub use pyramid_redis::{
-    PYRAMID_SESSION_REDIS_SALT, PyramidRedisOptions, PyramidRedisStore, Serializer,
-};
+pub use pyramid_redis::{PYRAMID_SESSION_REDIS_SALT, PyramidRedisOptions, PyramidRedisStore};
 #[cfg(feature = "redis")]
 pub use redis::{RedisConnection, RedisStore};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{CleanupTask, InvalidTableName};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+#[cfg(all(feature = "tls", any(feature = "redis", feature = "postgres")))]
+pub use tls::TlsOptions;
 
 use crate::error::SessionError;
 
@@ -131,7 +174,8 @@ pub struct Record {
     pub entries: Vec<(String, String)>,
 }
 
-/// One atomic save, as a [`ServerSessionFactory`](crate::ServerSessionFactory) asks a store to apply it.
+/// One atomic save, as a [`ServerSessionFactory`](crate::ServerSessionFactory) asks a store
+/// to apply it.
 ///
 /// - `replace == false` (the session was loaded from the store under `id`): set the keys
 ///   in `set`, delete the keys in `remove`, keep every other key, update `accessed` and

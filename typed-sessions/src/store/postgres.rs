@@ -4,9 +4,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "tls")]
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Row, SqlStr};
 
+#[cfg(feature = "tls")]
+use super::TlsOptions;
 use super::sql::{
     self, CleanupTask, DEFAULT_TABLE, Dialect, InvalidTableName, RecordBuilder, TableNames,
 };
@@ -99,6 +103,48 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// session's size: less disk, replication traffic and vacuum work. `JSONB` would also refuse
 /// a value holding `\u0000` and reformat values (`1e2` comes back as `100`, keys
 /// reordered); rows keep the session's JSON text as it was written.
+///
+/// # TLS
+///
+/// With the `tls` feature (rustls; no OpenSSL), the URL's `sslmode` is honoured, as managed
+/// PostgreSQL services expect:
+///
+/// | URL | connection |
+/// |---|---|
+/// | `postgres://u:p@host/db?sslmode=verify-full` | TLS; the certificate must chain to a trusted CA and name `host` (the one to use) |
+/// | `…?sslmode=verify-ca` | TLS; the certificate must chain to a trusted CA, any name |
+/// | `…?sslmode=require` | TLS, the certificate not verified (encrypted, not authenticated) |
+/// | `…?sslmode=prefer`, or none | TLS when the server offers it, not verified; else plain |
+/// | `…?sslmode=verify-full&sslrootcert=/path/ca.pem` | also trusts the CA in that PEM file |
+///
+/// Trusted CAs are the system's roots (`SSL_CERT_FILE` or `SSL_CERT_DIR` when set, else the
+/// system's store; see [`TlsOptions`]) plus the URL's `sslrootcert`, or the CA given to
+/// [`connect_with`](Self::connect_with), which also raises the URL's `sslmode` so that the
+/// certificate is always verified. A certificate that does not verify is a
+/// [`StoreError::Unavailable`] whose reason starts with `TLS certificate verification
+/// failed` and says whether the CA is unknown or the host name does not match.
+///
+/// ```no_run
+/// # #[cfg(feature = "tls")]
+/// use typed_sessions::store::{PostgresStore, TlsOptions};
+///
+/// # #[cfg(feature = "tls")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // The CA in the URL:
+/// let store = PostgresStore::connect(
+///     "postgres://app:secret@db.internal/app?sslmode=verify-full&sslrootcert=/etc/myapp/db-ca.pem",
+/// )
+/// .await?;
+/// // Or in code:
+/// let tls = TlsOptions::ca_file("/etc/myapp/db-ca.pem")?;
+/// let store = PostgresStore::connect_with("postgres://app:secret@db.internal/app", &tls).await?;
+/// # let _ = store;
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "tls"))]
+/// # fn main() {}
+/// ```
 ///
 /// # Errors
 ///
@@ -208,16 +254,33 @@ impl PostgresStore {
     ///
     /// An error only for a malformed URL. The URL (and its password) appears in no error
     /// and no `Debug` output.
+    ///
+    /// The URL's `sslmode` and `sslrootcert` choose TLS (feature `tls`; see
+    /// [TLS](Self#tls)).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_lazy(url)
-            .map_err(|err| StoreError::Backend {
-                // sqlx's message may quote the URL.
-                reason: format!("the PostgreSQL URL cannot be used: {}", url_problem(&err)),
-                source: None,
-            })?;
+        let pool = pool_options().connect_lazy(url).map_err(url_error)?;
+        Ok(Self::new(pool))
+    }
+
+    /// [`connect`](Self::connect) over TLS that is always verified (feature `tls`),
+    /// trusting the CA of `tls` (as well as the system's roots and the URL's
+    /// `sslrootcert`; see [TLS](Self#tls)).
+    ///
+    /// The URL's `sslmode` is raised to make that so: none, `disable`, `allow` or `prefer`
+    /// become `verify-full`, and `require` becomes `verify-ca` when `tls` has a CA of its
+    /// own (what libpq does with `sslrootcert`); `verify-ca` and `verify-full` stay.
+    #[cfg(feature = "tls")]
+    pub async fn connect_with(url: &str, tls: &TlsOptions) -> Result<Self, StoreError> {
+        let mut options: PgConnectOptions = url.parse().map_err(url_error)?;
+        if let Some(ca) = tls.ca() {
+            options = options.ssl_root_cert_from_pem(ca.to_vec());
+        }
+        let mode = match options.get_ssl_mode() {
+            PgSslMode::Disable | PgSslMode::Allow | PgSslMode::Prefer => PgSslMode::VerifyFull,
+            PgSslMode::Require if tls.ca().is_some() => PgSslMode::VerifyCa,
+            mode => mode,
+        };
+        let pool = pool_options().connect_lazy_with(options.ssl_mode(mode));
         Ok(Self::new(pool))
     }
 
@@ -287,15 +350,32 @@ impl PostgresStore {
     }
 }
 
-/// What is wrong with a URL, without quoting it.
-fn url_problem(err: &sqlx::Error) -> &'static str {
-    match err {
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+}
+
+/// A URL sqlx refused, said without quoting it: sqlx's message may quote the URL.
+fn url_error(err: sqlx::Error) -> StoreError {
+    let problem = match err {
         sqlx::Error::Configuration(_) => "it is not a postgres:// URL sqlx can read",
         _ => "sqlx refused it",
+    };
+    StoreError::Backend {
+        reason: format!("the PostgreSQL URL cannot be used: {problem}"),
+        source: None,
     }
 }
 
 fn error(err: sqlx::Error) -> StoreError {
+    #[cfg(feature = "tls")]
+    if let Some(reason) = super::tls::tls_failure(&err) {
+        return StoreError::Unavailable {
+            reason,
+            source: Some(Box::new(err)),
+        };
+    }
     sql::sql_error(Dialect::Postgres, err)
 }
 

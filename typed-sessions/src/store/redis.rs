@@ -10,6 +10,8 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::Slot;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
+#[cfg(feature = "tls")]
+use super::TlsOptions;
 use super::{Commit, Record, SessionStore, StoreError};
 
 /// Sessions in Redis or Redis Cluster (feature `redis`), through a [`ConnectionManager`]
@@ -37,6 +39,50 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// rename one atomic `MULTI` again, at the price of keeping every session in one slot, so
 /// on one master.
 ///
+/// # TLS
+///
+/// With the `tls` feature, a `rediss://` URL connects over TLS (rustls; no OpenSSL), as
+/// managed Redis services with in-transit encryption require:
+/// `rediss://[user]:password@host:port/db`, for
+/// [`connect`](Self::connect) and [`connect_cluster`](Self::connect_cluster) alike (every
+/// node URL `rediss://`; the nodes the cluster announces are reached over TLS too).
+///
+/// The server's certificate is verified against the system's roots (`SSL_CERT_FILE` or
+/// `SSL_CERT_DIR` when set, else the system's store; see [`TlsOptions`]), and its host
+/// name against the URL's host. A private CA is trusted with
+/// [`connect_with`](Self::connect_with) / [`connect_cluster_with`](Self::connect_cluster_with)
+/// and [`TlsOptions::ca_file`], or with no code by pointing `SSL_CERT_FILE` at it.
+///
+/// A certificate that does not verify is a [`StoreError::Unavailable`] whose reason starts
+/// with `TLS certificate verification failed` and says whether the CA is unknown or the
+/// host name does not match. A `redis://` URL to a port that speaks only TLS fails as an
+/// unreachable server (the server drops the connection), with a reason that suggests
+/// `rediss://`. Without the `tls` feature, a `rediss://` URL is refused at once with an
+/// error naming the feature.
+///
+/// ```no_run
+/// # #[cfg(feature = "tls")]
+/// use typed_sessions::store::{RedisStore, TlsOptions};
+///
+/// # #[cfg(feature = "tls")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // A public certificate: the system's roots are enough.
+/// let store = RedisStore::connect("rediss://default:secret@redis.example.com:6380/").await?;
+/// // A private CA.
+/// let tls = TlsOptions::ca_file("/etc/myapp/redis-ca.pem")?;
+/// let store = RedisStore::connect_with("rediss://default:secret@10.0.0.5:6380/", &tls).await?;
+/// # let _ = store;
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "tls"))]
+/// # fn main() {}
+/// ```
+///
+/// The URL, and its password, appear in no error and no `Debug` output.
+///
+/// # Errors
+///
 /// When Redis cannot be reached, loads and saves fail with
 /// [`StoreError::Unavailable`] (the axum layer answers `503`); nothing is overwritten.
 ///
@@ -58,6 +104,9 @@ use super::{Commit, Record, SessionStore, StoreError};
 pub struct RedisStore {
     conn: RedisConnection,
     prefix: String,
+    /// Connected by [`RedisStore::connect`] or [`RedisStore::connect_cluster`] with
+    /// `redis://` URLs: a connection the server drops then hints at `rediss://`.
+    plain: bool,
 }
 
 /// The connection of a [`RedisStore`], for your own commands: it implements the redis
@@ -136,6 +185,7 @@ impl RedisStore {
         Self {
             conn: RedisConnection::Single(conn),
             prefix: "session:".to_owned(),
+            plain: false,
         }
     }
 
@@ -145,6 +195,7 @@ impl RedisStore {
         Self {
             conn: RedisConnection::Cluster(conn),
             prefix: "session:".to_owned(),
+            plain: false,
         }
     }
 
@@ -176,29 +227,120 @@ impl RedisStore {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        let urls: Vec<String> = urls
-            .into_iter()
-            .map(|url| url.as_ref().to_owned())
-            .collect();
-        let client = ClusterClient::builder(urls)
+        let urls = node_urls(urls)?;
+        #[cfg(feature = "tls")]
+        if urls.iter().any(|url| is_tls(url)) {
+            super::tls::install_crypto_provider();
+        }
+        let plain = !urls.iter().any(|url| is_tls(url));
+        Self::cluster(ClusterClient::builder(urls), plain).await
+    }
+
+    /// [`connect_cluster`](Self::connect_cluster) over TLS (feature `tls`), trusting the
+    /// CAs of `tls` (see [TLS](Self#tls)): every URL must be `rediss://`.
+    ///
+    /// ```no_run
+    /// use typed_sessions::store::{RedisStore, TlsOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tls = TlsOptions::ca_file("/etc/myapp/redis-ca.pem")?;
+    /// let store = RedisStore::connect_cluster_with(
+    ///     ["rediss://10.0.0.1:6379/", "rediss://10.0.0.2:6379/"],
+    ///     &tls,
+    /// )
+    /// .await?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub async fn connect_cluster_with<I>(urls: I, tls: &TlsOptions) -> Result<Self, StoreError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let urls = node_urls(urls)?;
+        if let Some(plain) = urls.iter().position(|url| !is_tls(url)) {
+            return Err(StoreError::Backend {
+                reason: format!(
+                    "node URL {} of the cluster is not rediss://, and TLS options were given",
+                    plain + 1
+                ),
+                source: None,
+            });
+        }
+        super::tls::install_crypto_provider();
+        Self::cluster(ClusterClient::builder(urls).certs(certificates(tls)), false).await
+    }
+
+    async fn cluster(
+        builder: redis::cluster::ClusterClientBuilder,
+        plain: bool,
+    ) -> Result<Self, StoreError> {
+        let client = builder
             .retries(2)
             .max_retry_wait(200)
             .connection_timeout(Duration::from_secs(1))
             .response_timeout(Duration::from_millis(500))
             .build()
             .map_err(StoreError::backend)?;
-        let conn = client.get_async_connection().await.map_err(redis_error)?;
-        Ok(Self::new_cluster(conn))
+        let conn = client
+            .get_async_connection()
+            .await
+            .map_err(|err| redis_error(err, plain))?;
+        let mut store = Self::new_cluster(conn);
+        store.plain = plain;
+        Ok(store)
     }
 
-    /// Connects lazily to the Redis at `url` (`redis://host:port/db`): the app starts even
-    /// when Redis is down, and requests fail with [`StoreError::Unavailable`] until it is
-    /// back. Each attempt times out after a second, a command after half a second, and a
-    /// request retries the connection twice at most.
+    /// Connects lazily to the Redis at `url` (`redis://host:port/db`, or `rediss://` over
+    /// TLS with the `tls` feature, see [TLS](Self#tls)): the app starts even when Redis is
+    /// down, and requests fail with [`StoreError::Unavailable`] until it is back. Each
+    /// attempt times out after a second, a command after half a second, and a request
+    /// retries the connection twice at most.
     ///
-    /// An error only for a malformed URL.
+    /// An error only for a malformed URL (or `rediss://` without the `tls` feature).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Ok(Self::new(lazy_connection(url)?))
+        if is_tls(url) {
+            #[cfg(feature = "tls")]
+            super::tls::install_crypto_provider();
+            #[cfg(not(feature = "tls"))]
+            return Err(StoreError::Backend {
+                reason: "a rediss:// URL needs the `tls` feature of typed-sessions".to_owned(),
+                source: None,
+            });
+        }
+        let client = redis::Client::open(url).map_err(url_error)?;
+        let mut store = Self::lazy(client)?;
+        store.plain = !is_tls(url);
+        Ok(store)
+    }
+
+    /// [`connect`](Self::connect) over TLS (feature `tls`), trusting the CAs of `tls`
+    /// (see [TLS](Self#tls)): `url` must be `rediss://`.
+    #[cfg(feature = "tls")]
+    pub async fn connect_with(url: &str, tls: &TlsOptions) -> Result<Self, StoreError> {
+        if !is_tls(url) {
+            return Err(StoreError::Backend {
+                reason: "the Redis URL is not rediss://, and TLS options were given".to_owned(),
+                source: None,
+            });
+        }
+        super::tls::install_crypto_provider();
+        let client = redis::Client::build_with_tls(url, certificates(tls)).map_err(url_error)?;
+        Self::lazy(client)
+    }
+
+    fn lazy(client: redis::Client) -> Result<Self, StoreError> {
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(200))
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_millis(500)));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|err| redis_error(err, false))?;
+        Ok(Self::new(conn))
     }
 
     /// The prefix of the Redis keys (default `session:`).
@@ -220,6 +362,10 @@ impl RedisStore {
         &self.conn
     }
 
+    fn error(&self, err: RedisError) -> StoreError {
+        redis_error(err, self.plain)
+    }
+
     /// Whether a rename from `old` to `new` (Redis keys) must run as two steps: on a
     /// cluster, when the keys are in different slots (see the type's docs).
     fn rename_in_two_steps(&self, old: &str, new: &str) -> bool {
@@ -234,7 +380,7 @@ impl SessionStore for RedisStore {
             .arg(self.redis_key(id))
             .query_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.error(err))?;
         parse_record(reply)
     }
 
@@ -259,7 +405,7 @@ impl SessionStore for RedisStore {
             let applied: i64 = invocation
                 .invoke_async(&mut conn)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|err| self.error(err))?;
             return Ok(applied == 1);
         }
         let mut retire = commit.retire.as_deref().map(|old| self.redis_key(old));
@@ -270,7 +416,7 @@ impl SessionStore for RedisStore {
                 .arg(old)
                 .query_async(&mut conn)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|err| self.error(err))?;
         }
         let mut pipe = redis::pipe();
         pipe.atomic().del(&key).ignore();
@@ -291,7 +437,10 @@ impl SessionStore for RedisStore {
         if let Some(old) = retire {
             pipe.del(old).ignore();
         }
-        let () = pipe.query_async(&mut conn).await.map_err(redis_error)?;
+        let () = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|err| self.error(err))?;
         Ok(true)
     }
 
@@ -301,7 +450,7 @@ impl SessionStore for RedisStore {
             .arg(self.redis_key(id))
             .query_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| self.error(err))?;
         Ok(())
     }
 }
@@ -311,6 +460,48 @@ impl fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
+    }
+}
+
+/// Whether a Redis URL asks for TLS.
+fn is_tls(url: &str) -> bool {
+    url.trim_start()
+        .get(..9)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("rediss://"))
+}
+
+fn node_urls<I>(urls: I) -> Result<Vec<String>, StoreError>
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    let urls: Vec<String> = urls
+        .into_iter()
+        .map(|url| url.as_ref().to_owned())
+        .collect();
+    #[cfg(not(feature = "tls"))]
+    if urls.iter().any(|url| is_tls(url)) {
+        return Err(StoreError::Backend {
+            reason: "a rediss:// URL needs the `tls` feature of typed-sessions".to_owned(),
+            source: None,
+        });
+    }
+    Ok(urls)
+}
+
+#[cfg(feature = "tls")]
+fn certificates(tls: &TlsOptions) -> redis::TlsCertificates {
+    redis::TlsCertificates {
+        client_tls: None,
+        root_cert: tls.ca().map(<[u8]>::to_vec),
+    }
+}
+
+/// A URL the redis crate refused. Its message names the problem, never the URL.
+fn url_error(err: RedisError) -> StoreError {
+    StoreError::Backend {
+        reason: format!("the Redis URL cannot be used: {err}"),
+        source: Some(Box::new(err)),
     }
 }
 
@@ -326,20 +517,26 @@ fn timestamp(t: f64) -> String {
     t.to_string()
 }
 
-/// A connection manager for the Redis at `url` that connects on first use, with the
-/// timeouts [`RedisStore::connect`] documents.
-pub(super) fn lazy_connection(url: &str) -> Result<ConnectionManager, StoreError> {
-    let client = redis::Client::open(url).map_err(StoreError::backend)?;
-    let config = ConnectionManagerConfig::new()
-        .set_number_of_retries(2)
-        .set_max_delay(Duration::from_millis(200))
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_response_timeout(Some(Duration::from_millis(500)));
-    ConnectionManager::new_lazy_with_config(client, config).map_err(redis_error)
-}
-
 /// A client library's error as a [`StoreError`]: unreachable, or the server's answer.
-pub(super) fn redis_error(err: RedisError) -> StoreError {
+/// `plain`: the URL was `redis://`, so a dropped connection may be a server that speaks
+/// only TLS (it closes the connection on the first command in plain text).
+pub(super) fn redis_error(err: RedisError, plain: bool) -> StoreError {
+    #[cfg(feature = "tls")]
+    if let Some(reason) = super::tls::tls_failure(&err) {
+        return StoreError::Unavailable {
+            reason,
+            source: Some(Box::new(err)),
+        };
+    }
+    if plain && err.is_connection_dropped() {
+        return StoreError::Unavailable {
+            reason: format!(
+                "{err} (the server dropped the connection: if it speaks only TLS, use a \
+                 rediss:// URL)"
+            ),
+            source: Some(Box::new(err)),
+        };
+    }
     if err.is_io_error()
         || err.is_timeout()
         || err.is_connection_refusal()

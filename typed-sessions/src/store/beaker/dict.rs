@@ -10,7 +10,7 @@ use flate2::Compression;
 use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 
-use super::BeakerSerializer;
+use crate::Serializer;
 use crate::pickle::{self, Value};
 use crate::store::{Commit, Record, StoreError};
 
@@ -58,7 +58,7 @@ impl Stored {
     pub(super) fn decode(
         bytes: &[u8],
         outer: Outer,
-        serializer: BeakerSerializer,
+        serializer: Serializer,
     ) -> Result<Self, StoreError> {
         let value =
             pickle::loads(bytes).map_err(|refused| corrupt(SESSION, refused.to_string()))?;
@@ -87,7 +87,7 @@ impl Stored {
             .decode(text.trim_end())
             .map_err(|err| corrupt(SESSION, format!("not base64: {err}")))?;
         let dict = match serializer {
-            BeakerSerializer::Pickle => match pickle::loads(&raw) {
+            Serializer::Pickle => match pickle::loads(&raw) {
                 Ok(Value::Dict(items)) => items,
                 Ok(other) => {
                     return Err(corrupt(
@@ -97,7 +97,7 @@ impl Stored {
                 }
                 Err(refused) => return Err(corrupt(SESSION, refused.to_string())),
             },
-            BeakerSerializer::Json => {
+            Serializer::Json => {
                 let json = inflate(&raw)?;
                 match serde_json::from_slice::<serde_json::Value>(&json) {
                     Ok(serde_json::Value::Object(map)) => map
@@ -191,11 +191,11 @@ impl Stored {
     pub(super) fn encode(
         &self,
         outer: Outer,
-        serializer: BeakerSerializer,
+        serializer: Serializer,
     ) -> Result<Vec<u8>, StoreError> {
         let raw = match serializer {
-            BeakerSerializer::Pickle => pickle::dumps(&Value::Dict(self.dict.clone())),
-            BeakerSerializer::Json => {
+            Serializer::Pickle => pickle::dumps(&Value::Dict(self.dict.clone())),
+            Serializer::Json => {
                 let json = Value::Dict(self.dict.clone())
                     .to_json_exact()
                     .map_err(|err| corrupt(SESSION, err.to_string()))?;
@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn reads_the_reference_values() {
-        let stored = Stored::decode(PYTHON_FILE_JSON, Outer::Dict, BeakerSerializer::Json).unwrap();
+        let stored = Stored::decode(PYTHON_FILE_JSON, Outer::Dict, Serializer::Json).unwrap();
         let record = stored.record().unwrap();
         assert_eq!(record.accessed, 1796287879.6355858);
         assert_eq!(record.created, 1796287879.6331618);
@@ -281,8 +281,7 @@ mod tests {
             ]
         );
 
-        let stored =
-            Stored::decode(PYTHON_REDIS_PICKLE, Outer::Str, BeakerSerializer::Pickle).unwrap();
+        let stored = Stored::decode(PYTHON_REDIS_PICKLE, Outer::Str, Serializer::Pickle).unwrap();
         let record = stored.record().unwrap();
         assert_eq!(record.accessed, 1796287879.660494);
         assert_eq!(
@@ -294,16 +293,14 @@ mod tests {
             ]
         );
         // The wrong serializer or outer shape is corrupt, not a panic.
-        assert!(
-            Stored::decode(PYTHON_REDIS_PICKLE, Outer::Dict, BeakerSerializer::Pickle).is_err()
-        );
-        assert!(Stored::decode(PYTHON_FILE_JSON, Outer::Dict, BeakerSerializer::Pickle).is_err());
+        assert!(Stored::decode(PYTHON_REDIS_PICKLE, Outer::Dict, Serializer::Pickle).is_err());
+        assert!(Stored::decode(PYTHON_FILE_JSON, Outer::Dict, Serializer::Pickle).is_err());
     }
 
     #[test]
     fn a_save_keeps_untouched_python_values_and_moves_the_accessed_time() {
         let mut stored =
-            Stored::decode(PYTHON_REDIS_PICKLE, Outer::Str, BeakerSerializer::Pickle).unwrap();
+            Stored::decode(PYTHON_REDIS_PICKLE, Outer::Str, Serializer::Pickle).unwrap();
         stored
             .dict
             .push((Value::from("pair"), Value::Tuple(vec![Value::Int(1)])));
@@ -318,7 +315,7 @@ mod tests {
             ttl: None,
         };
         stored.apply(&commit).unwrap();
-        let serializer = BeakerSerializer::Pickle;
+        let serializer = Serializer::Pickle;
         let bytes = stored.encode(Outer::Str, serializer).unwrap();
         let again = Stored::decode(&bytes, Outer::Str, serializer).unwrap();
         assert_eq!(again, stored);
@@ -330,12 +327,12 @@ mod tests {
         );
         assert!(again.dict.iter().any(|(k, _)| k == &Value::from("_path")));
         // A tuple cannot be JSON: the JSON serializer refuses it rather than changing it.
-        assert!(stored.encode(Outer::Str, BeakerSerializer::Json).is_err());
+        assert!(stored.encode(Outer::Str, Serializer::Json).is_err());
         commit.replace = true;
         commit.created = 1796288000.0;
         let fresh = Stored::fresh(&commit).unwrap();
-        let bytes = fresh.encode(Outer::Dict, BeakerSerializer::Json).unwrap();
-        let record = Stored::decode(&bytes, Outer::Dict, BeakerSerializer::Json)
+        let bytes = fresh.encode(Outer::Dict, Serializer::Json).unwrap();
+        let record = Stored::decode(&bytes, Outer::Dict, Serializer::Json)
             .unwrap()
             .record()
             .unwrap();
@@ -352,18 +349,18 @@ mod tests {
         // global, refused.
         let inner = b"\x80\x02}q\x00X\x01\x00\x00\x00dq\x01cdatetime\ndatetime\nq\x02c_codecs\nencode\nq\x03X\x0b\x00\x00\x00\x07\xc3\xaa\x01\x01\x00\x00\x00\x00\x00\x00q\x04X\x06\x00\x00\x00latin1q\x05\x86q\x06Rq\x07\x85q\x08Rq\ts.";
         let outer = pickle::dumps(&Value::Str(STANDARD.encode(inner)));
-        let err = Stored::decode(&outer, Outer::Str, BeakerSerializer::Pickle).unwrap_err();
+        let err = Stored::decode(&outer, Outer::Str, Serializer::Pickle).unwrap_err();
         assert!(err.to_string().contains("datetime.datetime"), "{err}");
 
         let bomb = deflate(&vec![b' '; MAX_INFLATED + 10]);
         let outer = pickle::dumps(&Value::Str(STANDARD.encode(bomb)));
-        let err = Stored::decode(&outer, Outer::Str, BeakerSerializer::Json).unwrap_err();
+        let err = Stored::decode(&outer, Outer::Str, Serializer::Json).unwrap_err();
         assert!(err.to_string().contains("inflates past"), "{err}");
 
         for bytes in [&b""[..], b"\x80\x04N.", b"garbage"] {
-            assert!(Stored::decode(bytes, Outer::Str, BeakerSerializer::Json).is_err());
+            assert!(Stored::decode(bytes, Outer::Str, Serializer::Json).is_err());
         }
         let not_b64 = pickle::dumps(&Value::from("!!!"));
-        assert!(Stored::decode(&not_b64, Outer::Str, BeakerSerializer::Pickle).is_err());
+        assert!(Stored::decode(&not_b64, Outer::Str, Serializer::Pickle).is_err());
     }
 }

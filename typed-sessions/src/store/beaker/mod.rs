@@ -17,6 +17,7 @@ use std::time::Duration;
 use self::dict::{Outer, Stored};
 use self::file::FileBackend;
 use super::{Commit, Record, SessionStore, StoreError};
+use crate::Serializer;
 use crate::codec::{BeakerIdCodec, Secret};
 use crate::error::SessionError;
 use crate::factory::{Builder, KeysAndStore, ServerSessionFactory};
@@ -35,7 +36,11 @@ pub use self::dict::MAX_INFLATED;
 ///
 /// `S` is the `str` `base64(serializer.dumps(d))`, `d` the session dict: the app's keys
 /// beside Beaker's `_creation_time`, `_accessed_time`, `_domain` and `_path` (kept, never
-/// shown as session keys), with the app's `session.data_serializer` ([`BeakerSerializer`]).
+/// shown as session keys), with the app's `session.data_serializer`: [`Serializer::Pickle`]
+/// (Beaker's default; read by the strict codec, written at protocol 4 with data opcodes
+/// only, which Beaker's `pickle.loads` reads as it reads its own protocol 2) or
+/// [`Serializer::Json`] (`zlib.compress(json.dumps(d).encode())`, inflated with a cap of
+/// [`MAX_INFLATED`] bytes).
 /// Ids are `uuid4().hex`, 32 lowercase hex digits; a cookie naming anything else is refused
 /// before any path or key is made from it.
 ///
@@ -68,11 +73,12 @@ pub use self::dict::MAX_INFLATED;
 /// ```
 /// use std::time::Duration;
 /// use typed_sessions::codec::BeakerIdCodec;
-/// use typed_sessions::store::{BeakerSerializer, BeakerStore};
+/// use typed_sessions::Serializer;
+/// use typed_sessions::store::BeakerStore;
 ///
 /// // The Pyramid app: session.type = file, session.data_dir = /var/lib/app/sessions,
 /// //                  session.secret = ..., session.timeout = 3600
-/// let store = BeakerStore::file("/var/lib/app/sessions", BeakerSerializer::Pickle);
+/// let store = BeakerStore::file("/var/lib/app/sessions", Serializer::Pickle);
 /// let factory = store
 ///     .factory(BeakerIdCodec::new("the app's session.secret")?)
 ///     .timeout(Duration::from_secs(3600))
@@ -86,20 +92,7 @@ pub use self::dict::MAX_INFLATED;
 #[derive(Clone)]
 pub struct BeakerStore {
     backend: Backend,
-    serializer: BeakerSerializer,
-}
-
-/// The app's `session.data_serializer`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum BeakerSerializer {
-    /// `pickle` (Beaker's default): read by the strict codec; written at protocol 4 with
-    /// data opcodes only, which Beaker's `pickle.loads` reads as it reads its own protocol 2.
-    #[default]
-    Pickle,
-    /// `json`: `zlib.compress(json.dumps(d).encode())`; inflated with a cap of
-    /// [`MAX_INFLATED`] bytes.
-    Json,
+    serializer: Serializer,
 }
 
 #[derive(Clone)]
@@ -136,7 +129,7 @@ impl BeakerStore {
     /// `session.type = file` with `session.data_dir = data_dir` (an absolute path, as the
     /// app's), the locks under `data_dir/container_file_lock` unless
     /// [`with_lock_dir`](Self::with_lock_dir). Directories are made as sessions need them.
-    pub fn file(data_dir: impl Into<PathBuf>, serializer: BeakerSerializer) -> Self {
+    pub fn file(data_dir: impl Into<PathBuf>, serializer: Serializer) -> Self {
         Self {
             backend: Backend::File(Arc::new(FileBackend::new(&data_dir.into()))),
             serializer,
@@ -168,21 +161,26 @@ impl BeakerStore {
     /// with the timeouts of [`RedisStore::connect`](super::RedisStore::connect). An error
     /// only for a malformed URL.
     #[cfg(feature = "redis")]
-    pub async fn redis(url: &str, serializer: BeakerSerializer) -> Result<Self, StoreError> {
-        Ok(Self::redis_connection(
-            super::redis::lazy_connection(url)?,
-            serializer,
-        ))
+    pub async fn redis(url: &str, serializer: Serializer) -> Result<Self, StoreError> {
+        match super::RedisStore::connect(url).await?.connection() {
+            super::RedisConnection::Single(conn) => Ok(Self {
+                backend: Backend::Redis(redis::RedisBackend {
+                    conn: conn.clone(),
+                    plain: !url.starts_with("rediss://"),
+                }),
+                serializer,
+            }),
+            super::RedisConnection::Cluster(_) => {
+                unreachable!("`RedisStore::connect` is one server")
+            }
+        }
     }
 
     /// `ext:redis` on a connection manager you configured.
     #[cfg(feature = "redis")]
-    pub fn redis_connection(
-        conn: ::redis::aio::ConnectionManager,
-        serializer: BeakerSerializer,
-    ) -> Self {
+    pub fn redis_connection(conn: ::redis::aio::ConnectionManager, serializer: Serializer) -> Self {
         Self {
-            backend: Backend::Redis(redis::RedisBackend { conn }),
+            backend: Backend::Redis(redis::RedisBackend { conn, plain: false }),
             serializer,
         }
     }
@@ -192,7 +190,7 @@ impl BeakerStore {
     /// [`SqliteStore::connect`](super::SqliteStore::connect) and table `beaker_cache`. Run
     /// [`migrate`](Self::migrate) to create the table if the app has not yet.
     #[cfg(feature = "sqlite")]
-    pub async fn sqlite(url: &str, serializer: BeakerSerializer) -> Result<Self, StoreError> {
+    pub async fn sqlite(url: &str, serializer: Serializer) -> Result<Self, StoreError> {
         let pool = super::SqliteStore::connect(url).await?.pool().clone();
         Ok(Self::sql(sql::Pool::Sqlite(pool), serializer))
     }
@@ -200,13 +198,13 @@ impl BeakerStore {
     /// `session.type = ext:database` on PostgreSQL at `url`, with the pool options of
     /// [`PostgresStore::connect`](super::PostgresStore::connect) and table `beaker_cache`.
     #[cfg(feature = "postgres")]
-    pub async fn postgres(url: &str, serializer: BeakerSerializer) -> Result<Self, StoreError> {
+    pub async fn postgres(url: &str, serializer: Serializer) -> Result<Self, StoreError> {
         let pool = super::PostgresStore::connect(url).await?.pool().clone();
         Ok(Self::sql(sql::Pool::Postgres(pool), serializer))
     }
 
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    fn sql(pool: sql::Pool, serializer: BeakerSerializer) -> Self {
+    fn sql(pool: sql::Pool, serializer: Serializer) -> Self {
         let sql = sql::Statements::new(&pool, sql::DEFAULT_TABLE).expect("the default is valid");
         Self {
             backend: Backend::Sql(sql::SqlBackend {
@@ -248,7 +246,7 @@ impl BeakerStore {
     }
 
     /// The serializer.
-    pub fn serializer(&self) -> BeakerSerializer {
+    pub fn serializer(&self) -> Serializer {
         self.serializer
     }
 
@@ -426,7 +424,7 @@ mod tests {
 
     #[test]
     fn ids_are_uuid4_hex_and_nothing_else() {
-        let store = BeakerStore::file("/nonexistent", BeakerSerializer::Pickle);
+        let store = BeakerStore::file("/nonexistent", Serializer::Pickle);
         let id = store.new_id().unwrap();
         assert!(store.accepts_id(id.as_bytes()), "{id}");
         assert_eq!(&id[12..13], "4");

@@ -31,6 +31,8 @@ static COMPARE_AND_SET_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(C
 #[derive(Clone)]
 pub(super) struct RedisBackend {
     pub(super) conn: ConnectionManager,
+    /// The URL was `redis://` (see [`redis_error`]).
+    pub(super) plain: bool,
 }
 
 /// `RedisNamespaceManager._format_key("session")` for namespace `id`.
@@ -50,7 +52,7 @@ impl RedisBackend {
             .arg(key(id))
             .query_async(&mut conn)
             .await
-            .map_err(redis_error)
+            .map_err(|err| redis_error(err, self.plain))
     }
 
     pub(super) async fn replace(
@@ -70,7 +72,9 @@ impl RedisBackend {
             pipe.cmd("DEL").arg(key(old)).ignore();
         }
         let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn).await.map_err(redis_error)
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|err| redis_error(err, self.plain))
     }
 
     pub(super) async fn update(
@@ -88,7 +92,7 @@ impl RedisBackend {
             .arg(ttl_secs(ttl))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| redis_error(err, self.plain))?;
         Ok(match answer {
             1 => Cas::Written,
             -1 => Cas::Gone,
@@ -102,7 +106,7 @@ impl RedisBackend {
             .arg(key(id))
             .query_async::<i64>(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|err| redis_error(err, self.plain))?;
         Ok(())
     }
 }

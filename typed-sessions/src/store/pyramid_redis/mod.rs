@@ -16,8 +16,10 @@ use redis::{Script, Value};
 use sha1::{Digest, Sha1};
 
 use self::payload::{Decoded, Payload};
-use super::redis::{lazy_connection, redis_error};
+use super::redis::redis_error as client_error;
 use super::{Commit, Record, SessionStore, StoreError};
+use super::{RedisConnection, RedisStore};
+use crate::Serializer;
 use crate::codec::{HashAlg, Secret};
 use crate::error::SessionError;
 use crate::factory::{Builder, KeysAndStore, ServerSessionFactory};
@@ -50,7 +52,8 @@ use crate::factory::{Builder, KeysAndStore, ServerSessionFactory};
 /// [`Saved::Discarded`](crate::Saved::Discarded).
 ///
 /// ```no_run
-/// use typed_sessions::store::{PyramidRedisOptions, PyramidRedisStore, Serializer};
+/// use typed_sessions::Serializer;
+/// use typed_sessions::store::{PyramidRedisOptions, PyramidRedisStore};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -68,31 +71,30 @@ use crate::factory::{Builder, KeysAndStore, ServerSessionFactory};
 /// In a request handler the session is the usual [`Session`](crate::Session): keys the app
 /// wrote read as JSON values, and what this side writes the app reads back as `dict`,
 /// `list`, `str`, `int`, `float`, `bool` and `None`.
+///
+/// # Serializers
+///
+/// The app's `serialize` / `deserialize` settings:
+///
+/// - [`Serializer::Pickle`], the package's default (`pickle.dumps` / `pickle.loads`), read
+///   and written with the strict codec of [`crate::pickle`]: data only (`dict`, `list`,
+///   `tuple`, `str`, `int`, `float`, `bool`, `None`, `bytes`, sets); a pickle that would run
+///   code is refused as [`StoreError::Corrupt`], never run. Writes protocol 4 without
+///   globals. A key this side does not write keeps its Python value exactly; it reads as
+///   JSON where JSON can say it, otherwise as the codec's view (a tuple or set as an array,
+///   `bytes` as an array of numbers), and a key this side writes is stored as the JSON
+///   value's Python form (a `list`, not a tuple; note that
+///   [`Session::changed`](crate::Session::changed) writes every key). Keys of `m` that are
+///   not `str` are kept for the app, not shown.
+/// - [`Serializer::Json`]: `serialize = lambda d: json.dumps(d).encode("utf-8")`,
+///   `deserialize = json.loads` (the package hashes what `serialize` returns, so it must
+///   return bytes). Values this side never wrote stay the JSON text they were.
 #[derive(Clone)]
 pub struct PyramidRedisStore {
     conn: ConnectionManager,
     serializer: Serializer,
     options: PyramidRedisOptions,
     id_prefix: String,
-}
-
-/// How the Pyramid app serializes its payloads (its `serialize` / `deserialize` settings).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Serializer {
-    /// Pickle, the package's default (`pickle.dumps` / `pickle.loads`), read and written
-    /// with the strict codec of [`crate::pickle`]: data only (`dict`, `list`, `tuple`,
-    /// `str`, `int`, `float`, `bool`, `None`, `bytes`, sets), anything that would run code
-    /// refused as [`StoreError::Corrupt`]. Writes protocol 4 without globals. A key this
-    /// side does not write keeps its Python value exactly; it reads as JSON where JSON can
-    /// say it, otherwise as the codec's view (a tuple or set as an array, `bytes` as an
-    /// array of numbers). Keys of `m` that are not `str` are kept for the app, not shown.
-    #[default]
-    Pickle,
-    /// UTF-8 JSON: `serialize = lambda d: json.dumps(d).encode("utf-8")`,
-    /// `deserialize = json.loads` (the package hashes what `serialize` returns, so it must
-    /// return bytes). Values this side never wrote stay the JSON text they were.
-    Json,
 }
 
 /// The package's options that change what is stored, with its defaults: `timeout=1200`,
@@ -198,11 +200,13 @@ impl PyramidRedisStore {
     }
 
     /// Connects lazily to the Redis at `url` (`redis://host:port/db`, the app's
-    /// `redis.sessions.redis_url`), with the timeouts of
-    /// [`RedisStore::connect`](super::RedisStore::connect). An error only for a malformed
-    /// URL.
+    /// `redis.sessions.redis_url`; `rediss://` with the `tls` feature) as
+    /// [`RedisStore::connect`] does, with its timeouts. An error only for a malformed URL.
     pub async fn connect(url: &str, serializer: Serializer) -> Result<Self, StoreError> {
-        Ok(Self::new(lazy_connection(url)?, serializer))
+        match RedisStore::connect(url).await?.connection() {
+            RedisConnection::Single(conn) => Ok(Self::new(conn.clone(), serializer)),
+            RedisConnection::Cluster(_) => unreachable!("`RedisStore::connect` is one server"),
+        }
     }
 
     /// The package's options the app runs with (default: the package's defaults).
@@ -442,6 +446,12 @@ fn is_package_id(prefix: &[u8], id: &[u8]) -> bool {
                 .iter()
                 .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
     })
+}
+
+/// The client's error for this store's commands (no `rediss://` hint: the connection is
+/// already up when a command fails on it).
+fn redis_error(err: redis::RedisError) -> StoreError {
+    client_error(err, false)
 }
 
 impl fmt::Debug for PyramidRedisStore {
