@@ -249,4 +249,18 @@ mod tests {
         assert_eq!(backend.update(id, b"z", b"w").unwrap(), Cas::Gone);
         fs::remove_dir_all(dir).unwrap();
     }
+
+    /// A session file past [`MAX_FILE`] is corrupt, read no further than one byte past it.
+    #[test]
+    fn an_oversized_file_is_corrupt() {
+        let dir = std::env::temp_dir().join(format!("beaker-big-{}", std::process::id()));
+        let backend = FileBackend::new(&dir);
+        let id = "949dd6d0e0304f6594a2a2f004cbffbf";
+        backend
+            .replace(id, &vec![b'x'; MAX_FILE as usize + 1], None)
+            .unwrap();
+        let err = backend.read(id).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        fs::remove_dir_all(dir).unwrap();
+    }
 }
