@@ -28,7 +28,7 @@ have="$(cat "$stamp" 2>/dev/null || true)"
 # The stamp alone is not trusted: a venv whose interpreter moved or whose
 # site-packages was damaged must be rebuilt too.
 if [[ "$want" == "$have" ]] && [[ -x "$py" ]] \
-    && "$py" -c 'import pyramid.session, webob, nacl, pyramid_nacl_session, pyramid_session_redis' >/dev/null 2>&1; then
+    && "$py" -c 'import pyramid.session, webob, nacl, pyramid_nacl_session, pyramid_session_redis, beaker, pyramid_beaker, sqlalchemy, psycopg2' >/dev/null 2>&1; then
     echo "$py"
     exit 0
 fi
@@ -41,7 +41,7 @@ mkdir -p "$(dirname "$venv")"
 python3 -m venv "$venv" >&2 || die "python3 -m venv failed (is python3-venv installed?)"
 "$py" -m pip install --disable-pip-version-check --quiet -r "$req" >&2 \
     || die "pip install -r $req failed"
-"$py" -c 'import pyramid.session, webob, nacl, pyramid_nacl_session, pyramid_session_redis' >&2 \
+"$py" -c 'import pyramid.session, webob, nacl, pyramid_nacl_session, pyramid_session_redis, beaker, pyramid_beaker, sqlalchemy, psycopg2' >&2 \
     || die "pyramid or pyramid_nacl_session not importable after install"
 # Written last: only a fully successful install is stamped.
 echo "$want" > "$stamp"

@@ -51,6 +51,7 @@ pub fn server(factory: Factory, listener: TcpListener) -> std::io::Result<Server
         Factory::Cookie(factory) => server_with(factory, listener),
         Factory::Store(factory) => server_with(factory, listener),
         Factory::Pyramid(factory) => server_with(factory, listener),
+        Factory::Beaker(factory) => server_with(factory, listener),
     }
 }
 

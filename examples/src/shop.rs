@@ -29,6 +29,7 @@
 //! ```
 
 pub mod actions;
+pub mod beaker;
 pub mod catalog;
 pub mod html;
 pub mod pyramid;

@@ -7,6 +7,13 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
+    /// An empty secret where a cookie must be signed: Beaker's ids are then accepted as the
+    /// client sends them (see [`BeakerIdCodec::unsigned`](crate::codec::BeakerIdCodec::unsigned)).
+    #[error(
+        "the secret is empty, so session ids would be unsigned; give the Pyramid app's \
+         `session.secret`, or call `BeakerIdCodec::unsigned()` if it truly has none"
+    )]
+    EmptySecret,
     /// The secret puts fewer than [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes into the
     /// HMAC key and short secrets were not explicitly allowed.
     #[error(

@@ -96,7 +96,9 @@
 //! sessions as data only: a pickle holding anything else (an object, a global, a call) is
 //! refused with its reason, never coerced, and what Rust writes back holds data opcodes
 //! only. [`Serializer::Pickle`] puts it behind the encrypted cookie factory and the
-//! `pyramid_session_redis` store.
+//! `pyramid_session_redis` store; with the `beaker` feature, `store::BeakerStore` shares the
+//! server-side sessions of a Pyramid app on Beaker (its `file`, `ext:redis` and
+//! `ext:database` back ends, pickle or JSON).
 //!
 //! # Web frameworks
 //!

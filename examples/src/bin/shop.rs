@@ -12,6 +12,8 @@
 //! SESSION_STORE=memory: cargo run -p typed-sessions-examples --bin shop
 //! SESSION_SECRET=<the Pyramid app's> SESSION_STORE=pyramid-session-redis+redis://127.0.0.1:6379/0 \
 //!     SESSION_SERIALIZER=pickle cargo run -p typed-sessions-examples --bin shop
+//! SESSION_SECRET=<the app's session.secret> SESSION_STORE=beaker+file:///var/lib/app/sessions \
+//!     SESSION_SERIALIZER=pickle cargo run -p typed-sessions-examples --bin shop
 //! ```
 //!
 //! Serves on 127.0.0.1 only, port `PORT` (default 3000), and prints its address as

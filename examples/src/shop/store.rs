@@ -1,9 +1,10 @@
 //! Where the shop keeps its sessions: `SESSION_STORE` names a server-side store by its URL
 //! (anything [`AnyStore::connect`] reads: `memory:`, `redis://…`, `redis+cluster://…`,
 //! `sqlite://path`, `postgres://…`), or a Pyramid app's sessions
-//! (`pyramid-session-redis+redis://…`, see [`super::pyramid`]); unset, the session lives in
-//! the signed cookie. Both shops (axum and actix-web) open their sessions here, so they
-//! accept the same values.
+//! (`pyramid-session-redis+redis://…`, see [`super::pyramid`]; on Beaker
+//! `beaker+file:///DIR`, `beaker+redis://…`, `beaker+sqlite://…`, `beaker+postgres://…`, see
+//! [`super::beaker`]); unset, the session lives in the signed cookie. Both shops (axum and
+//! actix-web) open their sessions here, so they accept the same values.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
@@ -23,7 +24,9 @@ use std::fmt;
 use std::time::Duration;
 
 use axum::Router;
-use typed_sessions::store::{AnyStore, CleanupTask, ConnectError, PyramidRedisStore, StoreError};
+use typed_sessions::store::{
+    AnyStore, BeakerStore, CleanupTask, ConnectError, PyramidRedisStore, StoreError,
+};
 use typed_sessions::{BuildError, Secret, ServerSessionFactory, SignedCookieSessionFactory};
 
 use super::{app, factory, server_factory};
@@ -44,6 +47,8 @@ pub enum Factory {
     /// A Pyramid app's `pyramid_session_redis` sessions, with the package's cookie and rules
     /// ([`super::pyramid`]).
     Pyramid(ServerSessionFactory<PyramidRedisStore>),
+    /// A Pyramid app's Beaker sessions, in Beaker's layout and cookie ([`super::beaker`]).
+    Beaker(ServerSessionFactory<BeakerStore>),
 }
 
 /// The shop's sessions: the factory, what keeps them, and what keeps the store tidy.
@@ -96,6 +101,13 @@ pub enum OpenError {
     /// The Pyramid app's Redis could not be reached.
     #[error(transparent)]
     Pyramid(#[from] StoreError),
+    /// `beaker+` followed by a back end Beaker's layout is not kept in here (see
+    /// [`super::beaker`]).
+    #[error(
+        "SESSION_STORE: after `beaker+` comes file://, redis://, sqlite: or postgres:// (got a \
+         value starting with `{0}`)"
+    )]
+    UnknownScheme(String),
     /// `SESSION_SERIALIZER` names no serializer (see [`super::pyramid`]).
     #[error("SESSION_SERIALIZER must be `pickle` or `json` (got `{0}`)")]
     UnknownSerializer(String),
@@ -113,6 +125,11 @@ pub async fn sessions(secret: impl Into<Secret>, url: Option<&str>) -> Result<Se
             cleanup: None,
         });
     };
+    if let Some(beaker_url) = url.strip_prefix(super::beaker::SCHEME) {
+        let serializer = super::beaker::serializer_from_env()?;
+        let timeout = super::beaker::timeout_from_env();
+        return super::beaker::sessions(secret, beaker_url, serializer, timeout).await;
+    }
     if let Some(redis_url) = url.strip_prefix(super::pyramid::SCHEME) {
         let serializer = super::pyramid::serializer_from_env()?;
         return super::pyramid::sessions(secret, redis_url, serializer).await;
@@ -135,6 +152,7 @@ pub async fn open(secret: impl Into<Secret>, url: Option<&str>) -> Result<Shop, 
         Factory::Cookie(factory) => app(factory),
         Factory::Store(factory) => app(factory),
         Factory::Pyramid(factory) => app(factory),
+        Factory::Beaker(factory) => app(factory),
     };
     Ok(Shop {
         app,

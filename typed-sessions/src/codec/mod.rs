@@ -8,6 +8,8 @@
 //!   is readable by the client, not changeable.
 //! - `EncryptedCodec` (feature `encrypted`): NaCl's `secretbox`, as PyPI
 //!   `pyramid_nacl_session` seals it; the payload is neither readable nor changeable.
+//! - [`BeakerIdCodec`]: Beaker's signed session id (`hex(HMAC-SHA1(secret, id)) + id`), the
+//!   cookie of a server-side factory sharing sessions with a Pyramid app on Beaker.
 //! - Your own: implement [`CookieCodec`] and build a factory with
 //!   [`CookieSessionFactory::with_codec`](crate::CookieSessionFactory::with_codec).
 //!
@@ -72,9 +74,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod beaker;
 #[cfg(feature = "encrypted")]
 mod encrypted;
 mod signed;
+
+pub use beaker::BeakerIdCodec;
 
 #[cfg(feature = "encrypted")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]

@@ -124,6 +124,15 @@ impl Secret {
         }
     }
 
+    /// The secret's bytes as UTF-8 (text) or as given: what Python's
+    /// `secret.encode("utf-8")` gives, as Beaker keys its HMAC.
+    pub(crate) fn utf8_bytes(&self) -> &[u8] {
+        match &self.0 {
+            SecretRepr::Text(s) => s.as_bytes(),
+            SecretRepr::Bytes(b) => b,
+        }
+    }
+
     /// Whether the secret is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

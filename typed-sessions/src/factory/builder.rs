@@ -123,6 +123,8 @@ pub struct KeysAndStore<S> {
     signed: SignedKeys,
     store: S,
     options: ServerOptions,
+    /// A codec that signs ids instead of `signed` (see [`Builder::id_codec`]).
+    id_codec: Option<Box<dyn CookieCodec>>,
 }
 
 impl SignedKeys {
@@ -531,7 +533,21 @@ impl<S: SessionStore> Builder<KeysAndStore<S>> {
             signed: SignedKeys::new(secret, ServerSessionFactory::<S>::DEFAULT_SALT),
             store,
             options: ServerOptions::default(),
+            id_codec: None,
         })
+    }
+
+    /// Signs and opens the id cookie with `codec` instead of the builder's secret, salt and
+    /// hash (which are then unused, and not checked): for sharing sessions with a program
+    /// that signs its ids its own way. The preset of
+    /// [`BeakerStore::factory`](crate::store::BeakerStore::factory) sets Beaker's
+    /// [`BeakerIdCodec`](crate::codec::BeakerIdCodec).
+    ///
+    /// `codec.open` must refuse every value it did not seal; the id it returns is then
+    /// checked by the store ([`SessionStore::accepts_id`]).
+    pub fn id_codec(mut self, codec: impl CookieCodec) -> Self {
+        self.keys.id_codec = Some(Box::new(codec));
+        self
     }
 
     /// Whether a response that sets the session cookie also gets `Vary: Cookie` (default
@@ -555,7 +571,10 @@ impl<S: SessionStore> Builder<KeysAndStore<S>> {
     /// Checks the options and builds the factory.
     pub fn build(mut self) -> Result<ServerSessionFactory<S>, BuildError> {
         self.check_options()?;
-        let codec = self.signed_codec()?;
+        let codec = match self.keys.id_codec.take() {
+            Some(codec) => codec,
+            None => Box::new(self.signed_codec()?),
+        };
         Ok(ServerSessionFactory::new(
             self.keys.store,
             codec,

@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue};
 
 use super::builder::{Builder, KeysAndStore};
 use super::settings::{Saved, Settings, header_value};
-use crate::codec::{CookieCodec, Secret, SignedCodec};
+use crate::codec::{CookieCodec, Secret};
 use crate::error::{Rejection, SessionError};
 use crate::payload::Timestamps;
 use crate::session::{LoadOutcome, Origin, ServerIds, Session};
@@ -57,7 +57,9 @@ use crate::store::{Commit, SessionStore, StoreError};
 /// ```
 pub struct ServerSessionFactory<S> {
     store: S,
-    codec: SignedCodec,
+    /// Signs the id into the cookie value: the builder's [`SignedCodec`](crate::SignedCodec)
+    /// unless [`Builder::id_codec`] gave another.
+    codec: Box<dyn CookieCodec>,
     settings: Settings,
     options: ServerOptions,
 }
@@ -98,7 +100,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
 
     pub(crate) fn new(
         store: S,
-        codec: SignedCodec,
+        codec: Box<dyn CookieCodec>,
         settings: Settings,
         options: ServerOptions,
     ) -> Self {
@@ -491,6 +493,42 @@ mod tests {
         let session = factory.load(&request).await.unwrap();
         assert_eq!(session.load_outcome(), LoadOutcome::Loaded);
         assert_eq!(session.get_as::<u64>("user_id").unwrap(), Some(8));
+    }
+
+    /// With [`Builder::id_codec`] the ids are signed by that codec (here Beaker's hex
+    /// signature), not the builder's secret, which is then not checked either.
+    #[tokio::test]
+    async fn an_id_codec_signs_ids_in_place_of_the_secret() {
+        use crate::codec::{BeakerIdCodec, CookieCodec};
+        let store = MemoryStore::new();
+        let codec = BeakerIdCodec::new("the other program's secret").unwrap();
+        let factory = ServerSessionFactory::builder(Secret::from_bytes(Vec::new()), store)
+            .id_codec(codec.clone())
+            .build()
+            .unwrap();
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        session.insert("x", 1);
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        let header = response["set-cookie"].to_str().unwrap();
+        let value = header
+            .split(';')
+            .next()
+            .unwrap()
+            .trim_start_matches("session=");
+        let id = codec.open(value).unwrap().payload;
+        assert_eq!(value.len(), 40 + id.len());
+        let loaded = factory.load_value(Some(value)).await.unwrap();
+        assert_eq!(loaded.load_outcome(), LoadOutcome::Loaded);
+        assert_eq!(loaded.get_as::<u64>("x").unwrap(), Some(1));
+        // The same id under another signer's signature is refused.
+        let other = BeakerIdCodec::new("another secret").unwrap();
+        let forged = other.seal(&id).unwrap();
+        let refused = factory.load_value(Some(&forged)).await.unwrap();
+        assert_eq!(
+            refused.load_outcome(),
+            LoadOutcome::Rejected(Rejection::BadSignature)
+        );
     }
 
     /// The id drawn for a new session is drawn once: saving it twice writes one record.

@@ -2,7 +2,8 @@
 //! [`SessionStore`] (the in-memory [`MemoryStore`], Redis or Redis Cluster with the `redis`
 //! feature, SQLite with `sqlite`, PostgreSQL with `postgres`, or your own; Redis and
 //! PostgreSQL over TLS with `tls`, see [TLS](#tls)). With `redis`, `PyramidRedisStore`
-//! shares the sessions of a Pyramid app on `pyramid_session_redis`.
+//! shares the sessions of a Pyramid app on `pyramid_session_redis`; with `beaker`,
+//! `BeakerStore` those of an app on Beaker (`file`, `ext:redis`, `ext:database`).
 //!
 //! A [`ServerSessionFactory`](crate::ServerSessionFactory) loads a request's session from its store and saves only what
 //! the request changed: the keys it wrote and the keys it removed, in one atomic step. Two
@@ -143,6 +144,8 @@
 //! ```
 
 mod any;
+#[cfg(feature = "beaker")]
+mod beaker;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -162,6 +165,8 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use any::{AnyStore, BoxFuture, ConnectError, DynStore};
+#[cfg(feature = "beaker")]
+pub use beaker::{BeakerStore, MAX_INFLATED};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

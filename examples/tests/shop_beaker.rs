@@ -1,0 +1,307 @@
+//! The shop binary and the Pyramid app of `examples/pyramid_app/beaker_app.py` on one
+//! Beaker back end, both started here with the same `SESSION_STORE=beaker+…`: the shop reads
+//! and writes the app's Beaker sessions, so a sign-in and a cart made on one are seen on the
+//! other, both ways, over HTTP. On `file` (pickle and JSON) and `ext:redis`.
+//!
+//! Needs `REDIS_URL` (`scripts/redis.sh`) and Python with Beaker and pyramid_beaker
+//! (`PYRAMID_PYTHON`, or the venv `scripts/pyenv.sh` makes); fails, never skips, without.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, SET_COOKIE};
+use serde_json::{Value, json};
+
+const SECRET: &str = "a secret the shop and the Pyramid app share, for tests";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn redis_url() -> String {
+    let base = std::env::var("REDIS_URL").unwrap_or_else(|_| {
+        panic!("REDIS_URL is not set: run `export REDIS_URL=\"$(scripts/redis.sh | tail -n 1)\"`")
+    });
+    // Database 8 of that server, Beaker's keys being `beaker_cache:…`.
+    let (scheme, rest) = base.split_once("://").expect("REDIS_URL is a URL");
+    let host = rest.split('/').next().unwrap();
+    format!("{scheme}://{host}/8")
+}
+
+fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("PYRAMID_PYTHON") {
+        return python.into();
+    }
+    let output = Command::new("bash")
+        .arg(workspace().join("scripts/pyenv.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("scripts/pyenv.sh runs");
+    assert!(
+        output.status.success(),
+        "scripts/pyenv.sh failed: the test needs its venv"
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .into()
+}
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    /// Starts `command` and waits for its "listening on http://…" line.
+    fn start(mut command: Command) -> Self {
+        let mut child = command
+            .env("SESSION_SECRET", SECRET)
+            .env("PORT", "0")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the server starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Self { child, base }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_both(store: &str, serializer: &str) -> (Server, Server) {
+    let mut shop = Command::new(env!("CARGO_BIN_EXE_shop"));
+    // A timeout on both sides, so that no key outlives the test (Beaker's TTL: 720 s).
+    shop.env("SESSION_STORE", store)
+        .env("SESSION_SERIALIZER", serializer)
+        .env("SESSION_TIMEOUT", "600");
+    let mut app = Command::new(python());
+    app.arg(workspace().join("examples/pyramid_app/beaker_app.py"))
+        .env("SESSION_STORE", store)
+        .env("SESSION_SERIALIZER", serializer)
+        .env("SESSION_TIMEOUT", "600");
+    (Server::start(shop), Server::start(app))
+}
+
+/// A browser's one cookie for 127.0.0.1 (cookies do not tell ports apart, so the shop and
+/// the app on two ports see the same one).
+struct Browser {
+    client: reqwest::Client,
+    cookie: Option<String>,
+}
+
+/// Every session id the browsers of a test were given, to delete at its end.
+static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie: None,
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> (StatusCode, String) {
+        let request = match &self.cookie {
+            Some(cookie) => request.header(COOKIE, format!("beaker.session.id={cookie}")),
+            None => request,
+        };
+        let response = request.send().await.unwrap();
+        for header in response.headers().get_all(SET_COOKIE) {
+            let pair = header.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if name.trim() == "beaker.session.id" {
+                self.cookie = Some(value.to_owned()).filter(|v| !v.is_empty());
+                if let Some(id) = value.get(40..) {
+                    SEEN.lock().unwrap().push(id.to_owned());
+                }
+            }
+        }
+        let status = response.status();
+        (status, response.text().await.unwrap())
+    }
+
+    async fn get(&mut self, url: String) -> String {
+        let request = self.client.get(url);
+        let (status, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    async fn post(&mut self, url: String, form: &[(&str, &str)]) {
+        let request = self.client.post(url).form(form);
+        let (status, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    }
+
+    async fn pyramid_session(&mut self, app: &Server) -> Value {
+        serde_json::from_str(&self.get(format!("{}/session.json", app.base)).await).unwrap()
+    }
+}
+
+fn csrf_token(body: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = body.find(marker).expect("the page has a form") + marker.len();
+    let end = start + body[start..].find('"').unwrap();
+    body[start..end].to_owned()
+}
+
+fn cart_count(body: &str) -> u64 {
+    let marker = r#"<span id="cart-count">"#;
+    let start = body.find(marker).unwrap() + marker.len();
+    let end = start + body[start..].find('<').unwrap();
+    body[start..end].parse().unwrap()
+}
+
+async fn share_a_user_and_a_cart(store: &str, serializer: &str) {
+    let (shop, app) = start_both(store, serializer);
+
+    // Started on the Pyramid app: its sign-in and cart are the shop's.
+    let mut browser = Browser::new();
+    browser
+        .post(format!("{}/login", app.base), &[("username", "ada")])
+        .await;
+    browser
+        .post(format!("{}/cart/add", app.base), &[("product", "sencha")])
+        .await;
+    let python_cookie = browser.cookie.clone().expect("the app set its cookie");
+    let page = browser.get(format!("{}/cart", shop.base)).await;
+    assert!(
+        page.contains("ada"),
+        "the shop shows the app's user: {page}"
+    );
+    assert_eq!(cart_count(&page), 1);
+    assert_eq!(
+        browser.cookie.as_ref(),
+        Some(&python_cookie),
+        "no new cookie"
+    );
+
+    // Added on the shop: the app sees it, beside what it wrote.
+    let token = csrf_token(&page);
+    browser
+        .post(
+            format!("{}/cart/add", shop.base),
+            &[("csrf_token", &token), ("product", "mug")],
+        )
+        .await;
+    assert_eq!(
+        browser.pyramid_session(&app).await,
+        json!({"user": "ada", "cart": [{"product": "sencha", "qty": 1}, {"product": "mug", "qty": 1}]})
+    );
+    browser
+        .post(format!("{}/cart/add", app.base), &[("product", "mug")])
+        .await;
+    assert_eq!(cart_count(&browser.get(format!("{}/", shop.base)).await), 3);
+    browser.post(format!("{}/logout", app.base), &[]).await;
+    assert_ne!(
+        browser.cookie.as_ref(),
+        Some(&python_cookie),
+        "the app's sign-out gives a new, empty session"
+    );
+    let page = browser.get(format!("{}/", shop.base)).await;
+    assert!(!page.contains("ada") && cart_count(&page) == 0);
+    browser.post(format!("{}/logout", app.base), &[]).await;
+
+    // Started on the shop: its sign-in (a new id) and cart are the app's.
+    let mut browser = Browser::new();
+    let page = browser.get(format!("{}/", shop.base)).await;
+    let token = csrf_token(&page);
+    browser
+        .post(
+            format!("{}/cart/add", shop.base),
+            &[("csrf_token", &token), ("product", "sencha")],
+        )
+        .await;
+    browser
+        .post(
+            format!("{}/login", shop.base),
+            &[
+                ("csrf_token", &token),
+                ("username", "grace"),
+                ("password", "tea"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        browser.pyramid_session(&app).await,
+        json!({"user": "grace", "cart": [{"product": "sencha", "qty": 1}]})
+    );
+    browser
+        .post(format!("{}/cart/add", app.base), &[("product", "sencha")])
+        .await;
+    let page = browser.get(format!("{}/cart", shop.base)).await;
+    assert!(page.contains("grace"));
+    assert_eq!(cart_count(&page), 2);
+    browser.post(format!("{}/logout", app.base), &[]).await;
+}
+
+/// A directory of its own under the system's temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("shop-beaker-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn the_shop_and_the_pyramid_app_share_beaker_files_pickled() {
+    let dir = TempDir::new("pickle");
+    share_a_user_and_a_cart(&format!("beaker+file://{}", dir.0.display()), "pickle").await;
+}
+
+#[tokio::test]
+async fn the_shop_and_the_pyramid_app_share_beaker_files_in_json() {
+    let dir = TempDir::new("json");
+    share_a_user_and_a_cart(&format!("beaker+file://{}", dir.0.display()), "json").await;
+}
+
+#[tokio::test]
+async fn the_shop_and_the_pyramid_app_share_beaker_redis() {
+    share_a_user_and_a_cart(&format!("beaker+{}", redis_url()), "pickle").await;
+    use typed_sessions::Serializer;
+    use typed_sessions::store::{BeakerStore, SessionStore};
+    let store = BeakerStore::redis(&redis_url(), Serializer::Pickle)
+        .await
+        .unwrap();
+    let seen = std::mem::take(&mut *SEEN.lock().unwrap());
+    for id in seen {
+        store.delete(&id).await.unwrap();
+    }
+}
