@@ -126,7 +126,7 @@
 //! | `testing` | `testing`, the test kit for an app's tests: mint cookies, read back responses, assert flashes, check recorded sessions | nothing more |
 //!
 //! The `sqlite` and `postgres` features need Rust 1.94 (sqlx 0.9's minimum); the rest of the
-//! crate needs 1.88.
+//! crate needs 1.89 (`File::lock`, for the `beaker` file store).
 
 // docs.rs builds with `--cfg docsrs` (see Cargo.toml) and shows the feature each gated item
 // needs. `doc_auto_cfg` was folded into `doc_cfg` (rust-lang/rust#138907), so only the latter.

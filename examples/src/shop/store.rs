@@ -39,6 +39,7 @@ const CLEANUP_EVERY: Duration = Duration::from_secs(300);
 
 /// The shop's session factory, as `SESSION_STORE` chose it.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one value, made once at start
 pub enum Factory {
     /// The signed cookie ([`super::factory`]).
     Cookie(SignedCookieSessionFactory),
