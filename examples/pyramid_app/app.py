@@ -5,6 +5,11 @@ the Rust tea shop (SESSION_STORE=pyramid-session-redis+redis://...).
     SESSION_SECRET=... REDIS_URL=redis://127.0.0.1:6379/0 \
         SESSION_SERIALIZER=pickle PORT=6543 python examples/pyramid_app/app.py
 
+With SESSION_ENCRYPTION_KEY (64 hex digits) it keeps its sessions in
+pyramid_nacl_session's encrypted cookie instead (pickled by default, as the
+package does; SESSION_SERIALIZER=json for Pyramid's JSONSerializer), as the shop
+does with the same variable.
+
 Needs pyramid==2.1, pyramid_session_redis==1.8.1 (tests/pyramid/requirements.txt
 pins them; scripts/pyenv.sh makes a venv with them). Serves on 127.0.0.1;
 prints "listening on http://127.0.0.1:PORT/" once it accepts requests (PORT=0:
@@ -37,12 +42,28 @@ def json_serialize(data):
     return json.dumps(data).encode("utf-8")
 
 
+def nacl_session_factory(key_hex, serializer):
+    import binascii
+
+    from pyramid.session import JSONSerializer
+    from pyramid_nacl_session import EncryptedCookieSessionFactory
+
+    options = {}
+    if serializer == "json":
+        options["serializer"] = JSONSerializer()
+    elif serializer != "pickle":
+        sys.exit("SESSION_SERIALIZER must be pickle or json")
+    return EncryptedCookieSessionFactory(binascii.unhexlify(key_hex), **options)
+
+
 def session_factory():
+    serializer = os.environ.get("SESSION_SERIALIZER", "pickle")
+    if os.environ.get("SESSION_ENCRYPTION_KEY"):
+        return nacl_session_factory(os.environ["SESSION_ENCRYPTION_KEY"], serializer)
     options = {
         "secret": os.environ["SESSION_SECRET"],
         "redis_url": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
     }
-    serializer = os.environ.get("SESSION_SERIALIZER", "pickle")
     if serializer == "json":
         options.update(serialize=json_serialize, deserialize=json.loads)
     elif serializer != "pickle":

@@ -49,6 +49,7 @@ use crate::shop::store::Factory;
 pub fn server(factory: Factory, listener: TcpListener) -> std::io::Result<Server> {
     match factory {
         Factory::Cookie(factory) => server_with(factory, listener),
+        Factory::Encrypted(factory) => server_with(factory, listener),
         Factory::Store(factory) => server_with(factory, listener),
         Factory::Pyramid(factory) => server_with(factory, listener),
         Factory::Beaker(factory) => server_with(factory, listener),

@@ -51,7 +51,8 @@ use typed_sessions::codec::CookieCodec;
 use typed_sessions::lifecycle::SessionFactory;
 use typed_sessions::store::SessionStore;
 use typed_sessions::{
-    BuildError, CookieSessionFactory, Secret, SessionError, SignedCookieSessionFactory,
+    BuildError, CookieSessionFactory, EncryptedCookieSessionFactory, EncryptionKey, Secret,
+    Serializer, SessionError, SignedCookieSessionFactory,
 };
 
 use self::actions::{LoginForm, ProductForm, Reply, TokenForm};
@@ -65,6 +66,20 @@ pub const DEMO_PASSWORD: &str = "tea";
 /// cookie for a mere read at most once a minute.
 pub fn factory(secret: impl Into<Secret>) -> Result<SignedCookieSessionFactory, BuildError> {
     SignedCookieSessionFactory::builder(secret)
+        .timeout(Duration::from_secs(3600))
+        .reissue_time(Duration::from_secs(60))
+        .build()
+}
+
+/// The shop's factory for sessions in `pyramid_nacl_session`'s encrypted cookie (see
+/// [`store`], `SESSION_ENCRYPTION_KEY`): the same options as [`factory`], in `serializer`'s
+/// payload (pickle is the Python package's default).
+pub fn encrypted_factory(
+    key: EncryptionKey,
+    serializer: Serializer,
+) -> Result<EncryptedCookieSessionFactory, BuildError> {
+    EncryptedCookieSessionFactory::builder(key)
+        .serializer(serializer)
         .timeout(Duration::from_secs(3600))
         .reissue_time(Duration::from_secs(60))
         .build()

@@ -319,8 +319,15 @@ async fn pickled_python_types_survive_a_rust_save() {
     side.set_raw(&id, evil).await;
     let mut headers = HeaderMap::new();
     headers.insert("cookie", format!("session={cookie}").parse().unwrap());
-    let err = side.factory.load(&headers).await.unwrap_err();
-    assert!(err.to_string().contains("os.system"), "{err}");
+    // Refused (os.system): a fresh session with the reason logged, never an error on
+    // every request of that session.
+    let session = side.factory.load(&headers).await.expect("a fresh session");
+    assert_eq!(
+        session.load_outcome(),
+        typed_sessions::LoadOutcome::Rejected(typed_sessions::Rejection::CorruptRecord),
+        "os.system"
+    );
+    assert!(session.is_empty());
     assert_eq!(side.raw(&id).await.unwrap(), evil);
     side.forget(&id).await;
 }
@@ -744,11 +751,15 @@ async fn legacy_and_corrupt_payloads_are_handled_as_the_package_does() {
     side.set_raw(&id, b"not json").await;
     let mut headers = HeaderMap::new();
     headers.insert("cookie", format!("session={cookie}").parse().unwrap());
-    let err = side.factory.load(&headers).await.unwrap_err();
-    assert!(
-        err.to_string().contains("not a JSON session payload"),
-        "{err}"
+    // Refused (not a JSON session payload): a fresh session with the reason logged, never an error on
+    // every request of that session.
+    let session = side.factory.load(&headers).await.expect("a fresh session");
+    assert_eq!(
+        session.load_outcome(),
+        typed_sessions::LoadOutcome::Rejected(typed_sessions::Rejection::CorruptRecord),
+        "not a JSON session payload"
     );
+    assert!(session.is_empty());
     let read =
         peer.request(&json!({"factory": spec, "cookie": cookie, "ops": [{"op": "get_state"}]}));
     assert!(!read["error"].is_null(), "the package fails too: {read}");

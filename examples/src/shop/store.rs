@@ -3,8 +3,10 @@
 //! `sqlite://path`, `postgres://…`), or a Pyramid app's sessions
 //! (`pyramid-session-redis+redis://…`, see [`super::pyramid`]; on Beaker
 //! `beaker+file:///DIR`, `beaker+redis://…`, `beaker+sqlite://…`, `beaker+postgres://…`, see
-//! [`super::beaker`]); unset, the session lives in the signed cookie. Both shops (axum and
-//! actix-web) open their sessions here, so they accept the same values.
+//! [`super::beaker`]); unset, the session lives in the signed cookie, or with
+//! `SESSION_ENCRYPTION_KEY` (64 hex digits) in `pyramid_nacl_session`'s encrypted cookie,
+//! pickled unless `SESSION_SERIALIZER=json`. Both shops (axum and actix-web) open their
+//! sessions here, so they accept the same values.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
@@ -27,9 +29,12 @@ use axum::Router;
 use typed_sessions::store::{
     AnyStore, BeakerStore, CleanupTask, ConnectError, PyramidRedisStore, StoreError,
 };
-use typed_sessions::{BuildError, Secret, ServerSessionFactory, SignedCookieSessionFactory};
+use typed_sessions::{
+    BuildError, EncryptedCookieSessionFactory, EncryptionKey, Secret, ServerSessionFactory,
+    SignedCookieSessionFactory,
+};
 
-use super::{app, factory, server_factory};
+use super::{app, encrypted_factory, factory, server_factory};
 
 /// The key prefix of the shop's sessions in Redis.
 pub const REDIS_PREFIX: &str = "tea-shop:session:";
@@ -43,6 +48,9 @@ const CLEANUP_EVERY: Duration = Duration::from_secs(300);
 pub enum Factory {
     /// The signed cookie ([`super::factory`]).
     Cookie(SignedCookieSessionFactory),
+    /// `pyramid_nacl_session`'s encrypted cookie ([`super::encrypted_factory`]), with
+    /// `SESSION_ENCRYPTION_KEY`.
+    Encrypted(EncryptedCookieSessionFactory),
     /// A server-side store ([`super::server_factory`]), whichever.
     Store(ServerSessionFactory<AnyStore>),
     /// A Pyramid app's `pyramid_session_redis` sessions, with the package's cookie and rules
@@ -109,6 +117,9 @@ pub enum OpenError {
          value starting with `{0}`)"
     )]
     UnknownScheme(String),
+    /// `SESSION_ENCRYPTION_KEY` is not 64 hex digits, or is set beside `SESSION_STORE`.
+    #[error("SESSION_ENCRYPTION_KEY: {0}")]
+    EncryptionKey(String),
     /// `SESSION_SERIALIZER` names no serializer (see [`super::pyramid`]).
     #[error("SESSION_SERIALIZER must be `pickle` or `json` (got `{0}`)")]
     UnknownSerializer(String),
@@ -119,13 +130,31 @@ pub enum OpenError {
 /// [`REDIS_PREFIX`]. Call it inside a tokio runtime (actix-web's will do).
 pub async fn sessions(secret: impl Into<Secret>, url: Option<&str>) -> Result<Sessions, OpenError> {
     let secret = secret.into();
+    let key = std::env::var("SESSION_ENCRYPTION_KEY").ok();
+    let key = key.as_deref().map(str::trim).filter(|key| !key.is_empty());
     let Some(url) = url.map(str::trim).filter(|url| !url.is_empty()) else {
+        if let Some(key) = key {
+            // The key's hex form, as pyramid_nacl_session's `session.secret` setting.
+            let key = EncryptionKey::from_hex(key)
+                .map_err(|err| OpenError::EncryptionKey(err.to_string()))?;
+            let serializer = super::pyramid::serializer_from_env()?;
+            return Ok(Sessions {
+                factory: Factory::Encrypted(encrypted_factory(key, serializer)?),
+                kind: "pyramid_nacl_session's encrypted cookie",
+                cleanup: None,
+            });
+        }
         return Ok(Sessions {
             factory: Factory::Cookie(factory(secret)?),
             kind: "a signed cookie",
             cleanup: None,
         });
     };
+    if key.is_some() {
+        return Err(OpenError::EncryptionKey(
+            "is for cookie sessions: unset SESSION_STORE, or the key".to_owned(),
+        ));
+    }
     if let Some(beaker_url) = url.strip_prefix(super::beaker::SCHEME) {
         let serializer = super::beaker::serializer_from_env()?;
         let timeout = super::beaker::timeout_from_env();
@@ -151,6 +180,7 @@ pub async fn open(secret: impl Into<Secret>, url: Option<&str>) -> Result<Shop, 
     let sessions = sessions(secret, url).await?;
     let app = match sessions.factory {
         Factory::Cookie(factory) => app(factory),
+        Factory::Encrypted(factory) => app(factory),
         Factory::Store(factory) => app(factory),
         Factory::Pyramid(factory) => app(factory),
         Factory::Beaker(factory) => app(factory),

@@ -261,6 +261,9 @@ impl BeakerStore {
     pub fn factory(self, codec: BeakerIdCodec) -> Builder<KeysAndStore<Self>> {
         // The builder's own secret signs nothing: the codec does.
         ServerSessionFactory::builder(Secret::from_bytes(Vec::new()), self)
+            // Beaker's cookie: neither `Secure` nor `HttpOnly` unless the app says so,
+            // `SameSite=Lax`, no absolute lifetime; then its own options below.
+            .pyramid_defaults()
             .id_codec(codec)
             .cookie_name(Self::COOKIE_NAME)
             .timeout(None)

@@ -254,6 +254,9 @@ impl PyramidRedisStore {
             (Some(_), None) => Some(0),
         };
         ServerSessionFactory::builder(secret, self)
+            // The package's cookie: not `Secure` unless the app says so, no absolute
+            // lifetime; then its own options below.
+            .pyramid_defaults()
             .salt(PYRAMID_SESSION_REDIS_SALT)
             .hashalg(HashAlg::Sha512)
             .httponly(true)
