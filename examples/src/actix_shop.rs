@@ -32,9 +32,11 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{COOKIE, ContentType, LOCATION};
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use typed_sessions::SessionError;
 use typed_sessions::actix::{SessionHandle, SessionMiddleware};
@@ -64,10 +66,29 @@ pub fn server_with<F: ShopFactory>(factory: F, listener: TcpListener) -> std::io
         App::new()
             .configure(routes(&cookie_name))
             .wrap(middleware.clone())
+            // The last `wrap` is the outermost: it sees the session's answer to discarded
+            // changes.
+            .wrap(from_fn(explain_conflict))
     })
     .workers(2)
     .listen(listener)?
     .run())
+}
+
+/// The session middleware answers a request whose changes were discarded (its session was
+/// signed out elsewhere or expired meanwhile) with an empty `409`: the shop explains it, as
+/// the axum shop does.
+async fn explain_conflict(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let response = next.call(request).await?;
+    if response.status() != StatusCode::CONFLICT {
+        return Ok(response.map_into_boxed_body());
+    }
+    let (request, _) = response.into_parts();
+    let page = page_response(StatusCode::CONFLICT, html::conflict());
+    Ok(ServiceResponse::new(request, page).map_into_boxed_body())
 }
 
 /// The session cookie's name, for `/session`.
@@ -94,18 +115,20 @@ pub fn routes(cookie_name: &str) -> impl FnOnce(&mut web::ServiceConfig) + use<>
 }
 
 fn respond(reply: Reply) -> HttpResponse {
-    let html = |status: StatusCode, page: maud::Markup| {
-        HttpResponse::build(status)
-            .content_type(ContentType::html())
-            .body(page.into_string())
-    };
     match reply {
-        Reply::Page(page) => html(StatusCode::OK, page),
+        Reply::Page(page) => page_response(StatusCode::OK, page),
         Reply::SeeOther(to) => HttpResponse::SeeOther()
             .insert_header((LOCATION, to))
             .finish(),
-        Reply::Forbidden => html(StatusCode::FORBIDDEN, html::forbidden()),
+        Reply::Forbidden => page_response(StatusCode::FORBIDDEN, html::forbidden()),
     }
+}
+
+/// A page of the shop with `status`.
+fn page_response(status: StatusCode, page: maud::Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(ContentType::html())
+        .body(page.into_string())
 }
 
 async fn products(session: SessionHandle) -> Result<HttpResponse, SessionError> {
