@@ -6,13 +6,15 @@
 //! Needs `REDIS_URL` (`scripts/redis.sh`) and Python with Beaker and pyramid_beaker
 //! (`PYRAMID_PYTHON`, or the venv `scripts/pyenv.sh` makes); fails, never skips, without.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::{Value, json};
+use support::Process as Server;
 
 const SECRET: &str = "a secret the shop and the Pyramid app share, for tests";
 
@@ -55,42 +57,15 @@ fn python() -> PathBuf {
         .into()
 }
 
-/// A server process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    /// Starts `command` and waits for its "listening on http://…" line.
-    fn start(mut command: Command) -> Self {
-        let mut child = command
+/// Starts `command` with the shared secret on a port the system picks.
+fn start_server(mut command: Command) -> Server {
+    Server::start(
+        command
             .env("SESSION_SECRET", SECRET)
             .env("PORT", "0")
             .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the server starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .trim_end_matches('/')
-            .to_owned();
-        Self { child, base }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .stderr(Stdio::inherit()),
+    )
 }
 
 fn start_both(store: &str, serializer: &str) -> (Server, Server) {
@@ -104,7 +79,7 @@ fn start_both(store: &str, serializer: &str) -> (Server, Server) {
         .env("SESSION_STORE", store)
         .env("SESSION_SERIALIZER", serializer)
         .env("SESSION_TIMEOUT", "600");
-    (Server::start(shop), Server::start(app))
+    (start_server(shop), start_server(app))
 }
 
 /// A browser's one cookie for 127.0.0.1 (cookies do not tell ports apart, so the shop and

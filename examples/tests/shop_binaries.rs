@@ -2,10 +2,12 @@
 //! a store URL they say which store keeps the sessions and serve every page on it; started
 //! with a URL they cannot use they exit 2 naming its scheme, never its password.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+mod support;
+
+use std::process::{Command, Output, Stdio};
 
 use reqwest::StatusCode;
+use support::Process;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 const BINARIES: [&str; 2] = [env!("CARGO_BIN_EXE_shop"), env!("CARGO_BIN_EXE_actix_shop")];
@@ -23,34 +25,11 @@ fn command(binary: &str, store: Option<&str>) -> Command {
     command
 }
 
-/// A running binary, killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `binary` with `SESSION_STORE=store`; its base URL and start-up line.
-fn start(binary: &str, store: Option<&str>) -> (Running, String, String) {
-    let mut child = command(binary, store)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("{binary}: no address in {line:?}"))
-        .trim_end_matches('/')
-        .to_owned();
-    (Running(child), base, line)
+/// Starts `binary` with `SESSION_STORE=store`; the process, its base URL and start-up line.
+fn start(binary: &str, store: Option<&str>) -> (Process, String, String) {
+    let process = Process::start(command(binary, store).stderr(Stdio::null()));
+    let (base, line) = (process.base.clone(), process.line.clone());
+    (process, base, line)
 }
 
 #[tokio::test]

@@ -3,58 +3,27 @@
 //! example: the shop has always stored one), of the Pyramid app sharing the session, or of
 //! plain garbage, and its log names the key each time. Over real HTTP.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, HeaderValue, SET_COOKIE};
 use serde_json::{Value, json};
+use support::Process;
 use typed_sessions_examples::shop;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 
-/// The shop binary on a port the system picks.
-struct Shop {
-    child: Child,
-    base: String,
-}
-
-impl Shop {
-    fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shop"))
+/// The shop binary on a port the system picks, its log piped (see [`Process::stop`]).
+fn start_shop() -> Process {
+    Process::start(
+        Command::new(env!("CARGO_BIN_EXE_shop"))
             .env("SESSION_SECRET", SECRET)
             .env("PORT", "0")
             .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the shop binary starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .trim_end_matches('/')
-            .to_owned();
-        Self { child, base }
-    }
-
-    /// Stops the shop and returns what it logged.
-    fn stop(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        let mut logged = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut logged)
-            .unwrap();
-        logged
-    }
+            .stderr(Stdio::piped()),
+    )
 }
 
 /// The `Cookie` header of a session holding `state`, signed as the shop signs.
@@ -131,7 +100,7 @@ async fn browse(base: &str, cookie: HeaderValue) -> String {
 
 /// One state per case: what the shop must show, and the key its log must name.
 async fn case(state: Value, key: &str) -> (String, String) {
-    let shop = Shop::start();
+    let shop = start_shop();
     let cart = browse(&shop.base, cookie_for(&state)).await;
     let logged = shop.stop();
     assert!(

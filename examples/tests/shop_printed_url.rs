@@ -4,53 +4,27 @@
 //! `localhost`) opens the printed URL, gets a `Secure; HttpOnly; SameSite=Lax` cookie,
 //! and the jar alone sends it back: a cart filled through it shows the item.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::net::{Ipv4Addr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::SET_COOKIE;
+use support::Process;
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 
-/// A shop binary; killed on drop.
-struct Shop {
-    child: Child,
-    /// The URL it printed, without the final `/`.
-    url: String,
-}
-
-impl Shop {
-    /// Starts `program` on `port` and reads the URL from the first line it prints.
-    fn start(program: &str, port: u16) -> Self {
-        let mut child = Command::new(program)
+/// Starts `program` on `port`; the URL it printed is the process's `base`.
+fn start_shop(program: &str, port: u16) -> Process {
+    Process::start(
+        Command::new(program)
             .env("SESSION_SECRET", SECRET)
             .env("PORT", port.to_string())
             .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the shop binary starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .trim_end_matches('/')
-            .to_owned();
-        Self { child, url }
-    }
-}
-
-impl Drop for Shop {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .stderr(Stdio::null()),
+    )
 }
 
 /// A free loopback port, for the actix-web shop (which prints `PORT` as given).
@@ -72,9 +46,9 @@ fn csrf_token(page: &str) -> String {
 
 /// Opens the printed URL with a cookie jar, checks the cookie's attributes, and fills the
 /// cart with the jar alone carrying the session.
-async fn shop_through_a_cookie_jar(shop: &Shop) {
-    let port = shop.url.rsplit(':').next().unwrap();
-    assert_eq!(shop.url, format!("http://localhost:{port}"));
+async fn shop_through_a_cookie_jar(shop: &Process) {
+    let port = shop.base.rsplit(':').next().unwrap();
+    assert_eq!(shop.base, format!("http://localhost:{port}"));
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -85,13 +59,13 @@ async fn shop_through_a_cookie_jar(shop: &Shop) {
     // The actix-web binary may still be binding its port when it prints the URL.
     let mut tries = 0;
     let home = loop {
-        match client.get(format!("{}/", shop.url)).send().await {
+        match client.get(format!("{}/", shop.base)).send().await {
             Ok(home) => break home,
             Err(_) if tries < 50 => {
                 tries += 1;
                 std::thread::sleep(Duration::from_millis(100));
             }
-            Err(err) => panic!("{}: {err}", shop.url),
+            Err(err) => panic!("{}: {err}", shop.base),
         }
     };
     assert_eq!(home.status(), StatusCode::OK);
@@ -107,7 +81,7 @@ async fn shop_through_a_cookie_jar(shop: &Shop) {
 
     // The jar sends the cookie back over plain HTTP: the CSRF token is accepted...
     let added = client
-        .post(format!("{}/cart/add", shop.url))
+        .post(format!("{}/cart/add", shop.base))
         .form(&[("csrf_token", token.as_str()), ("product", "mug")])
         .send()
         .await
@@ -116,11 +90,11 @@ async fn shop_through_a_cookie_jar(shop: &Shop) {
         added.status(),
         StatusCode::SEE_OTHER,
         "the jar did not send the session cookie back to {}",
-        shop.url
+        shop.base
     );
     // ... and the cart holds the mug.
     let cart = client
-        .get(format!("{}/cart", shop.url))
+        .get(format!("{}/cart", shop.base))
         .send()
         .await
         .unwrap();
@@ -130,12 +104,12 @@ async fn shop_through_a_cookie_jar(shop: &Shop) {
 
 #[tokio::test]
 async fn the_axum_shop_prints_a_url_where_its_secure_cookie_works() {
-    let shop = Shop::start(env!("CARGO_BIN_EXE_shop"), 0);
+    let shop = start_shop(env!("CARGO_BIN_EXE_shop"), 0);
     shop_through_a_cookie_jar(&shop).await;
 }
 
 #[tokio::test]
 async fn the_actix_shop_prints_a_url_where_its_secure_cookie_works() {
-    let shop = Shop::start(env!("CARGO_BIN_EXE_actix_shop"), free_port());
+    let shop = start_shop(env!("CARGO_BIN_EXE_actix_shop"), free_port());
     shop_through_a_cookie_jar(&shop).await;
 }

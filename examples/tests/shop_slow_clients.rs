@@ -2,47 +2,35 @@
 //! kept-alive connection, a body that never arrives. Over real TCP, against the binary users
 //! copy; and `RUST_LOG` sets its log level.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::Process;
 use typed_sessions_examples::serve::{HEADER_READ_TIMEOUT, REQUEST_TIMEOUT};
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 
 /// The shop binary on a port the system picks, with `RUST_LOG` as given.
-struct Shop {
-    child: Child,
-    addr: String,
-}
+struct Shop(Process);
 
 impl Shop {
     fn start(rust_log: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shop"))
-            .env("SESSION_SECRET", SECRET)
-            .env("PORT", "0")
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", rust_log)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the shop binary starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .trim_end_matches('/')
-            .to_owned();
-        Self { child, addr }
+        Self(Process::start(
+            Command::new(env!("CARGO_BIN_EXE_shop"))
+                .env("SESSION_SECRET", SECRET)
+                .env("PORT", "0")
+                .env("NO_COLOR", "1")
+                .env("RUST_LOG", rust_log)
+                .stderr(Stdio::piped()),
+        ))
     }
 
     fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(&self.addr).unwrap();
+        let stream = TcpStream::connect(self.0.addr()).unwrap();
         // Far longer than the server's limits: a read that returns is the server's doing.
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
@@ -50,17 +38,8 @@ impl Shop {
         stream
     }
 
-    fn stop(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        let mut logged = String::new();
-        let _ = self
-            .child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut logged);
-        logged
+    fn stop(self) -> String {
+        self.0.stop()
     }
 }
 
