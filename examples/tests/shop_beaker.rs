@@ -8,64 +8,19 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::{Value, json};
-use support::Process as Server;
-
-const SECRET: &str = "a secret the shop and the Pyramid app share, for tests";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
+use support::{
+    Process as Server, cart_count, csrf_token, python, redis_db_url, start_server, workspace,
+};
 
 fn redis_url() -> String {
-    let base = std::env::var("REDIS_URL").unwrap_or_else(|_| {
-        panic!("REDIS_URL is not set: run `export REDIS_URL=\"$(scripts/redis.sh | tail -n 1)\"`")
-    });
-    // Database 8 of that server, Beaker's keys being `beaker_cache:…`.
-    let (scheme, rest) = base.split_once("://").expect("REDIS_URL is a URL");
-    let host = rest.split('/').next().unwrap();
-    format!("{scheme}://{host}/8")
-}
-
-fn python() -> PathBuf {
-    if let Some(python) = std::env::var_os("PYRAMID_PYTHON") {
-        return python.into();
-    }
-    let output = Command::new("bash")
-        .arg(workspace().join("scripts/pyenv.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("scripts/pyenv.sh runs");
-    assert!(
-        output.status.success(),
-        "scripts/pyenv.sh failed: the test needs its venv"
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .into()
-}
-
-/// Starts `command` with the shared secret on a port the system picks.
-fn start_server(mut command: Command) -> Server {
-    Server::start(
-        command
-            .env("SESSION_SECRET", SECRET)
-            .env("PORT", "0")
-            .env("NO_COLOR", "1")
-            .stderr(Stdio::inherit()),
-    )
+    // Database 8 of the test Redis: Beaker's keys are `beaker_cache:…`.
+    redis_db_url(8)
 }
 
 fn start_both(store: &str, serializer: &str) -> (Server, Server) {
@@ -139,20 +94,6 @@ impl Browser {
     async fn pyramid_session(&mut self, app: &Server) -> Value {
         serde_json::from_str(&self.get(format!("{}/session.json", app.base)).await).unwrap()
     }
-}
-
-fn csrf_token(body: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = body.find(marker).expect("the page has a form") + marker.len();
-    let end = start + body[start..].find('"').unwrap();
-    body[start..end].to_owned()
-}
-
-fn cart_count(body: &str) -> u64 {
-    let marker = r#"<span id="cart-count">"#;
-    let start = body.find(marker).unwrap() + marker.len();
-    let end = start + body[start..].find('<').unwrap();
-    body[start..end].parse().unwrap()
 }
 
 async fn share_a_user_and_a_cart(store: &str, serializer: &str) {

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses what it needs
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// A started server process; killed (and waited for) when dropped.
@@ -58,4 +59,78 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The secret the shop and the Pyramid apps of `examples/pyramid_app/` share in the tests.
+pub const SHARED_SECRET: &str = "a secret the shop and the Pyramid app share, for tests";
+
+/// The workspace's root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// Database `db` of the test Redis (`REDIS_URL`): the Python packages' keys are bare ids or
+/// their own prefixes, so each test file keeps to a database of its own.
+pub fn redis_db_url(db: u8) -> String {
+    let base = std::env::var("REDIS_URL").unwrap_or_else(|_| {
+        panic!("REDIS_URL is not set: run `export REDIS_URL=\"$(scripts/redis.sh | tail -n 1)\"`")
+    });
+    let (scheme, rest) = base.split_once("://").expect("REDIS_URL is a URL");
+    let host = rest.split('/').next().unwrap();
+    format!("{scheme}://{host}/{db}")
+}
+
+/// The Python with Pyramid and its session packages: `PYRAMID_PYTHON`, or the venv
+/// `scripts/pyenv.sh` makes.
+pub fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("PYRAMID_PYTHON") {
+        return python.into();
+    }
+    let output = Command::new("bash")
+        .arg(workspace().join("scripts/pyenv.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("scripts/pyenv.sh runs");
+    assert!(
+        output.status.success(),
+        "scripts/pyenv.sh failed: the test needs its venv"
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .into()
+}
+
+/// Starts `command` (the shop or a Pyramid app) with [`SHARED_SECRET`] on a port the system
+/// picks, its log on the test's stderr.
+pub fn start_server(mut command: Command) -> Process {
+    Process::start(
+        command
+            .env("SESSION_SECRET", SHARED_SECRET)
+            .env("PORT", "0")
+            .env("NO_COLOR", "1")
+            .stderr(Stdio::inherit()),
+    )
+}
+
+/// The value of the first hidden `csrf_token` field of a page's HTML.
+pub fn csrf_token(body: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = body.find(marker).expect("the page has a form") + marker.len();
+    let end = start + body[start..].find('"').unwrap();
+    body[start..end].to_owned()
+}
+
+/// The number in the cart link of a shop page's HTML.
+pub fn cart_count(body: &str) -> u64 {
+    let marker = r#"<span id="cart-count">"#;
+    let start = body.find(marker).unwrap() + marker.len();
+    let end = start + body[start..].find('<').unwrap();
+    body[start..end].parse().unwrap()
 }
