@@ -11,11 +11,10 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 
-use reqwest::StatusCode;
-use reqwest::header::{COOKIE, SET_COOKIE};
-use serde_json::{Value, json};
+use serde_json::json;
 use support::{
-    Process as Server, cart_count, csrf_token, python, redis_db_url, start_server, workspace,
+    Browser, COOKIES_SEEN, Process as Server, cart_count, csrf_token, python, redis_db_url,
+    start_server, workspace,
 };
 
 fn redis_url() -> String {
@@ -37,70 +36,11 @@ fn start_both(store: &str, serializer: &str) -> (Server, Server) {
     (start_server(shop), start_server(app))
 }
 
-/// A browser's one cookie for 127.0.0.1 (cookies do not tell ports apart, so the shop and
-/// the app on two ports see the same one).
-struct Browser {
-    client: reqwest::Client,
-    cookie: Option<String>,
-}
-
-/// Every session id the browsers of a test were given, to delete at its end.
-static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-impl Browser {
-    fn new() -> Self {
-        Self {
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookie: None,
-        }
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> (StatusCode, String) {
-        let request = match &self.cookie {
-            Some(cookie) => request.header(COOKIE, format!("beaker.session.id={cookie}")),
-            None => request,
-        };
-        let response = request.send().await.unwrap();
-        for header in response.headers().get_all(SET_COOKIE) {
-            let pair = header.to_str().unwrap().split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if name.trim() == "beaker.session.id" {
-                self.cookie = Some(value.to_owned()).filter(|v| !v.is_empty());
-                if let Some(id) = value.get(40..) {
-                    SEEN.lock().unwrap().push(id.to_owned());
-                }
-            }
-        }
-        let status = response.status();
-        (status, response.text().await.unwrap())
-    }
-
-    async fn get(&mut self, url: String) -> String {
-        let request = self.client.get(url);
-        let (status, body) = self.send(request).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
-    }
-
-    async fn post(&mut self, url: String, form: &[(&str, &str)]) {
-        let request = self.client.post(url).form(form);
-        let (status, body) = self.send(request).await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
-    }
-
-    async fn pyramid_session(&mut self, app: &Server) -> Value {
-        serde_json::from_str(&self.get(format!("{}/session.json", app.base)).await).unwrap()
-    }
-}
-
 async fn share_a_user_and_a_cart(store: &str, serializer: &str) {
     let (shop, app) = start_both(store, serializer);
 
     // Started on the Pyramid app: its sign-in and cart are the shop's.
-    let mut browser = Browser::new();
+    let mut browser = Browser::new("beaker.session.id");
     browser
         .post(format!("{}/login", app.base), &[("username", "ada")])
         .await;
@@ -147,7 +87,7 @@ async fn share_a_user_and_a_cart(store: &str, serializer: &str) {
     browser.post(format!("{}/logout", app.base), &[]).await;
 
     // Started on the shop: its sign-in (a new id) and cart are the app's.
-    let mut browser = Browser::new();
+    let mut browser = Browser::new("beaker.session.id");
     let page = browser.get(format!("{}/", shop.base)).await;
     let token = csrf_token(&page);
     browser
@@ -216,8 +156,8 @@ async fn the_shop_and_the_pyramid_app_share_beaker_redis() {
     let store = BeakerStore::redis(&redis_url(), Serializer::Pickle)
         .await
         .unwrap();
-    let seen = std::mem::take(&mut *SEEN.lock().unwrap());
-    for id in seen {
-        store.delete(&id).await.unwrap();
+    let seen = std::mem::take(&mut *COOKIES_SEEN.lock().unwrap());
+    for id in seen.iter().filter_map(|cookie| cookie.get(40..)) {
+        store.delete(id).await.unwrap();
     }
 }

@@ -11,11 +11,10 @@ mod support;
 
 use std::process::Command;
 
-use reqwest::StatusCode;
-use reqwest::header::{COOKIE, SET_COOKIE};
-use serde_json::{Value, json};
+use serde_json::json;
 use support::{
-    Process as Server, cart_count, csrf_token, python, redis_db_url, start_server, workspace,
+    Browser, Process as Server, cart_count, csrf_token, python, redis_db_url, start_server,
+    workspace,
 };
 
 fn redis_url() -> String {
@@ -37,64 +36,11 @@ fn start_both(serializer: &str) -> (Server, Server) {
     (start_server(shop), start_server(app))
 }
 
-/// A browser's one cookie for 127.0.0.1 (cookies do not tell ports apart, so the shop and
-/// the app on two ports see the same one).
-struct Browser {
-    client: reqwest::Client,
-    cookie: Option<String>,
-}
-
-impl Browser {
-    fn new() -> Self {
-        Self {
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookie: None,
-        }
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> (StatusCode, String) {
-        let request = match &self.cookie {
-            Some(cookie) => request.header(COOKIE, format!("session={cookie}")),
-            None => request,
-        };
-        let response = request.send().await.unwrap();
-        for header in response.headers().get_all(SET_COOKIE) {
-            let pair = header.to_str().unwrap().split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if name == "session" {
-                self.cookie = Some(value.to_owned()).filter(|v| !v.is_empty());
-            }
-        }
-        let status = response.status();
-        (status, response.text().await.unwrap())
-    }
-
-    async fn get(&mut self, url: String) -> String {
-        let request = self.client.get(url);
-        let (status, body) = self.send(request).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
-    }
-
-    async fn post(&mut self, url: String, form: &[(&str, &str)]) {
-        let request = self.client.post(url).form(form);
-        let (status, body) = self.send(request).await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
-    }
-
-    async fn pyramid_session(&mut self, app: &Server) -> Value {
-        serde_json::from_str(&self.get(format!("{}/session.json", app.base)).await).unwrap()
-    }
-}
-
 async fn share_a_user_and_a_cart(serializer: &str) {
     let (shop, app) = start_both(serializer);
 
     // Started on the Pyramid app: its sign-in and cart are the shop's.
-    let mut browser = Browser::new();
+    let mut browser = Browser::new("session");
     browser
         .post(format!("{}/login", app.base), &[("username", "ada")])
         .await;
@@ -140,7 +86,7 @@ async fn share_a_user_and_a_cart(serializer: &str) {
     browser.post(format!("{}/logout", app.base), &[]).await;
 
     // Started on the shop: its sign-in (a new id) and cart are the app's.
-    let mut browser = Browser::new();
+    let mut browser = Browser::new("session");
     let page = browser.get(format!("{}/", shop.base)).await;
     let token = csrf_token(&page);
     browser
@@ -199,7 +145,7 @@ async fn share_an_encrypted_cookie(serializer: &str) {
     let (shop, app) = (start_server(shop), start_server(app));
 
     // Written by pyramid_nacl_session, read by the shop.
-    let mut browser = Browser::new();
+    let mut browser = Browser::new("session");
     browser
         .post(format!("{}/login", app.base), &[("username", "ada")])
         .await;

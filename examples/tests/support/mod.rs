@@ -7,6 +7,10 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, SET_COOKIE};
+use serde_json::Value;
+
 /// A started server process; killed (and waited for) when dropped.
 pub struct Process {
     child: Child,
@@ -133,4 +137,69 @@ pub fn cart_count(body: &str) -> u64 {
     let start = body.find(marker).unwrap() + marker.len();
     let end = start + body[start..].find('<').unwrap();
     body[start..end].parse().unwrap()
+}
+
+/// Every session cookie value a [`Browser`] of this test binary was given, so a test can
+/// delete what it left in a shared store.
+pub static COOKIES_SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// A browser's one session cookie, named `cookie_name`, for 127.0.0.1: cookies do not tell
+/// ports apart, so the shop and a Pyramid app on two ports see the same one.
+pub struct Browser {
+    client: reqwest::Client,
+    cookie_name: &'static str,
+    /// The cookie's value, as the last response that set it left it.
+    pub cookie: Option<String>,
+}
+
+impl Browser {
+    /// A browser with no cookie yet, that shows redirects instead of following them.
+    pub fn new(cookie_name: &'static str) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie_name,
+            cookie: None,
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> (StatusCode, String) {
+        let request = match &self.cookie {
+            Some(cookie) => request.header(COOKIE, format!("{}={cookie}", self.cookie_name)),
+            None => request,
+        };
+        let response = request.send().await.unwrap();
+        for header in response.headers().get_all(SET_COOKIE) {
+            let pair = header.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if name.trim() == self.cookie_name {
+                self.cookie = Some(value.to_owned()).filter(|v| !v.is_empty());
+                COOKIES_SEEN.lock().unwrap().push(value.to_owned());
+            }
+        }
+        let status = response.status();
+        (status, response.text().await.unwrap())
+    }
+
+    /// `GET url`, which must answer `200`; its body.
+    pub async fn get(&mut self, url: String) -> String {
+        let request = self.client.get(url);
+        let (status, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// `POST url` with `form`, which must answer `303`.
+    pub async fn post(&mut self, url: String, form: &[(&str, &str)]) {
+        let request = self.client.post(url).form(form);
+        let (status, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    }
+
+    /// The session the Pyramid app at `app` sees (its `/session.json`).
+    pub async fn pyramid_session(&mut self, app: &Process) -> Value {
+        serde_json::from_str(&self.get(format!("{}/session.json", app.base)).await).unwrap()
+    }
 }
