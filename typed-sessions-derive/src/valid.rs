@@ -8,7 +8,7 @@ use syn::{GenericArgument, PathArguments, Type};
 use crate::accessor::Accessor;
 use crate::ast::{FlashEnum, Schema, Shape};
 use crate::ctxt::Ctxt;
-use crate::reserved::{CSRF_KEY, FLASH_PREFIX, SESSION_METHODS};
+use crate::reserved::{AUTH_HASH_KEY, AUTH_USER_KEY, CSRF_KEY, FLASH_PREFIX, SESSION_METHODS};
 
 pub(crate) fn check_schema(cx: &Ctxt, schema: &Schema) {
     check_keys(cx, schema);
@@ -92,7 +92,8 @@ fn check_keys(cx: &Ctxt, schema: &Schema) {
     }
 }
 
-/// Keys that hold flash queues or the CSRF token cannot be fields or aliases.
+/// Keys that hold flash queues, the CSRF token or the signed-in user cannot be fields or
+/// aliases.
 fn check_reserved(cx: &Ctxt, key: &str, tokens: &dyn quote::ToTokens, is_alias: bool) {
     let fix = if is_alias {
         "remove this alias"
@@ -121,6 +122,11 @@ fn check_reserved(cx: &Ctxt, key: &str, tokens: &dyn quote::ToTokens, is_alias: 
         cx.error_spanned_by(
             tokens,
             format!("session key `{CSRF_KEY}` holds the CSRF token: {fix}{for_token}"),
+        );
+    } else if key == AUTH_USER_KEY || key == AUTH_HASH_KEY {
+        cx.error_spanned_by(
+            tokens,
+            format!("session key `{key}` holds the signed-in user, which sign-in writes: {fix}"),
         );
     }
 }

@@ -178,7 +178,7 @@ pub use factory::{
 pub use factory::{EncryptedCookieSessionFactory, EncryptedKeys};
 pub use flash::{Flash, FlashExt, FlashQueue};
 pub use payload::Serializer;
-pub use reserved::{CSRF_KEY, FLASH_PREFIX};
+pub use reserved::{AUTH_HASH_KEY, AUTH_USER_KEY, CSRF_KEY, FLASH_PREFIX};
 pub use typed::{
     FieldMut, FieldReport, FieldStatus, JsonKey, OnWrongType, SchemaReport, SessionSchema,
     SessionValue,

@@ -8,6 +8,14 @@ pub const FLASH_PREFIX: &str = "_f_";
 /// The session key that holds the CSRF token, as in Pyramid.
 pub const CSRF_KEY: &str = "_csrft_";
 
+/// The session key that holds the signed-in user's id (a JSON string). Sign-in writes it;
+/// server stores index their sessions by it, so a user's sessions can be listed and revoked.
+pub const AUTH_USER_KEY: &str = "_auth_user_id";
+
+/// The session key that holds the auth hash sign-in derives from the user's credential:
+/// when the credential changes, the hash no longer matches and the session is signed out.
+pub const AUTH_HASH_KEY: &str = "_auth_hash";
+
 /// The methods `Session` has itself. A derived accessor of the same name would be shadowed by
 /// it, silently (`session.len()` calls `Session::len`, never the field's accessor), so the
 /// derive refuses such a field. Add every new method of `Session` here.
