@@ -270,6 +270,11 @@ pub enum Rejection {
     /// gets a new session under a new id, and its first save deletes the unreadable record;
     /// an error naming the store and a hash of the id is logged.
     CorruptRecord,
+    /// The session was signed in, and the factory's
+    /// [revocation check](crate::Builder::revocation) says its user's sign-in no longer
+    /// holds (the password changed, "sign out everywhere"): the request starts signed out,
+    /// in a new session.
+    Revoked,
 }
 
 impl Rejection {
@@ -291,6 +296,7 @@ impl Rejection {
             Self::TooOld => "too old",
             Self::FromTheFuture => "from the future",
             Self::CorruptRecord => "corrupt record",
+            Self::Revoked => "revoked",
         }
     }
 
@@ -312,6 +318,7 @@ impl Rejection {
             Self::TooOld => "the session is older than the factory's maximum lifetime",
             Self::FromTheFuture => "a timestamp lies in the future beyond the allowed clock skew",
             Self::CorruptRecord => "the store's record under this id cannot be read",
+            Self::Revoked => "the revocation check ended the signed-in user's session",
         }
     }
 }

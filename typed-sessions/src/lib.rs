@@ -137,6 +137,7 @@
 #[cfg(feature = "actix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
+pub mod auth;
 // The tower layer and axum extractor, behind feature `axum`.
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -144,6 +145,7 @@ pub mod axum;
 mod clock;
 pub mod codec;
 mod error;
+pub mod events;
 mod factory;
 mod finite;
 mod flash;

@@ -11,6 +11,7 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use crate::error::{Rejection, SessionError};
+use crate::events::Happened;
 use crate::payload::{self, Timestamps};
 use crate::reserved::CSRF_KEY;
 use crate::state::State;
@@ -68,6 +69,8 @@ pub struct Session {
     failed_write: Option<FailedWrite>,
     /// The ids of a server-side session; `None` for cookie sessions.
     server: Option<Box<ServerIds>>,
+    /// What this request did to the session that its save reports as events.
+    happened: Happened,
 }
 
 /// What a factory found for a request: everything its [`Session`] is made of except the
@@ -157,6 +160,11 @@ impl ServerIds {
         Ok(self.id.get_or_init(|| id))
     }
 
+    /// The id the next save writes under, if one is drawn (loaded, or drawn by a save).
+    pub(crate) fn current(&self) -> Option<&str> {
+        self.id.get().map(String::as_str)
+    }
+
     /// Moves the session to a new id; the old record, if any, is deleted on save.
     fn renew(&mut self) {
         let old = std::mem::take(&mut self.id).into_inner();
@@ -205,6 +213,7 @@ impl Session {
             outcome,
             failed_write: None,
             server: server.map(Box::new),
+            happened: Happened::default(),
         }
     }
 
@@ -357,6 +366,7 @@ impl Session {
     /// id is dead even if a copy of the cookie is replayed. Keys inserted after
     /// `invalidate` (a "signed out" flash message) are saved under the new id.
     pub fn invalidate(&mut self) {
+        self.happened.invalidated = true;
         self.clear();
         if let Some(server) = &mut self.server {
             server.renew();
@@ -382,6 +392,7 @@ impl Session {
     /// assert_eq!(session.get_as::<u64>("user_id").unwrap(), Some(7));
     /// ```
     pub fn regenerate_id(&mut self) {
+        self.happened.regenerated = true;
         self.mark_changed();
         if let Some(server) = &mut self.server {
             server.renew();
@@ -606,6 +617,18 @@ impl Session {
     /// The ids of a server-side session; `None` for a cookie session.
     pub(crate) fn server_ids(&self) -> Option<&ServerIds> {
         self.server.as_deref()
+    }
+
+    /// What this request did that its save reports as events.
+    pub(crate) fn happened(&self) -> Happened {
+        self.happened
+    }
+
+    /// Invalidates the session because its sign-in no longer holds (`reason`): its save
+    /// reports `revoked` before `invalidated`.
+    pub(crate) fn revoke(&mut self, reason: &'static str) {
+        self.happened.revoked = Some(reason);
+        self.invalidate();
     }
 }
 

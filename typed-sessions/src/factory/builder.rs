@@ -10,11 +10,13 @@ use cookie::SameSite;
 use super::cookie::CookieSessionFactory;
 use super::server::{ServerOptions, ServerSessionFactory};
 use super::settings::{CookieOptions, Policy, Settings};
+use crate::auth::RevocationCheck;
 use crate::clock::Clock;
 use crate::codec::{CookieCodec, HashAlg, Secret, SignedCodec};
 #[cfg(feature = "encrypted")]
 use crate::codec::{EncryptedCodec, EncryptionKey};
 use crate::error::BuildError;
+use crate::events::SessionEvents;
 #[cfg(feature = "encrypted")]
 use crate::payload::Serializer;
 use crate::store::SessionStore;
@@ -287,6 +289,64 @@ impl<K> Builder<K> {
     /// The clock the factory reads (default the system clock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.settings.clock = Arc::new(clock);
+        self
+    }
+
+    /// The app's hook for lifecycle events (default none: events are only logged, under
+    /// the target `typed_sessions::events`). See [`events`](crate::events); an
+    /// `Arc<EventCounters>` counts them for a metrics exporter.
+    pub fn events(mut self, hook: impl SessionEvents) -> Self {
+        self.settings.events = Some(Arc::new(hook));
+        self
+    }
+
+    /// A check of every signed-in session on load (default none): given the user's id and
+    /// the auth hash the session holds (see [`auth`](crate::auth)), it says whether that
+    /// sign-in is revoked. A revoked session is not used: the request starts signed out, in
+    /// a new session, its [`load_outcome`](crate::Session::load_outcome)
+    /// [`Rejection::Revoked`](crate::Rejection::Revoked), the reason logged.
+    ///
+    /// This is how a cookie session, which the server cannot delete, is revoked: keep a
+    /// per-user epoch (a "password version", bumped by "sign out everywhere") in the
+    /// [`AuthUser::session_auth_hash`](crate::auth::AuthUser::session_auth_hash), and
+    /// check it here against
+    /// [`AuthHasher::verify`](crate::auth::AuthHasher::verify). It runs on every request
+    /// that loads a signed-in session, so it must be cheap (an in-memory map or cache, not a
+    /// database query), and it is all a cookie session can offer: the server cannot list a
+    /// user's cookie sessions, end one device but not the others, or show the user their
+    /// devices. For that, keep sessions on the server, whose stores index them by user.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use std::sync::{Arc, RwLock};
+    /// use http::HeaderMap;
+    /// use typed_sessions::auth::AuthHasher;
+    /// use typed_sessions::{LoadOutcome, Rejection, SignedCookieSessionFactory};
+    ///
+    /// let hasher = AuthHasher::new("a secret of at least thirty-two bytes");
+    /// let epochs: Arc<RwLock<HashMap<String, u64>>> = Arc::default();
+    /// let (check_hasher, check_epochs) = (hasher.clone(), epochs.clone());
+    /// let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+    ///     .revocation(move |user: &str, hash: Option<&str>| {
+    ///         let epoch = check_epochs.read().unwrap().get(user).copied().unwrap_or(0);
+    ///         !hash.is_some_and(|hash| check_hasher.verify(user, &epoch.to_be_bytes(), hash))
+    ///     })
+    ///     .build()?;
+    ///
+    /// let mut session = factory.load(&HeaderMap::new());
+    /// session.insert(typed_sessions::AUTH_USER_KEY, "ada");
+    /// session.insert(typed_sessions::AUTH_HASH_KEY, hasher.hash("ada", &0u64.to_be_bytes()));
+    /// let cookie = factory.encode(&session)?;
+    /// assert_eq!(factory.load_value(Some(&cookie)).load_outcome(), LoadOutcome::Loaded);
+    ///
+    /// epochs.write().unwrap().insert("ada".into(), 1); // "sign out everywhere"
+    /// let revoked = factory.load_value(Some(&cookie));
+    /// assert_eq!(revoked.load_outcome(), LoadOutcome::Rejected(Rejection::Revoked));
+    /// assert!(revoked.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn revocation(mut self, check: impl RevocationCheck) -> Self {
+        self.settings.revocation = Some(Arc::new(check));
         self
     }
 

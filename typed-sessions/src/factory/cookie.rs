@@ -16,6 +16,7 @@ use crate::codec::{CookieCodec, Secret, SignedCodec};
 #[cfg(feature = "encrypted")]
 use crate::codec::{EncryptedCodec, EncryptionKey};
 use crate::error::{Rejection, SessionError};
+use crate::events::{self, SaveReport};
 use crate::payload;
 use crate::payload::{Serializer, Timestamps};
 use crate::session::{LoadOutcome, Origin, Session};
@@ -205,6 +206,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
                 Origin::new(LoadOutcome::Rejected(rejection))
             }),
         };
+        events::loaded(self.settings.events(), origin.outcome, None);
         self.settings.session(origin, now)
     }
 
@@ -239,7 +241,11 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         if self.settings.policy.timed_out(times, now) {
             return Ok(self.timed_out(times));
         }
-        Ok(Origin::loaded(state(), times, stale_key))
+        let state = state();
+        if self.settings.revoked(&state) {
+            return Err(Rejection::Revoked);
+        }
+        Ok(Origin::loaded(state, times, stale_key))
     }
 
     /// [`open`](Self::open) of a pickled payload; out of line, so that the JSON path stays
@@ -330,6 +336,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
             return Ok((Saved::Unchanged, None));
         }
         let header = header_value(&self.settings.cookie(self.encode(session)?))?;
+        SaveReport::of(session, None, None, true).emit(self.settings.events(), Saved::Written);
         Ok((Saved::Written, Some(header)))
     }
 

@@ -11,6 +11,7 @@ use super::builder::{Builder, KeysAndStore};
 use super::settings::{Saved, Settings, header_value};
 use crate::codec::{CookieCodec, Secret};
 use crate::error::{Rejection, SessionError};
+use crate::events::{self, SaveReport, id_digest};
 use crate::payload::Timestamps;
 use crate::session::{LoadOutcome, Origin, ServerIds, Session};
 use crate::state::State;
@@ -148,6 +149,19 @@ impl<S: SessionStore> ServerSessionFactory<S> {
 
     /// Loads a session from the session cookie's value (`None` when the request has none).
     pub async fn load_value(&self, value: Option<&str>) -> Result<Session, StoreError> {
+        let session = self.open_session(value).await?;
+        let ids = session.server_ids();
+        let id = ids.and_then(|ids| ids.current().or(ids.retired.as_deref()));
+        events::loaded(
+            self.settings.events(),
+            session.load_outcome(),
+            id.map(id_digest),
+        );
+        Ok(session)
+    }
+
+    /// [`load_value`](Self::load_value), before its event.
+    async fn open_session(&self, value: Option<&str>) -> Result<Session, StoreError> {
         let now = self.settings.clock.now();
         let Some(value) = value else {
             let origin = fresh(LoadOutcome::NoCookie, None);
@@ -176,9 +190,13 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             // The store's TTL normally removes it first; the factory's clock decides.
             return Ok(self.rejected(now, Rejection::TimedOut, Some(id)));
         }
+        let state = State::from_entries(record.entries);
+        if self.settings.revoked(&state) {
+            return Ok(self.rejected(now, Rejection::Revoked, Some(id)));
+        }
         let origin = Origin {
             server: Some(ServerIds::stored(id)),
-            ..Origin::loaded(State::from_entries(record.entries), times, stale_key)
+            ..Origin::loaded(state, times, stale_key)
         };
         Ok(self.settings.session(origin, now))
     }
@@ -232,8 +250,11 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         session: &Session,
         response: &'a mut HeaderMap,
     ) -> impl Future<Output = Result<Saved, StoreError>> + Send + use<'a, S> {
-        let plan = self.plan(session);
-        async move { self.execute(plan?, response).await }
+        let planned = self.plan_reported(session);
+        async move {
+            let (plan, report) = planned?;
+            self.execute_reported(plan, report, response).await
+        }
     }
 
     /// [`save`](Self::save) for the response of a failed request: skipped when the
@@ -243,17 +264,18 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         session: &Session,
         response: &'a mut HeaderMap,
     ) -> impl Future<Output = Result<Saved, StoreError>> + Send + use<'a, S> {
-        let plan = if self.settings.policy.set_on_exception {
-            self.plan(session)
-        } else {
-            Ok(Plan::Nothing)
-        };
         let skipped = !self.settings.policy.set_on_exception;
+        let planned = if skipped {
+            Ok((Plan::Nothing, None))
+        } else {
+            self.plan_reported(session)
+        };
         async move {
             if skipped {
                 return Ok(Saved::SkippedOnError);
             }
-            self.execute(plan?, response).await
+            let (plan, report) = planned?;
+            self.execute_reported(plan, report, response).await
         }
     }
 
@@ -290,6 +312,42 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             .cookie
             .find(headers)
             .map(|value| value.into_owned())
+    }
+
+    /// [`plan`](Self::plan), and the events its execution reports (`None` when the save
+    /// has nothing to do).
+    pub(crate) fn plan_reported(
+        &self,
+        session: &Session,
+    ) -> Result<(Plan, Option<SaveReport>), StoreError> {
+        let plan = self.plan(session)?;
+        if matches!(plan, Plan::Nothing) {
+            return Ok((plan, None));
+        }
+        let old = session
+            .server_ids()
+            .and_then(|ids| ids.retired.as_deref())
+            .map(id_digest);
+        let new = match &plan {
+            Plan::Commit { commit, .. } => Some(id_digest(&commit.id)),
+            Plan::Nothing | Plan::Retire { .. } => None,
+        };
+        let writes_state = new.is_some();
+        Ok((plan, Some(SaveReport::of(session, old, new, writes_state))))
+    }
+
+    /// [`execute`](Self::execute), then the events of `report`.
+    pub(crate) async fn execute_reported(
+        &self,
+        plan: Plan,
+        report: Option<SaveReport>,
+        response: &mut HeaderMap,
+    ) -> Result<Saved, StoreError> {
+        let saved = self.execute(plan, response).await?;
+        if let Some(report) = report {
+            report.emit(self.settings.events(), saved);
+        }
+        Ok(saved)
     }
 
     /// What saving `session` takes; see [`Plan`].
@@ -391,13 +449,6 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             }
         }
     }
-}
-
-/// The first 16 hex digits of the SHA-256 of a session id: enough to find one session's log
-/// lines, nothing to sign in with.
-fn id_digest(id: &str) -> String {
-    use sha2::{Digest, Sha256};
-    crate::random::to_hex(&Sha256::digest(id.as_bytes())[..8])
 }
 
 /// A new, empty session under a fresh id (drawn when it is first saved); the first save

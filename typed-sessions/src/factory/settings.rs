@@ -10,10 +10,14 @@ use cookie::{Cookie, SameSite};
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
+use crate::auth::RevocationCheck;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Rejection, SessionError};
+use crate::events::SessionEvents;
 use crate::payload::Timestamps;
+use crate::reserved::{AUTH_HASH_KEY, AUTH_USER_KEY};
 use crate::session::{Origin, Session};
+use crate::state::State;
 
 /// What a save did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +43,11 @@ pub(crate) struct Settings {
     pub cookie: CookieOptions,
     pub policy: Policy,
     pub clock: Arc<dyn Clock>,
+    /// The app's hook for lifecycle events ([`Builder::events`](crate::Builder::events)).
+    pub events: Option<Arc<dyn SessionEvents>>,
+    /// The app's check of signed-in sessions on load
+    /// ([`Builder::revocation`](crate::Builder::revocation)).
+    pub revocation: Option<Arc<dyn RevocationCheck>>,
 }
 
 /// The attributes of the session cookie.
@@ -83,6 +92,8 @@ impl Default for Settings {
             cookie: CookieOptions::default(),
             policy: Policy::default(),
             clock: Arc::new(SystemClock),
+            events: None,
+            revocation: None,
         }
     }
 }
@@ -132,6 +143,24 @@ impl Settings {
     /// The session of a request at `now`, made from what the factory found.
     pub(crate) fn session(&self, origin: Origin, now: f64) -> Session {
         Session::from_origin(origin, now, self.policy.reissue_time)
+    }
+
+    /// The app's event hook, if it set one.
+    pub(crate) fn events(&self) -> Option<&dyn SessionEvents> {
+        self.events.as_deref()
+    }
+
+    /// Whether the revocation check ends a session holding `state`: only a signed-in one
+    /// (a string under [`AUTH_USER_KEY`]) is checked, and only when the app set a check.
+    pub(crate) fn revoked(&self, state: &State) -> bool {
+        let Some(check) = self.revocation.as_deref() else {
+            return false;
+        };
+        let Some(Ok(user)) = state.get_as::<String>(AUTH_USER_KEY) else {
+            return false;
+        };
+        let hash = state.get_as::<String>(AUTH_HASH_KEY).and_then(Result::ok);
+        check.is_revoked(&user, hash.as_deref())
     }
 
     /// Logs why a request's cookie was not used, never its value: the request gets an empty

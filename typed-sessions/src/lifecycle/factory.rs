@@ -114,8 +114,8 @@ impl<S: SessionStore> sealed::Steps for ServerSessionFactory<S> {
             return Saving::done(status, Ok((Saved::SkippedOnError, None, None)));
         }
         // Planned now, so the future holds no borrow of the session (which is not `Sync`).
-        let plan = match self.plan(&session) {
-            Ok(plan) => plan,
+        let (plan, report) = match self.plan_reported(&session) {
+            Ok(planned) => planned,
             Err(err) => return Saving::done(status, Err(err)),
         };
         drop(session);
@@ -127,7 +127,7 @@ impl<S: SessionStore> sealed::Steps for ServerSessionFactory<S> {
             self.on_discarded(),
             Box::pin(async move {
                 let mut headers = HeaderMap::new();
-                let saved = self.execute(plan, &mut headers).await?;
+                let saved = self.execute_reported(plan, report, &mut headers).await?;
                 let set_cookie = headers.remove(http::header::SET_COOKIE);
                 Ok((saved, set_cookie, headers.remove(http::header::VARY)))
             }),
