@@ -115,6 +115,7 @@
 //! (a helper that locks, a `join!` of two futures that both lock) panics with a message,
 //! where a `Mutex` would deadlock. Lock, work, and let the guard go.
 
+mod auth;
 mod handle;
 mod middleware;
 
@@ -124,6 +125,7 @@ use crate::error::SessionError;
 use crate::lifecycle::answer;
 use crate::store::StoreError;
 
+pub use auth::{AuthRejection, CurrentUser, RequireUser};
 pub use handle::{Extract, SessionGuard, SessionHandle, SessionRejection};
 pub use middleware::{SessionMiddleware, SessionService};
 

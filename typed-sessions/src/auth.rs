@@ -389,6 +389,26 @@ impl<B: AuthBackend> Auth<B> {
         }
     }
 
+    /// [`user`](Self::user) for an adapter whose session sits behind a lock: `lock` gives
+    /// the locked session, which is never held across the backend's `.await`.
+    #[cfg(any(feature = "axum", feature = "actix"))]
+    pub(crate) async fn user_locked<G: std::ops::DerefMut<Target = Session>>(
+        &self,
+        lock: impl Fn() -> G,
+    ) -> Result<Option<B::User>, B::Error> {
+        let claim = self.claim(&lock());
+        let why = match claim {
+            Ok(None) => return Ok(None),
+            Ok(Some(claim)) => match self.check(&claim).await? {
+                Ok(user) => return Ok(Some(user)),
+                Err(why) => why,
+            },
+            Err(why) => why,
+        };
+        self.sign_out(&mut lock(), why);
+        Ok(None)
+    }
+
     /// What a route that needs a user answers a request for `original` (its path and
     /// query) without one: `401`, or a redirect to the sign-in page with `next=original`
     /// when `original` is a [`local_path`] (otherwise without `next`).

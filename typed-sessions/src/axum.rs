@@ -168,6 +168,7 @@
 //! does not compile (instead of deadlocking another extractor of the same request at run
 //! time). Lock, work, and let the guard go before awaiting: see [`SessionHandle::lock`].
 
+mod auth;
 mod handle;
 mod layer;
 mod rejection;
@@ -178,6 +179,7 @@ use crate::error::SessionError;
 use crate::lifecycle::answer;
 use crate::store::StoreError;
 
+pub use auth::{AuthRejection, CurrentUser, RequireUser};
 pub use handle::{SessionGuard, SessionHandle};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use rejection::{MissingSessionLayer, SessionRejection};
