@@ -13,6 +13,8 @@
 //! | `GET /login`        | the sign-in form                                      |
 //! | `POST /login`       | signs in (any name, password [`crate::shop::DEMO_PASSWORD`]) |
 //! | `POST /logout`      | invalidates the session; `303` to `/`                 |
+//! | `GET /account`      | the user's account; signed out: `303` to `/login?next=…` |
+//! | `POST /account/password` | a new password: the user's other sessions sign out |
 //! | `GET /session`      | the decoded session and the raw cookie, for learning  |
 //! | `GET /health`       | `ok`; never touches the session                       |
 //!
@@ -39,12 +41,13 @@ use actix_web::http::header::{COOKIE, ContentType, LOCATION};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use typed_sessions::SessionError;
-use typed_sessions::actix::{SessionHandle, SessionMiddleware};
+use typed_sessions::actix::{CurrentUser, RequireUser, SessionHandle, SessionMiddleware};
 
 use crate::shop::ShopFactory;
-use crate::shop::actions::{self, LoginForm, ProductForm, Reply, TokenForm};
+use crate::shop::actions::{self, LoginForm, NextQuery, ProductForm, Reply, TokenForm};
 use crate::shop::html;
 use crate::shop::store::Factory;
+use crate::shop::users::{self, ShopAuth, Users};
 
 /// The shop on `listener` with the sessions `factory` chose, on two workers; await the
 /// [`Server`] inside an actix-web [`System`](actix_web::rt::System).
@@ -58,12 +61,24 @@ pub fn server(factory: Factory, listener: TcpListener) -> std::io::Result<Server
     }
 }
 
-/// [`server`] for any factory the shop runs on.
+/// [`server`] for any factory the shop runs on, signing in through [`users::auth`].
 pub fn server_with<F: ShopFactory>(factory: F, listener: TcpListener) -> std::io::Result<Server> {
+    server_with_auth(factory, users::auth(), listener)
+}
+
+/// [`server_with`] with the sign-in `auth`, for tests that change a user's password from
+/// outside.
+pub fn server_with_auth<F: ShopFactory>(
+    factory: F,
+    auth: Arc<ShopAuth>,
+    listener: TcpListener,
+) -> std::io::Result<Server> {
     let cookie_name: Arc<str> = factory.cookie_name().into();
     let middleware = SessionMiddleware::new(factory);
+    let auth = web::Data::from(auth);
     Ok(HttpServer::new(move || {
         App::new()
+            .app_data(auth.clone())
             .configure(routes(&cookie_name))
             .wrap(middleware.clone())
             // The last `wrap` is the outermost: it sees the session's answer to discarded
@@ -96,7 +111,8 @@ async fn explain_conflict(
 struct CookieName(Arc<str>);
 
 /// The shop's routes, for a factory whose cookie is `cookie_name`:
-/// `App::new().configure(routes(factory.cookie_name())).wrap(middleware)`.
+/// `App::new().app_data(web::Data::from(auth)).configure(routes(factory.cookie_name())).wrap(middleware)`
+/// (the sign-in extractors find the [`ShopAuth`] in the app data).
 pub fn routes(cookie_name: &str) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
     let cookie_name = CookieName(cookie_name.into());
     move |config| {
@@ -109,6 +125,8 @@ pub fn routes(cookie_name: &str) -> impl FnOnce(&mut web::ServiceConfig) + use<>
             .route("/login", web::get().to(login_form))
             .route("/login", web::post().to(login))
             .route("/logout", web::post().to(logout))
+            .route("/account", web::get().to(account))
+            .route("/account/password", web::post().to(change_password))
             .route("/session", web::get().to(show_session))
             .route("/health", web::get().to(health));
     }
@@ -118,7 +136,7 @@ fn respond(reply: Reply) -> HttpResponse {
     match reply {
         Reply::Page(page) => page_response(StatusCode::OK, page),
         Reply::SeeOther(to) => HttpResponse::SeeOther()
-            .insert_header((LOCATION, to))
+            .insert_header((LOCATION, to.as_ref()))
             .finish(),
         Reply::Forbidden => page_response(StatusCode::FORBIDDEN, html::forbidden()),
     }
@@ -131,16 +149,42 @@ fn page_response(status: StatusCode, page: maud::Markup) -> HttpResponse {
         .body(page.into_string())
 }
 
-async fn products(session: SessionHandle) -> Result<HttpResponse, SessionError> {
+// The pages take `CurrentUser`: it checks the session's sign-in (its auth hash against the
+// user's password version) and signs a stale one out before the page shows the user.
+
+async fn products(
+    _: CurrentUser<Users>,
+    session: SessionHandle,
+) -> Result<HttpResponse, SessionError> {
     actions::products(&mut session.lock()).map(respond)
 }
 
-async fn cart(session: SessionHandle) -> Result<HttpResponse, SessionError> {
+async fn cart(_: CurrentUser<Users>, session: SessionHandle) -> Result<HttpResponse, SessionError> {
     actions::cart(&mut session.lock()).map(respond)
 }
 
-async fn login_form(session: SessionHandle) -> Result<HttpResponse, SessionError> {
-    actions::login_form(&mut session.lock()).map(respond)
+async fn login_form(
+    _: CurrentUser<Users>,
+    session: SessionHandle,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, SessionError> {
+    actions::login_form(&mut session.lock(), query.next.as_deref()).map(respond)
+}
+
+async fn account(
+    RequireUser(user): RequireUser<Users>,
+    session: SessionHandle,
+) -> Result<HttpResponse, SessionError> {
+    actions::account(&mut session.lock(), &user).map(respond)
+}
+
+async fn change_password(
+    auth: web::Data<ShopAuth>,
+    RequireUser(user): RequireUser<Users>,
+    session: SessionHandle,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, SessionError> {
+    actions::change_password(&mut session.lock(), &form, &auth, &user).map(respond)
 }
 
 async fn add_to_cart(
@@ -158,20 +202,23 @@ async fn remove_from_cart(
 }
 
 async fn login(
+    auth: web::Data<ShopAuth>,
     session: SessionHandle,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, SessionError> {
-    actions::login(&mut session.lock(), &form).map(respond)
+    actions::login(&mut session.lock(), &form, &auth).map(respond)
 }
 
 async fn logout(
+    auth: web::Data<ShopAuth>,
     session: SessionHandle,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, SessionError> {
-    actions::logout(&mut session.lock(), &form).map(respond)
+    actions::logout(&mut session.lock(), &form, &auth).map(respond)
 }
 
 async fn show_session(
+    _: CurrentUser<Users>,
     request: HttpRequest,
     cookie_name: web::Data<CookieName>,
     session: SessionHandle,

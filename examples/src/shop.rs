@@ -14,8 +14,14 @@
 //! | `GET /login`        | the sign-in form                                            |
 //! | `POST /login`       | signs in (any name, password [`DEMO_PASSWORD`]); `303`      |
 //! | `POST /logout`      | invalidates the session; `303` to `/`                       |
+//! | `GET /account`      | the user's account; signed out: `303` to `/login?next=…`    |
+//! | `POST /account/password` | a new password: the user's other sessions sign out     |
 //! | `GET /session`      | the decoded session and the raw cookie, for learning        |
 //! | `GET /health`       | `ok`; never touches the session, so never sets a cookie     |
+//!
+//! Sign-in goes through [`typed_sessions::auth`] ([`users`]): every page checks the
+//! session's auth hash, so a password changed in one session signs the others out. Session
+//! lifecycle events are logged at `info` ([`users::log_event`]).
 //!
 //! Every `POST` form carries the session's CSRF token; a missing or wrong token is answered
 //! `403 Forbidden` and changes nothing.
@@ -35,18 +41,20 @@ pub mod html;
 pub mod pyramid;
 pub mod state;
 pub mod store;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::header::COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use typed_sessions::ServerSessionFactory;
-use typed_sessions::axum::{SessionHandle, SessionLayer};
+use typed_sessions::axum::{CurrentUser, RequireUser, SessionHandle, SessionLayer};
 use typed_sessions::codec::CookieCodec;
 use typed_sessions::lifecycle::SessionFactory;
 use typed_sessions::store::SessionStore;
@@ -55,7 +63,8 @@ use typed_sessions::{
     Serializer, SessionError, SignedCookieSessionFactory,
 };
 
-use self::actions::{LoginForm, ProductForm, Reply, TokenForm};
+use self::actions::{LoginForm, NextQuery, ProductForm, Reply, TokenForm};
+use self::users::{ShopAuth, Users};
 
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "tea";
@@ -66,6 +75,7 @@ pub const DEMO_PASSWORD: &str = "tea";
 /// cookie for a mere read at most once a minute.
 pub fn factory(secret: impl Into<Secret>) -> Result<SignedCookieSessionFactory, BuildError> {
     SignedCookieSessionFactory::builder(secret)
+        .events(users::log_event)
         .timeout(Duration::from_secs(3600))
         .reissue_time(Duration::from_secs(60))
         .build()
@@ -79,6 +89,7 @@ pub fn encrypted_factory(
     serializer: Serializer,
 ) -> Result<EncryptedCookieSessionFactory, BuildError> {
     EncryptedCookieSessionFactory::builder(key)
+        .events(users::log_event)
         .serializer(serializer)
         .timeout(Duration::from_secs(3600))
         .reissue_time(Duration::from_secs(60))
@@ -92,6 +103,7 @@ pub fn server_factory<S: SessionStore>(
     store: S,
 ) -> Result<ServerSessionFactory<S>, BuildError> {
     ServerSessionFactory::builder(secret, store)
+        .events(users::log_event)
         .timeout(Duration::from_secs(3600))
         .reissue_time(Duration::from_secs(60))
         .build()
@@ -128,12 +140,20 @@ pub fn random_secret() -> String {
 struct AppState {
     /// For showing the raw cookie on `/session`.
     cookie_name: Arc<str>,
+    auth: Arc<ShopAuth>,
 }
 
-/// The shop's router, with its [`SessionLayer`] around every route.
+/// The shop's router, with its [`SessionLayer`] around every route, signing in through
+/// [`users::auth`].
 pub fn app<F: ShopFactory>(factory: F) -> Router {
+    app_with(factory, users::auth())
+}
+
+/// [`app`] with the sign-in `auth`, for tests that change a user's password from outside.
+pub fn app_with<F: ShopFactory>(factory: F, auth: Arc<ShopAuth>) -> Router {
     let state = AppState {
         cookie_name: factory.cookie_name().into(),
+        auth: auth.clone(),
     };
     Router::new()
         .route("/", get(products))
@@ -142,9 +162,13 @@ pub fn app<F: ShopFactory>(factory: F) -> Router {
         .route("/cart/remove", post(remove_from_cart))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
+        .route("/account", get(account))
+        .route("/account/password", post(change_password))
         .route("/session", get(show_session))
         .route("/health", get(health))
         .with_state(state)
+        // For the sign-in extractors (`CurrentUser`, `RequireUser`).
+        .layer(Extension(auth))
         .layer(SessionLayer::new(factory))
         // Outside the session layer: it sees the layer's answer to discarded changes.
         .layer(axum::middleware::map_response(explain_conflict))
@@ -164,22 +188,45 @@ impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         match self {
             Reply::Page(page) => page.into_response(),
-            Reply::SeeOther(to) => Redirect::to(to).into_response(),
+            Reply::SeeOther(to) => Redirect::to(&to).into_response(),
             Reply::Forbidden => (StatusCode::FORBIDDEN, html::forbidden()).into_response(),
         }
     }
 }
 
-async fn products(session: SessionHandle) -> Result<Reply, SessionError> {
+// The pages take `CurrentUser`: it checks the session's sign-in (its auth hash against the
+// user's password version) and signs a stale one out before the page shows the user.
+
+async fn products(_: CurrentUser<Users>, session: SessionHandle) -> Result<Reply, SessionError> {
     actions::products(&mut session.lock())
 }
 
-async fn cart(session: SessionHandle) -> Result<Reply, SessionError> {
+async fn cart(_: CurrentUser<Users>, session: SessionHandle) -> Result<Reply, SessionError> {
     actions::cart(&mut session.lock())
 }
 
-async fn login_form(session: SessionHandle) -> Result<Reply, SessionError> {
-    actions::login_form(&mut session.lock())
+async fn login_form(
+    _: CurrentUser<Users>,
+    session: SessionHandle,
+    Query(query): Query<NextQuery>,
+) -> Result<Reply, SessionError> {
+    actions::login_form(&mut session.lock(), query.next.as_deref())
+}
+
+async fn account(
+    RequireUser(user): RequireUser<Users>,
+    session: SessionHandle,
+) -> Result<Reply, SessionError> {
+    actions::account(&mut session.lock(), &user)
+}
+
+async fn change_password(
+    State(app): State<AppState>,
+    RequireUser(user): RequireUser<Users>,
+    session: SessionHandle,
+    Form(form): Form<TokenForm>,
+) -> Result<Reply, SessionError> {
+    actions::change_password(&mut session.lock(), &form, &app.auth, &user)
 }
 
 async fn add_to_cart(
@@ -196,19 +243,25 @@ async fn remove_from_cart(
     actions::remove_from_cart(&mut session.lock(), &form)
 }
 
-async fn login(session: SessionHandle, Form(form): Form<LoginForm>) -> Result<Reply, SessionError> {
-    actions::login(&mut session.lock(), &form)
+async fn login(
+    State(app): State<AppState>,
+    session: SessionHandle,
+    Form(form): Form<LoginForm>,
+) -> Result<Reply, SessionError> {
+    actions::login(&mut session.lock(), &form, &app.auth)
 }
 
 async fn logout(
+    State(app): State<AppState>,
     session: SessionHandle,
     Form(form): Form<TokenForm>,
 ) -> Result<Reply, SessionError> {
-    actions::logout(&mut session.lock(), &form)
+    actions::logout(&mut session.lock(), &form, &app.auth)
 }
 
 /// `GET /session`: the decoded session and the raw cookie, for learning.
 async fn show_session(
+    _: CurrentUser<Users>,
     State(app): State<AppState>,
     headers: HeaderMap,
     session: SessionHandle,

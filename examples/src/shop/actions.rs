@@ -3,12 +3,16 @@
 //! ([`crate::shop`]) and the actix-web shop ([`crate::actix_shop`]) turn a [`Reply`] into
 //! their own response type, so the two share one behaviour, not two copies of it.
 
+use std::borrow::Cow;
+
 use maud::Markup;
 use serde::Deserialize;
+use typed_sessions::auth::local_path;
 use typed_sessions::{FlashExt, LoadOutcome, Session, SessionError};
 
 use super::html::{self, Chrome};
 use super::state::{CartLine, Notice, ShopSessionExt};
+use super::users::{ShopAuth, ShopUser};
 use super::{DEMO_PASSWORD, catalog};
 
 /// The longest user name the shop accepts, in characters.
@@ -20,7 +24,7 @@ pub enum Reply {
     /// `200` with this page.
     Page(Markup),
     /// `303 See Other` to this path.
-    SeeOther(&'static str),
+    SeeOther(Cow<'static, str>),
     /// `403 Forbidden` (a missing or wrong CSRF token): nothing was changed.
     Forbidden,
 }
@@ -43,6 +47,16 @@ pub struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    /// Where to go once signed in: the page that asked for a user (a local path only).
+    #[serde(default)]
+    next: String,
+}
+
+/// The query of `GET /login`: the page that asked for a user, if one did.
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    /// The path to go back to after signing in.
+    pub next: Option<String>,
 }
 
 /// A form that carries only the CSRF token (sign out).
@@ -73,9 +87,37 @@ pub fn cart(s: &mut Session) -> Result<Reply, SessionError> {
     Ok(Reply::Page(html::cart(&chrome(s)?, &lines)))
 }
 
-/// `GET /login`: the sign-in form.
-pub fn login_form(s: &mut Session) -> Result<Reply, SessionError> {
-    Ok(Reply::Page(html::login(&chrome(s)?)))
+/// `GET /login`: the sign-in form; `next` (a local path) is where it goes once signed in.
+pub fn login_form(s: &mut Session, next: Option<&str>) -> Result<Reply, SessionError> {
+    let next = next.and_then(local_path);
+    Ok(Reply::Page(html::login(&chrome(s)?, next)))
+}
+
+/// `GET /account`: the signed-in user's account, with the form that changes the password.
+pub fn account(s: &mut Session, user: &ShopUser) -> Result<Reply, SessionError> {
+    Ok(Reply::Page(html::account(&chrome(s)?, user.name())))
+}
+
+/// `POST /account/password`: a new password for the signed-in `user` (in the demo, a new
+/// password version): every other session of the user is signed out on its next request,
+/// this one is signed in again under the new version (and a new id).
+pub fn change_password(
+    s: &mut Session,
+    form: &TokenForm,
+    auth: &ShopAuth,
+    user: &ShopUser,
+) -> Result<Reply, SessionError> {
+    if !s.check_csrf_token(&form.csrf_token) {
+        return Ok(Reply::Forbidden);
+    }
+    let Some(user) = auth.backend().change_password(user.name()) else {
+        return Ok(Reply::SeeOther("/login".into()));
+    };
+    auth.login(s, &user);
+    s.flash(Notice::Success(
+        "Password changed: your other sessions are signed out.".to_owned(),
+    ))?;
+    Ok(Reply::SeeOther("/account".into()))
 }
 
 /// `POST /cart/add`: one more of the product; a notice; back to the products.
@@ -99,7 +141,7 @@ pub fn add_to_cart(s: &mut Session, form: &ProductForm) -> Result<Reply, Session
         None => Notice::Error("That product is not for sale.".to_owned()),
     };
     s.flash(notice)?;
-    Ok(Reply::SeeOther("/"))
+    Ok(Reply::SeeOther("/".into()))
 }
 
 /// `POST /cart/remove`: the product's line out of the cart; a notice; back to the cart.
@@ -121,37 +163,40 @@ pub fn remove_from_cart(s: &mut Session, form: &ProductForm) -> Result<Reply, Se
         (false, _) => Notice::Error("That was not in your cart.".to_owned()),
     };
     s.flash(notice)?;
-    Ok(Reply::SeeOther("/cart"))
+    Ok(Reply::SeeOther("/cart".into()))
 }
 
-/// `POST /login`: signs in any name with [`DEMO_PASSWORD`].
-pub fn login(s: &mut Session, form: &LoginForm) -> Result<Reply, SessionError> {
+/// `POST /login`: signs in any name with [`DEMO_PASSWORD`], through `auth`; then to the
+/// form's `next` when it is a local path, else home.
+pub fn login(s: &mut Session, form: &LoginForm, auth: &ShopAuth) -> Result<Reply, SessionError> {
     if !s.check_csrf_token(&form.csrf_token) {
         return Ok(Reply::Forbidden);
     }
     let name = form.username.trim();
-    if name.is_empty() || name.chars().count() > MAX_USER_NAME || form.password != DEMO_PASSWORD {
+    let user = auth.backend().user(name);
+    let (Some(user), true) = (user, form.password == DEMO_PASSWORD) else {
         s.flash(Notice::Error("Wrong name or password.".to_owned()))?;
-        return Ok(Reply::SeeOther("/login"));
-    }
-    // A signed-in session gets a token no anonymous page has seen and, kept on a server, a
-    // new id (against session fixation).
+        return Ok(Reply::SeeOther("/login".into()));
+    };
+    // A new id (against session fixation), the user's id and auth hash; then a token no
+    // anonymous page has seen, and the name under `user`, where the Pyramid app reads it.
+    auth.login(s, &user);
     s.new_csrf_token()?;
-    s.regenerate_id();
     s.set_user(Some(name.to_owned()))?;
     s.flash(Notice::Success(format!("Welcome, {name}!")))?;
-    Ok(Reply::SeeOther("/"))
+    let next = local_path(&form.next).unwrap_or("/");
+    Ok(Reply::SeeOther(next.to_owned().into()))
 }
 
 /// `POST /logout`: ends the session.
-pub fn logout(s: &mut Session, form: &TokenForm) -> Result<Reply, SessionError> {
+pub fn logout(s: &mut Session, form: &TokenForm, auth: &ShopAuth) -> Result<Reply, SessionError> {
     if !s.check_csrf_token(&form.csrf_token) {
         return Ok(Reply::Forbidden);
     }
     // Drops the user, the cart and the CSRF token; the cookie is replaced.
-    s.invalidate();
+    auth.logout(s);
     s.flash(Notice::Success("You are signed out.".to_owned()))?;
-    Ok(Reply::SeeOther("/"))
+    Ok(Reply::SeeOther("/".into()))
 }
 
 /// `GET /session`: the decoded session and the raw cookie, for learning. `cookie_headers`

@@ -92,6 +92,7 @@ pub async fn sessions(
     let factory = store
         .factory(BeakerIdCodec::new(secret)?)
         .timeout(timeout)
+        .events(super::users::log_event)
         .build()?;
     Ok(Sessions {
         factory: Factory::Beaker(factory),

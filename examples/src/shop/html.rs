@@ -54,6 +54,7 @@ fn page(title: &str, chrome: &Chrome, content: Markup) -> Markup {
                         a href="/session" { "Session" }
                         @if let Some(user) = &chrome.user {
                             span #user { "Signed in as " b { (user) } }
+                            a #account-link href="/account" { "Account" }
                             form.inline method="post" action="/logout" {
                                 (csrf_field(chrome))
                                 button #logout type="submit" { "Sign out" }
@@ -162,11 +163,14 @@ pub fn cart(chrome: &Chrome, lines: &[CartLine]) -> Markup {
     page("Your cart", chrome, content)
 }
 
-/// The sign-in form.
-pub fn login(chrome: &Chrome) -> Markup {
+/// The sign-in form; `next` is where it goes once signed in.
+pub fn login(chrome: &Chrome, next: Option<&str>) -> Markup {
     let content = html! {
         form.login method="post" action="/login" {
             (csrf_field(chrome))
+            @if let Some(next) = next {
+                input type="hidden" name="next" value=(next);
+            }
             label {
                 "Name "
                 input #username name="username" autocomplete="username" required;
@@ -181,6 +185,22 @@ pub fn login(chrome: &Chrome) -> Markup {
         p.hint { "Demo: any name, password " code { (super::DEMO_PASSWORD) } "." }
     };
     page("Sign in", chrome, content)
+}
+
+/// The signed-in user's account: the form that changes the password.
+pub fn account(chrome: &Chrome, name: &str) -> Markup {
+    let content = html! {
+        p #account-name { "Signed in as " b { (name) } "." }
+        form method="post" action="/account/password" {
+            (csrf_field(chrome))
+            button #change-password type="submit" { "Change password" }
+        }
+        p.hint {
+            "Changing the password signs out every other session of " (name)
+            " (in the demo the password stays " code { (super::DEMO_PASSWORD) } ")."
+        }
+    };
+    page("Your account", chrome, content)
 }
 
 /// What the session holds, for learning how it works.

@@ -53,7 +53,12 @@ pub async fn sessions(
 ) -> Result<Sessions, OpenError> {
     let store = PyramidRedisStore::connect(url, serializer).await?;
     Ok(Sessions {
-        factory: Factory::Pyramid(store.factory(secret).build()?),
+        factory: Factory::Pyramid(
+            store
+                .factory(secret)
+                .events(super::users::log_event)
+                .build()?,
+        ),
         kind: "a Pyramid app's pyramid_session_redis",
         cleanup: None,
     })
