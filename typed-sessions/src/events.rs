@@ -287,6 +287,13 @@ impl EventCounts {
     }
 }
 
+/// Whether anyone hears an event: the app's hook, or a `tracing` subscriber that takes the
+/// target at some level. When nobody does, the factories skip the events (and the digests
+/// they would hash).
+pub(crate) fn heard(hook: Option<&dyn SessionEvents>) -> bool {
+    hook.is_some() || tracing::enabled!(target: TARGET, tracing::Level::WARN)
+}
+
 /// What a request's load tells the hook: `loaded`, `refused` or `revoked` (nothing for a
 /// request without a cookie).
 pub(crate) fn loaded(

@@ -206,7 +206,9 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
                 Origin::new(LoadOutcome::Rejected(rejection))
             }),
         };
-        events::loaded(self.settings.events(), origin.outcome, None);
+        if events::heard(self.settings.events()) {
+            events::loaded(self.settings.events(), origin.outcome, None);
+        }
         self.settings.session(origin, now)
     }
 
@@ -336,7 +338,9 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
             return Ok((Saved::Unchanged, None));
         }
         let header = header_value(&self.settings.cookie(self.encode(session)?))?;
-        SaveReport::of(session, None, None, true).emit(self.settings.events(), Saved::Written);
+        if events::heard(self.settings.events()) {
+            SaveReport::of(session, None, None, true).emit(self.settings.events(), Saved::Written);
+        }
         Ok((Saved::Written, Some(header)))
     }
 

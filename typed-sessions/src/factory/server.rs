@@ -150,6 +150,9 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     /// Loads a session from the session cookie's value (`None` when the request has none).
     pub async fn load_value(&self, value: Option<&str>) -> Result<Session, StoreError> {
         let session = self.open_session(value).await?;
+        if !events::heard(self.settings.events()) {
+            return Ok(session);
+        }
         let ids = session.server_ids();
         let id = ids.and_then(|ids| ids.current().or(ids.retired.as_deref()));
         events::loaded(
@@ -321,7 +324,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         session: &Session,
     ) -> Result<(Plan, Option<SaveReport>), StoreError> {
         let plan = self.plan(session)?;
-        if matches!(plan, Plan::Nothing) {
+        if matches!(plan, Plan::Nothing) || !events::heard(self.settings.events()) {
             return Ok((plan, None));
         }
         let old = session
