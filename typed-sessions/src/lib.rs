@@ -108,6 +108,14 @@
 //! Two thin adapters run it: `axum` (feature `axum`: a tower layer and an extractor) and
 //! `actix` (feature `actix`: an actix-web 4 middleware and an extractor).
 //!
+//! # Signing in, and what happens to sessions
+//!
+//! [`auth`] signs the app's users in and out on a session (a new id at sign-in, the user's
+//! id and a keyed hash of their credential, so a password change signs the other sessions
+//! out), with extractors in both adapters and a guard that answers `401` or redirects.
+//! [`events`] reports each session's lifecycle (created, loaded, refused, saved, …) to a
+//! hook of the app's, under a `tracing` target, and to counters for metrics.
+//!
 //! # Features
 //!
 //! None is on by default: without features the crate is the signed cookie session, the
