@@ -104,6 +104,17 @@ pub enum BuildError {
         /// The required length (32).
         expected: usize,
     },
+    /// A cookie-size fallback (`option`: compression) asked for after
+    /// [`pyramid_defaults`](crate::Builder::pyramid_defaults) or with the Pickle
+    /// serializer: a Pyramid app could not read the cookies it writes.
+    #[error(
+        "`{option}` writes cookies a Pyramid app cannot read; it cannot be combined with \
+         `pyramid_defaults()` or the Pickle serializer"
+    )]
+    NotInPyramidMode {
+        /// The builder option refused.
+        option: &'static str,
+    },
     /// A key given as hex (`EncryptionKey::from_hex`) that is not an even number of hex
     /// digits.
     #[error("the encryption key is not hex: expected an even number of hex digits 0-9, a-f")]
@@ -142,13 +153,18 @@ pub enum SessionError {
         #[source]
         source: serde_json::Error,
     },
-    /// The signed cookie would be longer than a browser keeps. The client keeps its previous
-    /// cookie.
-    #[error("the session cookie would be {size} bytes, over the {limit}-byte limit")]
+    /// The session's cookie would break one of the factory's size budgets (see
+    /// [`Budget`](crate::Budget)), even after the fallbacks it has (compression), so nothing
+    /// was written: a browser would drop the cookie, or a proxy refuse the next request.
+    /// The client keeps its previous cookie; through the adapters the request is answered
+    /// with the factory's [`on_oversized`](crate::Builder::on_oversized) status.
+    #[error("the session cookie's {budget} would be {size} bytes, over the {limit}-byte limit")]
     TooLarge {
-        /// Length of the encoded cookie value in bytes.
+        /// Which budget the cookie would break.
+        budget: crate::Budget,
+        /// How many bytes it would take, measured as the budget counts them.
         size: usize,
-        /// The limit ([`MAX_COOKIE_VALUE_LEN`](crate::MAX_COOKIE_VALUE_LEN)).
+        /// The budget's limit in bytes.
         limit: usize,
     },
     /// A typed flash read named a queue its `#[flash_queue]` enum does not have (a queue
@@ -188,6 +204,22 @@ impl SessionError {
             | Self::UnknownFlashQueue { .. }
             | Self::InvalidCookieValue
             | Self::RandomSource { .. } => None,
+        }
+    }
+
+    /// The budget broken and by how much, when the error is a cookie too large to write.
+    pub fn overflow(&self) -> Option<crate::Overflow> {
+        match *self {
+            Self::TooLarge {
+                budget,
+                size,
+                limit,
+            } => Some(crate::Overflow {
+                budget,
+                size,
+                limit,
+            }),
+            _ => None,
         }
     }
 
@@ -270,6 +302,21 @@ pub enum Rejection {
     /// gets a new session under a new id, and its first save deletes the unreadable record;
     /// an error naming the store and a hash of the id is logged.
     CorruptRecord,
+    /// The payload is marked compressed (see [`compress`](crate::Builder::compress)) but
+    /// does not inflate, or inflates past
+    /// [`MAX_INFLATED_LEN`](crate::MAX_INFLATED_LEN) (a decompression bomb). Only checked
+    /// after the signature or tag, so only a holder of the key could have made it.
+    Decompression,
+}
+
+impl From<crate::Overflow> for SessionError {
+    fn from(overflow: crate::Overflow) -> Self {
+        Self::TooLarge {
+            budget: overflow.budget,
+            size: overflow.size,
+            limit: overflow.limit,
+        }
+    }
 }
 
 impl Rejection {
@@ -291,6 +338,7 @@ impl Rejection {
             Self::TooOld => "too old",
             Self::FromTheFuture => "from the future",
             Self::CorruptRecord => "corrupt record",
+            Self::Decompression => "not a session payload",
         }
     }
 
@@ -312,6 +360,7 @@ impl Rejection {
             Self::TooOld => "the session is older than the factory's maximum lifetime",
             Self::FromTheFuture => "a timestamp lies in the future beyond the allowed clock skew",
             Self::CorruptRecord => "the store's record under this id cannot be read",
+            Self::Decompression => "the compressed payload does not inflate within the output cap",
         }
     }
 }

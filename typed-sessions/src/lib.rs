@@ -168,10 +168,14 @@ pub use codec::EncryptionKey;
 pub use codec::{HashAlg, Secret};
 pub use cookie::SameSite;
 pub use error::{BuildError, Rejection, SessionError};
+#[cfg(feature = "compression")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+pub use factory::MAX_INFLATED_LEN;
 pub use factory::{
-    Builder, CookieSessionFactory, KeysAndStore, MAX_CLOCK_SKEW, MAX_COOKIE_VALUE_LEN,
-    MIN_SECRET_LEN, ReadyCodec, Saved, ServerSessionFactory, SignedCookieSessionFactory,
-    SignedKeys,
+    Budget, Builder, CookieSessionFactory, DEFAULT_COOKIE_HEADER_BUDGET, DEFAULT_FLASH_QUEUE_CAP,
+    DEFAULT_SET_COOKIE_BUDGET, KeysAndStore, MAX_CLOCK_SKEW, MAX_COOKIE_VALUE_LEN, MIN_SECRET_LEN,
+    Overflow, ReadyCodec, SAFARI_SET_COOKIE_BUDGET, Saved, ServerSessionFactory,
+    SignedCookieSessionFactory, SignedKeys,
 };
 #[cfg(feature = "encrypted")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]

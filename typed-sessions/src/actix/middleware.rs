@@ -151,7 +151,8 @@ where
                 // For the app's middleware outside this one.
                 response.response_mut().extensions_mut().insert(saved);
             }
-            Ok(match outcome {
+            let overflow = outcome.overflow();
+            let mut response = match outcome {
                 Outcome::Keep {
                     set_cookie, vary, ..
                 } => {
@@ -169,12 +170,17 @@ where
                     }
                     response
                 }
-                Outcome::Replace { status } => {
+                Outcome::Replace { status, .. } => {
                     let (request, _) = response.into_parts();
                     let replacement = HttpResponse::new(super::status(status));
                     ServiceResponse::new(request, replacement).map_into_right_body()
                 }
-            })
+            };
+            if let Some(overflow) = overflow {
+                // Why the session was not saved, for the app's middleware outside this one.
+                response.response_mut().extensions_mut().insert(overflow);
+            }
+            Ok(response)
         })
     }
 }

@@ -177,7 +177,8 @@ where
             // For the app's middleware outside the layer.
             response.extensions_mut().insert(saved);
         }
-        Poll::Ready(Ok(match outcome {
+        let overflow = outcome.overflow();
+        let mut response = match outcome {
             Outcome::Keep {
                 set_cookie, vary, ..
             } => {
@@ -189,8 +190,13 @@ where
                 }
                 response
             }
-            Outcome::Replace { status } => status.into_response(),
-        }))
+            Outcome::Replace { status, .. } => status.into_response(),
+        };
+        if let Some(overflow) = overflow {
+            // Why the session was not saved, for the app's middleware outside the layer.
+            response.extensions_mut().insert(overflow);
+        }
+        Poll::Ready(Ok(response))
     }
 }
 

@@ -159,6 +159,12 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         self
     }
 
+    /// The status that replaces a response whose session does not fit
+    /// ([`on_oversized`](Builder::on_oversized)).
+    pub(crate) fn on_oversized(&self) -> Option<http::StatusCode> {
+        self.settings.policy.on_oversized
+    }
+
     /// How the factory writes the session into its payload.
     pub fn serializer(&self) -> Serializer {
         self.serializer
@@ -211,7 +217,14 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     /// What a cookie value holds at `now`: a loaded session, or a timed-out one that keeps
     /// only its timestamps. An error when the value is unusable.
     fn open(&self, value: &str, now: f64) -> Result<Origin, Rejection> {
-        let opened = self.codec.open(value)?;
+        #[allow(unused_mut)] // mutated with the `compression` feature
+        let mut opened = self.codec.open(value)?;
+        // Inflated only now that the codec has checked the signature or tag.
+        #[cfg(feature = "compression")]
+        if self.settings.compress && opened.payload.first() == Some(&super::compress::MARK) {
+            opened.payload =
+                super::compress::inflate(&opened.payload[1..], super::compress::MAX_INFLATED_LEN)?;
+        }
         // A pickle starts with PROTO (0x80), which no JSON text does.
         if self.serializer == Serializer::Pickle && opened.payload.first() == Some(&0x80) {
             return self.open_pickled(&opened.payload, now, opened.stale_key);
@@ -264,9 +277,15 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
 
     /// Seals the session into a cookie value, whether or not it changed.
     ///
-    /// An error when a typed guard failed to write back, or when the value would exceed
-    /// [`MAX_COOKIE_VALUE_LEN`].
+    /// An error when a typed guard failed to write back, or when the cookie would not fit
+    /// the factory's budgets (see [`set_cookie`](Self::set_cookie)).
     pub fn encode(&self, session: &Session) -> Result<String, SessionError> {
+        let (cookie, _) = self.fitting(session)?;
+        Ok(cookie.value().to_owned())
+    }
+
+    /// The payload of `session`, as the serializer writes it.
+    fn payload(&self, session: &Session) -> Result<Vec<u8>, SessionError> {
         if let Some(err) = session.failed_write() {
             return Err(err);
         }
@@ -276,27 +295,55 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
             created: session.created(),
         };
         let state = session.state();
-        let payload = match self.serializer {
+        match self.serializer {
             Serializer::Json => payload::write(times, state.json_len_hint(), |out| {
                 state
                     .write_json(out)
                     .map_err(|(key, err)| SessionError::unserializable(&key, err))
-            })?,
-            Serializer::Pickle => pickled_payload(times, state)?,
-        };
-        let value = self.codec.seal(&payload)?;
-        if value.len() > MAX_COOKIE_VALUE_LEN {
-            return Err(SessionError::TooLarge {
-                size: value.len(),
-                limit: MAX_COOKIE_VALUE_LEN,
-            });
+            }),
+            Serializer::Pickle => pickled_payload(times, state),
         }
-        Ok(value)
+    }
+
+    /// The session's cookie and its `Set-Cookie` header value, measured against the
+    /// budgets: the plain payload when it fits, else (with [`compress`](Builder::compress))
+    /// the deflated one when that fits; otherwise the error of the shortest attempt.
+    fn fitting(&self, session: &Session) -> Result<(Cookie<'_>, HeaderValue), SessionError> {
+        let payload = self.payload(session)?;
+        let plain = self.measured(self.codec.seal(&payload)?);
+        #[cfg(feature = "compression")]
+        if self.settings.compress
+            && let Err(SessionError::TooLarge { .. }) = &plain
+        {
+            let deflated = super::compress::deflate(&payload);
+            if deflated.len() < payload.len() {
+                return self.measured(self.codec.seal(&deflated)?);
+            }
+        }
+        plain
+    }
+
+    /// The cookie holding `value` and its header value, or the first budget it breaks.
+    fn measured(&self, value: String) -> Result<(Cookie<'_>, HeaderValue), SessionError> {
+        let cookie = self.settings.cookie(value);
+        let header = header_value(&cookie)?;
+        self.settings
+            .budgets
+            .check(cookie.name(), cookie.value(), header.as_bytes())?;
+        Ok((cookie, header))
     }
 
     /// The `Set-Cookie` cookie for the session, with the factory's attributes.
+    ///
+    /// An error when a typed guard failed to write back, or when the cookie would break a
+    /// budget ([`SessionError::TooLarge`], naming the [`Budget`](crate::Budget)): the value
+    /// over Pyramid's [`MAX_COOKIE_VALUE_LEN`], the whole `Set-Cookie` line over the
+    /// [`set_cookie_budget`](Builder::set_cookie_budget), or `name=value` over the
+    /// [`cookie_header_budget`](Builder::cookie_header_budget), measured after encoding,
+    /// exactly as the header is written; with [`compress`](Builder::compress), only when
+    /// the compressed cookie does not fit either.
     pub fn set_cookie(&self, session: &Session) -> Result<Cookie<'static>, SessionError> {
-        Ok(self.settings.cookie(self.encode(session)?).into_owned())
+        Ok(self.fitting(session)?.0.into_owned())
     }
 
     /// Appends the session's `Set-Cookie` header to a response when the save policy says
@@ -329,7 +376,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         if !session.is_dirty() && session.failed_write().is_none() {
             return Ok((Saved::Unchanged, None));
         }
-        let header = header_value(&self.settings.cookie(self.encode(session)?))?;
+        let (_, header) = self.fitting(session)?;
         Ok((Saved::Written, Some(header)))
     }
 

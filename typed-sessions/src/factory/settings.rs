@@ -10,6 +10,7 @@ use cookie::{Cookie, SameSite};
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
+use super::budget::Budgets;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Rejection, SessionError};
 use crate::payload::Timestamps;
@@ -39,6 +40,13 @@ pub(crate) struct Settings {
     pub cookie: CookieOptions,
     pub policy: Policy,
     pub clock: Arc<dyn Clock>,
+    /// What a cookie may take of the browser's room.
+    pub budgets: Budgets,
+    /// Whether a cookie factory deflates a payload that does not fit (feature
+    /// `compression`; always false without it).
+    pub compress: bool,
+    /// The most messages a flash queue keeps (`None`: no limit, as in Pyramid).
+    pub flash_queue_cap: Option<usize>,
 }
 
 /// The attributes of the session cookie.
@@ -66,6 +74,9 @@ pub(crate) struct Policy {
     /// The status that replaces a successful response whose session changes were discarded
     /// (`None`: the response stays).
     pub on_discarded: Option<StatusCode>,
+    /// The status that replaces a response whose session does not fit its cookie's budgets
+    /// (`None`: the response stays, without the cookie).
+    pub on_oversized: Option<StatusCode>,
 }
 
 /// How far in the future a cookie's or record's timestamps may lie, in seconds: servers
@@ -73,6 +84,11 @@ pub(crate) struct Policy {
 /// fractions of a second when they keep it with NTP; a minute leaves room for a clock that
 /// is briefly off, and refuses `1e308` and "now + 10⁹ s", which would never time out.
 pub const MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The default [`flash_queue_cap`](crate::Builder::flash_queue_cap): a flash queue keeps
+/// its 20 newest messages. Twenty short notices take about a kilobyte of a 4 KiB cookie; a
+/// page shows them all at once, and more than that is noise nobody reads.
+pub const DEFAULT_FLASH_QUEUE_CAP: usize = 20;
 
 /// The default [`max_lifetime`](crate::Builder::max_lifetime): one day.
 pub(crate) const DEFAULT_MAX_LIFETIME: f64 = 24.0 * 3600.0;
@@ -83,6 +99,9 @@ impl Default for Settings {
             cookie: CookieOptions::default(),
             policy: Policy::default(),
             clock: Arc::new(SystemClock),
+            budgets: Budgets::default(),
+            compress: false,
+            flash_queue_cap: Some(DEFAULT_FLASH_QUEUE_CAP),
         }
     }
 }
@@ -132,6 +151,7 @@ impl Settings {
     /// The session of a request at `now`, made from what the factory found.
     pub(crate) fn session(&self, origin: Origin, now: f64) -> Session {
         Session::from_origin(origin, now, self.policy.reissue_time)
+            .with_flash_queue_cap(self.flash_queue_cap)
     }
 
     /// Logs why a request's cookie was not used, never its value: the request gets an empty
@@ -195,7 +215,10 @@ impl Settings {
         let mut debug = f.debug_struct(name);
         debug
             .field("cookie", &self.cookie)
-            .field("policy", &self.policy);
+            .field("policy", &self.policy)
+            .field("budgets", &self.budgets)
+            .field("compress", &self.compress)
+            .field("flash_queue_cap", &self.flash_queue_cap);
         debug
     }
 }
@@ -222,8 +245,9 @@ impl CookieOptions {
 
 impl Policy {
     /// Pyramid 2.1's defaults: timeout 1200 s, reissue time 0 s, set on exception, no
-    /// absolute lifetime. (Discarded changes are answered `409` in every mode: Pyramid's own
-    /// factories never discard any.)
+    /// absolute lifetime. (Discarded changes are answered `409` and oversized sessions `507`
+    /// in every mode: Pyramid's own factories never discard any, and raise on an oversized
+    /// one, which its app answers `500`.)
     pub(crate) fn pyramid() -> Self {
         Self {
             timeout: Some(1200.0),
@@ -231,6 +255,7 @@ impl Policy {
             set_on_exception: true,
             max_lifetime: None,
             on_discarded: Some(StatusCode::CONFLICT),
+            on_oversized: Some(StatusCode::INSUFFICIENT_STORAGE),
         }
     }
 

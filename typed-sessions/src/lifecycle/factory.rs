@@ -95,7 +95,7 @@ impl<C: CookieCodec> sealed::Steps for CookieSessionFactory<C> {
             self.save_value(&session)
         };
         let saved = saved.map(|(saved, set_cookie)| (saved, set_cookie, None));
-        Saving::done(status, saved.map_err(StoreError::from))
+        Saving::cookie(status, self.on_oversized(), saved.map_err(StoreError::from))
     }
 }
 
