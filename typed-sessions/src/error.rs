@@ -115,6 +115,12 @@ pub enum BuildError {
         /// The builder option refused.
         option: &'static str,
     },
+    /// [`chunks`](crate::Builder::chunks) outside 1 to [`MAX_CHUNKS`](crate::MAX_CHUNKS).
+    #[error("`chunks({max})`: a session is written in 1 to 9 cookies")]
+    ChunkCount {
+        /// The count asked for.
+        max: usize,
+    },
     /// A key given as hex (`EncryptionKey::from_hex`) that is not an even number of hex
     /// digits.
     #[error("the encryption key is not hex: expected an even number of hex digits 0-9, a-f")]
@@ -307,6 +313,11 @@ pub enum Rejection {
     /// [`MAX_INFLATED_LEN`](crate::MAX_INFLATED_LEN) (a decompression bomb). Only checked
     /// after the signature or tag, so only a holder of the key could have made it.
     Decompression,
+    /// The session cookie is the first chunk of a chunked session
+    /// ([`chunks`](crate::Builder::chunks)) whose other chunks are missing or from another
+    /// write (two tabs saving at once, an old chunk replayed), or more chunks than the
+    /// factory writes.
+    Chunks,
 }
 
 impl From<crate::Overflow> for SessionError {
@@ -339,6 +350,7 @@ impl Rejection {
             Self::FromTheFuture => "from the future",
             Self::CorruptRecord => "corrupt record",
             Self::Decompression => "not a session payload",
+            Self::Chunks => "chunks of different writes",
         }
     }
 
@@ -361,6 +373,7 @@ impl Rejection {
             Self::FromTheFuture => "a timestamp lies in the future beyond the allowed clock skew",
             Self::CorruptRecord => "the store's record under this id cannot be read",
             Self::Decompression => "the compressed payload does not inflate within the output cap",
+            Self::Chunks => "the session's chunks are missing or from different writes",
         }
     }
 }

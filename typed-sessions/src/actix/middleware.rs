@@ -154,10 +154,14 @@ where
             let overflow = outcome.overflow();
             let mut response = match outcome {
                 Outcome::Keep {
-                    set_cookie, vary, ..
+                    set_cookie,
+                    vary,
+                    more_set_cookies,
+                    ..
                 } => {
-                    if let Some(value) =
-                        set_cookie.and_then(|value| HeaderValue::from_bytes(value.as_bytes()).ok())
+                    let set_cookies = set_cookie.into_iter().chain(more_set_cookies);
+                    for value in set_cookies
+                        .filter_map(|value| HeaderValue::from_bytes(value.as_bytes()).ok())
                     {
                         response.headers_mut().append(SET_COOKIE, value);
                     }

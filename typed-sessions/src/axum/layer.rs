@@ -180,9 +180,12 @@ where
         let overflow = outcome.overflow();
         let mut response = match outcome {
             Outcome::Keep {
-                set_cookie, vary, ..
+                set_cookie,
+                vary,
+                more_set_cookies,
+                ..
             } => {
-                if let Some(value) = set_cookie {
+                for value in set_cookie.into_iter().chain(more_set_cookies) {
                     response.headers_mut().append(SET_COOKIE, value);
                 }
                 if let Some(value) = vary {

@@ -46,6 +46,7 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// | `on_oversized` | `507 Insufficient Storage` | `507` (Pyramid raises: a `500`) |
 /// | `flash_queue_cap` | **20 messages per queue** | none (no limit) |
 /// | `compress` | off | off, and refused (a Pyramid app cannot read it) |
+/// | `chunks` | 1 (no chunking) | 1, and more refused |
 ///
 /// `Secure` and `HttpOnly` are on because Pyramid's own session docs tell every app to turn
 /// them on (`secure=True` "at the very least", `httponly=True` against cross-site
@@ -191,6 +192,7 @@ impl<K> Builder<K> {
         self.settings.policy = Policy::pyramid();
         self.settings.compress = false;
         self.settings.flash_queue_cap = None;
+        self.settings.max_chunks = 1;
         self.reissue_time_set = true;
         self.pyramid_mode = true;
         self
@@ -252,6 +254,55 @@ impl<K> Builder<K> {
     /// change that was not kept, so only choose it when the app checks the extension.
     pub fn on_oversized(mut self, status: impl Into<Option<http::StatusCode>>) -> Self {
         self.settings.policy.on_oversized = status.into();
+        self
+    }
+
+    /// The most cookies a cookie factory may split a session into when it does not fit one
+    /// (default 1: no chunking; at most [`MAX_CHUNKS`](crate::MAX_CHUNKS)). A small number
+    /// is the point: two chunks double the room, and the request's whole `Cookie` header
+    /// must still fit the [`cookie_header_budget`](Self::cookie_header_budget) (8 KiB:
+    /// about two full cookies), which the save checks.
+    ///
+    /// A chunked session is written as the cookies `name`, `name.1`, …, each value carrying
+    /// the write's generation (a hash of the whole sealed value), its index and the count;
+    /// the signature or tag covers the reassembled value, so chunks of different writes
+    /// (two tabs saving at once, an old chunk replayed) never combine: such a request gets
+    /// a fresh session, its reason logged
+    /// ([`Rejection::Chunks`](crate::Rejection::Chunks)). Every save, chunked or not, also
+    /// expires the chunk names it does not use, up to this maximum, so that no stale chunk
+    /// outlives a session that shrank (that is `max - 1` short `Set-Cookie` headers on each
+    /// save of a session that fits one cookie).
+    ///
+    /// A Pyramid app cannot read chunks: the build refuses more than one after
+    /// [`pyramid_defaults`](Self::pyramid_defaults) or with the Pickle serializer
+    /// ([`BuildError::NotInPyramidMode`]). Cookie factories only: a server-side session's
+    /// cookie is an id.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use http::header::{COOKIE, SET_COOKIE};
+    /// use typed_sessions::SignedCookieSessionFactory;
+    ///
+    /// let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+    ///     .chunks(2)
+    ///     .build()?;
+    /// let mut session = factory.load(&HeaderMap::new());
+    /// session.insert("notes", "x".repeat(4000));
+    /// let mut response = HeaderMap::new();
+    /// factory.save(&session, &mut response)?;
+    /// let pairs: Vec<&str> = response
+    ///     .get_all(SET_COOKIE)
+    ///     .iter()
+    ///     .map(|line| line.to_str().unwrap().split(';').next().unwrap())
+    ///     .collect();
+    /// assert!(pairs[0].starts_with("session=") && pairs[1].starts_with("session.1="));
+    /// let mut request = HeaderMap::new();
+    /// request.insert(COOKIE, pairs.join("; ").parse()?);
+    /// assert_eq!(factory.load(&request).get_as::<String>("notes")?.unwrap().len(), 4000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn chunks(mut self, max: usize) -> Self {
+        self.settings.max_chunks = max;
         self
     }
 
@@ -379,6 +430,14 @@ impl<K> Builder<K> {
     fn check_options(&self) -> Result<(), BuildError> {
         if self.pyramid_mode && self.settings.compress {
             return Err(BuildError::NotInPyramidMode { option: "compress" });
+        }
+        if self.pyramid_mode && self.settings.max_chunks > 1 {
+            return Err(BuildError::NotInPyramidMode { option: "chunks" });
+        }
+        if !(1..=crate::MAX_CHUNKS).contains(&self.settings.max_chunks) {
+            return Err(BuildError::ChunkCount {
+                max: self.settings.max_chunks,
+            });
         }
         let name = &self.settings.cookie.name;
         if name.is_empty() || !name.bytes().all(is_token_byte) {
@@ -646,6 +705,9 @@ impl Builder<EncryptedKeys> {
             return Err(BuildError::NotInPyramidMode {
                 option: "compress_revealing_length",
             });
+        }
+        if self.settings.max_chunks > 1 && self.keys.serializer == Serializer::Pickle {
+            return Err(BuildError::NotInPyramidMode { option: "chunks" });
         }
         let keys = &self.keys;
         let codec = keys

@@ -17,6 +17,7 @@
 
 mod budget;
 mod builder;
+mod chunks;
 #[cfg(feature = "compression")]
 mod compress;
 mod cookie;
@@ -30,10 +31,12 @@ pub use budget::{
 #[cfg(feature = "encrypted")]
 pub use builder::EncryptedKeys;
 pub use builder::{Builder, KeysAndStore, MIN_SECRET_LEN, ReadyCodec, SignedKeys};
+pub use chunks::MAX_CHUNKS;
 #[cfg(feature = "compression")]
 pub use compress::MAX_INFLATED_LEN;
 #[cfg(feature = "encrypted")]
 pub use cookie::EncryptedCookieSessionFactory;
+pub(crate) use cookie::SetCookies;
 pub use cookie::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, SignedCookieSessionFactory};
 pub(crate) use server::Plan;
 pub use server::ServerSessionFactory;

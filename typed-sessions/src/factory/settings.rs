@@ -47,6 +47,8 @@ pub(crate) struct Settings {
     pub compress: bool,
     /// The most messages a flash queue keeps (`None`: no limit, as in Pyramid).
     pub flash_queue_cap: Option<usize>,
+    /// The most cookies a cookie factory splits a session into (1: no chunking).
+    pub max_chunks: usize,
 }
 
 /// The attributes of the session cookie.
@@ -102,6 +104,7 @@ impl Default for Settings {
             budgets: Budgets::default(),
             compress: false,
             flash_queue_cap: Some(DEFAULT_FLASH_QUEUE_CAP),
+            max_chunks: 1,
         }
     }
 }
@@ -181,9 +184,18 @@ impl Settings {
 
     /// The `Set-Cookie` cookie holding `value`, borrowing these attributes; the clock dates
     /// `Expires` when there is a `Max-Age`.
-    pub(crate) fn cookie(&self, value: String) -> Cookie<'_> {
+    pub(crate) fn cookie<'c>(&'c self, value: impl Into<Cow<'c, str>>) -> Cookie<'c> {
+        self.cookie_named(self.cookie.name.as_str(), value)
+    }
+
+    /// [`cookie`](Self::cookie) under another name (a chunk's), with the same attributes.
+    pub(crate) fn cookie_named<'c>(
+        &'c self,
+        name: impl Into<Cow<'c, str>>,
+        value: impl Into<Cow<'c, str>>,
+    ) -> Cookie<'c> {
         let options = &self.cookie;
-        let mut cookie = Cookie::new(options.name.as_str(), value);
+        let mut cookie = Cookie::new(name, value);
         if let Some(path) = &options.path {
             cookie.set_path(path.as_str());
         }
@@ -218,7 +230,8 @@ impl Settings {
             .field("policy", &self.policy)
             .field("budgets", &self.budgets)
             .field("compress", &self.compress)
-            .field("flash_queue_cap", &self.flash_queue_cap);
+            .field("flash_queue_cap", &self.flash_queue_cap)
+            .field("max_chunks", &self.max_chunks);
         debug
     }
 }
@@ -228,19 +241,25 @@ impl CookieOptions {
     /// and so does this, across all `Cookie` headers. Borrowed from the header when it is
     /// UTF-8, as headers are.
     pub(crate) fn find<'h>(&self, headers: &'h HeaderMap) -> Option<Cow<'h, str>> {
-        headers.get_all(COOKIE).iter().rev().find_map(|header| {
-            let bytes = header.as_bytes();
-            match std::str::from_utf8(bytes) {
-                // The common case, checked at `from_utf8`'s speed: `from_utf8_lossy` walks a
-                // valid header chunk by chunk, several times slower, to return it unchanged.
-                Ok(text) => find_cookie(text, &self.name).map(Cow::Borrowed),
-                // A header with bytes outside visible ASCII may still carry a good session
-                // cookie.
-                Err(_) => find_cookie(&String::from_utf8_lossy(bytes), &self.name)
-                    .map(|value| Cow::Owned(value.to_owned())),
-            }
-        })
+        find_in(headers, &self.name)
     }
+}
+
+/// The value of cookie `name` in a request's `Cookie` headers, as
+/// [`CookieOptions::find`] finds the session cookie's.
+pub(crate) fn find_in<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, str>> {
+    headers.get_all(COOKIE).iter().rev().find_map(|header| {
+        let bytes = header.as_bytes();
+        match std::str::from_utf8(bytes) {
+            // The common case, checked at `from_utf8`'s speed: `from_utf8_lossy` walks a
+            // valid header chunk by chunk, several times slower, to return it unchanged.
+            Ok(text) => find_cookie(text, name).map(Cow::Borrowed),
+            // A header with bytes outside visible ASCII may still carry a good session
+            // cookie.
+            Err(_) => find_cookie(&String::from_utf8_lossy(bytes), name)
+                .map(|value| Cow::Owned(value.to_owned())),
+        }
+    })
 }
 
 impl Policy {

@@ -82,7 +82,7 @@ pub(super) fn verdict(
     oversized: Option<StatusCode>,
     result: SaveResult,
 ) -> Outcome {
-    if let Ok((Saved::Discarded, _, _)) = &result
+    if let Ok((Saved::Discarded, ..)) = &result
         && let Some(answer) = discarded
         && !status.is_client_error()
         && !status.is_server_error()
@@ -102,10 +102,11 @@ pub(super) fn verdict(
         _ => None,
     };
     match result {
-        Ok((saved, set_cookie, vary)) => Outcome::Keep {
+        Ok((saved, set_cookie, vary, more_set_cookies)) => Outcome::Keep {
             saved: Some(saved),
             set_cookie,
             vary,
+            more_set_cookies,
             overflow: None,
         },
         // The response already says the request failed: it stays, without the cookie.
@@ -119,6 +120,7 @@ pub(super) fn verdict(
                 saved: None,
                 set_cookie: None,
                 vary: None,
+                more_set_cookies: Vec::new(),
                 overflow,
             }
         }
@@ -133,6 +135,7 @@ pub(super) fn verdict(
                 saved: None,
                 set_cookie: None,
                 vary: None,
+                more_set_cookies: Vec::new(),
                 overflow,
             }
         }

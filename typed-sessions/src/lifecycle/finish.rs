@@ -11,8 +11,17 @@ use super::factory::BoxFuture;
 use crate::factory::{Overflow, Saved};
 use crate::store::StoreError;
 
-/// What a save did, the `Set-Cookie` it asks for and the `Vary` it asks for with it.
-pub(crate) type SaveResult = Result<(Saved, Option<HeaderValue>, Option<HeaderValue>), StoreError>;
+/// What a save did, the `Set-Cookie` it asks for, the `Vary` it asks for with it, and the
+/// further `Set-Cookie` headers of a chunked cookie session.
+pub(crate) type SaveResult = Result<
+    (
+        Saved,
+        Option<HeaderValue>,
+        Option<HeaderValue>,
+        Vec<HeaderValue>,
+    ),
+    StoreError,
+>;
 
 /// What the response of a request gets once its session is saved, from [`Saving`].
 #[derive(Debug)]
@@ -30,6 +39,10 @@ pub enum Outcome {
         /// serve this response to another session
         /// ([`vary_cookie`](crate::Builder::vary_cookie)); only ever with a `set_cookie`.
         vary: Option<HeaderValue>,
+        /// Further `Set-Cookie` headers to append after `set_cookie`: the other chunks of a
+        /// chunked session and the removals of the chunk names it no longer uses
+        /// ([`chunks`](crate::Builder::chunks)); empty otherwise.
+        more_set_cookies: Vec<HeaderValue>,
         /// Why the session was not saved, when its cookie did not fit and the factory's
         /// [`on_oversized`](crate::Builder::on_oversized) is `None`: the adapters put it into
         /// the response's extensions.
@@ -161,6 +174,7 @@ impl Future for Saving {
                         saved: None,
                         set_cookie: None,
                         vary: None,
+                        more_set_cookies: Vec::new(),
                         overflow: None,
                     });
                 }
