@@ -685,3 +685,37 @@ proptest! {
         }
     }
 }
+
+/// The test kit's `assert_fits` measures an app's largest state, chunked or not, and
+/// fails, naming the budget, when it does not fit.
+#[test]
+fn assert_fits_measures_the_largest_state_and_fails_when_it_does_not_fit() {
+    let factory = builder().build().unwrap();
+    let fit = typed_sessions::testing::assert_fits(&factory, &session_with(&factory, 1000));
+    assert_eq!(fit.cookies, 1);
+    assert!(
+        fit.longest_line > 1000 && fit.longest_line <= 4096,
+        "{fit:?}"
+    );
+    let chunking = builder().chunks(2).build().unwrap();
+    let big = incompressible(&chunking, 4000, 11);
+    let fit = typed_sessions::testing::assert_fits(&chunking, &big);
+    assert_eq!(fit.cookies, 2);
+    assert!(
+        fit.cookie_header > 4096 && fit.cookie_header <= 8192,
+        "{fit:?}"
+    );
+    // The kit reads a chunked response back whole.
+    let response = save(&chunking, &big);
+    let read = typed_sessions::testing::response_session(&chunking, &response).unwrap();
+    assert_eq!(read.get("notes"), big.get("notes"));
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        typed_sessions::testing::assert_fits(&factory, &incompressible(&factory, 4000, 12))
+    }))
+    .unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("does not fit") && message.contains("4064"),
+        "{message}"
+    );
+}

@@ -515,6 +515,14 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     }
 
     /// [`save`](Self::save), giving the `Set-Cookie` value instead of appending it.
+    /// The `Set-Cookie` headers of `session`, changed or not (for the test kit).
+    #[cfg(feature = "testing")]
+    pub(crate) fn set_cookie_headers(&self, session: &Session) -> Result<HeaderMap, SessionError> {
+        let mut response = HeaderMap::new();
+        self.set_cookies(session)?.append_to(&mut response);
+        Ok(response)
+    }
+
     /// The session cookie's value in request headers, if any (for the test kit).
     #[cfg(feature = "testing")]
     pub(crate) fn find_cookie(&self, headers: &HeaderMap) -> Option<String> {

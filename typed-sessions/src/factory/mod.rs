@@ -40,4 +40,6 @@ pub(crate) use cookie::SetCookies;
 pub use cookie::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, SignedCookieSessionFactory};
 pub(crate) use server::Plan;
 pub use server::ServerSessionFactory;
+#[cfg(feature = "testing")]
+pub(crate) use settings::find_cookie;
 pub use settings::{DEFAULT_FLASH_QUEUE_CAP, MAX_CLOCK_SKEW, Saved};
