@@ -123,7 +123,8 @@
 //! | `sqlite` | `store::SqliteStore` | `sqlx` 0.9 with SQLite compiled in (`sqlite-bundled`), `tokio` (timer for `spawn_cleanup`) |
 //! | `postgres` | `store::PostgresStore` | `sqlx` 0.9 (`postgres`), `tokio` |
 //! | `encrypted` | `EncryptedCookieSessionFactory` and `EncryptionKey`, the cookies of PyPI `pyramid_nacl_session` | `crypto_secretbox` (XSalsa20-Poly1305), `zeroize` |
-//! | `testing` | `testing`, the test kit for an app's tests: mint cookies, read back responses, assert flashes, check recorded sessions | nothing more |
+//! | `compression` | `Builder::compress` (and `compress_revealing_length` on encrypted cookies): DEFLATE for a session too large for its cookie, inflated under a hard cap | `flate2` 1 on its pure Rust back end (`miniz_oxide`) |
+//! | `testing` | `testing`, the test kit for an app's tests: mint cookies, read back responses, assert flashes, check recorded sessions, `assert_fits` | nothing more |
 //!
 //! The `sqlite` and `postgres` features need Rust 1.94 (sqlx 0.9's minimum); the rest of the
 //! crate needs 1.89 (`File::lock`, for the `beaker` file store).

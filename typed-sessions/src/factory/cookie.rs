@@ -24,8 +24,11 @@ use crate::payload::{Serializer, Timestamps};
 use crate::session::{LoadOutcome, Origin, Session};
 use crate::state::State;
 
-/// The longest cookie value a factory writes, as in Pyramid: browsers keep about 4096 bytes
-/// per cookie, name and attributes included.
+/// The longest cookie value a factory writes, as in Pyramid (which raises past it). The
+/// whole `Set-Cookie` line is measured too, against the factory's
+/// [`set_cookie_budget`](crate::Builder::set_cookie_budget) (4096 bytes, name and
+/// attributes included, by default): a value under this limit with long attributes may
+/// still be refused, as a browser would drop it.
 pub const MAX_COOKIE_VALUE_LEN: usize = 4064;
 
 /// Pyramid's `SignedCookieSessionFactory`: sessions in an HMAC-signed cookie.
@@ -437,8 +440,12 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
             pieces.push(&rest[..take]);
             rest = &rest[take..];
         }
-        let generation = chunks::generation(value);
         let count = pieces.len();
+        if count < 2 {
+            // Only a value over the header budget alone gets here, and its chunk is longer.
+            return Err(overflow.into());
+        }
+        let generation = chunks::generation(value);
         let mut headers = Vec::with_capacity(settings.max_chunks);
         let mut cookie_header = 0;
         for (index, piece) in pieces.into_iter().enumerate() {
