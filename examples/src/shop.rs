@@ -66,6 +66,10 @@ use typed_sessions::{
 use self::actions::{LoginForm, NextQuery, ProductForm, Reply, TokenForm};
 use self::users::{ShopAuth, Users};
 
+/// How many notices of each kind a shop session keeps until a page shows them: the newest
+/// 20 (the builder's default, set here to say so).
+pub const NOTICES_KEPT: usize = typed_sessions::DEFAULT_FLASH_QUEUE_CAP;
+
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "tea";
 
@@ -73,11 +77,16 @@ pub const DEMO_PASSWORD: &str = "tea";
 /// `SameSite=Lax` cookie; over plain HTTP, browsers and curl keep a `Secure` cookie from
 /// `http://localhost`, the address the binaries print), a one-hour idle timeout, and a new
 /// cookie for a mere read at most once a minute.
+///
+/// The cookie cannot overflow: each notice queue keeps its newest [`NOTICES_KEPT`], so 200
+/// cart adds in a row without a page view in between still fit one cookie (the cart has a
+/// line per product); a session that did not fit would be answered `507` with no cookie.
 pub fn factory(secret: impl Into<Secret>) -> Result<SignedCookieSessionFactory, BuildError> {
     SignedCookieSessionFactory::builder(secret)
         .events(users::log_event)
         .timeout(Duration::from_secs(3600))
         .reissue_time(Duration::from_secs(60))
+        .flash_queue_cap(NOTICES_KEPT)
         .build()
 }
 
@@ -93,6 +102,7 @@ pub fn encrypted_factory(
         .serializer(serializer)
         .timeout(Duration::from_secs(3600))
         .reissue_time(Duration::from_secs(60))
+        .flash_queue_cap(NOTICES_KEPT)
         .build()
 }
 
@@ -106,6 +116,7 @@ pub fn server_factory<S: SessionStore>(
         .events(users::log_event)
         .timeout(Duration::from_secs(3600))
         .reissue_time(Duration::from_secs(60))
+        .flash_queue_cap(NOTICES_KEPT)
         .build()
 }
 

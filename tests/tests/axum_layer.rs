@@ -364,7 +364,7 @@ impl Logs {
 }
 
 #[tokio::test]
-async fn a_session_too_large_to_save_is_a_logged_500_without_a_cookie() {
+async fn a_session_too_large_to_save_is_a_logged_507_without_a_cookie() {
     let fx = Fixture::new();
     let cookie = fx.cookie_for(json!({"user": "ada"}));
     let app = Router::new()
@@ -377,7 +377,14 @@ async fn a_session_too_large_to_save_is_a_logged_500_without_a_cookie() {
         .oneshot(get_request("/big", Some(&cookie)))
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(response.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let overflow = *response
+        .extensions()
+        .get::<typed_sessions::Overflow>()
+        .expect("the app can see why");
+    assert_eq!(overflow.budget, typed_sessions::Budget::CookieValue);
+    assert_eq!(overflow.limit, 4064);
+    assert!(overflow.size > 6000, "{overflow}");
     assert_eq!(
         set_cookie(&response),
         None,

@@ -380,7 +380,7 @@ fn a_state_too_large_for_a_cookie_is_an_error_and_writes_nothing() {
     session.insert("blob", "x".repeat(3100));
     let mut response = HeaderMap::new();
     match factory.save(&session, &mut response) {
-        Err(SessionError::TooLarge { size, limit }) => {
+        Err(SessionError::TooLarge { size, limit, .. }) => {
             assert_eq!(limit, MAX_COOKIE_VALUE_LEN);
             // Unpadded base64 of nonce, tag and the payload.
             let sealed_len = NONCE_LEN + TAG_LEN + payload_len + 200;

@@ -279,7 +279,7 @@ fn cookie_value_too_long_is_an_error_naming_the_size() {
     let mut headers = HeaderMap::new();
     let err = factory.save(&session, &mut headers).unwrap_err();
     assert!(
-        matches!(err, SessionError::TooLarge { size, limit: 4064 } if size > 100_000),
+        matches!(err, SessionError::TooLarge { size, limit: 4064, .. } if size > 100_000),
         "{err}"
     );
     assert!(err.to_string().contains("bytes"));

@@ -104,6 +104,23 @@ pub enum BuildError {
         /// The required length (32).
         expected: usize,
     },
+    /// A cookie-size fallback (`option`: compression) asked for after
+    /// [`pyramid_defaults`](crate::Builder::pyramid_defaults) or with the Pickle
+    /// serializer: a Pyramid app could not read the cookies it writes.
+    #[error(
+        "`{option}` writes cookies a Pyramid app cannot read; it cannot be combined with \
+         `pyramid_defaults()` or the Pickle serializer"
+    )]
+    NotInPyramidMode {
+        /// The builder option refused.
+        option: &'static str,
+    },
+    /// [`chunks`](crate::Builder::chunks) outside 1 to [`MAX_CHUNKS`](crate::MAX_CHUNKS).
+    #[error("`chunks({max})`: a session is written in 1 to 9 cookies")]
+    ChunkCount {
+        /// The count asked for.
+        max: usize,
+    },
     /// A key given as hex (`EncryptionKey::from_hex`) that is not an even number of hex
     /// digits.
     #[error("the encryption key is not hex: expected an even number of hex digits 0-9, a-f")]
@@ -142,13 +159,18 @@ pub enum SessionError {
         #[source]
         source: serde_json::Error,
     },
-    /// The signed cookie would be longer than a browser keeps. The client keeps its previous
-    /// cookie.
-    #[error("the session cookie would be {size} bytes, over the {limit}-byte limit")]
+    /// The session's cookie would break one of the factory's size budgets (see
+    /// [`Budget`](crate::Budget)), even after the fallbacks it has (compression), so nothing
+    /// was written: a browser would drop the cookie, or a proxy refuse the next request.
+    /// The client keeps its previous cookie; through the adapters the request is answered
+    /// with the factory's [`on_oversized`](crate::Builder::on_oversized) status.
+    #[error("the session cookie's {budget} would be {size} bytes, over the {limit}-byte limit")]
     TooLarge {
-        /// Length of the encoded cookie value in bytes.
+        /// Which budget the cookie would break.
+        budget: crate::Budget,
+        /// How many bytes it would take, measured as the budget counts them.
         size: usize,
-        /// The limit ([`MAX_COOKIE_VALUE_LEN`](crate::MAX_COOKIE_VALUE_LEN)).
+        /// The budget's limit in bytes.
         limit: usize,
     },
     /// A typed flash read named a queue its `#[flash_queue]` enum does not have (a queue
@@ -188,6 +210,22 @@ impl SessionError {
             | Self::UnknownFlashQueue { .. }
             | Self::InvalidCookieValue
             | Self::RandomSource { .. } => None,
+        }
+    }
+
+    /// The budget broken and by how much, when the error is a cookie too large to write.
+    pub fn overflow(&self) -> Option<crate::Overflow> {
+        match *self {
+            Self::TooLarge {
+                budget,
+                size,
+                limit,
+            } => Some(crate::Overflow {
+                budget,
+                size,
+                limit,
+            }),
+            _ => None,
         }
     }
 
@@ -275,6 +313,26 @@ pub enum Rejection {
     /// holds (the password changed, "sign out everywhere"): the request starts signed out,
     /// in a new session.
     Revoked,
+    /// The payload is marked compressed (see [`compress`](crate::Builder::compress)) but
+    /// does not inflate, or inflates past
+    /// [`MAX_INFLATED_LEN`](crate::MAX_INFLATED_LEN) (a decompression bomb). Only checked
+    /// after the signature or tag, so only a holder of the key could have made it.
+    Decompression,
+    /// The session cookie is the first chunk of a chunked session
+    /// ([`chunks`](crate::Builder::chunks)) whose other chunks are missing or from another
+    /// write (two tabs saving at once, an old chunk replayed), or more chunks than the
+    /// factory writes.
+    Chunks,
+}
+
+impl From<crate::Overflow> for SessionError {
+    fn from(overflow: crate::Overflow) -> Self {
+        Self::TooLarge {
+            budget: overflow.budget,
+            size: overflow.size,
+            limit: overflow.limit,
+        }
+    }
 }
 
 impl Rejection {
@@ -297,6 +355,8 @@ impl Rejection {
             Self::FromTheFuture => "from the future",
             Self::CorruptRecord => "corrupt record",
             Self::Revoked => "revoked",
+            Self::Decompression => "not a session payload",
+            Self::Chunks => "chunks of different writes",
         }
     }
 
@@ -319,6 +379,8 @@ impl Rejection {
             Self::FromTheFuture => "a timestamp lies in the future beyond the allowed clock skew",
             Self::CorruptRecord => "the store's record under this id cannot be read",
             Self::Revoked => "the revocation check ended the signed-in user's session",
+            Self::Decompression => "the compressed payload does not inflate within the output cap",
+            Self::Chunks => "the session's chunks are missing or from different writes",
         }
     }
 }

@@ -131,7 +131,8 @@
 //! | `sqlite` | `store::SqliteStore` | `sqlx` 0.9 with SQLite compiled in (`sqlite-bundled`), `tokio` (timer for `spawn_cleanup`) |
 //! | `postgres` | `store::PostgresStore` | `sqlx` 0.9 (`postgres`), `tokio` |
 //! | `encrypted` | `EncryptedCookieSessionFactory` and `EncryptionKey`, the cookies of PyPI `pyramid_nacl_session` | `crypto_secretbox` (XSalsa20-Poly1305), `zeroize` |
-//! | `testing` | `testing`, the test kit for an app's tests: mint cookies, read back responses, assert flashes, check recorded sessions | nothing more |
+//! | `compression` | `Builder::compress` (and `compress_revealing_length` on encrypted cookies): DEFLATE for a session too large for its cookie, inflated under a hard cap | `flate2` 1 on its pure Rust back end (`miniz_oxide`) |
+//! | `testing` | `testing`, the test kit for an app's tests: mint cookies, read back responses, assert flashes, check recorded sessions, `assert_fits` | nothing more |
 //!
 //! The `sqlite` and `postgres` features need Rust 1.94 (sqlx 0.9's minimum); the rest of the
 //! crate needs 1.89 (`File::lock`, for the `beaker` file store).
@@ -178,10 +179,14 @@ pub use codec::EncryptionKey;
 pub use codec::{HashAlg, Secret};
 pub use cookie::SameSite;
 pub use error::{BuildError, Rejection, SessionError};
+#[cfg(feature = "compression")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+pub use factory::MAX_INFLATED_LEN;
 pub use factory::{
-    Builder, CookieSessionFactory, KeysAndStore, MAX_CLOCK_SKEW, MAX_COOKIE_VALUE_LEN,
-    MIN_SECRET_LEN, ReadyCodec, Saved, ServerSessionFactory, SignedCookieSessionFactory,
-    SignedKeys,
+    Budget, Builder, CookieSessionFactory, DEFAULT_COOKIE_HEADER_BUDGET, DEFAULT_FLASH_QUEUE_CAP,
+    DEFAULT_SET_COOKIE_BUDGET, KeysAndStore, MAX_CHUNKS, MAX_CLOCK_SKEW, MAX_COOKIE_VALUE_LEN,
+    MIN_SECRET_LEN, Overflow, ReadyCodec, SAFARI_SET_COOKIE_BUDGET, Saved, ServerSessionFactory,
+    SignedCookieSessionFactory, SignedKeys,
 };
 #[cfg(feature = "encrypted")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]

@@ -71,6 +71,8 @@ pub struct Session {
     server: Option<Box<ServerIds>>,
     /// What this request did to the session that its save reports as events.
     happened: Happened,
+    /// The most messages a flash queue keeps, from the factory.
+    flash_queue_cap: Option<usize>,
 }
 
 /// What a factory found for a request: everything its [`Session`] is made of except the
@@ -214,7 +216,20 @@ impl Session {
             failed_write: None,
             server: server.map(Box::new),
             happened: Happened::default(),
+            flash_queue_cap: Some(crate::factory::DEFAULT_FLASH_QUEUE_CAP),
         }
+    }
+
+    /// This session with flash queues kept to `cap` messages each.
+    pub(crate) fn with_flash_queue_cap(mut self, cap: Option<usize>) -> Self {
+        self.flash_queue_cap = cap;
+        self
+    }
+
+    /// The most messages a flash queue of this session keeps (the factory's
+    /// [`flash_queue_cap`](crate::Builder::flash_queue_cap)); `None` for no limit.
+    pub fn flash_queue_cap(&self) -> Option<usize> {
+        self.flash_queue_cap
     }
 
     /// A session holding `state`, the text of a JSON object, with the given timestamps, as if

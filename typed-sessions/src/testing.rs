@@ -182,21 +182,109 @@ pub fn request_with_state<C: CookieCodec>(
 
 /// The session that a response's `Set-Cookie` gives the client, loaded as its next request
 /// would load it; `None` when the response sets no cookie of the factory's name, or only
-/// removes it.
+/// removes it. A chunked session ([`chunks`](crate::Builder::chunks)) is read from all
+/// its cookies.
 pub fn response_session<C: CookieCodec>(
     factory: &CookieSessionFactory<C>,
     response: &HeaderMap,
 ) -> Option<Session> {
-    let value = response
+    let header = cookies_set(response);
+    let value = crate::factory::find_cookie(&header, factory.cookie_name())?;
+    (!value.is_empty()).then(|| factory.load_cookie_header(&header))
+}
+
+/// The `Cookie` header of a browser that had none and applied `response`'s `Set-Cookie`
+/// lines in order: the last value of each name, removals (`Max-Age=0`) dropped.
+fn cookies_set(response: &HeaderMap) -> String {
+    let mut jar: Vec<(String, String)> = Vec::new();
+    for cookie in response
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|header| header.to_str().ok())
         .filter_map(|header| cookie::Cookie::parse(header).ok())
-        .filter(|cookie| cookie.name() == factory.cookie_name())
-        .last()?
-        .value()
-        .to_owned();
-    (!value.is_empty()).then(|| factory.load_value(Some(&value)))
+    {
+        jar.retain(|(name, _)| name != cookie.name());
+        if cookie.max_age() != Some(cookie::time::Duration::ZERO) {
+            jar.push((cookie.name().to_owned(), cookie.value().to_owned()));
+        }
+    }
+    let pairs: Vec<String> = jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    pairs.join("; ")
+}
+
+/// What [`assert_fits`] measured of a session's cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Fit {
+    /// How many cookies hold the session (more than one when it is chunked).
+    pub cookies: usize,
+    /// The longest of their `Set-Cookie` lines, in bytes.
+    pub longest_line: usize,
+    /// What they add to the request's `Cookie` header (`name=value; …`), in bytes.
+    pub cookie_header: usize,
+}
+
+/// Asserts that `session`, saved by `factory`, fits the factory's budgets (the whole
+/// `Set-Cookie` line, the request's `Cookie` header share; after the fallbacks the
+/// factory has) and reads back to the same state; returns what it takes, so a test can
+/// also keep a margin. Give it the largest state the app can make (the fullest cart, every
+/// flash queue full) to know in CI, not in production, that it always fits.
+///
+/// # Panics
+///
+/// When the session does not fit (naming the budget and the sizes), cannot be saved, or
+/// does not read back to the same state.
+///
+/// ```
+/// use typed_sessions::SignedCookieSessionFactory;
+/// use typed_sessions::testing;
+///
+/// let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+///     .build()?;
+/// let mut largest = factory.load_value(None);
+/// largest.insert("cart", vec!["sencha"; 100]);
+/// for n in 0..factory.load_value(None).flash_queue_cap().unwrap() {
+///     largest.flash(format!("Added item {n} to your cart."))?;
+/// }
+/// let fit = testing::assert_fits(&factory, &largest);
+/// assert!(fit.longest_line <= 4096 - 256, "keep a margin: {fit:?}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[track_caller]
+pub fn assert_fits<C: CookieCodec>(factory: &CookieSessionFactory<C>, session: &Session) -> Fit {
+    let response = match factory.set_cookie_headers(session) {
+        Ok(response) => response,
+        Err(err) => panic!("the session does not fit its cookie: {err}"),
+    };
+    let written: Vec<&HeaderValue> = response
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter(|line| !line.to_str().is_ok_and(|line| line.contains("Max-Age=0")))
+        .collect();
+    let header = cookies_set(&response);
+    let fit = Fit {
+        cookies: written.len(),
+        longest_line: written.iter().map(|line| line.len()).max().unwrap_or(0),
+        cookie_header: header.len(),
+    };
+    let loaded = factory.load_cookie_header(&header);
+    assert_eq!(
+        loaded.load_outcome(),
+        crate::LoadOutcome::Loaded,
+        "the session's cookies do not read back"
+    );
+    let state = |session: &Session| {
+        session
+            .state_json()
+            .ok()
+            .and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
+    };
+    assert_eq!(
+        state(&loaded),
+        state(session),
+        "the session's cookies read back to another state"
+    );
+    fit
 }
 
 /// Asserts that `session` holds exactly `expected` in `N`'s flash queues, in variant

@@ -10,7 +10,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use typed_sessions::actix::{SessionHandle, SessionMiddleware};
 use typed_sessions::lifecycle::SessionFactory;
-use typed_sessions::{FlashExt, Saved, SessionError};
+use typed_sessions::{FlashExt, Overflow, Saved, SessionError};
 
 use super::{Framework, Notice, SuiteExt, saved_header};
 
@@ -146,6 +146,17 @@ async fn tell_saved(
         response.headers_mut().insert(
             actix_web::http::header::HeaderName::from_static("x-saved"),
             saved.parse().unwrap(),
+        );
+    }
+    let overflow = response
+        .response()
+        .extensions()
+        .get::<Overflow>()
+        .map(ToString::to_string);
+    if let Some(overflow) = overflow {
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-overflow"),
+            overflow.parse().unwrap(),
         );
     }
     Ok(response)

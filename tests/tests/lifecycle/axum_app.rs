@@ -11,7 +11,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use typed_sessions::axum::{SessionHandle, SessionLayer};
 use typed_sessions::lifecycle::SessionFactory;
-use typed_sessions::{FlashExt, Saved, SessionError};
+use typed_sessions::{FlashExt, Overflow, Saved, SessionError};
 
 use super::{Framework, Notice, SuiteExt, saved_header};
 
@@ -114,6 +114,10 @@ async fn tell_saved(mut response: Response) -> Response {
     if let Some(saved) = response.extensions().get::<Saved>() {
         let value = saved_header(saved).parse().unwrap();
         response.headers_mut().insert("x-saved", value);
+    }
+    if let Some(overflow) = response.extensions().get::<Overflow>() {
+        let value = overflow.to_string().parse().unwrap();
+        response.headers_mut().insert("x-overflow", value);
     }
     response
 }

@@ -41,6 +41,8 @@ const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 /// | `/flashes`    | pops the `Notice` queue; answers it in `Debug` form                   |
 /// | `/fail`       | sets `attempted`, answers `500`                                       |
 /// | `/big`        | stores 5000 bytes (the cookie would be too large), answers `200`      |
+/// | every route   | under an outer middleware that answers an `Overflow` it finds in the   |
+/// |               | response's extensions in header `x-overflow` (its `Display` form)     |
 /// | `/break`      | a guard whose value fails to serialize when it drops                  |
 /// | `/logout`     | `invalidate()`                                                        |
 /// | every route   | under an outer middleware that answers a [`Saved`] it finds in the    |
@@ -390,9 +392,26 @@ async fn a_save_error_is_an_empty_500_without_a_cookie<W: Framework>() {
     let fx = Cookies::new(|b| b.reissue_time(None));
     let cookie = fx.cookie_for(json!({"visits": 1}));
     let base = fx.serve::<W>().await;
+    // A session too large for its cookie is answered `507` (the factory's `on_oversized`),
+    // and the app's outer middleware sees which budget and how many bytes.
+    let page = get(&base, "/big", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::INSUFFICIENT_STORAGE);
+    assert!(
+        page.headers["x-overflow"]
+            .to_str()
+            .unwrap()
+            .contains("over 4064"),
+        "{:?}",
+        page.headers
+    );
     for path in ["/big", "/break"] {
         let page = get(&base, path, Some(&cookie)).await;
-        assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        let status = if path == "/big" {
+            StatusCode::INSUFFICIENT_STORAGE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        assert_eq!(page.status, status, "{path}");
         assert_eq!(
             page.set_cookie, None,
             "{path}: the client keeps its old cookie"

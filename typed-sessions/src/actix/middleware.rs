@@ -151,12 +151,17 @@ where
                 // For the app's middleware outside this one.
                 response.response_mut().extensions_mut().insert(saved);
             }
-            Ok(match outcome {
+            let overflow = outcome.overflow();
+            let mut response = match outcome {
                 Outcome::Keep {
-                    set_cookie, vary, ..
+                    set_cookie,
+                    vary,
+                    more_set_cookies,
+                    ..
                 } => {
-                    if let Some(value) =
-                        set_cookie.and_then(|value| HeaderValue::from_bytes(value.as_bytes()).ok())
+                    let set_cookies = set_cookie.into_iter().chain(more_set_cookies);
+                    for value in set_cookies
+                        .filter_map(|value| HeaderValue::from_bytes(value.as_bytes()).ok())
                     {
                         response.headers_mut().append(SET_COOKIE, value);
                     }
@@ -169,12 +174,17 @@ where
                     }
                     response
                 }
-                Outcome::Replace { status } => {
+                Outcome::Replace { status, .. } => {
                     let (request, _) = response.into_parts();
                     let replacement = HttpResponse::new(super::status(status));
                     ServiceResponse::new(request, replacement).map_into_right_body()
                 }
-            })
+            };
+            if let Some(overflow) = overflow {
+                // Why the session was not saved, for the app's middleware outside this one.
+                response.response_mut().extensions_mut().insert(overflow);
+            }
+            Ok(response)
         })
     }
 }

@@ -177,11 +177,15 @@ where
             // For the app's middleware outside the layer.
             response.extensions_mut().insert(saved);
         }
-        Poll::Ready(Ok(match outcome {
+        let overflow = outcome.overflow();
+        let mut response = match outcome {
             Outcome::Keep {
-                set_cookie, vary, ..
+                set_cookie,
+                vary,
+                more_set_cookies,
+                ..
             } => {
-                if let Some(value) = set_cookie {
+                for value in set_cookie.into_iter().chain(more_set_cookies) {
                     response.headers_mut().append(SET_COOKIE, value);
                 }
                 if let Some(value) = vary {
@@ -189,8 +193,13 @@ where
                 }
                 response
             }
-            Outcome::Replace { status } => status.into_response(),
-        }))
+            Outcome::Replace { status, .. } => status.into_response(),
+        };
+        if let Some(overflow) = overflow {
+            // Why the session was not saved, for the app's middleware outside the layer.
+            response.extensions_mut().insert(overflow);
+        }
+        Poll::Ready(Ok(response))
     }
 }
 

@@ -43,6 +43,12 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// | `set_on_exception` | true | true |
 /// | `max_lifetime` | **one day** | none (no such option) |
 /// | `on_discarded` | `409 Conflict` | (no such option) |
+/// | `set_cookie_budget` | 4096 bytes per `Set-Cookie` line | 4096 |
+/// | `cookie_header_budget` | 8192 bytes of the request's `Cookie` header | 8192 |
+/// | `on_oversized` | `507 Insufficient Storage` | `507` (Pyramid raises: a `500`) |
+/// | `flash_queue_cap` | **20 messages per queue** | none (no limit) |
+/// | `compress` | off | off, and refused (a Pyramid app cannot read it) |
+/// | `chunks` | 1 (no chunking) | 1, and more refused |
 ///
 /// `Secure` and `HttpOnly` are on because Pyramid's own session docs tell every app to turn
 /// them on (`secure=True` "at the very least", `httponly=True` against cross-site
@@ -94,6 +100,9 @@ pub struct Builder<K> {
     /// `timeout`.
     reissue_time_set: bool,
     allow_short_secret: bool,
+    /// Whether [`pyramid_defaults`](Self::pyramid_defaults) was called: the build then
+    /// refuses what a Pyramid app could not read.
+    pyramid_mode: bool,
 }
 
 /// The signing keys of a [`SignedCookieSessionFactory`](crate::SignedCookieSessionFactory)
@@ -147,6 +156,7 @@ impl<K> Builder<K> {
             settings: Settings::default(),
             reissue_time_set: false,
             allow_short_secret: false,
+            pyramid_mode: false,
         }
     }
 
@@ -174,10 +184,137 @@ impl<K> Builder<K> {
     /// assert_eq!(attributes, ["SameSite=Lax", "Path=/"]); // Pyramid's: no Secure, no HttpOnly
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// It also turns the cookie-size fallbacks off and has the build refuse them
+    /// ([`BuildError::NotInPyramidMode`]): a Pyramid app cannot read a compressed cookie. Flash
+    /// queues are not capped, as in Pyramid (set [`flash_queue_cap`](Self::flash_queue_cap)
+    /// after it to cap them: the queues' JSON stays what Pyramid reads).
     pub fn pyramid_defaults(mut self) -> Self {
         self.settings.cookie = CookieOptions::pyramid();
         self.settings.policy = Policy::pyramid();
+        self.settings.compress = false;
+        self.settings.flash_queue_cap = None;
+        self.settings.max_chunks = 1;
         self.reissue_time_set = true;
+        self.pyramid_mode = true;
+        self
+    }
+
+    /// The most bytes one `Set-Cookie` line may take: the header's value, name, `=`, value
+    /// and every attribute, after encoding, as browsers count it (default
+    /// [`DEFAULT_SET_COOKIE_BUDGET`](crate::DEFAULT_SET_COOKIE_BUDGET), 4096; Safari keeps
+    /// only [`SAFARI_SET_COOKIE_BUDGET`](crate::SAFARI_SET_COOKIE_BUDGET), 4093). A session
+    /// whose cookie would be longer is not written (a browser would drop it without a word)
+    /// unless a fallback makes it fit: see [`on_oversized`](Self::on_oversized).
+    ///
+    /// Whatever the budget, the value itself never exceeds Pyramid's
+    /// [`MAX_COOKIE_VALUE_LEN`](crate::MAX_COOKIE_VALUE_LEN).
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use typed_sessions::{Budget, SAFARI_SET_COOKIE_BUDGET, SessionError, SignedCookieSessionFactory};
+    ///
+    /// let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+    ///     .set_cookie_budget(SAFARI_SET_COOKIE_BUDGET)
+    ///     .build()?;
+    /// let mut session = factory.load(&HeaderMap::new());
+    /// session.insert("notes", "x".repeat(3000)); // base64 makes it 4000 bytes and more
+    /// let err = factory.save(&session, &mut HeaderMap::new()).unwrap_err();
+    /// let overflow = err.overflow().unwrap();
+    /// assert_eq!((overflow.budget, overflow.limit), (Budget::SetCookie, 4093));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_cookie_budget(mut self, bytes: usize) -> Self {
+        self.settings.budgets.set_cookie = bytes;
+        self
+    }
+
+    /// The most bytes the session's cookie may add to the request's `Cookie` header
+    /// (`name=value`; default
+    /// [`DEFAULT_COOKIE_HEADER_BUDGET`](crate::DEFAULT_COOKIE_HEADER_BUDGET), 8192, nginx's
+    /// default header line limit). Lower it by what the app's other cookies take, so that
+    /// the next request is not refused by a proxy (`400`, `431`) before it reaches the app.
+    pub fn cookie_header_budget(mut self, bytes: usize) -> Self {
+        self.settings.budgets.cookie_header = bytes;
+        self
+    }
+
+    /// The status that answers a request whose session does not fit its cookie's budgets
+    /// (after the factory's fallbacks): no `Set-Cookie` is written, so the client keeps its
+    /// previous cookie, and the handler's response is replaced by an empty one of this
+    /// status, whose extensions hold the [`Overflow`](crate::Overflow) (which budget, how
+    /// many bytes) for a middleware outside the session layer. An error response (5xx)
+    /// stays as it is, without the cookie.
+    ///
+    /// Default `507 Insufficient Storage`: the server could not store what the request
+    /// needs kept (RFC 4918 section 11.5), which is the case: a 5xx because the client did
+    /// nothing wrong and retrying will not help; not `413 Content Too Large`, which is about
+    /// the *request's* content and would blame the client; and not a bare `500`, so that
+    /// dashboards and alerts tell this failure (raise a budget, shrink the state, turn a
+    /// fallback on) from every other one. `None` keeps the handler's response, without the
+    /// cookie, with the `Overflow` in its extensions: the handler's "done" then claims a
+    /// change that was not kept, so only choose it when the app checks the extension.
+    pub fn on_oversized(mut self, status: impl Into<Option<http::StatusCode>>) -> Self {
+        self.settings.policy.on_oversized = status.into();
+        self
+    }
+
+    /// The most cookies a cookie factory may split a session into when it does not fit one
+    /// (default 1: no chunking; at most [`MAX_CHUNKS`](crate::MAX_CHUNKS)). A small number
+    /// is the point: two chunks double the room, and the request's whole `Cookie` header
+    /// must still fit the [`cookie_header_budget`](Self::cookie_header_budget) (8 KiB:
+    /// about two full cookies), which the save checks.
+    ///
+    /// A chunked session is written as the cookies `name`, `name.1`, …, each value carrying
+    /// the write's generation (a hash of the whole sealed value), its index and the count;
+    /// the signature or tag covers the reassembled value, so chunks of different writes
+    /// (two tabs saving at once, an old chunk replayed) never combine: such a request gets
+    /// a fresh session, its reason logged
+    /// ([`Rejection::Chunks`](crate::Rejection::Chunks)). Every save, chunked or not, also
+    /// expires the chunk names it does not use, up to this maximum, so that no stale chunk
+    /// outlives a session that shrank (that is `max - 1` short `Set-Cookie` headers on each
+    /// save of a session that fits one cookie).
+    ///
+    /// A Pyramid app cannot read chunks: the build refuses more than one after
+    /// [`pyramid_defaults`](Self::pyramid_defaults) or with the Pickle serializer
+    /// ([`BuildError::NotInPyramidMode`]). Cookie factories only: a server-side session's
+    /// cookie is an id.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use http::header::{COOKIE, SET_COOKIE};
+    /// use typed_sessions::SignedCookieSessionFactory;
+    ///
+    /// let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+    ///     .chunks(2)
+    ///     .build()?;
+    /// let mut session = factory.load(&HeaderMap::new());
+    /// session.insert("notes", "x".repeat(4000));
+    /// let mut response = HeaderMap::new();
+    /// factory.save(&session, &mut response)?;
+    /// let pairs: Vec<&str> = response
+    ///     .get_all(SET_COOKIE)
+    ///     .iter()
+    ///     .map(|line| line.to_str().unwrap().split(';').next().unwrap())
+    ///     .collect();
+    /// assert!(pairs[0].starts_with("session=") && pairs[1].starts_with("session.1="));
+    /// let mut request = HeaderMap::new();
+    /// request.insert(COOKIE, pairs.join("; ").parse()?);
+    /// assert_eq!(factory.load(&request).get_as::<String>("notes")?.unwrap().len(), 4000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn chunks(mut self, max: usize) -> Self {
+        self.settings.max_chunks = max;
+        self
+    }
+
+    /// The most messages a flash queue keeps (default
+    /// [`DEFAULT_FLASH_QUEUE_CAP`](crate::DEFAULT_FLASH_QUEUE_CAP), 20; `None`: no limit, as
+    /// in Pyramid). A full queue drops its oldest message with a warning naming the queue,
+    /// so that flash messages queued by many requests without a page view in between never
+    /// push a cookie session over its budget by themselves.
+    pub fn flash_queue_cap(mut self, cap: impl Into<Option<usize>>) -> Self {
+        self.settings.flash_queue_cap = cap.into();
         self
     }
 
@@ -351,6 +488,17 @@ impl<K> Builder<K> {
     }
 
     fn check_options(&self) -> Result<(), BuildError> {
+        if self.pyramid_mode && self.settings.compress {
+            return Err(BuildError::NotInPyramidMode { option: "compress" });
+        }
+        if self.pyramid_mode && self.settings.max_chunks > 1 {
+            return Err(BuildError::NotInPyramidMode { option: "chunks" });
+        }
+        if !(1..=crate::MAX_CHUNKS).contains(&self.settings.max_chunks) {
+            return Err(BuildError::ChunkCount {
+                max: self.settings.max_chunks,
+            });
+        }
         let name = &self.settings.cookie.name;
         if name.is_empty() || !name.bytes().all(is_token_byte) {
             return Err(BuildError::InvalidCookieName(name.clone()));
@@ -497,6 +645,47 @@ impl Builder<SignedKeys> {
         Self::with_keys(SignedKeys::new(secret, "pyramid.session."))
     }
 
+    /// Whether a session whose cookie would not fit the budgets is written compressed
+    /// (default false; feature `compression`): its payload is deflated behind a marker
+    /// byte, and used when that makes the cookie fit. A session that fits is written as
+    /// before, readable (and so exactly what Pyramid writes). On load, a marked payload is
+    /// inflated only after the signature checks, and never past
+    /// [`MAX_INFLATED_LEN`](crate::MAX_INFLATED_LEN) bytes (a cookie that inflates further
+    /// is refused as [`Rejection::Decompression`](crate::Rejection::Decompression)).
+    ///
+    /// A Pyramid app cannot read a compressed cookie: the build refuses this after
+    /// [`pyramid_defaults`](Self::pyramid_defaults) ([`BuildError::NotInPyramidMode`]).
+    ///
+    /// A signed cookie's payload is readable by its client anyway, so compression reveals
+    /// nothing new; see the encrypted factory's
+    /// [`compress_revealing_length`](Builder::compress_revealing_length) for what it
+    /// costs there.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use typed_sessions::SignedCookieSessionFactory;
+    ///
+    /// let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+    ///     .compress(true)
+    ///     .build()?;
+    /// let mut session = factory.load(&HeaderMap::new());
+    /// session.insert("log", "the same line again; ".repeat(300)); // 6 KiB of JSON
+    /// let mut response = HeaderMap::new();
+    /// factory.save(&session, &mut response)?; // fits once deflated
+    /// let header = response["set-cookie"].to_str()?;
+    /// assert!(header.len() < 4096);
+    /// let mut request = HeaderMap::new();
+    /// request.insert("cookie", header.split(';').next().unwrap().parse()?);
+    /// assert_eq!(factory.load(&request).get_as::<String>("log")?.unwrap().len(), 6300);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "compression")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.settings.compress = compress;
+        self
+    }
+
     /// Checks the options and builds the factory.
     pub fn build(mut self) -> Result<CookieSessionFactory<SignedCodec>, BuildError> {
         self.check_options()?;
@@ -539,6 +728,28 @@ impl Builder<EncryptedKeys> {
         self
     }
 
+    /// Whether a session whose cookie would not fit the budgets is compressed before it
+    /// is encrypted (default false; feature `compression`), as
+    /// [`compress`](Builder::compress) does for signed cookies.
+    ///
+    /// **Compressing before encrypting reveals how well the state compresses**: the
+    /// ciphertext's length is the compressed length, so an attacker who can put text of
+    /// their choosing into a victim's session (a search term, a cart line) and see the
+    /// cookie's length can learn, a guess at a time, whether it repeats text the session
+    /// already holds (the CRIME and BREACH attacks on TLS and HTTP compression). Only turn
+    /// it on for sessions that hold no secret next to attacker-chosen text. The name says
+    /// so, so that it is never turned on by accident.
+    ///
+    /// Refused with the Pickle serializer or after
+    /// [`pyramid_defaults`](Builder::pyramid_defaults) ([`BuildError::NotInPyramidMode`]):
+    /// `pyramid_nacl_session` cannot read it.
+    #[cfg(feature = "compression")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "compression")))]
+    pub fn compress_revealing_length(mut self, compress: bool) -> Self {
+        self.settings.compress = compress;
+        self
+    }
+
     /// An older key whose cookies still open. A cookie sealed with it is re-sealed with the
     /// current key on its request's save; nothing is ever sealed with it.
     pub fn fallback_key(mut self, key: impl Into<EncryptionKey>) -> Self {
@@ -550,6 +761,14 @@ impl Builder<EncryptedKeys> {
     /// and builds the factory.
     pub fn build(self) -> Result<CookieSessionFactory<EncryptedCodec>, BuildError> {
         self.check_options()?;
+        if self.settings.compress && self.keys.serializer == Serializer::Pickle {
+            return Err(BuildError::NotInPyramidMode {
+                option: "compress_revealing_length",
+            });
+        }
+        if self.settings.max_chunks > 1 && self.keys.serializer == Serializer::Pickle {
+            return Err(BuildError::NotInPyramidMode { option: "chunks" });
+        }
         let keys = &self.keys;
         let codec = keys
             .fallbacks

@@ -2,16 +2,19 @@
 //! a request's session from its `Cookie` header and, when the save policy says so, write it
 //! back as a `Set-Cookie` header.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use cookie::Cookie;
 use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue};
 
+use super::budget::Overflow;
 #[cfg(feature = "encrypted")]
 use super::builder::EncryptedKeys;
 use super::builder::{Builder, ReadyCodec, SignedKeys};
-use super::settings::{Saved, Settings, find_cookie, header_value};
+use super::chunks;
+use super::settings::{Saved, Settings, find_cookie, find_in, header_value};
 use crate::codec::{CookieCodec, Secret, SignedCodec};
 #[cfg(feature = "encrypted")]
 use crate::codec::{EncryptedCodec, EncryptionKey};
@@ -22,8 +25,11 @@ use crate::payload::{Serializer, Timestamps};
 use crate::session::{LoadOutcome, Origin, Session};
 use crate::state::State;
 
-/// The longest cookie value a factory writes, as in Pyramid: browsers keep about 4096 bytes
-/// per cookie, name and attributes included.
+/// The longest cookie value a factory writes, as in Pyramid (which raises past it). The
+/// whole `Set-Cookie` line is measured too, against the factory's
+/// [`set_cookie_budget`](crate::Builder::set_cookie_budget) (4096 bytes, name and
+/// attributes included, by default): a value under this limit with long attributes may
+/// still be refused, as a browser would drop it.
 pub const MAX_COOKIE_VALUE_LEN: usize = 4064;
 
 /// Pyramid's `SignedCookieSessionFactory`: sessions in an HMAC-signed cookie.
@@ -160,6 +166,12 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         self
     }
 
+    /// The status that replaces a response whose session does not fit
+    /// ([`on_oversized`](Builder::on_oversized)).
+    pub(crate) fn on_oversized(&self) -> Option<http::StatusCode> {
+        self.settings.policy.on_oversized
+    }
+
     /// How the factory writes the session into its payload.
     pub fn serializer(&self) -> Serializer {
         self.serializer
@@ -187,24 +199,41 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     /// level.
     pub fn load(&self, headers: &HeaderMap) -> Session {
         let value = self.settings.cookie.find(headers);
-        self.load_value(value.as_deref())
+        self.load_found(value.as_deref(), |name| find_in(headers, name))
     }
 
     /// Loads a session from the value of a `Cookie` header.
     pub fn load_cookie_header(&self, header: &str) -> Session {
         let value = find_cookie(header, &self.settings.cookie.name);
-        self.load_value(value)
+        self.load_found(value, |name| find_cookie(header, name).map(Cow::Borrowed))
     }
 
     /// Loads a session from the session cookie's value (`None` when the request has none).
+    ///
+    /// A chunked session ([`chunks`](Builder::chunks)) needs its other cookies: load it
+    /// with [`load`](Self::load) or [`load_cookie_header`](Self::load_cookie_header); here
+    /// its first chunk alone is refused as [`Rejection::Chunks`].
     pub fn load_value(&self, value: Option<&str>) -> Session {
+        self.load_found(value, |_| None)
+    }
+
+    /// Loads a session from the session cookie's value `value`, finding its other chunks,
+    /// if any, with `find`.
+    fn load_found<'v>(
+        &self,
+        value: Option<&'v str>,
+        find: impl Fn(&str) -> Option<Cow<'v, str>>,
+    ) -> Session {
         let now = self.settings.clock.now();
         let origin = match value {
             None => Origin::new(LoadOutcome::NoCookie),
-            Some(value) => self.open(value, now).unwrap_or_else(|rejection| {
-                self.settings.log_rejection(rejection);
-                Origin::new(LoadOutcome::Rejected(rejection))
-            }),
+            Some(value) => self
+                .reassembled(value, find)
+                .and_then(|value| self.open(&value, now))
+                .unwrap_or_else(|rejection| {
+                    self.settings.log_rejection(rejection);
+                    Origin::new(LoadOutcome::Rejected(rejection))
+                }),
         };
         if events::heard(self.settings.events()) {
             events::loaded(self.settings.events(), origin.outcome, None);
@@ -212,10 +241,35 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         self.settings.session(origin, now)
     }
 
+    /// The sealed value the session cookie `value` and its chunks hold: `value` itself
+    /// unless the factory chunks.
+    fn reassembled<'v>(
+        &self,
+        value: &'v str,
+        find: impl Fn(&str) -> Option<Cow<'v, str>>,
+    ) -> Result<Cow<'v, str>, Rejection> {
+        if self.settings.max_chunks < 2 {
+            return Ok(Cow::Borrowed(value));
+        }
+        chunks::reassemble(
+            value,
+            &self.settings.cookie.name,
+            self.settings.max_chunks,
+            find,
+        )
+    }
+
     /// What a cookie value holds at `now`: a loaded session, or a timed-out one that keeps
     /// only its timestamps. An error when the value is unusable.
     fn open(&self, value: &str, now: f64) -> Result<Origin, Rejection> {
-        let opened = self.codec.open(value)?;
+        #[allow(unused_mut)] // mutated with the `compression` feature
+        let mut opened = self.codec.open(value)?;
+        // Inflated only now that the codec has checked the signature or tag.
+        #[cfg(feature = "compression")]
+        if self.settings.compress && opened.payload.first() == Some(&super::compress::MARK) {
+            opened.payload =
+                super::compress::inflate(&opened.payload[1..], super::compress::MAX_INFLATED_LEN)?;
+        }
         // A pickle starts with PROTO (0x80), which no JSON text does.
         if self.serializer == Serializer::Pickle && opened.payload.first() == Some(&0x80) {
             return self.open_pickled(&opened.payload, now, opened.stale_key);
@@ -270,11 +324,20 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         }
     }
 
-    /// Seals the session into a cookie value, whether or not it changed.
+    /// Seals the session into the value of one cookie, whether or not it changed.
     ///
-    /// An error when a typed guard failed to write back, or when the value would exceed
-    /// [`MAX_COOKIE_VALUE_LEN`].
+    /// An error when a typed guard failed to write back, or when one cookie would not fit
+    /// the factory's budgets (see [`set_cookie`](Self::set_cookie)); a factory that
+    /// [`chunks`](Builder::chunks) splits such a session in [`save`](Self::save).
     pub fn encode(&self, session: &Session) -> Result<String, SessionError> {
+        match self.sealed(session)? {
+            Ok((value, _)) => Ok(value),
+            Err((_, overflow)) => Err(overflow.into()),
+        }
+    }
+
+    /// The payload of `session`, as the serializer writes it.
+    fn payload(&self, session: &Session) -> Result<Vec<u8>, SessionError> {
         if let Some(err) = session.failed_write() {
             return Err(err);
         }
@@ -284,27 +347,173 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
             created: session.created(),
         };
         let state = session.state();
-        let payload = match self.serializer {
+        match self.serializer {
             Serializer::Json => payload::write(times, state.json_len_hint(), |out| {
                 state
                     .write_json(out)
                     .map_err(|(key, err)| SessionError::unserializable(&key, err))
-            })?,
-            Serializer::Pickle => pickled_payload(times, state)?,
-        };
-        let value = self.codec.seal(&payload)?;
-        if value.len() > MAX_COOKIE_VALUE_LEN {
-            return Err(SessionError::TooLarge {
-                size: value.len(),
-                limit: MAX_COOKIE_VALUE_LEN,
-            });
+            }),
+            Serializer::Pickle => pickled_payload(times, state),
         }
-        Ok(value)
+    }
+
+    /// The session's sealed value and its `Set-Cookie` header value when it fits one
+    /// cookie: the plain payload, else (with [`compress`](Builder::compress)) the deflated
+    /// one. When neither fits, the shorter value and the budget it breaks.
+    #[allow(clippy::type_complexity)]
+    fn sealed(
+        &self,
+        session: &Session,
+    ) -> Result<Result<(String, HeaderValue), (String, Overflow)>, SessionError> {
+        let payload = self.payload(session)?;
+        let value = self.codec.seal(&payload)?;
+        let overflow = match self.measured(&value)? {
+            Ok(header) => return Ok(Ok((value, header))),
+            Err(overflow) => overflow,
+        };
+        #[cfg(feature = "compression")]
+        if self.settings.compress {
+            let deflated = super::compress::deflate(&payload);
+            if deflated.len() < payload.len() {
+                let value = self.codec.seal(&deflated)?;
+                return Ok(match self.measured(&value)? {
+                    Ok(header) => Ok((value, header)),
+                    Err(overflow) => Err((value, overflow)),
+                });
+            }
+        }
+        Ok(Err((value, overflow)))
+    }
+
+    /// The `Set-Cookie` header value of the session cookie holding `value`, or the first
+    /// budget it breaks.
+    fn measured(&self, value: &str) -> Result<Result<HeaderValue, Overflow>, SessionError> {
+        let cookie = self.settings.cookie(value);
+        let header = header_value(&cookie)?;
+        Ok(self
+            .settings
+            .budgets
+            .check(cookie.name(), value, header.as_bytes())
+            .map(|()| header))
+    }
+
+    /// The `Set-Cookie` headers of the session: its cookie, or its chunks (with
+    /// [`chunks`](Builder::chunks)), then the removals of the chunk names it does not use.
+    fn set_cookies(&self, session: &Session) -> Result<SetCookies, SessionError> {
+        let (value, overflow) = match self.sealed(session)? {
+            Ok((_, header)) => {
+                return Ok(SetCookies {
+                    first: header,
+                    rest: self.removals(1)?,
+                });
+            }
+            Err(unfit) => unfit,
+        };
+        if self.settings.max_chunks < 2 {
+            return Err(overflow.into());
+        }
+        self.chunked(&value, overflow)
+    }
+
+    /// The chunks of the sealed value `value`, which does not fit one cookie (`overflow`
+    /// says why): as few as fit each `Set-Cookie` line, at most the factory's
+    /// [`chunks`](Builder::chunks), their `name=value` pairs together within the request
+    /// header budget; `overflow` when they do not fit.
+    fn chunked(&self, value: &str, overflow: Overflow) -> Result<SetCookies, SessionError> {
+        let settings = &self.settings;
+        let name = settings.cookie.name.as_str();
+        let mut pieces = Vec::new();
+        let mut rest = value;
+        while !rest.is_empty() {
+            let index = pieces.len();
+            if index == settings.max_chunks {
+                return Err(overflow.into());
+            }
+            // What the line takes without its value; the value carries a chunk header.
+            let attributes = header_value(&settings.cookie_named(chunks::name(name, index), ""))?;
+            let room = settings
+                .budgets
+                .set_cookie
+                .saturating_sub(attributes.len())
+                .min(MAX_COOKIE_VALUE_LEN)
+                .saturating_sub(chunks::HEADER_LEN);
+            let mut take = room.min(rest.len());
+            // Codecs write ASCII, but never cut inside a character.
+            while !rest.is_char_boundary(take) {
+                take -= 1;
+            }
+            if take == 0 {
+                return Err(overflow.into());
+            }
+            pieces.push(&rest[..take]);
+            rest = &rest[take..];
+        }
+        let count = pieces.len();
+        if count < 2 {
+            // Only a value over the header budget alone gets here, and its chunk is longer.
+            return Err(overflow.into());
+        }
+        let generation = chunks::generation(value);
+        let mut headers = Vec::with_capacity(settings.max_chunks);
+        let mut cookie_header = 0;
+        for (index, piece) in pieces.into_iter().enumerate() {
+            let chunk_name = chunks::name(name, index);
+            let chunk = chunks::value(&generation, index, count, piece);
+            // `name=value`, and `; ` between two pairs of the request's header.
+            cookie_header += chunk_name.len() + 1 + chunk.len() + if index > 0 { 2 } else { 0 };
+            let cookie = settings.cookie_named(chunk_name, chunk);
+            let header = header_value(&cookie)?;
+            settings
+                .budgets
+                .check(cookie.name(), cookie.value(), header.as_bytes())?;
+            headers.push(header);
+        }
+        if cookie_header > settings.budgets.cookie_header {
+            return Err(Overflow {
+                budget: crate::Budget::CookieHeader,
+                size: cookie_header,
+                limit: settings.budgets.cookie_header,
+            }
+            .into());
+        }
+        headers.extend(self.removals(count)?);
+        let mut headers = headers.into_iter();
+        let first = headers
+            .next()
+            .expect("a value too long for one cookie has chunks");
+        Ok(SetCookies {
+            first,
+            rest: headers.collect(),
+        })
+    }
+
+    /// The `Set-Cookie` headers that expire the chunk names from `from` to the factory's
+    /// maximum: none when it does not chunk.
+    fn removals(&self, from: usize) -> Result<Vec<HeaderValue>, SessionError> {
+        let settings = &self.settings;
+        (from..settings.max_chunks.max(1))
+            .map(|index| {
+                let mut cookie =
+                    settings.cookie_named(chunks::name(&settings.cookie.name, index), "");
+                cookie.make_removal();
+                header_value(&cookie)
+            })
+            .collect()
     }
 
     /// The `Set-Cookie` cookie for the session, with the factory's attributes.
+    ///
+    /// An error when a typed guard failed to write back, or when the cookie would break a
+    /// budget ([`SessionError::TooLarge`], naming the [`Budget`](crate::Budget)): the value
+    /// over Pyramid's [`MAX_COOKIE_VALUE_LEN`], the whole `Set-Cookie` line over the
+    /// [`set_cookie_budget`](Builder::set_cookie_budget), or `name=value` over the
+    /// [`cookie_header_budget`](Builder::cookie_header_budget), measured after encoding,
+    /// exactly as the header is written; with [`compress`](Builder::compress), only when
+    /// the compressed cookie does not fit either. One cookie only: a chunked session's
+    /// cookies come from [`save`](Self::save).
     pub fn set_cookie(&self, session: &Session) -> Result<Cookie<'static>, SessionError> {
-        Ok(self.settings.cookie(self.encode(session)?).into_owned())
+        let value = self.encode(session)?;
+        Ok(self.settings.cookie(value).into_owned())
     }
 
     /// Appends the session's `Set-Cookie` header to a response when the save policy says
@@ -313,14 +522,22 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     ///
     /// On error nothing is appended, so the client keeps its previous cookie.
     pub fn save(&self, session: &Session, response: &mut HeaderMap) -> Result<Saved, SessionError> {
-        let (saved, header) = self.save_value(session)?;
-        if let Some(header) = header {
-            response.append(SET_COOKIE, header);
+        let (saved, headers) = self.save_value(session)?;
+        if let Some(headers) = headers {
+            headers.append_to(response);
         }
         Ok(saved)
     }
 
     /// [`save`](Self::save), giving the `Set-Cookie` value instead of appending it.
+    /// The `Set-Cookie` headers of `session`, changed or not (for the test kit).
+    #[cfg(feature = "testing")]
+    pub(crate) fn set_cookie_headers(&self, session: &Session) -> Result<HeaderMap, SessionError> {
+        let mut response = HeaderMap::new();
+        self.set_cookies(session)?.append_to(&mut response);
+        Ok(response)
+    }
+
     /// The session cookie's value in request headers, if any (for the test kit).
     #[cfg(feature = "testing")]
     pub(crate) fn find_cookie(&self, headers: &HeaderMap) -> Option<String> {
@@ -333,22 +550,22 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     pub(crate) fn save_value(
         &self,
         session: &Session,
-    ) -> Result<(Saved, Option<HeaderValue>), SessionError> {
+    ) -> Result<(Saved, Option<SetCookies>), SessionError> {
         if !session.is_dirty() && session.failed_write().is_none() {
             return Ok((Saved::Unchanged, None));
         }
-        let header = header_value(&self.settings.cookie(self.encode(session)?))?;
+        let cookies = self.set_cookies(session)?;
         if events::heard(self.settings.events()) {
             SaveReport::of(session, None, None, true).emit(self.settings.events(), Saved::Written);
         }
-        Ok((Saved::Written, Some(header)))
+        Ok((Saved::Written, Some(cookies)))
     }
 
     /// [`save_after_error`](Self::save_after_error), giving the `Set-Cookie` value.
     pub(crate) fn save_value_after_error(
         &self,
         session: &Session,
-    ) -> Result<(Saved, Option<HeaderValue>), SessionError> {
+    ) -> Result<(Saved, Option<SetCookies>), SessionError> {
         if self.settings.policy.set_on_exception {
             self.save_value(session)
         } else {
@@ -363,11 +580,27 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         session: &Session,
         response: &mut HeaderMap,
     ) -> Result<Saved, SessionError> {
-        let (saved, header) = self.save_value_after_error(session)?;
-        if let Some(header) = header {
-            response.append(SET_COOKIE, header);
+        let (saved, headers) = self.save_value_after_error(session)?;
+        if let Some(headers) = headers {
+            headers.append_to(response);
         }
         Ok(saved)
+    }
+}
+
+/// The `Set-Cookie` headers of a save: the session cookie (or its first chunk), then its
+/// other chunks and the removals of unused chunk names, if the factory chunks.
+pub(crate) struct SetCookies {
+    pub first: HeaderValue,
+    pub rest: Vec<HeaderValue>,
+}
+
+impl SetCookies {
+    fn append_to(self, response: &mut HeaderMap) {
+        response.append(SET_COOKIE, self.first);
+        for header in self.rest {
+            response.append(SET_COOKIE, header);
+        }
     }
 }
 

@@ -15,17 +15,31 @@
 //! (`settings.rs`), so a new compatibility mode is a codec or a store plus a preset, never a
 //! special case inside the lifecycle.
 
+mod budget;
 mod builder;
+mod chunks;
+#[cfg(feature = "compression")]
+mod compress;
 mod cookie;
 mod server;
 mod settings;
 
+pub use budget::{
+    Budget, DEFAULT_COOKIE_HEADER_BUDGET, DEFAULT_SET_COOKIE_BUDGET, Overflow,
+    SAFARI_SET_COOKIE_BUDGET,
+};
 #[cfg(feature = "encrypted")]
 pub use builder::EncryptedKeys;
 pub use builder::{Builder, KeysAndStore, MIN_SECRET_LEN, ReadyCodec, SignedKeys};
+pub use chunks::MAX_CHUNKS;
+#[cfg(feature = "compression")]
+pub use compress::MAX_INFLATED_LEN;
 #[cfg(feature = "encrypted")]
 pub use cookie::EncryptedCookieSessionFactory;
+pub(crate) use cookie::SetCookies;
 pub use cookie::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, SignedCookieSessionFactory};
 pub(crate) use server::Plan;
 pub use server::ServerSessionFactory;
-pub use settings::{MAX_CLOCK_SKEW, Saved};
+#[cfg(feature = "testing")]
+pub(crate) use settings::find_cookie;
+pub use settings::{DEFAULT_FLASH_QUEUE_CAP, MAX_CLOCK_SKEW, Saved};

@@ -11,6 +11,7 @@ use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::auth::RevocationCheck;
+use super::budget::Budgets;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Rejection, SessionError};
 use crate::events::SessionEvents;
@@ -48,6 +49,15 @@ pub(crate) struct Settings {
     /// The app's check of signed-in sessions on load
     /// ([`Builder::revocation`](crate::Builder::revocation)).
     pub revocation: Option<Arc<dyn RevocationCheck>>,
+    /// What a cookie may take of the browser's room.
+    pub budgets: Budgets,
+    /// Whether a cookie factory deflates a payload that does not fit (feature
+    /// `compression`; always false without it).
+    pub compress: bool,
+    /// The most messages a flash queue keeps (`None`: no limit, as in Pyramid).
+    pub flash_queue_cap: Option<usize>,
+    /// The most cookies a cookie factory splits a session into (1: no chunking).
+    pub max_chunks: usize,
 }
 
 /// The attributes of the session cookie.
@@ -75,6 +85,9 @@ pub(crate) struct Policy {
     /// The status that replaces a successful response whose session changes were discarded
     /// (`None`: the response stays).
     pub on_discarded: Option<StatusCode>,
+    /// The status that replaces a response whose session does not fit its cookie's budgets
+    /// (`None`: the response stays, without the cookie).
+    pub on_oversized: Option<StatusCode>,
 }
 
 /// How far in the future a cookie's or record's timestamps may lie, in seconds: servers
@@ -82,6 +95,11 @@ pub(crate) struct Policy {
 /// fractions of a second when they keep it with NTP; a minute leaves room for a clock that
 /// is briefly off, and refuses `1e308` and "now + 10⁹ s", which would never time out.
 pub const MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The default [`flash_queue_cap`](crate::Builder::flash_queue_cap): a flash queue keeps
+/// its 20 newest messages. Twenty short notices take about a kilobyte of a 4 KiB cookie; a
+/// page shows them all at once, and more than that is noise nobody reads.
+pub const DEFAULT_FLASH_QUEUE_CAP: usize = 20;
 
 /// The default [`max_lifetime`](crate::Builder::max_lifetime): one day.
 pub(crate) const DEFAULT_MAX_LIFETIME: f64 = 24.0 * 3600.0;
@@ -94,6 +112,10 @@ impl Default for Settings {
             clock: Arc::new(SystemClock),
             events: None,
             revocation: None,
+            budgets: Budgets::default(),
+            compress: false,
+            flash_queue_cap: Some(DEFAULT_FLASH_QUEUE_CAP),
+            max_chunks: 1,
         }
     }
 }
@@ -143,6 +165,7 @@ impl Settings {
     /// The session of a request at `now`, made from what the factory found.
     pub(crate) fn session(&self, origin: Origin, now: f64) -> Session {
         Session::from_origin(origin, now, self.policy.reissue_time)
+            .with_flash_queue_cap(self.flash_queue_cap)
     }
 
     /// The app's event hook, if it set one.
@@ -190,9 +213,18 @@ impl Settings {
 
     /// The `Set-Cookie` cookie holding `value`, borrowing these attributes; the clock dates
     /// `Expires` when there is a `Max-Age`.
-    pub(crate) fn cookie(&self, value: String) -> Cookie<'_> {
+    pub(crate) fn cookie<'c>(&'c self, value: impl Into<Cow<'c, str>>) -> Cookie<'c> {
+        self.cookie_named(self.cookie.name.as_str(), value)
+    }
+
+    /// [`cookie`](Self::cookie) under another name (a chunk's), with the same attributes.
+    pub(crate) fn cookie_named<'c>(
+        &'c self,
+        name: impl Into<Cow<'c, str>>,
+        value: impl Into<Cow<'c, str>>,
+    ) -> Cookie<'c> {
         let options = &self.cookie;
-        let mut cookie = Cookie::new(options.name.as_str(), value);
+        let mut cookie = Cookie::new(name, value);
         if let Some(path) = &options.path {
             cookie.set_path(path.as_str());
         }
@@ -224,7 +256,11 @@ impl Settings {
         let mut debug = f.debug_struct(name);
         debug
             .field("cookie", &self.cookie)
-            .field("policy", &self.policy);
+            .field("policy", &self.policy)
+            .field("budgets", &self.budgets)
+            .field("compress", &self.compress)
+            .field("flash_queue_cap", &self.flash_queue_cap)
+            .field("max_chunks", &self.max_chunks);
         debug
     }
 }
@@ -234,25 +270,32 @@ impl CookieOptions {
     /// and so does this, across all `Cookie` headers. Borrowed from the header when it is
     /// UTF-8, as headers are.
     pub(crate) fn find<'h>(&self, headers: &'h HeaderMap) -> Option<Cow<'h, str>> {
-        headers.get_all(COOKIE).iter().rev().find_map(|header| {
-            let bytes = header.as_bytes();
-            match std::str::from_utf8(bytes) {
-                // The common case, checked at `from_utf8`'s speed: `from_utf8_lossy` walks a
-                // valid header chunk by chunk, several times slower, to return it unchanged.
-                Ok(text) => find_cookie(text, &self.name).map(Cow::Borrowed),
-                // A header with bytes outside visible ASCII may still carry a good session
-                // cookie.
-                Err(_) => find_cookie(&String::from_utf8_lossy(bytes), &self.name)
-                    .map(|value| Cow::Owned(value.to_owned())),
-            }
-        })
+        find_in(headers, &self.name)
     }
+}
+
+/// The value of cookie `name` in a request's `Cookie` headers, as
+/// [`CookieOptions::find`] finds the session cookie's.
+pub(crate) fn find_in<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, str>> {
+    headers.get_all(COOKIE).iter().rev().find_map(|header| {
+        let bytes = header.as_bytes();
+        match std::str::from_utf8(bytes) {
+            // The common case, checked at `from_utf8`'s speed: `from_utf8_lossy` walks a
+            // valid header chunk by chunk, several times slower, to return it unchanged.
+            Ok(text) => find_cookie(text, name).map(Cow::Borrowed),
+            // A header with bytes outside visible ASCII may still carry a good session
+            // cookie.
+            Err(_) => find_cookie(&String::from_utf8_lossy(bytes), name)
+                .map(|value| Cow::Owned(value.to_owned())),
+        }
+    })
 }
 
 impl Policy {
     /// Pyramid 2.1's defaults: timeout 1200 s, reissue time 0 s, set on exception, no
-    /// absolute lifetime. (Discarded changes are answered `409` in every mode: Pyramid's own
-    /// factories never discard any.)
+    /// absolute lifetime. (Discarded changes are answered `409` and oversized sessions `507`
+    /// in every mode: Pyramid's own factories never discard any, and raise on an oversized
+    /// one, which its app answers `500`.)
     pub(crate) fn pyramid() -> Self {
         Self {
             timeout: Some(1200.0),
@@ -260,6 +303,7 @@ impl Policy {
             set_on_exception: true,
             max_lifetime: None,
             on_discarded: Some(StatusCode::CONFLICT),
+            on_oversized: Some(StatusCode::INSUFFICIENT_STORAGE),
         }
     }
 

@@ -10,6 +10,25 @@ impl Session {
     /// Appends `message` to its queue: the default queue `""` for plain values, the
     /// variant's queue for a `#[flash_queue]` enum.
     ///
+    /// A queue keeps at most the factory's
+    /// [`flash_queue_cap`](crate::Builder::flash_queue_cap) messages (20 by default): a full
+    /// queue drops its oldest message, with a warning naming the queue, so that flash
+    /// messages never push a cookie session over its size budget by themselves (a burst of
+    /// form posts without a page view in between).
+    ///
+    /// ```
+    /// use typed_sessions::Session;
+    ///
+    /// let mut session = Session::new(); // the default cap, 20
+    /// for n in 0..25 {
+    ///     session.flash(format!("added item {n}"))?;
+    /// }
+    /// let messages = session.pop_flash("")?;
+    /// assert_eq!(messages.len(), 20);
+    /// assert_eq!(messages[0], "added item 5"); // the five oldest were dropped
+    /// # Ok::<(), typed_sessions::SessionError>(())
+    /// ```
+    ///
     /// An error when the queue's key holds something other than a list (another app wrote
     /// it), or when a typed message cannot be serialized; the session is then unchanged.
     pub fn flash(&mut self, message: impl Flash) -> Result<(), SessionError> {
@@ -64,6 +83,7 @@ impl Session {
         let key = flash_key(queue);
         self.ensure_flash_list(&key)?;
         self.mark_changed();
+        let cap = self.flash_queue_cap();
         let Some(Value::Array(messages)) = self.state_mut().get_mut(&key) else {
             // Only a list whose items serde_json cannot hold as values gets here.
             return Err(SessionError::wrong_type::<Vec<Value>>(
@@ -75,6 +95,18 @@ impl Session {
             return Ok(false);
         }
         messages.push(message);
+        if let Some(cap) = cap
+            && messages.len() > cap
+        {
+            let dropped = messages.len() - cap;
+            messages.drain(..dropped);
+            tracing::warn!(
+                queue,
+                cap,
+                dropped,
+                "flash queue full; its oldest message was dropped"
+            );
+        }
         Ok(true)
     }
 

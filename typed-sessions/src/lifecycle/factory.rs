@@ -13,8 +13,8 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use super::finish::Saving;
 use crate::codec::CookieCodec;
 use crate::factory::CookieSessionFactory;
-use crate::factory::Saved;
 use crate::factory::{Plan, ServerSessionFactory};
+use crate::factory::{Saved, SetCookies};
 use crate::session::Session;
 use crate::store::{SessionStore, StoreError};
 
@@ -94,8 +94,11 @@ impl<C: CookieCodec> sealed::Steps for CookieSessionFactory<C> {
         } else {
             self.save_value(&session)
         };
-        let saved = saved.map(|(saved, set_cookie)| (saved, set_cookie, None));
-        Saving::done(status, saved.map_err(StoreError::from))
+        let saved = saved.map(|(saved, set_cookies)| match set_cookies {
+            Some(SetCookies { first, rest }) => (saved, Some(first), None, rest),
+            None => (saved, None, None, Vec::new()),
+        });
+        Saving::cookie(status, self.on_oversized(), saved.map_err(StoreError::from))
     }
 }
 
@@ -111,7 +114,7 @@ impl<S: SessionStore> sealed::Steps for ServerSessionFactory<S> {
 
     fn save(self: Arc<Self>, session: Session, failed_request: bool, status: StatusCode) -> Saving {
         if failed_request && !self.set_on_exception() {
-            return Saving::done(status, Ok((Saved::SkippedOnError, None, None)));
+            return Saving::done(status, Ok((Saved::SkippedOnError, None, None, Vec::new())));
         }
         // Planned now, so the future holds no borrow of the session (which is not `Sync`).
         let (plan, report) = match self.plan_reported(&session) {
@@ -120,7 +123,7 @@ impl<S: SessionStore> sealed::Steps for ServerSessionFactory<S> {
         };
         drop(session);
         if matches!(plan, Plan::Nothing) {
-            return Saving::done(status, Ok((Saved::Unchanged, None, None)));
+            return Saving::done(status, Ok((Saved::Unchanged, None, None, Vec::new())));
         }
         Saving::pending(
             status,
@@ -129,7 +132,8 @@ impl<S: SessionStore> sealed::Steps for ServerSessionFactory<S> {
                 let mut headers = HeaderMap::new();
                 let saved = self.execute_reported(plan, report, &mut headers).await?;
                 let set_cookie = headers.remove(http::header::SET_COOKIE);
-                Ok((saved, set_cookie, headers.remove(http::header::VARY)))
+                let vary = headers.remove(http::header::VARY);
+                Ok((saved, set_cookie, vary, Vec::new()))
             }),
         )
     }

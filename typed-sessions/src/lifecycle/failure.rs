@@ -25,7 +25,11 @@ impl StoreError {
     ///
     /// let down = StoreError::unavailable(std::io::Error::other("connection refused"));
     /// assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
-    /// let big = StoreError::from(SessionError::TooLarge { size: 5000, limit: 4064 });
+    /// let big = StoreError::from(SessionError::TooLarge {
+    ///     budget: typed_sessions::Budget::SetCookie,
+    ///     size: 5000,
+    ///     limit: 4096,
+    /// });
     /// assert_eq!(big.status(), StatusCode::INTERNAL_SERVER_ERROR);
     /// ```
     pub fn status(&self) -> StatusCode {
@@ -68,12 +72,17 @@ pub(crate) fn answer(err: &dyn std::fmt::Display, status: StatusCode, what: &str
 ///
 /// Changes discarded on a successful response (`2xx`, `3xx`) are answered with `discarded`
 /// when the factory sets one: the handler's "done" would claim a change that was not kept.
+///
+/// A session that does not fit its cookie is answered with `oversized` (the factory's
+/// [`on_oversized`](crate::Builder::on_oversized)), carrying the [`Overflow`](crate::Overflow); without
+/// one, the response stays, without the cookie, and carries it.
 pub(super) fn verdict(
     status: StatusCode,
     discarded: Option<StatusCode>,
+    oversized: Option<StatusCode>,
     result: SaveResult,
 ) -> Outcome {
-    if let Ok((Saved::Discarded, _, _)) = &result
+    if let Ok((Saved::Discarded, ..)) = &result
         && let Some(answer) = discarded
         && !status.is_client_error()
         && !status.is_server_error()
@@ -83,13 +92,22 @@ pub(super) fn verdict(
             "session changes discarded (the record was deleted, rotated or expired \
              meanwhile); answering {answer} instead"
         );
-        return Outcome::Replace { status: answer };
+        return Outcome::Replace {
+            status: answer,
+            overflow: None,
+        };
     }
+    let overflow = match &result {
+        Err(StoreError::Session(err)) => err.overflow(),
+        _ => None,
+    };
     match result {
-        Ok((saved, set_cookie, vary)) => Outcome::Keep {
+        Ok((saved, set_cookie, vary, more_set_cookies)) => Outcome::Keep {
             saved: Some(saved),
             set_cookie,
             vary,
+            more_set_cookies,
+            overflow: None,
         },
         // The response already says the request failed: it stays, without the cookie.
         Err(err) if status.is_server_error() => {
@@ -102,16 +120,39 @@ pub(super) fn verdict(
                 saved: None,
                 set_cookie: None,
                 vary: None,
+                more_set_cookies: Vec::new(),
+                overflow,
+            }
+        }
+        Err(err) if overflow.is_some() && oversized.is_none() => {
+            tracing::error!(
+                error = %err,
+                %status,
+                "session not saved: its cookie does not fit; the response stays, without \
+                 it, and the client keeps its previous cookie"
+            );
+            Outcome::Keep {
+                saved: None,
+                set_cookie: None,
+                vary: None,
+                more_set_cookies: Vec::new(),
+                overflow,
             }
         }
         Err(err) => {
-            let answer = err.status();
+            let answer = match (overflow, oversized) {
+                (Some(_), Some(answer)) => answer,
+                _ => err.status(),
+            };
             tracing::error!(
                 error = %err,
                 %status,
                 "session not saved; answering {answer} so the client keeps its previous cookie"
             );
-            Outcome::Replace { status: answer }
+            Outcome::Replace {
+                status: answer,
+                overflow,
+            }
         }
     }
 }

@@ -8,11 +8,20 @@ use std::task::{Context, Poll, ready};
 use http::{HeaderValue, StatusCode};
 
 use super::factory::BoxFuture;
-use crate::factory::Saved;
+use crate::factory::{Overflow, Saved};
 use crate::store::StoreError;
 
-/// What a save did, the `Set-Cookie` it asks for and the `Vary` it asks for with it.
-pub(crate) type SaveResult = Result<(Saved, Option<HeaderValue>, Option<HeaderValue>), StoreError>;
+/// What a save did, the `Set-Cookie` it asks for, the `Vary` it asks for with it, and the
+/// further `Set-Cookie` headers of a chunked cookie session.
+pub(crate) type SaveResult = Result<
+    (
+        Saved,
+        Option<HeaderValue>,
+        Option<HeaderValue>,
+        Vec<HeaderValue>,
+    ),
+    StoreError,
+>;
 
 /// What the response of a request gets once its session is saved, from [`Saving`].
 #[derive(Debug)]
@@ -30,6 +39,14 @@ pub enum Outcome {
         /// serve this response to another session
         /// ([`vary_cookie`](crate::Builder::vary_cookie)); only ever with a `set_cookie`.
         vary: Option<HeaderValue>,
+        /// Further `Set-Cookie` headers to append after `set_cookie`: the other chunks of a
+        /// chunked session and the removals of the chunk names it no longer uses
+        /// ([`chunks`](crate::Builder::chunks)); empty otherwise.
+        more_set_cookies: Vec<HeaderValue>,
+        /// Why the session was not saved, when its cookie did not fit and the factory's
+        /// [`on_oversized`](crate::Builder::on_oversized) is `None`: the adapters put it into
+        /// the response's extensions.
+        overflow: Option<Overflow>,
     },
     /// The save failed, or its changes were discarded (logged, never shown to the client):
     /// replace the response with an empty one of this status and no `Set-Cookie`, so the
@@ -38,12 +55,24 @@ pub enum Outcome {
     /// [`on_discarded`](crate::Builder::on_discarded) for discarded changes.
     Replace {
         /// The status of the replacing response: `500`, `503` when the store cannot be
-        /// reached, `409` (by default) when the changes were discarded.
+        /// reached, `409` (by default) when the changes were discarded, `507` (by default)
+        /// when the session does not fit its cookie.
         status: StatusCode,
+        /// Why, when the session did not fit its cookie: the adapters put it into the
+        /// replacing response's extensions.
+        overflow: Option<Overflow>,
     },
 }
 
 impl Outcome {
+    /// Which budget the session's cookie broke and by how much, when that is why it was
+    /// not saved.
+    pub fn overflow(&self) -> Option<Overflow> {
+        match self {
+            Self::Keep { overflow, .. } | Self::Replace { overflow, .. } => *overflow,
+        }
+    }
+
     /// What a save did when it is news to the app, for an adapter to put into the
     /// response's extensions where a middleware outside it can see it: anything but
     /// written, unchanged, or skipped on an error response. `None` otherwise.
@@ -73,6 +102,9 @@ pub struct Saving {
     /// What replaces a successful response whose changes were discarded (the factory's
     /// `on_discarded`).
     discarded: Option<StatusCode>,
+    /// What replaces a response whose session does not fit its cookie (the factory's
+    /// `on_oversized`).
+    oversized: Option<StatusCode>,
     state: State,
 }
 
@@ -87,6 +119,7 @@ impl Saving {
         Self {
             status: StatusCode::OK,
             discarded: None,
+            oversized: None,
             state: State::Done(None),
         }
     }
@@ -95,7 +128,20 @@ impl Saving {
         Self {
             status,
             discarded: None,
+            oversized: None,
             state: State::Done(Some(result)),
+        }
+    }
+
+    /// A cookie save: `oversized` replaces the response if the session did not fit.
+    pub(crate) fn cookie(
+        status: StatusCode,
+        oversized: Option<StatusCode>,
+        result: SaveResult,
+    ) -> Self {
+        Self {
+            oversized,
+            ..Self::done(status, result)
         }
     }
 
@@ -109,6 +155,7 @@ impl Saving {
         Self {
             status,
             discarded,
+            oversized: None,
             state: State::Pending(future),
         }
     }
@@ -127,6 +174,8 @@ impl Future for Saving {
                         saved: None,
                         set_cookie: None,
                         vary: None,
+                        more_set_cookies: Vec::new(),
+                        overflow: None,
                     });
                 }
             },
@@ -134,7 +183,12 @@ impl Future for Saving {
         };
         // Once done, a second poll answers "nothing" instead of saving twice.
         self.state = State::Done(None);
-        Poll::Ready(super::failure::verdict(status, self.discarded, result))
+        Poll::Ready(super::failure::verdict(
+            status,
+            self.discarded,
+            self.oversized,
+            result,
+        ))
     }
 }
 

@@ -184,12 +184,11 @@ impl<C: CookieCodec> TestFactory for CookieSessionFactory<C> {
         request: &HeaderMap,
         response: &HeaderMap,
     ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send {
+        // Loaded from every cookie, so that a chunked session reads back whole.
         let next = match set_cookie_of(response, self.cookie_name()) {
-            Sets::Value(value) => Some(self.load_value(Some(&value))),
+            Sets::Value(_) => response_session(self, response),
             Sets::Removal => None,
-            Sets::Nothing => self
-                .find_cookie(request)
-                .map(|value| self.load_value(Some(&value))),
+            Sets::Nothing => self.find_cookie(request).map(|_| self.load(request)),
         };
         ready(Ok(next))
     }
