@@ -401,3 +401,58 @@ fn a_read_only_guard_reissues_after_the_reissue_time_as_any_read_does() {
         );
     }
 }
+
+/// A request that came without a cookie and leaves its session empty gets no `Set-Cookie`,
+/// however it touched the session; one that holds something, or that empties a session the
+/// client had, gets one.
+#[test]
+fn a_session_that_needs_no_cookie_gets_none() {
+    let factory = factory(NEW);
+    let touches: [fn(&mut typed_sessions::Session); 4] = [
+        |_| {},
+        |s| {
+            let _ = s.get("cart");
+        },
+        |s| {
+            s.insert("x", 1);
+            s.remove("x");
+        },
+        |s| {
+            s.clear();
+            s.invalidate();
+        },
+    ];
+    for (n, touch) in touches.iter().enumerate() {
+        let mut session = factory.load_value(None);
+        touch(&mut session);
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            factory.save(&session, &mut headers).unwrap(),
+            Saved::Unchanged,
+            "touch {n}"
+        );
+        assert!(headers.is_empty(), "touch {n}: {headers:?}");
+    }
+
+    // A token is kept in the cookie: it needs one.
+    let mut session = factory.load_value(None);
+    session.get_csrf_token().unwrap();
+    let mut headers = HeaderMap::new();
+    assert_eq!(
+        factory.save(&session, &mut headers).unwrap(),
+        Saved::Written
+    );
+    let value = set_cookie_value(&headers);
+
+    // Emptying the client's session replaces its cookie.
+    let mut session = factory.load_value(Some(&value));
+    session.clear();
+    let mut headers = HeaderMap::new();
+    assert_eq!(
+        factory.save(&session, &mut headers).unwrap(),
+        Saved::Written
+    );
+    let emptied = factory.load_value(Some(&set_cookie_value(&headers)));
+    assert_eq!(emptied.load_outcome(), LoadOutcome::Loaded);
+    assert!(emptied.is_empty());
+}

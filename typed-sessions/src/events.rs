@@ -295,14 +295,14 @@ pub(crate) fn heard(hook: Option<&dyn SessionEvents>) -> bool {
 }
 
 /// What a request's load tells the hook: `loaded`, `refused` or `revoked` (nothing for a
-/// request without a cookie).
+/// request without a cookie, or with only a CSRF token cookie).
 pub(crate) fn loaded(
     hook: Option<&dyn SessionEvents>,
     outcome: LoadOutcome,
     session: Option<SessionDigest>,
 ) {
     let event = match outcome {
-        LoadOutcome::NoCookie => return,
+        LoadOutcome::NoCookie | LoadOutcome::CookieOnly => return,
         LoadOutcome::Loaded | LoadOutcome::LoadedWithOldSecret => {
             Event::new(EventKind::Loaded, session)
         }

@@ -31,6 +31,11 @@ pub enum LoadOutcome {
     /// [`Rejection::TimedOut`], as in Pyramid, the session keeps the cookie's timestamps and
     /// is not new: only its state is dropped.
     Rejected(Rejection),
+    /// A server-side session's cookie that carries only a CSRF token: the session held
+    /// nothing else, so it has no record and the store was not asked. The session is new
+    /// (nothing of it is stored) and keeps the token; see
+    /// [`ServerSessionFactory`](crate::ServerSessionFactory)'s "Sessions without a record".
+    CookieOnly,
 }
 
 /// One client's session: a map of string keys to JSON values, plus Pyramid's session
@@ -127,25 +132,57 @@ pub(crate) struct ServerIds {
     pub stored: bool,
     /// A loaded id that the save deletes: after `invalidate`, `regenerate_id` or a timeout.
     pub retired: Option<String>,
+    /// Whether, while the session is not stored, its CSRF token lives in the cookie rather
+    /// than in the state (the factory's [`recordless_csrf`](crate::Builder::recordless_csrf)):
+    /// a session holding nothing else then needs no record.
+    pub token_in_cookie: bool,
+    /// That token: the cookie's, or one made by this request.
+    pub cookie_token: Option<String>,
+    /// Whether the client needs a new cookie for `cookie_token` (made by this request, or
+    /// the cookie was signed with a fallback secret).
+    pub cookie_token_is_new: bool,
 }
 
 impl ServerIds {
-    /// The ids of a session loaded from the store under `id`.
-    pub(crate) fn stored(id: String) -> Self {
+    /// The ids of a session loaded from the store under `id`; `token_in_cookie` as for
+    /// [`fresh`](Self::fresh), once `invalidate` or `regenerate_id` leaves no record.
+    pub(crate) fn stored(id: String, token_in_cookie: bool) -> Self {
         Self {
             id: OnceCell::from(id),
             stored: true,
             retired: None,
+            token_in_cookie,
+            cookie_token: None,
+            cookie_token_is_new: false,
         }
     }
 
-    /// The ids of a new session, whose save deletes the record under `retired`.
-    pub(crate) fn fresh(retired: Option<String>) -> Self {
+    /// The ids of a new session, whose save deletes the record under `retired`; its CSRF
+    /// token lives in the cookie when `token_in_cookie`.
+    pub(crate) fn fresh(retired: Option<String>, token_in_cookie: bool) -> Self {
         Self {
             id: OnceCell::new(),
             stored: false,
             retired,
+            token_in_cookie,
+            cookie_token: None,
+            cookie_token_is_new: false,
         }
+    }
+
+    /// The ids of a session whose cookie carries only its CSRF token, `token`; `stale` when
+    /// the cookie was signed with a fallback secret (the save signs it again).
+    pub(crate) fn cookie_only(token: String, stale: bool) -> Self {
+        Self {
+            cookie_token: Some(token),
+            cookie_token_is_new: stale,
+            ..Self::fresh(None, true)
+        }
+    }
+
+    /// Whether the CSRF token lives in the cookie: the session has no record (yet).
+    fn keeps_token_in_cookie(&self) -> bool {
+        self.token_in_cookie && !self.stored
     }
 
     /// The id the next save writes under, drawn now with `draw` (the store's
@@ -203,6 +240,9 @@ impl Session {
             accessed: now,
             created: now,
         });
+        // The save re-seals such a cookie with the current key.
+        let stale = outcome == LoadOutcome::LoadedWithOldSecret
+            || server.as_ref().is_some_and(|ids| ids.cookie_token_is_new);
         Self {
             state,
             loaded: times,
@@ -210,8 +250,7 @@ impl Session {
             now,
             reissue_time,
             is_new: kept.is_none(),
-            // The save re-seals such a cookie with the current key.
-            dirty: Cell::new(outcome == LoadOutcome::LoadedWithOldSecret),
+            dirty: Cell::new(stale),
             outcome,
             failed_write: None,
             server: server.map(Box::new),
@@ -385,6 +424,9 @@ impl Session {
         self.clear();
         if let Some(server) = &mut self.server {
             server.renew();
+            // The CSRF token goes with the rest: the next one is new.
+            server.cookie_token = None;
+            server.cookie_token_is_new = false;
         }
     }
 
@@ -560,6 +602,11 @@ impl Session {
 
     /// Makes, stores and returns a new CSRF token: 40 hex characters from 20 random bytes.
     ///
+    /// The token is stored under [`CSRF_KEY`], as in Pyramid, except in a server-side
+    /// session that has no record yet: there it lives in the cookie until the session holds
+    /// something else (see [`ServerSessionFactory`](crate::ServerSessionFactory)'s
+    /// "Sessions without a record").
+    ///
     /// An error ([`SessionError::RandomSource`]) only when the operating system's random
     /// source fails; the session is then unchanged.
     ///
@@ -572,8 +619,35 @@ impl Session {
     /// ```
     pub fn new_csrf_token(&mut self) -> Result<String, SessionError> {
         let token = crate::random::hex_token::<20>()?;
-        self.insert(CSRF_KEY, token.clone());
+        if let Some(server) = self.cookie_token_holder() {
+            server.cookie_token = Some(token.clone());
+            server.cookie_token_is_new = true;
+            self.mark_changed();
+        } else {
+            self.insert(CSRF_KEY, token.clone());
+        }
         Ok(token)
+    }
+
+    /// Where a new CSRF token goes when not in the state: a server-side session with no
+    /// record, whose state holds no token of its own (one put there by the app stays
+    /// authoritative).
+    fn cookie_token_holder(&mut self) -> Option<&mut ServerIds> {
+        if self.state.contains_key(CSRF_KEY) {
+            return None;
+        }
+        self.server
+            .as_deref_mut()
+            .filter(|server| server.keeps_token_in_cookie())
+    }
+
+    /// The CSRF token a server-side session without a record keeps in its cookie.
+    fn cookie_token(&self) -> Option<&str> {
+        let server = self.server.as_deref()?;
+        if !server.keeps_token_in_cookie() {
+            return None;
+        }
+        server.cookie_token.as_deref()
     }
 
     /// The session's CSRF token, made and stored first if it has none.
@@ -584,7 +658,10 @@ impl Session {
     pub fn get_csrf_token(&mut self) -> Result<String, SessionError> {
         match self.get_as::<String>(CSRF_KEY) {
             Ok(Some(token)) => Ok(token),
-            Ok(None) => self.new_csrf_token(),
+            Ok(None) => match self.cookie_token() {
+                Some(token) => Ok(token.to_owned()),
+                None => self.new_csrf_token(),
+            },
             Err(err) => {
                 tracing::debug!(error = %err, "replacing a CSRF token that is not a string");
                 self.new_csrf_token()
@@ -595,9 +672,11 @@ impl Session {
     /// Whether `candidate` equals the session's CSRF token, compared in constant time.
     /// `false` when the session has no token.
     pub fn check_csrf_token(&self, candidate: &str) -> bool {
+        let matches = |token: &str| bool::from(token.as_bytes().ct_eq(candidate.as_bytes()));
         match self.get_as::<String>(CSRF_KEY) {
-            Ok(Some(token)) => bool::from(token.as_bytes().ct_eq(candidate.as_bytes())),
-            _ => false,
+            Ok(Some(token)) => matches(&token),
+            Ok(None) => self.cookie_token().is_some_and(matches),
+            Err(_) => false,
         }
     }
 

@@ -241,6 +241,9 @@ fn describe(outcome: LoadOutcome) -> String {
             "from your cookie, signed with an older secret".to_owned()
         }
         LoadOutcome::Rejected(why) => format!("your cookie was rejected ({why}): a new session"),
+        LoadOutcome::CookieOnly => {
+            "your cookie carries only the CSRF token: nothing is stored yet".to_owned()
+        }
         other => format!("{other:?}"),
     }
 }

@@ -847,6 +847,17 @@ impl<S: SessionStore> Builder<KeysAndStore<S>> {
         self
     }
 
+    /// Whether a session that holds nothing but its CSRF token keeps the token in its
+    /// signed cookie instead of a record (default: yes, unless the store says its records
+    /// are shared with a program that reads the token there, see
+    /// [`SessionStore::csrf_token_in_record`]). Anonymous page views then write nothing to
+    /// the store; see [`ServerSessionFactory`]'s "Sessions without a record". `false` keeps
+    /// every token in a record, as Pyramid does.
+    pub fn recordless_csrf(mut self, recordless: bool) -> Self {
+        self.keys.options.recordless_csrf = Some(recordless);
+        self
+    }
+
     /// Checks the options and builds the factory.
     pub fn build(mut self) -> Result<ServerSessionFactory<S>, BuildError> {
         self.check_options()?;

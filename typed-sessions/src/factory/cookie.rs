@@ -519,6 +519,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
     /// Appends the session's `Set-Cookie` header to a response when the save policy says
     /// so: the session changed, or was read after its reissue time, or its cookie was signed
     /// with a fallback secret.
+    /// A request that came without a cookie and leaves its session empty gets none.
     ///
     /// On error nothing is appended, so the client keeps its previous cookie.
     pub fn save(&self, session: &Session, response: &mut HeaderMap) -> Result<Saved, SessionError> {
@@ -552,6 +553,9 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
         session: &Session,
     ) -> Result<(Saved, Option<SetCookies>), SessionError> {
         if !session.is_dirty() && session.failed_write().is_none() {
+            return Ok((Saved::Unchanged, None));
+        }
+        if session.failed_write().is_none() && holds_nothing_new(session) {
             return Ok((Saved::Unchanged, None));
         }
         let cookies = self.set_cookies(session)?;
@@ -602,6 +606,12 @@ impl SetCookies {
             response.append(SET_COOKIE, header);
         }
     }
+}
+
+/// Whether `session` came with no cookie and holds nothing: a cookie would carry an empty
+/// session the next request would start anyway, so none is sent.
+fn holds_nothing_new(session: &Session) -> bool {
+    session.load_outcome() == LoadOutcome::NoCookie && session.state().len() == 0
 }
 
 /// The payload of a pickling factory; out of line, as `open_pickled` is.

@@ -13,6 +13,7 @@ use crate::codec::{CookieCodec, Secret};
 use crate::error::{Rejection, SessionError};
 use crate::events::{self, SaveReport, id_digest};
 use crate::payload::Timestamps;
+use crate::reserved::CSRF_KEY;
 use crate::session::{LoadOutcome, Origin, ServerIds, Session};
 use crate::state::State;
 use crate::store::{Commit, SessionStore, StoreError};
@@ -33,6 +34,49 @@ use crate::store::{Commit, SessionStore, StoreError};
 ///   A `Set-Cookie` is sent when the id is new (a new session, [`Session::invalidate`],
 ///   [`Session::regenerate_id`]), when the cookie was signed with a fallback secret, or
 ///   with `max_age` set (to renew its expiry).
+///
+/// # Sessions without a record
+///
+/// A session that holds nothing but its CSRF token (an anonymous visitor shown a page with
+/// a form) writes no record: its token lives in its cookie instead, so crawlers and
+/// attackers cannot fill the store with page views. [`Session::get_csrf_token`] on a
+/// session that has no record makes a random token (as always: 40 hex digits) and the save
+/// sends a cookie whose signed payload is `csrf-only:` and the token, where other cookies
+/// carry an id. Loading that cookie asks the store nothing: the session is new
+/// ([`LoadOutcome::CookieOnly`]), empty, and has that token, which
+/// [`Session::check_csrf_token`] compares in constant time to the form's. A session that
+/// holds nothing at all gets neither a record nor a cookie.
+///
+/// When the session first holds something else (a cart line, a flash message, a user),
+/// its save draws a new random id and writes the record with the token under
+/// [`CSRF_KEY`](crate::CSRF_KEY), as Pyramid keeps it: forms rendered before keep
+/// working, and a Pyramid app sharing the session reads the token where it looks.
+///
+/// Why this is safe:
+///
+/// - *Forgery.* The token is as random as a stored one, and the cookie carrying it is
+///   signed like an id cookie (the same codec, secret and constant-time check): a client
+///   can present only a token this app gave it. A form's token is checked against the
+///   cookie of the request, so one client's token fails in another's session.
+/// - *Fixation.* A token cookie never names a record: the first save with data draws a
+///   new id, so planting a token cookie in a victim's browser gives the attacker no
+///   session to share; sign-in still calls [`Session::regenerate_id`] (and, in the demo
+///   shop, makes a new token) as for any session.
+/// - *A record that vanished* (expired, revoked, signed out elsewhere) is an id cookie
+///   whose id the store does not know: as before it gives a fresh session that writes,
+///   if ever, under a new id. The two cases cannot be confused, because a store id never
+///   starts with `csrf-only:` (`:` is in no store's id alphabet).
+/// - The token cookie carries no time, and needs none: it grants nothing but the right
+///   to post forms from the same browser, as long as the browser keeps it.
+///
+/// One limit: two concurrent requests that each give such a session its first data
+/// write two records under two ids, and the browser keeps the cookie of the last
+/// response, so the other request's data is not seen again (before, the same happened to
+/// two concurrent requests of a client without a cookie).
+///
+/// Stores whose records a Pyramid app reads (`PyramidRedisStore`, `BeakerStore`) keep
+/// every token in a record, as before (see [`SessionStore::csrf_token_in_record`]);
+/// [`Builder::recordless_csrf`] chooses either way for any store.
 ///
 /// ```
 /// use std::time::Duration;
@@ -58,6 +102,9 @@ use crate::store::{Commit, SessionStore, StoreError};
 /// ```
 pub struct ServerSessionFactory<S> {
     store: S,
+    /// Whether a session without a record keeps its CSRF token in the cookie (see the
+    /// type's docs): the builder's choice, else the store's.
+    token_in_cookie: bool,
     /// Signs the id into the cookie value: the builder's [`SignedCodec`](crate::SignedCodec)
     /// unless [`Builder::id_codec`] gave another.
     codec: Box<dyn CookieCodec>,
@@ -71,6 +118,25 @@ pub struct ServerSessionFactory<S> {
 pub(crate) struct ServerOptions {
     pub vary_cookie: bool,
     pub delete_emptied: bool,
+    /// [`Builder::recordless_csrf`]; `None`: as the store says.
+    pub recordless_csrf: Option<bool>,
+}
+
+/// What a correctly signed cookie value names.
+enum Opened {
+    /// The id of a record; whether signed with a fallback secret.
+    Id(String, bool),
+    /// No record: only the CSRF token of a session that held nothing else.
+    Token(String, bool),
+}
+
+/// How a cookie that carries only a CSRF token starts its signed payload. No store's id does
+/// (`:` is in no id alphabet: hex, URL-safe base64), so it cannot name a record.
+const TOKEN_MARK: &[u8] = b"csrf-only:";
+
+/// Whether `token` has the shape of a token from [`Session::new_csrf_token`].
+fn is_csrf_token(token: &[u8]) -> bool {
+    token.len() == 40 && token.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// What a save must do, computed from the session before any `.await`, so that the save's
@@ -81,6 +147,9 @@ pub(crate) enum Plan {
     /// invalidated and nothing was put in it since.
     Retire {
         retire: Option<String>,
+        /// The cookie value carrying only the session's new CSRF token: sent instead of
+        /// expiring the cookie (see the type's docs on sessions without a record).
+        token_cookie: Option<String>,
     },
     Commit {
         commit: Commit,
@@ -105,8 +174,12 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         settings: Settings,
         options: ServerOptions,
     ) -> Self {
+        let token_in_cookie = options
+            .recordless_csrf
+            .unwrap_or_else(|| !store.csrf_token_in_record());
         Self {
             store,
+            token_in_cookie,
             codec,
             settings,
             options,
@@ -167,11 +240,20 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     async fn open_session(&self, value: Option<&str>) -> Result<Session, StoreError> {
         let now = self.settings.clock.now();
         let Some(value) = value else {
-            let origin = fresh(LoadOutcome::NoCookie, None);
+            let origin = fresh(LoadOutcome::NoCookie, None, self.token_in_cookie);
             return Ok(self.settings.session(origin, now));
         };
         let (id, stale_key) = match self.open_id(value) {
-            Ok(opened) => opened,
+            Ok(Opened::Id(id, stale_key)) => (id, stale_key),
+            Ok(Opened::Token(token, stale_key)) => {
+                // Nothing is stored: the store is not asked.
+                let origin = Origin {
+                    state: State::tracked(),
+                    server: Some(ServerIds::cookie_only(token, stale_key)),
+                    ..Origin::new(LoadOutcome::CookieOnly)
+                };
+                return Ok(self.settings.session(origin, now));
+            }
             Err(rejection) => return Ok(self.rejected(now, rejection, None)),
         };
         let record = match self.store.load(&id).await {
@@ -198,7 +280,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             return Ok(self.rejected(now, Rejection::Revoked, Some(id)));
         }
         let origin = Origin {
-            server: Some(ServerIds::stored(id)),
+            server: Some(ServerIds::stored(id, self.token_in_cookie)),
             ..Origin::loaded(state, times, stale_key)
         };
         Ok(self.settings.session(origin, now))
@@ -207,7 +289,11 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     /// A new session under a new id, for a cookie that names no usable session.
     fn rejected(&self, now: f64, rejection: Rejection, retire: Option<String>) -> Session {
         self.settings.log_rejection(rejection);
-        let origin = fresh(LoadOutcome::Rejected(rejection), retire);
+        let origin = fresh(
+            LoadOutcome::Rejected(rejection),
+            retire,
+            self.token_in_cookie,
+        );
         self.settings.session(origin, now)
     }
 
@@ -223,18 +309,39 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             "unreadable session record; the request starts a new session and its first save \
              deletes the record"
         );
-        let origin = fresh(LoadOutcome::Rejected(Rejection::CorruptRecord), Some(id));
+        let origin = fresh(
+            LoadOutcome::Rejected(Rejection::CorruptRecord),
+            Some(id),
+            self.token_in_cookie,
+        );
         self.settings.session(origin, now)
     }
 
-    /// The id a cookie value carries, and whether it was signed with a fallback secret.
-    fn open_id(&self, value: &str) -> Result<(String, bool), Rejection> {
+    /// The id (or the lone CSRF token) a cookie value carries, and whether it was signed
+    /// with a fallback secret.
+    fn open_id(&self, value: &str) -> Result<Opened, Rejection> {
         let opened = self.codec.open(value)?;
+        if let Some(token) = opened.payload.strip_prefix(TOKEN_MARK) {
+            // A factory that keeps every token in a record issues no such cookie.
+            if !self.token_in_cookie || !is_csrf_token(token) {
+                return Err(Rejection::BadSessionId);
+            }
+            let token = String::from_utf8(token.to_vec()).map_err(|_| Rejection::BadSessionId)?;
+            return Ok(Opened::Token(token, opened.stale_key));
+        }
         if !self.store.accepts_id(&opened.payload) {
             return Err(Rejection::BadSessionId);
         }
         let id = String::from_utf8(opened.payload).map_err(|_| Rejection::BadSessionId)?;
-        Ok((id, opened.stale_key))
+        Ok(Opened::Id(id, opened.stale_key))
+    }
+
+    /// The cookie value of a session that holds only its CSRF token, `token`.
+    fn seal_token(&self, token: &str) -> Result<String, SessionError> {
+        let mut payload = Vec::with_capacity(TOKEN_MARK.len() + token.len());
+        payload.extend_from_slice(TOKEN_MARK);
+        payload.extend_from_slice(token.as_bytes());
+        self.codec.seal(&payload)
     }
 
     /// Saves what the request changed to the store and, when the client needs a new
@@ -373,17 +480,46 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         let state = session.state();
         if stored && self.options.delete_emptied && state.len() == 0 {
             // Emptied by this request: the record goes, as with `invalidate`.
-            return Ok(Plan::Retire { retire: Some(id) });
+            return Ok(Plan::Retire {
+                retire: Some(id),
+                token_cookie: None,
+            });
         }
-        let set: Vec<(String, String)> = state
+        let mut set: Vec<(String, String)> = state
             .entries_json(!stored)
             .map_err(|(key, err)| SessionError::unserializable(&key, err))?
             .into_iter()
             .map(|(key, text)| (key.to_owned(), text.into_owned()))
             .collect();
+        // A session without a record keeps its CSRF token in the cookie (see the type's
+        // docs); `None` otherwise.
+        let cookie_token = session
+            .server_ids()
+            .filter(|ids| ids.token_in_cookie && !ids.stored)
+            .and_then(|ids| Some((ids.cookie_token.as_deref()?, ids.cookie_token_is_new)));
         if !stored && set.is_empty() {
-            // Nothing to keep under a new id: only the old record goes.
-            return Ok(Plan::Retire { retire });
+            // Nothing to keep under a new id: only the old record goes, and the client gets
+            // the cookie of its token if it has none yet.
+            let token_cookie = match cookie_token {
+                Some((token, true)) => Some(self.seal_token(token)?),
+                _ => None,
+            };
+            if retire.is_none() && token_cookie.is_none() {
+                return Ok(Plan::Nothing);
+            }
+            return Ok(Plan::Retire {
+                retire,
+                token_cookie,
+            });
+        }
+        if let Some((token, _)) = cookie_token
+            && !set.iter().any(|(key, _)| key == CSRF_KEY)
+        {
+            // The session now holds something: its token joins the record, where a Pyramid
+            // app sharing the session finds it too.
+            let text = serde_json::to_string(token)
+                .map_err(|err| SessionError::unserializable(CSRF_KEY, err))?;
+            set.push((CSRF_KEY.to_owned(), text));
         }
         let remove = if stored {
             state.removed().into_iter().map(str::to_owned).collect()
@@ -418,14 +554,31 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     ) -> Result<Saved, StoreError> {
         match plan {
             Plan::Nothing => Ok(Saved::Unchanged),
-            Plan::Retire { retire } => {
-                let Some(retire) = retire else {
-                    return Ok(Saved::Unchanged);
+            Plan::Retire {
+                retire,
+                token_cookie,
+            } => {
+                let header = match token_cookie {
+                    Some(value) => Some(header_value(&self.settings.cookie(value))?),
+                    None => None,
                 };
-                self.store.delete(&retire).await?;
-                let mut cookie = self.settings.cookie(String::new());
-                cookie.make_removal();
-                response.append(SET_COOKIE, header_value(&cookie)?);
+                if let Some(retire) = retire {
+                    self.store.delete(&retire).await?;
+                } else if header.is_none() {
+                    return Ok(Saved::Unchanged);
+                }
+                let header = match header {
+                    Some(header) => header,
+                    None => {
+                        let mut cookie = self.settings.cookie(String::new());
+                        cookie.make_removal();
+                        header_value(&cookie)?
+                    }
+                };
+                response.append(SET_COOKIE, header);
+                if self.options.vary_cookie {
+                    response.append(VARY, HeaderValue::from_static("Cookie"));
+                }
                 Ok(Saved::Written)
             }
             Plan::Commit { commit, cookie } => {
@@ -455,11 +608,12 @@ impl<S: SessionStore> ServerSessionFactory<S> {
 }
 
 /// A new, empty session under a fresh id (drawn when it is first saved); the first save
-/// deletes the record of `retired`.
-fn fresh(outcome: LoadOutcome, retired: Option<String>) -> Origin {
+/// deletes the record of `retired`. Its CSRF token lives in the cookie when
+/// `token_in_cookie`, until it holds something else.
+fn fresh(outcome: LoadOutcome, retired: Option<String>, token_in_cookie: bool) -> Origin {
     Origin {
         state: State::tracked(),
-        server: Some(ServerIds::fresh(retired)),
+        server: Some(ServerIds::fresh(retired, token_in_cookie)),
         ..Origin::new(outcome)
     }
 }
@@ -687,6 +841,288 @@ mod tests {
             matches!(&outcome, crate::lifecycle::Outcome::Keep { set_cookie: Some(_), vary: Some(vary), .. } if vary == "Cookie"),
             "{outcome:?}"
         );
+    }
+
+    const SECRET: &str = "a secret of at least thirty-two bytes";
+
+    fn token_cookie_value(response: &HeaderMap) -> String {
+        let header = response["set-cookie"].to_str().unwrap();
+        let pair = header.split(';').next().unwrap();
+        pair.strip_prefix("session=").unwrap().to_owned()
+    }
+
+    /// The record's `_csrft_`, decoded.
+    async fn stored_token(store: &MemoryStore, id: &str) -> Option<String> {
+        let record = store.load(id).await.unwrap()?;
+        let (_, text) = record.entries.iter().find(|(key, _)| key == CSRF_KEY)?;
+        serde_json::from_str(text).ok()
+    }
+
+    fn loaded_id(session: &Session) -> String {
+        session
+            .server_ids()
+            .unwrap()
+            .id(|| unreachable!("a stored session has its id"))
+            .unwrap()
+            .to_owned()
+    }
+
+    /// An anonymous page view with a form: the token goes in the cookie, nothing in the
+    /// store; the next request of that cookie asks the store nothing and has the same token.
+    /// When the session gets data, its record holds the token, under a new id.
+    #[tokio::test]
+    async fn a_session_holding_only_its_csrf_token_has_no_record() {
+        let store = MemoryStore::new();
+        let factory = factory(store.clone());
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        let token = session.get_csrf_token().unwrap();
+        assert_eq!(token.len(), 40);
+        assert!(session.check_csrf_token(&token));
+        let mut response = HeaderMap::new();
+        assert_eq!(
+            factory.save(&session, &mut response).await.unwrap(),
+            Saved::Written
+        );
+        assert_eq!(store.len(), 0, "no record for a token");
+        let value = token_cookie_value(&response);
+        assert!(
+            !value.contains(&token),
+            "the cookie is signed, not the bare token"
+        );
+
+        let request = cookie_of(&response);
+        let mut session = factory.load(&request).await.unwrap();
+        assert_eq!(session.load_outcome(), LoadOutcome::CookieOnly);
+        assert!(session.is_new());
+        assert!(session.is_empty());
+        assert!(session.check_csrf_token(&token));
+        assert!(!session.check_csrf_token(&token[..39]));
+        assert!(!session.check_csrf_token(&"0".repeat(40)));
+        assert!(!session.check_csrf_token(""));
+        assert_eq!(session.get_csrf_token().unwrap(), token);
+        let mut response = HeaderMap::new();
+        assert_eq!(
+            factory.save(&session, &mut response).await.unwrap(),
+            Saved::Unchanged
+        );
+        assert!(
+            response.is_empty(),
+            "the client has its cookie: {response:?}"
+        );
+        assert_eq!(store.len(), 0);
+
+        // Data: a record under a new id, holding the token.
+        let mut session = factory.load(&request).await.unwrap();
+        session.insert("cart", serde_json::json!(["tea"]));
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        assert_eq!(store.len(), 1);
+        let request = cookie_of(&response);
+        let session = factory.load(&request).await.unwrap();
+        assert_eq!(session.load_outcome(), LoadOutcome::Loaded);
+        let id = loaded_id(&session);
+        assert_eq!(stored_token(&store, &id).await.as_deref(), Some(&*token));
+        assert!(
+            session.check_csrf_token(&token),
+            "forms shown before still post"
+        );
+        assert_eq!(
+            session.get_as::<Vec<String>>("cart").unwrap(),
+            Some(vec!["tea".to_owned()])
+        );
+        // The token cookie, replayed, still names no record.
+        let replay = {
+            let mut headers = HeaderMap::new();
+            headers.insert("cookie", format!("session={value}").parse().unwrap());
+            factory.load(&headers).await.unwrap()
+        };
+        assert_eq!(replay.load_outcome(), LoadOutcome::CookieOnly);
+        assert!(replay.is_empty());
+    }
+
+    /// A session that holds nothing, even after writing and removing a key, gets neither a
+    /// record nor a cookie.
+    #[tokio::test]
+    async fn a_session_holding_nothing_gets_no_record_and_no_cookie() {
+        let store = MemoryStore::new();
+        let factory = factory(store.clone());
+        for touch in [false, true] {
+            let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+            let _ = session.get("cart");
+            if touch {
+                session.insert("x", 1);
+                session.remove("x");
+                assert!(session.is_dirty());
+            }
+            let mut response = HeaderMap::new();
+            assert_eq!(
+                factory.save(&session, &mut response).await.unwrap(),
+                Saved::Unchanged
+            );
+            assert!(response.is_empty(), "{response:?}");
+        }
+        assert_eq!(store.len(), 0);
+    }
+
+    /// A token cookie signed with another secret, one whose token is malformed, and one
+    /// given to a factory that keeps tokens in records are all refused.
+    #[tokio::test]
+    async fn token_cookies_are_checked() {
+        let store = MemoryStore::new();
+        let factory = factory(store.clone());
+        let other =
+            ServerSessionFactory::builder("another secret of thirty-two bytes!!", store.clone())
+                .build()
+                .unwrap();
+        let mut session = other.load(&HeaderMap::new()).await.unwrap();
+        session.get_csrf_token().unwrap();
+        let mut response = HeaderMap::new();
+        other.save(&session, &mut response).await.unwrap();
+        let forged = factory.load(&cookie_of(&response)).await.unwrap();
+        assert_eq!(
+            forged.load_outcome(),
+            LoadOutcome::Rejected(Rejection::BadSignature)
+        );
+
+        let malformed = factory.seal_token("not forty hex digits").unwrap();
+        let session = factory.load_value(Some(&malformed)).await.unwrap();
+        assert_eq!(
+            session.load_outcome(),
+            LoadOutcome::Rejected(Rejection::BadSessionId)
+        );
+
+        let in_records = ServerSessionFactory::builder(SECRET, store.clone())
+            .recordless_csrf(false)
+            .build()
+            .unwrap();
+        let sealed = factory.seal_token(&"a".repeat(40)).unwrap();
+        let session = in_records.load_value(Some(&sealed)).await.unwrap();
+        assert_eq!(
+            session.load_outcome(),
+            LoadOutcome::Rejected(Rejection::BadSessionId)
+        );
+        assert_eq!(store.len(), 0);
+    }
+
+    /// With `recordless_csrf(false)` a token is kept in a record, as in Pyramid.
+    #[tokio::test]
+    async fn recordless_csrf_false_keeps_tokens_in_records() {
+        let store = MemoryStore::new();
+        let factory = ServerSessionFactory::builder(SECRET, store.clone())
+            .recordless_csrf(false)
+            .build()
+            .unwrap();
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        let token = session.get_csrf_token().unwrap();
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        assert_eq!(store.len(), 1);
+        let session = factory.load(&cookie_of(&response)).await.unwrap();
+        assert_eq!(session.load_outcome(), LoadOutcome::Loaded);
+        assert_eq!(
+            stored_token(&store, &loaded_id(&session)).await.as_deref(),
+            Some(&*token)
+        );
+    }
+
+    /// A record that vanished is not a token cookie: the id cookie gives a fresh session,
+    /// and when it writes again it does so under a new id.
+    #[tokio::test]
+    async fn a_vanished_record_starts_a_session_under_a_new_id() {
+        let store = MemoryStore::new();
+        let factory = factory(store.clone());
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        session.insert("user", 7);
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        let request = cookie_of(&response);
+        let old_id = loaded_id(&factory.load(&request).await.unwrap());
+        store.delete(&old_id).await.unwrap();
+
+        let mut session = factory.load(&request).await.unwrap();
+        assert_eq!(
+            session.load_outcome(),
+            LoadOutcome::Rejected(Rejection::UnknownSessionId)
+        );
+        let token = session.get_csrf_token().unwrap();
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        assert_eq!(store.len(), 0);
+        let request = cookie_of(&response);
+        let mut session = factory.load(&request).await.unwrap();
+        assert_eq!(session.load_outcome(), LoadOutcome::CookieOnly);
+        session.insert("user", 8);
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        let session = factory.load(&cookie_of(&response)).await.unwrap();
+        let new_id = loaded_id(&session);
+        assert_ne!(new_id, old_id);
+        assert!(session.check_csrf_token(&token));
+        assert_eq!(store.len(), 1);
+    }
+
+    /// Signing out (`invalidate`) of a stored session deletes its record; a page shown
+    /// after it needs a new token and no record.
+    #[tokio::test]
+    async fn invalidate_then_a_token_deletes_the_record_and_keeps_none() {
+        let store = MemoryStore::new();
+        let factory = factory(store.clone());
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        let old_token = session.get_csrf_token().unwrap();
+        session.insert("user", 7);
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        let request = cookie_of(&response);
+        assert_eq!(store.len(), 1);
+
+        let mut session = factory.load(&request).await.unwrap();
+        session.invalidate();
+        let token = session.get_csrf_token().unwrap();
+        assert_ne!(token, old_token);
+        let mut response = HeaderMap::new();
+        assert_eq!(
+            factory.save(&session, &mut response).await.unwrap(),
+            Saved::Written
+        );
+        assert_eq!(store.len(), 0, "the record is deleted, none written");
+        let session = factory.load(&cookie_of(&response)).await.unwrap();
+        assert_eq!(session.load_outcome(), LoadOutcome::CookieOnly);
+        assert!(session.check_csrf_token(&token));
+        assert!(!session.check_csrf_token(&old_token));
+    }
+
+    /// A token cookie signed with a fallback secret loads, and its save signs it again.
+    #[tokio::test]
+    async fn a_token_cookie_under_an_old_secret_is_signed_again() {
+        let store = MemoryStore::new();
+        let old = factory(store.clone());
+        let mut session = old.load(&HeaderMap::new()).await.unwrap();
+        let token = session.get_csrf_token().unwrap();
+        let mut response = HeaderMap::new();
+        old.save(&session, &mut response).await.unwrap();
+        let new =
+            ServerSessionFactory::builder("the next secret, thirty-two bytes long", store.clone())
+                .fallback_secret(SECRET)
+                .build()
+                .unwrap();
+        let session = new.load(&cookie_of(&response)).await.unwrap();
+        assert_eq!(session.load_outcome(), LoadOutcome::CookieOnly);
+        assert!(session.check_csrf_token(&token));
+        let mut response = HeaderMap::new();
+        assert_eq!(
+            new.save(&session, &mut response).await.unwrap(),
+            Saved::Written
+        );
+        let session = factory(store.clone())
+            .load(&cookie_of(&response))
+            .await
+            .unwrap();
+        assert_eq!(
+            session.load_outcome(),
+            LoadOutcome::Rejected(Rejection::BadSignature),
+            "signed with the new secret, not the old"
+        );
+        assert_eq!(store.len(), 0);
     }
 
     /// A store that draws and checks its own ids: the factory uses them.

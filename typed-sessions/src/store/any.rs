@@ -65,6 +65,9 @@ pub trait DynStore: Send + Sync + 'static {
 
     /// [`SessionStore::accepts_id`].
     fn accepts_id_dyn(&self, id: &[u8]) -> bool;
+
+    /// [`SessionStore::csrf_token_in_record`].
+    fn csrf_token_in_record_dyn(&self) -> bool;
 }
 
 impl<S: SessionStore> DynStore for S {
@@ -86,6 +89,10 @@ impl<S: SessionStore> DynStore for S {
 
     fn accepts_id_dyn(&self, id: &[u8]) -> bool {
         self.accepts_id(id)
+    }
+
+    fn csrf_token_in_record_dyn(&self) -> bool {
+        self.csrf_token_in_record()
     }
 }
 
@@ -439,6 +446,14 @@ impl SessionStore for AnyStore {
             #[cfg(feature = "postgres")]
             Self::Postgres(store) => store.accepts_id(id),
             Self::Custom(store) => store.accepts_id_dyn(id),
+        }
+    }
+
+    fn csrf_token_in_record(&self) -> bool {
+        match self {
+            Self::Custom(store) => store.csrf_token_in_record_dyn(),
+            // The built-in stores keep sessions of this crate only.
+            _ => false,
         }
     }
 }

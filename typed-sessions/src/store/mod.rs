@@ -302,6 +302,17 @@ pub trait SessionStore: Send + Sync + 'static {
         crate::random::session_id()
     }
 
+    /// Whether a session's CSRF token must always be kept in its record (under
+    /// [`CSRF_KEY`](crate::CSRF_KEY)), even when the session holds nothing else. `false` by
+    /// default: such a session then has no record at all, its token travels in its signed
+    /// cookie (see [`ServerSessionFactory`](crate::ServerSessionFactory)'s "Sessions without
+    /// a record"). `true` for a store whose records another program reads, as Pyramid's
+    /// sessions (`PyramidRedisStore`, `BeakerStore`): that program looks for the token in
+    /// the record, and would not understand a cookie that carries it.
+    fn csrf_token_in_record(&self) -> bool {
+        false
+    }
+
     /// Whether `id`, the payload of a correctly signed cookie, has the shape of this store's
     /// ids (by default: of [`new_id`](Self::new_id)'s). A cookie whose id is refused gives a
     /// new session without the store being asked.

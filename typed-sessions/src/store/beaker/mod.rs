@@ -398,6 +398,11 @@ impl SessionStore for BeakerStore {
     fn accepts_id(&self, id: &[u8]) -> bool {
         is_beaker_id(id)
     }
+
+    /// The Pyramid app reads its CSRF token from the record (`_csrft_`).
+    fn csrf_token_in_record(&self) -> bool {
+        true
+    }
 }
 
 /// Whether `id` has the shape of `uuid4().hex`.

@@ -439,6 +439,11 @@ impl SessionStore for PyramidRedisStore {
     fn accepts_id(&self, id: &[u8]) -> bool {
         is_package_id(self.id_prefix.as_bytes(), id)
     }
+
+    /// The Pyramid app reads its CSRF token from the record (`_csrft_`).
+    fn csrf_token_in_record(&self) -> bool {
+        true
+    }
 }
 
 /// Whether `id` is `prefix` and 64 URL-safe base64 characters.
