@@ -11,7 +11,6 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use tower::ServiceExt;
 use typed_sessions::lifecycle::SessionFactory;
@@ -85,48 +84,42 @@ fn bump_views(session: &mut Session) {
 }
 
 /// The factories measured, by name.
-fn factories() -> Vec<(&'static str, Arc<dyn Fn() -> Factory>)> {
+fn factories() -> Vec<(&'static str, Factory)> {
     vec![
         (
             "signed cookie",
-            Arc::new(|| {
-                Factory::Signed(
-                    SignedCookieSessionFactory::builder(SECRET)
-                        .clock(ManualClock::new(NOW))
-                        .build()
-                        .unwrap(),
-                )
-            }),
+            Factory::Signed(Box::new(
+                SignedCookieSessionFactory::builder(SECRET)
+                    .clock(ManualClock::new(NOW))
+                    .build()
+                    .unwrap(),
+            )),
         ),
         (
             "encrypted cookie",
-            Arc::new(|| {
-                Factory::Encrypted(
-                    EncryptedCookieSessionFactory::builder(&[7u8; 32])
-                        .clock(ManualClock::new(NOW))
-                        .build()
-                        .unwrap(),
-                )
-            }),
+            Factory::Encrypted(Box::new(
+                EncryptedCookieSessionFactory::builder([7u8; 32])
+                    .clock(ManualClock::new(NOW))
+                    .build()
+                    .unwrap(),
+            )),
         ),
         (
             "memory store",
-            Arc::new(|| {
-                Factory::Memory(
-                    ServerSessionFactory::builder(SECRET, MemoryStore::new())
-                        .clock(ManualClock::new(NOW))
-                        .build()
-                        .unwrap(),
-                )
-            }),
+            Factory::Memory(Box::new(
+                ServerSessionFactory::builder(SECRET, MemoryStore::new())
+                    .clock(ManualClock::new(NOW))
+                    .build()
+                    .unwrap(),
+            )),
         ),
     ]
 }
 
 enum Factory {
-    Signed(SignedCookieSessionFactory),
-    Encrypted(EncryptedCookieSessionFactory),
-    Memory(ServerSessionFactory<MemoryStore>),
+    Signed(Box<SignedCookieSessionFactory>),
+    Encrypted(Box<EncryptedCookieSessionFactory>),
+    Memory(Box<ServerSessionFactory<MemoryStore>>),
 }
 
 /// The routes, in the table's order.
@@ -240,11 +233,11 @@ mod on_axum {
         let noop = Some(steady(|| one(&runtime, &noop, "/untouched", "")));
         let rows = factories()
             .into_iter()
-            .map(|(name, make)| {
-                let router = match make() {
-                    Factory::Signed(f) => layered(f),
-                    Factory::Encrypted(f) => layered(f),
-                    Factory::Memory(f) => layered(f),
+            .map(|(name, factory)| {
+                let router = match factory {
+                    Factory::Signed(f) => layered(*f),
+                    Factory::Encrypted(f) => layered(*f),
+                    Factory::Memory(f) => layered(*f),
                 };
                 let cookie = seeded(&runtime, &router);
                 let counts = ROUTES
@@ -355,12 +348,14 @@ mod on_actix {
             )
             .await[0];
             let mut rows = Vec::new();
-            for (name, make) in factories() {
-                let counts = match make() {
+            for (name, factory) in factories() {
+                let counts = match factory {
                     Factory::Signed(f) => {
                         measure(
                             test::init_service(
-                                App::new().wrap(SessionMiddleware::new(f)).configure(routes),
+                                App::new()
+                                    .wrap(SessionMiddleware::new(*f))
+                                    .configure(routes),
                             )
                             .await,
                             true,
@@ -370,7 +365,9 @@ mod on_actix {
                     Factory::Encrypted(f) => {
                         measure(
                             test::init_service(
-                                App::new().wrap(SessionMiddleware::new(f)).configure(routes),
+                                App::new()
+                                    .wrap(SessionMiddleware::new(*f))
+                                    .configure(routes),
                             )
                             .await,
                             true,
@@ -380,7 +377,9 @@ mod on_actix {
                     Factory::Memory(f) => {
                         measure(
                             test::init_service(
-                                App::new().wrap(SessionMiddleware::new(f)).configure(routes),
+                                App::new()
+                                    .wrap(SessionMiddleware::new(*f))
+                                    .configure(routes),
                             )
                             .await,
                             true,

@@ -104,7 +104,9 @@ async fn main() {
         json!({"kind": "meta", "program": "redis-memory", "sessions": sessions,
                "payload_bytes": payload_bytes, "redis_version": version})
     );
-    delete(&mut conn, &scan(&mut conn, &format!("{PREFIX}*")).await).await;
+    // Whatever an interrupted run left.
+    let stale = scan(&mut conn, &format!("{PREFIX}*")).await;
+    delete(&mut conn, &stale).await;
 
     // Ours: every key the sessions made under the prefix.
     let factory = Arc::new(
