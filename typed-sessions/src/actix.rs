@@ -127,7 +127,7 @@ use crate::store::StoreError;
 
 pub use auth::{AuthRejection, CurrentUser, RequireUser};
 pub use handle::{Extract, SessionGuard, SessionHandle, SessionRejection};
-pub use middleware::{SessionMiddleware, SessionService};
+pub use middleware::{ResponseFuture, SessionMiddleware, SessionService};
 
 /// `http` 1's status as actix-web's (which uses `http` 0.2).
 fn status(status: http::StatusCode) -> actix_web::http::StatusCode {

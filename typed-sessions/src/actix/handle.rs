@@ -1,18 +1,19 @@
 //! The per-request session handle (the actix-web extractor), the guard that borrows it, and
 //! why an extraction can fail.
 
-use std::cell::{RefCell, RefMut};
+use std::cell::{Cell, RefCell, RefMut};
 use std::fmt;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
-use crate::lifecycle::{Loading, RequestSession, Saving, answer};
+use crate::lifecycle::{Loading, RequestSession, Saving, SessionFactory, answer};
 use crate::session::Session;
 use crate::store::StoreError;
 
@@ -41,18 +42,71 @@ use crate::store::StoreError;
 /// ```
 #[derive(Clone)]
 pub struct SessionHandle {
-    shared: Rc<RefCell<RequestSession>>,
+    shared: Rc<Shared>,
+}
+
+/// What a request's handles share.
+struct Shared {
+    request: RefCell<RequestSession>,
+    /// The request's `Cookie` values as actix-web gave them (`http` 0.2's header values,
+    /// which share the request's bytes), until the session is first used: only then are
+    /// they copied into the `http` 1 values the lifecycle reads.
+    cookies: Cell<Option<ActixCookies>>,
+}
+
+/// A request's `Cookie` header values, unconverted: the first inline, any others in a
+/// vector that a request with one never allocates.
+struct ActixCookies {
+    first: actix_web::http::header::HeaderValue,
+    rest: Vec<actix_web::http::header::HeaderValue>,
 }
 
 impl From<RequestSession> for SessionHandle {
     fn from(request: RequestSession) -> Self {
         Self {
-            shared: Rc::new(RefCell::new(request)),
+            shared: Rc::new(Shared {
+                request: RefCell::new(request),
+                cookies: Cell::new(None),
+            }),
         }
     }
 }
 
 impl SessionHandle {
+    /// The handle of a request with these `Cookie` values, to be loaded by `factory` when
+    /// it is first used; the values are converted then.
+    pub(crate) fn deferred<'a>(
+        factory: Arc<dyn SessionFactory>,
+        cookies: impl IntoIterator<Item = &'a actix_web::http::header::HeaderValue>,
+    ) -> Self {
+        let mut values = cookies.into_iter();
+        let cookies = values.next().map(|first| ActixCookies {
+            first: first.clone(),
+            rest: values.cloned().collect(),
+        });
+        Self {
+            shared: Rc::new(Shared {
+                request: RefCell::new(RequestSession::from_cookies(factory, None)),
+                cookies: Cell::new(cookies),
+            }),
+        }
+    }
+
+    /// The request's session, its `Cookie` values converted on the first call; `None` while
+    /// a guard is alive.
+    fn request(&self) -> Option<RefMut<'_, RequestSession>> {
+        let mut request = self.shared.request.try_borrow_mut().ok()?;
+        if let Some(cookies) = self.shared.cookies.take() {
+            // A value `http` 1 refuses cannot be a session cookie either: left out.
+            request.set_cookies(
+                std::iter::once(&cookies.first)
+                    .chain(&cookies.rest)
+                    .filter_map(|value| http::HeaderValue::from_bytes(value.as_bytes()).ok()),
+            );
+        }
+        Some(request)
+    }
+
     /// A handle around a ready session, with no middleware and no cookie behind it: for
     /// calling handlers directly in unit tests.
     ///
@@ -87,7 +141,7 @@ impl SessionHandle {
     /// let second = handle.lock(); // panics: `first` is alive
     /// ```
     pub fn lock(&self) -> SessionGuard<'_> {
-        let Ok(mut request) = self.shared.try_borrow_mut() else {
+        let Some(mut request) = self.request() else {
             panic!(
                 "SessionHandle::lock: a SessionGuard of the same session is alive; drop it \
                  first, or pass its `&mut Session` down"
@@ -101,6 +155,7 @@ impl SessionHandle {
     pub fn is_loaded(&self) -> bool {
         // A guard only exists once the session is loaded.
         self.shared
+            .request
             .try_borrow()
             .map_or(true, |request| request.is_loaded())
     }
@@ -116,23 +171,24 @@ impl SessionHandle {
     }
 
     fn loading(&self) -> Option<Loading> {
-        self.shared.try_borrow().ok()?.loading()
+        self.request()?.loading()
     }
 
     fn put(&self, session: Session) {
-        if let Ok(mut request) = self.shared.try_borrow_mut() {
+        if let Ok(mut request) = self.shared.request.try_borrow_mut() {
             request.put(session);
         }
     }
 
-    /// Ends the request: the middleware's save step, for a response with `status`.
-    pub(crate) fn finish(&self, status: http::StatusCode) -> Saving {
-        match self.shared.try_borrow_mut() {
-            Ok(mut request) => request.finish(status),
+    /// Ends the request: the middleware's save step, for a response with `status`; `None`
+    /// when there is nothing to save.
+    pub(crate) fn finish(&self, status: http::StatusCode) -> Option<Saving> {
+        match self.shared.request.try_borrow_mut() {
+            Ok(mut request) => request.finish_used(status),
             Err(_) => {
                 // Only a guard kept past the handler (leaked, or moved into a task) gets here.
                 tracing::error!("session not saved: a SessionGuard of this request is still alive");
-                Saving::nothing()
+                None
             }
         }
     }

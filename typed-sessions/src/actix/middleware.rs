@@ -2,10 +2,11 @@
 //! changed.
 
 use std::fmt;
-use std::future::{Future, Ready, ready};
+use std::future::{self, Future, Ready};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use actix_web::HttpMessage;
 use actix_web::HttpResponse;
@@ -14,7 +15,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::header::{COOKIE, HeaderValue, SET_COOKIE};
 
 use super::handle::SessionHandle;
-use crate::lifecycle::{Outcome, RequestSession, SessionFactory};
+use crate::lifecycle::{Outcome, Saving, SessionFactory};
 
 /// An actix-web middleware (a [`Transform`]) that gives every request a [`SessionHandle`]
 /// from a factory `F` (a [`CookieSessionFactory`](crate::CookieSessionFactory) with any
@@ -95,7 +96,7 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(SessionService {
+        future::ready(Ok(SessionService {
             service: Rc::new(service),
             factory: Arc::clone(&self.factory),
         }))
@@ -123,68 +124,122 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
-    #[allow(clippy::type_complexity)]
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+    type Future = ResponseFuture<S::Future, B>;
 
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        // actix-web's header types are `http` 0.2's: the core gets copies of the `Cookie`
-        // values, still unparsed.
-        let cookies = request
-            .headers()
-            .get_all(COOKIE)
-            .filter_map(|value| http::HeaderValue::from_bytes(value.as_bytes()).ok());
-        let factory: Arc<dyn SessionFactory> = self.factory.clone();
-        let handle = SessionHandle::from(RequestSession::from_cookies(factory, cookies));
+        // The `Cookie` values are kept as actix-web's (`http` 0.2's) header values, shared,
+        // and copied into `http` 1's only when a handler uses the session.
+        let handle = SessionHandle::deferred(
+            Arc::clone(&self.factory) as Arc<dyn SessionFactory>,
+            request.headers().get_all(COOKIE),
+        );
         request.extensions_mut().insert(handle.clone());
-        let response = self.service.call(request);
-        Box::pin(async move {
-            // A handler's error is a response by now (actix-web renders it); an error here
-            // comes from an inner middleware and has no response to carry a cookie, so the
-            // session is not saved.
-            let response = response.await?.map_into_left_body();
-            let saving = handle.finish(super::status_from_actix(response.status()));
-            let outcome = saving.await;
-            let mut response = response;
-            if let Some(saved) = outcome.noteworthy() {
-                // For the app's middleware outside this one.
-                response.response_mut().extensions_mut().insert(saved);
-            }
-            let overflow = outcome.overflow();
-            let mut response = match outcome {
-                Outcome::Keep {
-                    set_cookie,
-                    vary,
-                    more_set_cookies,
-                    ..
-                } => {
-                    let set_cookies = set_cookie.into_iter().chain(more_set_cookies);
-                    for value in set_cookies
-                        .filter_map(|value| HeaderValue::from_bytes(value.as_bytes()).ok())
-                    {
-                        response.headers_mut().append(SET_COOKIE, value);
-                    }
-                    if let Some(value) =
-                        vary.and_then(|value| HeaderValue::from_bytes(value.as_bytes()).ok())
-                    {
-                        response
-                            .headers_mut()
-                            .append(actix_web::http::header::VARY, value);
-                    }
-                    response
-                }
-                Outcome::Replace { status, .. } => {
-                    let (request, _) = response.into_parts();
-                    let replacement = HttpResponse::new(super::status(status));
-                    ServiceResponse::new(request, replacement).map_into_right_body()
-                }
-            };
-            if let Some(overflow) = overflow {
-                // Why the session was not saved, for the app's middleware outside this one.
-                response.response_mut().extensions_mut().insert(overflow);
-            }
-            Ok(response)
-        })
+        ResponseFuture {
+            inner: self.service.call(request),
+            handle,
+            saving: None,
+        }
     }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`SessionService`]: the inner service's response, with the
+    /// session saved into it.
+    pub struct ResponseFuture<Fut, B> {
+        #[pin]
+        inner: Fut,
+        handle: SessionHandle,
+        // The response and its save while a store's save is pending (boxed: a request that
+        // never used its session, or a cookie session, never waits here, and the future
+        // stays small).
+        saving: Option<Box<(ServiceResponse<B>, Saving)>>,
+    }
+}
+
+impl<Fut, B> Future for ResponseFuture<Fut, B>
+where
+    Fut: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Some(pending) = this.saving {
+            let outcome = ready!(Pin::new(&mut pending.1).poll(cx));
+            let (response, _) = *this.saving.take().expect("matched above");
+            return Poll::Ready(Ok(respond(response, outcome)));
+        }
+        // A handler's error is a response by now (actix-web renders it); an error here
+        // comes from an inner middleware and has no response to carry a cookie, so the
+        // session is not saved.
+        let response = ready!(this.inner.poll(cx))?;
+        let Some(mut saving) = this
+            .handle
+            .finish(super::status_from_actix(response.status()))
+        else {
+            // The session was never used: the response goes out as it is.
+            return Poll::Ready(Ok(response.map_into_left_body()));
+        };
+        match Pin::new(&mut saving).poll(cx) {
+            Poll::Ready(outcome) => Poll::Ready(Ok(respond(response, outcome))),
+            Poll::Pending => {
+                *this.saving = Some(Box::new((response, saving)));
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<Fut, B> fmt::Debug for ResponseFuture<Fut, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The response with what its session's save decided: a `Set-Cookie` (and `Vary`) added,
+/// or an empty response of the failure's status instead.
+fn respond<B>(response: ServiceResponse<B>, outcome: Outcome) -> ServiceResponse<EitherBody<B>> {
+    let mut response = response.map_into_left_body();
+    if let Some(saved) = outcome.noteworthy() {
+        // For the app's middleware outside this one.
+        response.response_mut().extensions_mut().insert(saved);
+    }
+    let overflow = outcome.overflow();
+    let mut response = match outcome {
+        Outcome::Keep {
+            set_cookie,
+            vary,
+            more_set_cookies,
+            ..
+        } => {
+            let set_cookies = set_cookie.into_iter().chain(more_set_cookies);
+            for value in
+                set_cookies.filter_map(|value| HeaderValue::from_bytes(value.as_bytes()).ok())
+            {
+                response.headers_mut().append(SET_COOKIE, value);
+            }
+            if let Some(value) =
+                vary.and_then(|value| HeaderValue::from_bytes(value.as_bytes()).ok())
+            {
+                response
+                    .headers_mut()
+                    .append(actix_web::http::header::VARY, value);
+            }
+            response
+        }
+        Outcome::Replace { status, .. } => {
+            let (request, _) = response.into_parts();
+            let replacement = HttpResponse::new(super::status(status));
+            ServiceResponse::new(request, replacement).map_into_right_body()
+        }
+    };
+    if let Some(overflow) = overflow {
+        // Why the session was not saved, for the app's middleware outside this one.
+        response.response_mut().extensions_mut().insert(overflow);
+    }
+    response
 }

@@ -199,16 +199,17 @@ impl SessionHandle {
         Ok(())
     }
 
-    /// Ends the request: the layer's save step, for a response with `status`.
-    pub(crate) fn finish(&self, status: StatusCode) -> Saving {
+    /// Ends the request: the layer's save step, for a response with `status`; `None` when
+    /// there is nothing to save.
+    pub(crate) fn finish(&self, status: StatusCode) -> Option<Saving> {
         match self.acquire() {
-            Some(mut request) => request.finish(status),
+            Some(mut request) => request.finish_used(status),
             None => {
                 // Only a guard leaked with `mem::forget` gets here.
                 tracing::error!(
                     "session not saved: a SessionGuard of this request was never dropped"
                 );
-                Saving::nothing()
+                None
             }
         }
     }

@@ -133,8 +133,12 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let factory: Arc<dyn SessionFactory> = self.factory.clone();
-        let handle = SessionHandle::from(RequestSession::new(factory, request.headers()));
+        // Only the unparsed `Cookie` headers are kept; nothing is parsed or checked until
+        // a handler uses the session.
+        let handle = SessionHandle::from(RequestSession::new(
+            Arc::clone(&self.factory) as Arc<dyn SessionFactory>,
+            request.headers(),
+        ));
         request.extensions_mut().insert(handle.clone());
         ResponseFuture {
             inner: self.inner.call(request),
@@ -151,8 +155,10 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         handle: SessionHandle,
-        // The response and its save, once the inner service has answered.
-        saving: Option<(Response, Saving)>,
+        // The response and its save while a store's save is pending (boxed: a request that
+        // never used its session, or a cookie session, never waits here, and the future
+        // stays small).
+        saving: Option<Box<(Response, Saving)>>,
     }
 }
 
@@ -165,42 +171,56 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if this.saving.is_none() {
-            let response = ready!(this.inner.poll(cx))?.into_response();
-            let saving = this.handle.finish(response.status());
-            *this.saving = Some((response, saving));
+        if let Some(pending) = this.saving {
+            let outcome = ready!(Pin::new(&mut pending.1).poll(cx));
+            let (response, _) = *this.saving.take().expect("matched above");
+            return Poll::Ready(Ok(respond(response, outcome)));
         }
-        let (_, saving) = this.saving.as_mut().expect("set above");
-        let outcome = ready!(Pin::new(saving).poll(cx));
-        let (mut response, _) = this.saving.take().expect("set above");
-        if let Some(saved) = outcome.noteworthy() {
-            // For the app's middleware outside the layer.
-            response.extensions_mut().insert(saved);
-        }
-        let overflow = outcome.overflow();
-        let mut response = match outcome {
-            Outcome::Keep {
-                set_cookie,
-                vary,
-                more_set_cookies,
-                ..
-            } => {
-                for value in set_cookie.into_iter().chain(more_set_cookies) {
-                    response.headers_mut().append(SET_COOKIE, value);
-                }
-                if let Some(value) = vary {
-                    response.headers_mut().append(http::header::VARY, value);
-                }
-                response
-            }
-            Outcome::Replace { status, .. } => status.into_response(),
+        let response = ready!(this.inner.poll(cx))?.into_response();
+        let Some(mut saving) = this.handle.finish(response.status()) else {
+            // The session was never used: the response goes out as it is.
+            return Poll::Ready(Ok(response));
         };
-        if let Some(overflow) = overflow {
-            // Why the session was not saved, for the app's middleware outside the layer.
-            response.extensions_mut().insert(overflow);
+        match Pin::new(&mut saving).poll(cx) {
+            Poll::Ready(outcome) => Poll::Ready(Ok(respond(response, outcome))),
+            Poll::Pending => {
+                *this.saving = Some(Box::new((response, saving)));
+                Poll::Pending
+            }
         }
-        Poll::Ready(Ok(response))
     }
+}
+
+/// The response with what its session's save decided: a `Set-Cookie` (and `Vary`) added,
+/// or an empty response of the failure's status instead.
+fn respond(mut response: Response, outcome: Outcome) -> Response {
+    if let Some(saved) = outcome.noteworthy() {
+        // For the app's middleware outside the layer.
+        response.extensions_mut().insert(saved);
+    }
+    let overflow = outcome.overflow();
+    let mut response = match outcome {
+        Outcome::Keep {
+            set_cookie,
+            vary,
+            more_set_cookies,
+            ..
+        } => {
+            for value in set_cookie.into_iter().chain(more_set_cookies) {
+                response.headers_mut().append(SET_COOKIE, value);
+            }
+            if let Some(value) = vary {
+                response.headers_mut().append(http::header::VARY, value);
+            }
+            response
+        }
+        Outcome::Replace { status, .. } => status.into_response(),
+    };
+    if let Some(overflow) = overflow {
+        // Why the session was not saved, for the app's middleware outside the layer.
+        response.extensions_mut().insert(overflow);
+    }
+    response
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {

@@ -10,8 +10,8 @@ use cookie::{Cookie, SameSite};
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use crate::auth::RevocationCheck;
 use super::budget::Budgets;
+use crate::auth::RevocationCheck;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Rejection, SessionError};
 use crate::events::SessionEvents;

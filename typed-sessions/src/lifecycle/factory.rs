@@ -44,10 +44,13 @@ pub(crate) mod sealed {
     impl Cookies {
         pub(crate) fn new(values: impl IntoIterator<Item = HeaderValue>) -> Self {
             let mut values = values.into_iter();
-            Self {
-                first: values.next(),
-                rest: values.collect(),
-            }
+            let first = values.next();
+            // A request with one `Cookie` header (or none) builds no vector at all.
+            let rest = match values.next() {
+                None => Vec::new(),
+                Some(second) => std::iter::once(second).chain(values).collect(),
+            };
+            Self { first, rest }
         }
 
         /// The headers, as a factory reads them.

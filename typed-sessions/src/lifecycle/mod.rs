@@ -87,14 +87,16 @@ pub struct RequestSession {
     slot: Slot,
 }
 
+/// Where the session is. Boxed: a request that never uses its session makes, moves and
+/// drops only this word-sized slot, not a whole `Session`.
 enum Slot {
     /// Not used yet.
     Unloaded,
-    Loaded(Session),
+    Loaded(Box<Session>),
     /// Used when it could not be loaded (a server-side session before its store answered,
     /// or after the save): an empty placeholder that is never saved, so it cannot
     /// overwrite the stored state.
-    Detached(Session),
+    Detached(Box<Session>),
     /// Handed to the save.
     Finished,
 }
@@ -125,7 +127,7 @@ impl RequestSession {
         Self {
             factory: None,
             cookies: Cookies::default(),
-            slot: Slot::Loaded(session),
+            slot: Slot::Loaded(Box::new(session)),
         }
     }
 
@@ -169,7 +171,7 @@ impl RequestSession {
     fn load_now(&self) -> Slot {
         let placeholder = |why: &str| {
             tracing::error!("{why}; this request gets an empty session that is not saved");
-            Slot::Detached(Session::new())
+            Slot::Detached(Box::default())
         };
         if matches!(self.slot, Slot::Finished) {
             return placeholder("a session was used after its response was saved");
@@ -179,7 +181,7 @@ impl RequestSession {
             .as_ref()
             .expect("a session without factory is ready");
         match factory.load_now(&self.cookies) {
-            Some(session) => Slot::Loaded(session),
+            Some(session) => Slot::Loaded(Box::new(session)),
             None => placeholder(
                 "a server-side session was used before it was loaded: take the handle as an \
                  extractor, or await its `load()` first",
@@ -202,7 +204,7 @@ impl RequestSession {
     /// (another extractor of the same request): then the first one stays.
     pub fn put(&mut self, session: Session) {
         if matches!(self.slot, Slot::Unloaded) {
-            self.slot = Slot::Loaded(session);
+            self.slot = Slot::Loaded(Box::new(session));
         }
     }
 
@@ -210,14 +212,30 @@ impl RequestSession {
     /// for a response with status `status`. Resolves at once for a cookie session; a
     /// server-side save waits for the store. Nothing to do for a session never loaded.
     pub fn finish(&mut self, status: StatusCode) -> Saving {
+        self.finish_used(status).unwrap_or_else(Saving::nothing)
+    }
+
+    /// [`finish`](Self::finish), or `None` when there is nothing to save (the session was
+    /// never used): the adapters' fast path for a request that never touched its session.
+    pub(crate) fn finish_used(&mut self, status: StatusCode) -> Option<Saving> {
+        if matches!(self.slot, Slot::Unloaded) {
+            // Checked first so the untouched request moves no session around.
+            self.slot = Slot::Finished;
+            return None;
+        }
         let session = match mem::replace(&mut self.slot, Slot::Finished) {
             Slot::Loaded(session) => session,
-            Slot::Unloaded | Slot::Detached(_) | Slot::Finished => return Saving::nothing(),
+            Slot::Unloaded | Slot::Detached(_) | Slot::Finished => return None,
         };
-        match &self.factory {
-            Some(factory) => Arc::clone(factory).save(session, status.is_server_error(), status),
-            None => Saving::nothing(),
-        }
+        let factory = self.factory.as_ref()?;
+        Some(Arc::clone(factory).save(*session, status.is_server_error(), status))
+    }
+
+    /// Replaces the request's `Cookie` headers before the session is first used: for an
+    /// adapter that converts its framework's header values only when a handler needs them.
+    #[cfg(feature = "actix")]
+    pub(crate) fn set_cookies(&mut self, cookies: impl IntoIterator<Item = HeaderValue>) {
+        self.cookies = Cookies::new(cookies);
     }
 }
 
