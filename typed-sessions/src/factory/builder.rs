@@ -218,7 +218,7 @@ impl<K> Builder<K> {
     ///     .set_cookie_budget(SAFARI_SET_COOKIE_BUDGET)
     ///     .build()?;
     /// let mut session = factory.load(&HeaderMap::new());
-    /// session.insert("notes", "x".repeat(3000)); // base64 makes it 4000 bytes and more
+    /// session.insert("notes", "x".repeat(2930)); // a 4,050-byte value: fits Pyramid's 4,064
     /// let err = factory.save(&session, &mut HeaderMap::new()).unwrap_err();
     /// let overflow = err.overflow().unwrap();
     /// assert_eq!((overflow.budget, overflow.limit), (Budget::SetCookie, 4093));
