@@ -169,9 +169,9 @@ pub use codec::{HashAlg, Secret};
 pub use cookie::SameSite;
 pub use error::{BuildError, Rejection, SessionError};
 pub use factory::{
-    Builder, CookieSessionFactory, KeysAndStore, MAX_CLOCK_SKEW, MAX_COOKIE_VALUE_LEN,
-    MIN_SECRET_LEN, ReadyCodec, Saved, ServerSessionFactory, SignedCookieSessionFactory,
-    SignedKeys,
+    Builder, CookieSessionFactory, DEFAULT_ROTATION_GRACE, KeysAndStore, MAX_CLOCK_SKEW,
+    MAX_COOKIE_VALUE_LEN, MIN_SECRET_LEN, ReadyCodec, Saved, ServerSessionFactory,
+    SignedCookieSessionFactory, SignedKeys,
 };
 #[cfg(feature = "encrypted")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]

@@ -122,6 +122,16 @@ pub(crate) struct ServerIds {
     pub stored: bool,
     /// A loaded id that the save deletes: after `invalidate`, `regenerate_id` or a timeout.
     pub retired: Option<String>,
+    /// Whether the client must get this id's cookie again: it came with an alias of it.
+    pub reissue: bool,
+    /// Whether the rename came from `invalidate` (for the lifecycle events).
+    pub invalidated: bool,
+    /// Whether `retired` may stay a short while as an alias of the new id (only
+    /// [`Session::renew_id`] asks it; `invalidate` and `regenerate_id` take it back).
+    pub alias: bool,
+    /// The user the loaded record named (under [`AUTH_USER_KEY`](crate::AUTH_USER_KEY)):
+    /// whose index holds `retired`, or the loaded id.
+    pub loaded_user: Option<String>,
 }
 
 impl ServerIds {
@@ -131,6 +141,10 @@ impl ServerIds {
             id: OnceCell::from(id),
             stored: true,
             retired: None,
+            alias: false,
+            loaded_user: None,
+            reissue: false,
+            invalidated: false,
         }
     }
 
@@ -140,6 +154,10 @@ impl ServerIds {
             id: OnceCell::new(),
             stored: false,
             retired,
+            alias: false,
+            loaded_user: None,
+            reissue: false,
+            invalidated: false,
         }
     }
 
@@ -157,11 +175,20 @@ impl ServerIds {
         Ok(self.id.get_or_init(|| id))
     }
 
-    /// Moves the session to a new id; the old record, if any, is deleted on save.
-    fn renew(&mut self) {
+    /// The id the session has now, if it has one yet.
+    pub(crate) fn current(&self) -> Option<&str> {
+        self.id.get().map(String::as_str)
+    }
+
+    /// Moves the session to a new id; the old record, if any, is deleted on save, or kept
+    /// a short while as an alias of the new one when `alias` (and no call asked otherwise).
+    fn renew(&mut self, alias: bool) {
         let old = std::mem::take(&mut self.id).into_inner();
         if self.stored && self.retired.is_none() {
             self.retired = old;
+            self.alias = alias;
+        } else if !alias {
+            self.alias = false;
         }
         self.stored = false;
     }
@@ -359,7 +386,8 @@ impl Session {
     pub fn invalidate(&mut self) {
         self.clear();
         if let Some(server) = &mut self.server {
-            server.renew();
+            server.renew(false);
+            server.invalidated = true;
         }
     }
 
@@ -384,7 +412,29 @@ impl Session {
     pub fn regenerate_id(&mut self) {
         self.mark_changed();
         if let Some(server) = &mut self.server {
-            server.renew();
+            server.renew(false);
+        }
+    }
+
+    /// A *renewal* rotation: moves the session to a new id, as
+    /// [`regenerate_id`](Self::regenerate_id) does, but lets the old id stay valid for the
+    /// factory's rotation grace ([`Builder::rotation_grace`](crate::Builder::rotation_grace),
+    /// 30 s by default) as an alias of the new one. Requests already in flight with the old
+    /// cookie (a page's parallel fetches, a slow upload) then keep the session and get the new
+    /// cookie, instead of being signed out. For periodic rotation (OWASP's "renewal
+    /// timeout"); at sign-in and any change of privilege use `regenerate_id`, which retires
+    /// the old id at once.
+    ///
+    /// The alias never reaches a changed sign-in: when the request also changes the session's
+    /// user ([`AUTH_USER_KEY`](crate::AUTH_USER_KEY)), or calls `regenerate_id` or
+    /// `invalidate` too, the old id is retired at once. An alias used after its grace is
+    /// logged as a possible theft (a warning and the `alias_reuse` event) and gives a new,
+    /// empty session. A store without aliases (a custom one) retires the old id at once.
+    /// A cookie session has no id: there it only marks the session changed.
+    pub fn renew_id(&mut self) {
+        self.mark_changed();
+        if let Some(server) = &mut self.server {
+            server.renew(true);
         }
     }
 
@@ -401,6 +451,12 @@ impl Session {
     }
 
     /// Pyramid's `manage_changed`.
+    /// Marks the session to be saved (for a session loaded through an alias: its save
+    /// sends the new id's cookie).
+    pub(crate) fn mark_to_save(&mut self) {
+        self.dirty.set(true);
+    }
+
     pub(crate) fn mark_changed(&mut self) {
         self.accessed.set(self.now.floor());
         self.dirty.set(true);

@@ -27,5 +27,5 @@ pub use builder::{Builder, KeysAndStore, MIN_SECRET_LEN, ReadyCodec, SignedKeys}
 pub use cookie::EncryptedCookieSessionFactory;
 pub use cookie::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, SignedCookieSessionFactory};
 pub(crate) use server::Plan;
-pub use server::ServerSessionFactory;
+pub use server::{DEFAULT_ROTATION_GRACE, ServerSessionFactory};
 pub use settings::{MAX_CLOCK_SKEW, Saved};

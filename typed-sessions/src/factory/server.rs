@@ -12,9 +12,12 @@ use super::settings::{Saved, Settings, header_value};
 use crate::codec::{CookieCodec, Secret};
 use crate::error::{Rejection, SessionError};
 use crate::payload::Timestamps;
+use crate::reserved::AUTH_USER_KEY;
 use crate::session::{LoadOutcome, Origin, ServerIds, Session};
 use crate::state::State;
-use crate::store::{Commit, SessionStore, StoreError};
+use crate::store::{
+    Commit, SessionHandle, SessionInfo, SessionMeta, SessionStore, StoreError, UserSession,
+};
 
 /// Server-side sessions, as pyramid_redis_sessions keeps them: the cookie carries only a
 /// signed random 256-bit session id, the state lives in store `S` under that id.
@@ -64,13 +67,37 @@ pub struct ServerSessionFactory<S> {
     options: ServerOptions,
 }
 
-/// The options only a server-side factory has (see [`Builder::vary_cookie`] and
-/// [`Builder::delete_emptied`]).
-#[derive(Debug, Clone, Copy, Default)]
+/// The options only a server-side factory has (see [`Builder::vary_cookie`],
+/// [`Builder::delete_emptied`] and [`Builder::rotation_grace`]).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ServerOptions {
     pub vary_cookie: bool,
     pub delete_emptied: bool,
+    pub rotation_grace: Duration,
 }
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            vary_cookie: false,
+            delete_emptied: false,
+            rotation_grace: DEFAULT_ROTATION_GRACE,
+        }
+    }
+}
+
+/// The default of [`Builder::rotation_grace`]: long enough for a page's parallel requests,
+/// a retried fetch or a slow upload that left with the old cookie to come back (seconds, on
+/// a slow mobile link), short enough that a stolen old cookie is of little use; PHP's
+/// `session_regenerate_id` guidance suggests "a few seconds to a minute".
+pub const DEFAULT_ROTATION_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a store keeps an alias after a renewal rotation when the factory has no
+/// timeout: a use of it after the grace is reported as a possible theft for that long.
+const ALIAS_KEPT_WITHOUT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// The `tracing` target of the lifecycle events (`event = "revoked"`, ...).
+const EVENTS: &str = "typed_sessions::events";
 
 /// What a save must do, computed from the session before any `.await`, so that the save's
 /// future holds no borrow of the session (which is not `Sync`).
@@ -80,6 +107,8 @@ pub(crate) enum Plan {
     /// invalidated and nothing was put in it since.
     Retire {
         retire: Option<String>,
+        /// Whose index holds `retire`.
+        user: Option<String>,
     },
     Commit {
         commit: Commit,
@@ -157,9 +186,16 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             Ok(opened) => opened,
             Err(rejection) => return Ok(self.rejected(now, rejection, None)),
         };
-        let record = match self.store.load(&id).await {
-            Ok(Some(record)) => record,
-            Ok(None) => return Ok(self.rejected(now, Rejection::UnknownSessionId, None)),
+        let mut via_alias = false;
+        let (id, record) = match self.store.load(&id).await {
+            Ok(Some(record)) => (id, record),
+            Ok(None) => match self.follow_alias(&id, now).await? {
+                Some((target, record)) => {
+                    via_alias = true;
+                    (target, record)
+                }
+                None => return Ok(self.rejected(now, Rejection::UnknownSessionId, None)),
+            },
             Err(StoreError::Corrupt { key, reason }) => {
                 return Ok(self.corrupt(now, id, &key, &reason));
             }
@@ -176,11 +212,53 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             // The store's TTL normally removes it first; the factory's clock decides.
             return Ok(self.rejected(now, Rejection::TimedOut, Some(id)));
         }
+        let loaded_user = record
+            .entries
+            .iter()
+            .rev()
+            .find(|(key, _)| key == AUTH_USER_KEY)
+            .and_then(|(_, text)| crate::store::registry::user_of_json(text));
+        let mut ids = ServerIds::stored(id);
+        ids.loaded_user = loaded_user;
+        ids.reissue = via_alias;
         let origin = Origin {
-            server: Some(ServerIds::stored(id)),
+            server: Some(ids),
             ..Origin::loaded(State::from_entries(record.entries), times, stale_key)
         };
-        Ok(self.settings.session(origin, now))
+        let mut session = self.settings.session(origin, now);
+        if via_alias {
+            session.mark_to_save();
+        }
+        Ok(session)
+    }
+
+    /// For an id the store has no record under: the record it is an alias of, when a
+    /// renewal rotation left one and its grace has not run out. An alias used later is
+    /// reported as a possible theft (the old cookie replayed after the user moved on).
+    async fn follow_alias(
+        &self,
+        id: &str,
+        now: f64,
+    ) -> Result<Option<(String, crate::store::Record)>, StoreError> {
+        let Some(alias) = self.store.load_alias(id).await? else {
+            return Ok(None);
+        };
+        if now - alias.at > self.options.rotation_grace.as_secs_f64() {
+            let session = id_digest(id);
+            tracing::warn!(
+                target: EVENTS,
+                event = "alias_reuse",
+                session = %session,
+                after_secs = now - alias.at,
+                "a session id retired by a renewal rotation was used after its grace:                  possibly a stolen cookie; the request starts a new session"
+            );
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .load(&alias.target)
+            .await?
+            .map(|record| (alias.target, record)))
     }
 
     /// A new session under a new id, for a cookie that names no usable session.
@@ -279,6 +357,12 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             created: session.created(),
             accessed: session.accessed(),
             ttl: self.settings.policy.timeout.map(Duration::from_secs_f64),
+            user: session
+                .state()
+                .get_as::<String>(AUTH_USER_KEY)
+                .and_then(Result::ok),
+            previous_user: None,
+            alias: None,
         };
         Ok((commit, cookie))
     }
@@ -301,19 +385,26 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             return Ok(Plan::Nothing);
         }
         // A session made without this factory (`Session::new()`) is saved as a new one.
-        let (id, stored, retire) = match session.server_ids() {
+        let (id, stored, retire, keep_alias, previous_user, reissue) = match session.server_ids() {
             Some(ids) => (
                 ids.id(|| self.store.new_id())?.to_owned(),
                 ids.stored,
                 ids.retired.clone(),
+                ids.alias,
+                ids.loaded_user.clone(),
+                ids.reissue,
             ),
-            None => (self.store.new_id()?, false, None),
+            None => (self.store.new_id()?, false, None, false, None, false),
         };
         let state = session.state();
         if stored && self.options.delete_emptied && state.len() == 0 {
             // Emptied by this request: the record goes, as with `invalidate`.
-            return Ok(Plan::Retire { retire: Some(id) });
+            return Ok(Plan::Retire {
+                retire: Some(id),
+                user: previous_user,
+            });
         }
+        let user = state.get_as::<String>(AUTH_USER_KEY).and_then(Result::ok);
         let set: Vec<(String, String)> = state
             .entries_json(!stored)
             .map_err(|(key, err)| SessionError::unserializable(&key, err))?
@@ -322,7 +413,10 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             .collect();
         if !stored && set.is_empty() {
             // Nothing to keep under a new id: only the old record goes.
-            return Ok(Plan::Retire { retire });
+            return Ok(Plan::Retire {
+                retire,
+                user: previous_user,
+            });
         }
         let remove = if stored {
             state.removed().into_iter().map(str::to_owned).collect()
@@ -330,12 +424,18 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             Vec::new()
         };
         let stale = session.load_outcome() == LoadOutcome::LoadedWithOldSecret;
-        let cookie = if !stored || stale || self.settings.cookie.max_age.is_some() {
+        let cookie = if !stored || stale || reissue || self.settings.cookie.max_age.is_some() {
             Some(self.codec.seal(id.as_bytes())?)
         } else {
             None
         };
         let ttl = self.settings.policy.timeout.map(Duration::from_secs_f64);
+        // A renewal keeps the old id as an alias only if the request did not change who is
+        // signed in: the alias must never reach a new sign-in (session fixation).
+        let alias = (keep_alias && retire.is_some() && user == previous_user).then(|| {
+            ttl.unwrap_or(ALIAS_KEPT_WITHOUT_TIMEOUT)
+                .max(self.options.rotation_grace)
+        });
         let commit = Commit {
             id,
             replace: !stored,
@@ -345,6 +445,9 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             created: session.created(),
             accessed: session.accessed(),
             ttl,
+            user,
+            previous_user,
+            alias,
         };
         Ok(Plan::Commit { commit, cookie })
     }
@@ -357,11 +460,11 @@ impl<S: SessionStore> ServerSessionFactory<S> {
     ) -> Result<Saved, StoreError> {
         match plan {
             Plan::Nothing => Ok(Saved::Unchanged),
-            Plan::Retire { retire } => {
+            Plan::Retire { retire, user } => {
                 let Some(retire) = retire else {
                     return Ok(Saved::Unchanged);
                 };
-                self.store.delete(&retire).await?;
+                self.store.delete_session(&retire, user.as_deref()).await?;
                 let mut cookie = self.settings.cookie(String::new());
                 cookie.make_removal();
                 response.append(SET_COOKIE, header_value(&cookie)?);
@@ -381,6 +484,16 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                     );
                     return Ok(Saved::Discarded);
                 }
+                if let Some(old) = &commit.retire {
+                    tracing::info!(
+                        target: EVENTS,
+                        event = "regenerated",
+                        session = %id_digest(&commit.id),
+                        previous = %id_digest(old),
+                        alias = commit.alias.is_some(),
+                        "session moved to a new id"
+                    );
+                }
                 if let Some(header) = header {
                     response.append(SET_COOKIE, header);
                     if self.options.vary_cookie {
@@ -390,6 +503,116 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                 Ok(Saved::Written)
             }
         }
+    }
+}
+
+/// The session registry: a user's sessions across devices (see [the store's
+/// docs](crate::store#signed-in-on-several-devices)).
+impl<S: SessionStore> ServerSessionFactory<S> {
+    /// The live sessions of `user` (the id sign-in stored under
+    /// [`AUTH_USER_KEY`](crate::AUTH_USER_KEY)), oldest first. Each names its session by an
+    /// opaque [`SessionHandle`], never its id. [`StoreError::Unsupported`] for a store
+    /// without a registry.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use typed_sessions::{AUTH_USER_KEY, ServerSessionFactory};
+    /// use typed_sessions::store::{MemoryStore, SessionMeta};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
+    ///     .build()?;
+    /// let mut session = factory.load(&HeaderMap::new()).await?;
+    /// session.regenerate_id();
+    /// session.insert(AUTH_USER_KEY, "alice");
+    /// SessionMeta::new().ip("203.0.113.7").store(&mut session);
+    /// factory.save(&session, &mut HeaderMap::new()).await?;
+    ///
+    /// let sessions = factory.sessions_of("alice").await?;
+    /// assert_eq!(sessions.len(), 1);
+    /// assert_eq!(sessions[0].meta.ip.as_deref(), Some("203.0.113.7"));
+    /// assert_eq!(Some(&sessions[0].handle), factory.handle_of(&session).as_ref());
+    /// assert_eq!(factory.revoke_all("alice").await?, 1);
+    /// assert!(factory.sessions_of("alice").await?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut sessions: Vec<SessionInfo> = self
+            .store
+            .user_sessions(user)
+            .await?
+            .into_iter()
+            .map(|found| SessionInfo {
+                handle: SessionHandle::of(&found.id),
+                created: found.created,
+                last_seen: found.accessed,
+                meta: found
+                    .meta
+                    .as_deref()
+                    .and_then(SessionMeta::from_json)
+                    .unwrap_or_default(),
+            })
+            .collect();
+        sessions.sort_by(|a, b| a.created.total_cmp(&b.created));
+        Ok(sessions)
+    }
+
+    /// The handle of `session` (as [`sessions_of`](Self::sessions_of) names it), once it
+    /// has an id in the store; `None` for a session not saved yet or a cookie session.
+    pub fn handle_of(&self, session: &Session) -> Option<SessionHandle> {
+        let ids = session.server_ids()?;
+        ids.stored
+            .then(|| ids.current())
+            .flatten()
+            .map(SessionHandle::of)
+    }
+
+    /// Ends the session of `user` that `handle` names: its record and its index entry go,
+    /// and its next request starts signed out. Returns whether there was such a session.
+    pub async fn revoke(&self, user: &str, handle: &SessionHandle) -> Result<bool, StoreError> {
+        let found = self.store.user_sessions(user).await?;
+        let Some(session) = found.iter().find(|s| SessionHandle::of(&s.id) == *handle) else {
+            return Ok(false);
+        };
+        self.revoke_ids(user, std::slice::from_ref(session)).await?;
+        Ok(true)
+    }
+
+    /// Ends every session of `user` but `current` ("sign out everywhere else"); returns how
+    /// many it ended.
+    pub async fn revoke_others(&self, user: &str, current: &Session) -> Result<usize, StoreError> {
+        let keep = self.handle_of(current);
+        let others: Vec<UserSession> = self
+            .store
+            .user_sessions(user)
+            .await?
+            .into_iter()
+            .filter(|s| keep.as_ref() != Some(&SessionHandle::of(&s.id)))
+            .collect();
+        self.revoke_ids(user, &others).await?;
+        Ok(others.len())
+    }
+
+    /// Ends every session of `user` ("sign out everywhere"); returns how many it ended.
+    pub async fn revoke_all(&self, user: &str) -> Result<usize, StoreError> {
+        let all = self.store.user_sessions(user).await?;
+        self.revoke_ids(user, &all).await?;
+        Ok(all.len())
+    }
+
+    async fn revoke_ids(&self, user: &str, sessions: &[UserSession]) -> Result<(), StoreError> {
+        for session in sessions {
+            self.store.delete_session(&session.id, Some(user)).await?;
+            tracing::info!(
+                target: EVENTS,
+                event = "revoked",
+                session = %id_digest(&session.id),
+                "session revoked"
+            );
+        }
+        Ok(())
     }
 }
 

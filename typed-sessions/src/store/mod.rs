@@ -153,6 +153,7 @@ mod postgres;
 mod pyramid_redis;
 #[cfg(feature = "redis")]
 mod redis;
+pub(crate) mod registry;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -177,6 +178,7 @@ pub use pyramid_redis::{PYRAMID_SESSION_REDIS_SALT, PyramidRedisOptions, Pyramid
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisConnection, RedisStore};
+pub use registry::{Alias, SESSION_META_KEY, SessionHandle, SessionInfo, SessionMeta, UserSession};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub use sql::{CleanupTask, InvalidTableName};
@@ -234,6 +236,17 @@ pub struct Commit {
     /// How long the record lives after this save without another one (the factory's
     /// timeout); `None`: until deleted.
     pub ttl: Option<Duration>,
+    /// The user the session belongs to after this save (the JSON string under
+    /// [`AUTH_USER_KEY`](crate::AUTH_USER_KEY)): a store with a registry indexes `id`
+    /// under it, in the same atomic step as the save. `None`: signed out.
+    pub user: Option<String>,
+    /// The user the session belonged to when it was loaded: the index entry of `retire`
+    /// (or of `id`, when the user changed) to drop in the same step.
+    pub previous_user: Option<String>,
+    /// Instead of deleting `retire`, keep it for this long as an [`Alias`] of `id` (a
+    /// renewal rotation, see [`Session::renew_id`](crate::Session::renew_id)); `None`:
+    /// delete it. A store without aliases may ignore it and delete `retire`.
+    pub alias: Option<Duration>,
 }
 
 impl Commit {
@@ -308,6 +321,42 @@ pub trait SessionStore: Send + Sync + 'static {
     fn accepts_id(&self, id: &[u8]) -> bool {
         crate::random::is_session_id(id)
     }
+
+    /// The live sessions of `user` (see [the registry](self#signed-in-on-several-devices)),
+    /// pruning the index entries of sessions that expired. The default: the store has no
+    /// registry, [`StoreError::Unsupported`].
+    fn user_sessions(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<UserSession>, StoreError>> + Send {
+        let _ = user;
+        async {
+            Err(StoreError::Unsupported {
+                what: "the session registry",
+            })
+        }
+    }
+
+    /// Deletes the record under `id` and its entry in `user`'s index, in one step. The
+    /// default (a store without a registry) deletes the record.
+    fn delete_session(
+        &self,
+        id: &str,
+        user: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = user;
+        self.delete(id)
+    }
+
+    /// The [`Alias`] a renewal rotation left under `id`, if any (see [`Commit::alias`]).
+    /// The default: `None` (the store deletes retired ids at once).
+    fn load_alias(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Alias>, StoreError>> + Send {
+        let _ = id;
+        async { Ok(None) }
+    }
 }
 
 /// A store failed, or a session could not be saved. Nothing was written.
@@ -346,6 +395,13 @@ pub enum StoreError {
     /// [`SessionError`].
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// The store does not have this capability (a custom store without a registry, or
+    /// one shared with another program such as `PyramidRedisStore` and `BeakerStore`).
+    #[error("this session store does not support {what}")]
+    Unsupported {
+        /// What it lacks.
+        what: &'static str,
+    },
 }
 
 impl StoreError {
@@ -387,6 +443,9 @@ mod tests {
             created: 1.0,
             accessed: 2.0,
             ttl: None,
+            user: None,
+            previous_user: None,
+            alias: None,
         }
     }
 
