@@ -307,3 +307,21 @@ pub async fn a_privilege_change_leaves_no_alias<S: SessionStore>(store: S, clock
         load(&factory, &signed_in.unwrap()).await.load_outcome()
     ));
 }
+
+/// A boxed future of the index's size, as the `indexed` arguments above return it.
+pub type Count = std::pin::Pin<Box<dyn Future<Output = usize> + Send>>;
+
+/// How many ids `user`'s index holds, asked of Redis itself (`ZCARD`).
+pub fn redis_indexed(store: &typed_sessions::store::RedisStore) -> impl Fn(String) -> Count + '_ {
+    move |user| {
+        let key = store.user_key(&user);
+        let mut conn = store.connection().clone();
+        Box::pin(async move {
+            redis::cmd("ZCARD")
+                .arg(key)
+                .query_async::<usize>(&mut conn)
+                .await
+                .unwrap()
+        })
+    }
+}
