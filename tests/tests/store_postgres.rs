@@ -391,3 +391,15 @@ mod registry {
         assert_eq!(factory.sessions_of("olga").await.unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn live_revocation_reaches_other_factories() {
+    let here = postgres_store().await;
+    // Another pool on the same tables, as another process has.
+    let there = PostgresStore::connect(&postgres_url())
+        .await
+        .unwrap()
+        .with_table_name(here.table_name())
+        .unwrap();
+    store_common::registry::live_revocation_reaches_other_factories(here, there).await;
+}

@@ -355,3 +355,14 @@ async fn the_index_expires_with_its_sessions() {
         .unwrap();
     assert!((590_000..=600_000).contains(&pttl), "{pttl}");
 }
+
+#[tokio::test]
+async fn live_revocation_reaches_other_factories() {
+    let here = store().await;
+    // Another connection on the same prefix, as another process has.
+    let there = RedisStore::connect(&redis_url())
+        .await
+        .unwrap()
+        .with_prefix(here.user_key("").trim_end_matches("user:").to_owned());
+    store_common::registry::live_revocation_reaches_other_factories(here, there).await;
+}

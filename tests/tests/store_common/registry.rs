@@ -325,3 +325,42 @@ pub fn redis_indexed(store: &typed_sessions::store::RedisStore) -> impl Fn(Strin
         })
     }
 }
+
+/// A session's `revoked` future completes when the session is revoked: by the same
+/// factory at once, and by another factory on its own connection (standing for another
+/// process) through the store's pub/sub, within a second.
+pub async fn live_revocation_reaches_other_factories<S: SessionStore>(here: S, there: S) {
+    let clock = ManualClock::new(super::NOW);
+    let user = format!("live-{}", super::random_tag());
+    let local = factory(here, &clock);
+    let remote = factory(there, &clock);
+    let _listening = local.listen_for_revocations().await.unwrap();
+
+    let first = sign_in(&local, &user, "203.0.113.1").await;
+    let second = sign_in(&local, &user, "203.0.113.2").await;
+    let first = load(&local, &first).await;
+    let second = load(&local, &second).await;
+    let first_ended = local.revoked(&first).unwrap();
+    let second_ended = tokio::spawn(local.revoked(&second).unwrap());
+
+    // Revoking one session ends its future only.
+    let handle = local.handle_of(&first).unwrap();
+    let started = std::time::Instant::now();
+    assert!(remote.revoke(&user, &handle).await.unwrap());
+    tokio::time::timeout(Duration::from_secs(1), first_ended)
+        .await
+        .expect("the revoked session's future completes within a second");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !second_ended.is_finished(),
+        "another session's future waits on"
+    );
+
+    // The same factory: at once.
+    local.revoke_all(&user).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(1), second_ended)
+        .await
+        .expect("completes")
+        .unwrap();
+}

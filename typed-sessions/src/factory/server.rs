@@ -65,6 +65,9 @@ pub struct ServerSessionFactory<S> {
     codec: Box<dyn CookieCodec>,
     settings: Settings,
     options: ServerOptions,
+    /// Wakes the futures of [`revoked`](Self::revoked).
+    #[cfg(feature = "live")]
+    revocations: crate::store::Revocations,
 }
 
 /// The options only a server-side factory has (see [`Builder::vary_cookie`],
@@ -138,6 +141,8 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             codec,
             settings,
             options,
+            #[cfg(feature = "live")]
+            revocations: crate::store::Revocations::new(),
         }
     }
 
@@ -559,14 +564,11 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         Ok(sessions)
     }
 
-    /// The handle of `session` (as [`sessions_of`](Self::sessions_of) names it), once it
-    /// has an id in the store; `None` for a session not saved yet or a cookie session.
+    /// The handle of `session` (as [`sessions_of`](Self::sessions_of) names it): of a
+    /// loaded session, or of a new one once saved; `None` for a new session not saved yet
+    /// (or given a new id by this request and not saved yet), and for a cookie session.
     pub fn handle_of(&self, session: &Session) -> Option<SessionHandle> {
-        let ids = session.server_ids()?;
-        ids.stored
-            .then(|| ids.current())
-            .flatten()
-            .map(SessionHandle::of)
+        session.server_ids()?.current().map(SessionHandle::of)
     }
 
     /// Ends the session of `user` that `handle` names: its record and its index entry go,
@@ -602,9 +604,60 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         Ok(all.len())
     }
 
+    /// A future that completes when `session` is revoked (feature `live`): by this factory
+    /// at once, by another process once [`listen_for_revocations`](Self::listen_for_revocations)
+    /// runs here. For a live response (server-sent events, a WebSocket) to end with its
+    /// session. `None` for a session not in the store yet.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use http::HeaderMap;
+    /// use typed_sessions::{AUTH_USER_KEY, ServerSessionFactory};
+    /// use typed_sessions::store::MemoryStore;
+    ///
+    /// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
+    ///     .build()?;
+    /// let mut session = factory.load(&HeaderMap::new()).await?;
+    /// session.insert(AUTH_USER_KEY, "alice");
+    /// factory.save(&session, &mut HeaderMap::new()).await?;
+    /// let ended = factory.revoked(&session).unwrap();
+    /// factory.revoke_all("alice").await?;
+    /// ended.await; // an event stream would end here
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "live")]
+    pub fn revoked(&self, session: &Session) -> Option<impl Future<Output = ()> + Send + 'static> {
+        Some(self.revocations.revoked(self.handle_of(session)?))
+    }
+
+    /// Starts the task that hears revocations made by other processes on this store
+    /// (feature `live`; Redis pub/sub from a [`RedisStore::connect`](crate::store::RedisStore::connect)
+    /// store, PostgreSQL `LISTEN`), so that [`revoked`](Self::revoked) completes for them too.
+    /// Keep the task: dropping it stops listening. Call it inside a tokio runtime;
+    /// [`StoreError::Unsupported`] on a store that cannot (memory: one process).
+    ///
+    /// A revocation published while the listener reconnects is not heard live (the
+    /// session's next request is still signed out).
+    #[cfg(feature = "live")]
+    pub async fn listen_for_revocations(&self) -> Result<crate::store::ListenTask, StoreError> {
+        self.store.listen_revoked(self.revocations.clone()).await
+    }
+
     async fn revoke_ids(&self, user: &str, sessions: &[UserSession]) -> Result<(), StoreError> {
         for session in sessions {
             self.store.delete_session(&session.id, Some(user)).await?;
+            #[cfg(feature = "live")]
+            {
+                let handle = SessionHandle::of(&session.id);
+                self.revocations.notify(&handle);
+                if let Err(err) = self.store.publish_revoked(&handle).await {
+                    // The session is revoked (its record is gone); only other processes'
+                    // live responses miss it.
+                    tracing::warn!(error = %err, "publishing a revocation failed");
+                }
+            }
             tracing::info!(
                 target: EVENTS,
                 event = "revoked",

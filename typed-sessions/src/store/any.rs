@@ -84,6 +84,20 @@ pub trait DynStore: Send + Sync + 'static {
         &'a self,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Alias>, StoreError>>;
+
+    /// [`SessionStore::publish_revoked`], boxed.
+    #[cfg(feature = "live")]
+    fn publish_revoked_boxed<'a>(
+        &'a self,
+        handle: &'a super::SessionHandle,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// [`SessionStore::listen_revoked`], boxed.
+    #[cfg(feature = "live")]
+    fn listen_revoked_boxed(
+        &self,
+        into: super::Revocations,
+    ) -> BoxFuture<'_, Result<super::ListenTask, StoreError>>;
 }
 
 impl<S: SessionStore> DynStore for S {
@@ -127,6 +141,22 @@ impl<S: SessionStore> DynStore for S {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Alias>, StoreError>> {
         Box::pin(self.load_alias(id))
+    }
+
+    #[cfg(feature = "live")]
+    fn publish_revoked_boxed<'a>(
+        &'a self,
+        handle: &'a super::SessionHandle,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.publish_revoked(handle))
+    }
+
+    #[cfg(feature = "live")]
+    fn listen_revoked_boxed(
+        &self,
+        into: super::Revocations,
+    ) -> BoxFuture<'_, Result<super::ListenTask, StoreError>> {
+        Box::pin(self.listen_revoked(into))
     }
 }
 
@@ -492,6 +522,37 @@ impl SessionStore for AnyStore {
             #[cfg(feature = "postgres")]
             Self::Postgres(store) => store.load_alias(id).await,
             Self::Custom(store) => store.load_alias_boxed(id).await,
+        }
+    }
+
+    #[cfg(feature = "live")]
+    async fn publish_revoked(&self, handle: &super::SessionHandle) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(store) => store.publish_revoked(handle).await,
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store.publish_revoked(handle).await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(store) => store.publish_revoked(handle).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.publish_revoked(handle).await,
+            Self::Custom(store) => store.publish_revoked_boxed(handle).await,
+        }
+    }
+
+    #[cfg(feature = "live")]
+    async fn listen_revoked(
+        &self,
+        into: super::Revocations,
+    ) -> Result<super::ListenTask, StoreError> {
+        match self {
+            Self::Memory(store) => store.listen_revoked(into).await,
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store.listen_revoked(into).await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(store) => store.listen_revoked(into).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.listen_revoked(into).await,
+            Self::Custom(store) => store.listen_revoked_boxed(into).await,
         }
     }
 

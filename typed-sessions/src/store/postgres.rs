@@ -340,6 +340,12 @@ impl PostgresStore {
         &self.sql.names.sessions
     }
 
+    /// The `LISTEN`/`NOTIFY` channel of revocations (feature `live`).
+    #[cfg(feature = "live")]
+    fn revoked_channel(&self) -> String {
+        format!("{}_revoked", self.sql.names.sessions)
+    }
+
     /// The pool, for your own queries.
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -545,6 +551,47 @@ impl SessionStore for PostgresStore {
     async fn delete_session(&self, id: &str, _user: Option<&str>) -> Result<(), StoreError> {
         // The index is the row's own column: it goes with the row.
         self.delete(id).await
+    }
+
+    #[cfg(feature = "live")]
+    async fn publish_revoked(&self, handle: &super::SessionHandle) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(self.revoked_channel())
+            .bind(handle.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(error)?;
+        Ok(())
+    }
+
+    #[cfg(feature = "live")]
+    async fn listen_revoked(
+        &self,
+        into: super::Revocations,
+    ) -> Result<super::ListenTask, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(error)?;
+        listener
+            .listen(&self.revoked_channel())
+            .await
+            .map_err(error)?;
+        Ok(super::ListenTask::spawn(async move {
+            loop {
+                // `recv` reconnects and listens again by itself after a lost connection.
+                match listener.recv().await {
+                    Ok(notification) => {
+                        if let Some(handle) = super::SessionHandle::parse(notification.payload()) {
+                            into.notify(&handle);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "the PostgreSQL revocation listener failed; retrying");
+                        tokio::time::sleep(super::live::RECONNECT).await;
+                    }
+                }
+            }
+        }))
     }
 
     async fn load_alias(&self, id: &str) -> Result<Option<Alias>, StoreError> {

@@ -102,6 +102,8 @@ use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, U
 #[derive(Clone)]
 pub struct RedisStore {
     conn: RedisConnection,
+    /// The client `connect` made, for the pub/sub connection of live revocation.
+    client: Option<redis::Client>,
     prefix: String,
     /// Connected by [`RedisStore::connect`] or [`RedisStore::connect_cluster`] with
     /// `redis://` URLs: a connection the server drops then hints at `rediss://`.
@@ -222,6 +224,7 @@ impl RedisStore {
     pub fn new(conn: ConnectionManager) -> Self {
         Self {
             conn: RedisConnection::Single(conn),
+            client: None,
             prefix: "session:".to_owned(),
             plain: false,
         }
@@ -232,6 +235,7 @@ impl RedisStore {
     pub fn new_cluster(conn: ClusterConnection) -> Self {
         Self {
             conn: RedisConnection::Cluster(conn),
+            client: None,
             prefix: "session:".to_owned(),
             plain: false,
         }
@@ -376,9 +380,11 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(200))
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_millis(500)));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|err| redis_error(err, false))?;
-        Ok(Self::new(conn))
+        let mut store = Self::new(conn);
+        store.client = Some(client);
+        Ok(store)
     }
 
     /// The prefix of the Redis keys (default `session:`).
@@ -399,6 +405,12 @@ impl RedisStore {
     /// session's expiry (Unix ms).
     pub fn user_key(&self, user: &str) -> String {
         format!("{}user:{user}", self.prefix)
+    }
+
+    /// The pub/sub channel of revocations (feature `live`).
+    #[cfg(feature = "live")]
+    fn revoked_channel(&self) -> String {
+        format!("{}revoked", self.prefix)
     }
 
     fn is_cluster(&self) -> bool {
@@ -481,6 +493,31 @@ impl RedisStore {
             .await
             .map_err(|err| self.error(err))?;
         Ok(())
+    }
+}
+
+#[cfg(feature = "live")]
+async fn subscribe(
+    client: &redis::Client,
+    channel: &str,
+) -> Result<redis::aio::PubSub, RedisError> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    Ok(pubsub)
+}
+
+/// Tells `into` of each handle published, until the connection ends.
+#[cfg(feature = "live")]
+async fn forward(pubsub: redis::aio::PubSub, into: &super::Revocations) {
+    use futures_core::Stream;
+    let mut messages = std::pin::pin!(pubsub.into_on_message());
+    while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
+        if let Some(handle) = std::str::from_utf8(message.get_payload_bytes())
+            .ok()
+            .and_then(super::SessionHandle::parse)
+        {
+            into.notify(&handle);
+        }
     }
 }
 
@@ -738,6 +775,49 @@ impl SessionStore for RedisStore {
         self.delete(id).await?;
         let _: Value = self.query(redis::cmd("ZREM").arg(&index).arg(id)).await?;
         Ok(())
+    }
+
+    #[cfg(feature = "live")]
+    async fn publish_revoked(&self, handle: &super::SessionHandle) -> Result<(), StoreError> {
+        let _: Value = self
+            .query(
+                redis::cmd("PUBLISH")
+                    .arg(self.revoked_channel())
+                    .arg(handle.as_str()),
+            )
+            .await?;
+        Ok(())
+    }
+
+    #[cfg(feature = "live")]
+    async fn listen_revoked(
+        &self,
+        into: super::Revocations,
+    ) -> Result<super::ListenTask, StoreError> {
+        let Some(client) = self.client.clone() else {
+            return Err(StoreError::Unsupported {
+                what: "revocations from other processes on a Redis Cluster or a connection \
+                       made without `RedisStore::connect`",
+            });
+        };
+        let channel = self.revoked_channel();
+        // The first subscription before returning, so that a revocation right after is heard.
+        let first = subscribe(&client, &channel)
+            .await
+            .map_err(|err| self.error(err))?;
+        Ok(super::ListenTask::spawn(async move {
+            let mut pubsub = Some(first);
+            loop {
+                if let Some(connected) = pubsub.take() {
+                    forward(connected, &into).await;
+                    tracing::warn!(
+                        "the Redis revocation listener lost its connection; reconnecting"
+                    );
+                }
+                tokio::time::sleep(super::live::RECONNECT).await;
+                pubsub = subscribe(&client, &channel).await.ok();
+            }
+        }))
     }
 
     async fn load_alias(&self, id: &str) -> Result<Option<Alias>, StoreError> {
