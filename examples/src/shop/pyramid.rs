@@ -56,5 +56,6 @@ pub async fn sessions(
         factory: Factory::Pyramid(store.factory(secret).build()?),
         kind: "a Pyramid app's pyramid_session_redis",
         cleanup: None,
+        listener: None,
     })
 }
