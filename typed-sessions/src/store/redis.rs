@@ -103,7 +103,7 @@ use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, U
 pub struct RedisStore {
     conn: RedisConnection,
     /// The client `connect` made, for the pub/sub connection of live revocation.
-    client: Option<redis::Client>,
+    client: Option<std::sync::Arc<redis::Client>>,
     prefix: String,
     /// Connected by [`RedisStore::connect`] or [`RedisStore::connect_cluster`] with
     /// `redis://` URLs: a connection the server drops then hints at `rediss://`.
@@ -383,7 +383,7 @@ impl RedisStore {
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|err| redis_error(err, false))?;
         let mut store = Self::new(conn);
-        store.client = Some(client);
+        store.client = Some(std::sync::Arc::new(client));
         Ok(store)
     }
 
