@@ -37,6 +37,7 @@
 pub mod actions;
 pub mod beaker;
 pub mod catalog;
+pub mod devices;
 pub mod html;
 pub mod pyramid;
 pub mod state;
@@ -57,7 +58,7 @@ use typed_sessions::ServerSessionFactory;
 use typed_sessions::axum::{CurrentUser, RequireUser, SessionHandle, SessionLayer};
 use typed_sessions::codec::CookieCodec;
 use typed_sessions::lifecycle::SessionFactory;
-use typed_sessions::store::SessionStore;
+use typed_sessions::store::{SessionMeta, SessionStore};
 use typed_sessions::{
     BuildError, CookieSessionFactory, EncryptedCookieSessionFactory, EncryptionKey, Secret,
     Serializer, SessionError, SignedCookieSessionFactory,
@@ -125,6 +126,11 @@ pub fn server_factory<S: SessionStore>(
 pub trait ShopFactory: SessionFactory {
     /// The session cookie's name, for `/session`.
     fn cookie_name(&self) -> &str;
+
+    /// The session registry, for `/devices` and `/events` (server stores only).
+    fn devices(self: &Arc<Self>) -> devices::Registry {
+        None
+    }
 }
 
 impl<C: CookieCodec> ShopFactory for CookieSessionFactory<C> {
@@ -136,6 +142,10 @@ impl<C: CookieCodec> ShopFactory for CookieSessionFactory<C> {
 impl<S: SessionStore> ShopFactory for ServerSessionFactory<S> {
     fn cookie_name(&self) -> &str {
         ServerSessionFactory::cookie_name(self)
+    }
+
+    fn devices(self: &Arc<Self>) -> devices::Registry {
+        Some(self.clone())
     }
 }
 
@@ -152,6 +162,8 @@ struct AppState {
     /// For showing the raw cookie on `/session`.
     cookie_name: Arc<str>,
     auth: Arc<ShopAuth>,
+    /// For `/devices` and `/events`.
+    devices: devices::Registry,
 }
 
 /// The shop's router, with its [`SessionLayer`] around every route, signing in through
@@ -162,9 +174,11 @@ pub fn app<F: ShopFactory>(factory: F) -> Router {
 
 /// [`app`] with the sign-in `auth`, for tests that change a user's password from outside.
 pub fn app_with<F: ShopFactory>(factory: F, auth: Arc<ShopAuth>) -> Router {
+    let factory = Arc::new(factory);
     let state = AppState {
         cookie_name: factory.cookie_name().into(),
         auth: auth.clone(),
+        devices: factory.devices(),
     };
     Router::new()
         .route("/", get(products))
@@ -177,10 +191,13 @@ pub fn app_with<F: ShopFactory>(factory: F, auth: Arc<ShopAuth>) -> Router {
         .route("/account/password", post(change_password))
         .route("/session", get(show_session))
         .route("/health", get(health))
+        .route("/devices", get(devices_page))
+        .route("/devices/sign-out-others", post(sign_out_others))
+        .route("/events", get(events))
         .with_state(state)
         // For the sign-in extractors (`CurrentUser`, `RequireUser`).
         .layer(Extension(auth))
-        .layer(SessionLayer::new(factory))
+        .layer(SessionLayer::from_arc(factory))
         // Outside the session layer: it sees the layer's answer to discarded changes.
         .layer(axum::middleware::map_response(explain_conflict))
 }
@@ -256,10 +273,105 @@ async fn remove_from_cart(
 
 async fn login(
     State(app): State<AppState>,
+    headers: HeaderMap,
     session: SessionHandle,
     Form(form): Form<LoginForm>,
 ) -> Result<Reply, SessionError> {
-    actions::login(&mut session.lock(), &form, &app.auth)
+    let mut s = session.lock();
+    let reply = actions::login(&mut s, &form, &app.auth)?;
+    if s.contains_key(typed_sessions::AUTH_USER_KEY) {
+        // What the devices page shows of this sign-in.
+        let agent = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown");
+        SessionMeta::new()
+            .ip("127.0.0.1")
+            .user_agent(agent)
+            .store(&mut s);
+    }
+    Ok(reply)
+}
+
+/// What a registry request failed with: the shop has none (a cookie session), or its store
+/// failed.
+fn no_registry() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "sessions are kept in a cookie: no devices to list",
+    )
+        .into_response()
+}
+
+fn store_failed(err: &typed_sessions::store::StoreError) -> Response {
+    tracing::error!(error = %err, "the session registry failed");
+    err.status().into_response()
+}
+
+/// `GET /devices`: the signed-in user's sessions.
+async fn devices_page(State(app): State<AppState>, session: SessionHandle) -> Response {
+    let Some(devices) = app.devices else {
+        return no_registry();
+    };
+    let (user, current) = {
+        let mut s = session.lock();
+        match actions::devices_user(&mut s, None) {
+            Ok(Ok(user)) => (user, devices.handle_of(&s)),
+            Ok(Err(reply)) => return reply.into_response(),
+            Err(err) => return err.into_response(),
+        }
+    };
+    let sessions = match devices.list(&user, current).await {
+        Ok(sessions) => sessions,
+        Err(err) => return store_failed(&err),
+    };
+    actions::devices(&mut session.lock(), &sessions).into_response()
+}
+
+/// `POST /devices/sign-out-others`: ends the user's other sessions.
+async fn sign_out_others(
+    State(app): State<AppState>,
+    session: SessionHandle,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    let Some(devices) = app.devices else {
+        return no_registry();
+    };
+    let (user, current) = {
+        let mut s = session.lock();
+        match actions::devices_user(&mut s, Some(&form)) {
+            Ok(Ok(user)) => (user, devices.handle_of(&s)),
+            Ok(Err(reply)) => return reply.into_response(),
+            Err(err) => return err.into_response(),
+        }
+    };
+    let ended = match devices.sign_out_others(&user, current).await {
+        Ok(ended) => ended,
+        Err(err) => return store_failed(&err),
+    };
+    actions::signed_out_others(&mut session.lock(), ended).into_response()
+}
+
+/// `GET /events`: server-sent events that end when the session is revoked; `401` when
+/// nobody is signed in.
+async fn events(State(app): State<AppState>, session: SessionHandle) -> Response {
+    let Some(devices) = app.devices else {
+        return no_registry();
+    };
+    let revoked = {
+        let mut s = session.lock();
+        match actions::devices_user(&mut s, None) {
+            Ok(Ok(_)) => devices.revoked(&s),
+            Ok(Err(_)) => None,
+            Err(err) => return err.into_response(),
+        }
+    };
+    match revoked {
+        Some(revoked) => {
+            axum::response::sse::Sse::new(devices::UntilRevoked::new(revoked)).into_response()
+        }
+        None => StatusCode::UNAUTHORIZED.into_response(),
+    }
 }
 
 async fn logout(

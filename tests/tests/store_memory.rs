@@ -96,3 +96,46 @@ fn short_secrets_are_refused() {
         typed_sessions::BuildError::ShortSecret { len: 5, .. }
     ));
 }
+
+fn indexed(store: &MemoryStore) -> impl Fn(String) -> std::future::Ready<usize> + '_ {
+    move |user| std::future::ready(store.indexed(&user))
+}
+
+#[tokio::test]
+async fn registry_lists_and_revokes() {
+    let (store, clock) = setup();
+    store_common::registry::list_and_revoke(store.clone(), &clock, indexed(&store)).await;
+}
+
+#[tokio::test]
+async fn rotation_and_sign_out_update_the_index() {
+    let (store, clock) = setup();
+    store_common::registry::rotation_and_sign_out_update_the_index(
+        store.clone(),
+        &clock,
+        indexed(&store),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_session_leaves_no_index_entry() {
+    let (store, _) = setup();
+    store_common::registry::an_expired_session_leaves_no_index_entry(
+        store.clone(),
+        indexed(&store),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_survive_a_renewal() {
+    let (store, clock) = setup();
+    store_common::registry::concurrent_requests_survive_a_renewal(store, &clock, 16).await;
+}
+
+#[tokio::test]
+async fn a_privilege_change_leaves_no_alias() {
+    let (store, clock) = setup();
+    store_common::registry::a_privilege_change_leaves_no_alias(store, &clock).await;
+}

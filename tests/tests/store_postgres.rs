@@ -305,3 +305,101 @@ async fn an_unreachable_server_is_unavailable_and_no_password_shows() {
     assert!(!err.is_unavailable());
     assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
 }
+
+mod registry {
+    use super::*;
+    use store_common::registry::{self as scenarios, Count};
+
+    /// How many rows of `user` the session table holds, expired or not (`SELECT COUNT`).
+    fn indexed(store: &PostgresStore) -> impl Fn(String) -> Count + '_ {
+        move |user| {
+            let (pool, table) = (store.pool().clone(), store.table_name().to_owned());
+            Box::pin(async move {
+                let sql = format!("SELECT count(*) FROM {table} WHERE user_id = $1");
+                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(user)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                n as usize
+            })
+        }
+    }
+
+    fn clock() -> typed_sessions::ManualClock {
+        typed_sessions::ManualClock::new(NOW)
+    }
+
+    #[tokio::test]
+    async fn registry_lists_and_revokes() {
+        let store = postgres_store().await;
+        scenarios::list_and_revoke(store.clone(), &clock(), indexed(&store)).await;
+    }
+
+    #[tokio::test]
+    async fn rotation_and_sign_out_update_the_index() {
+        let store = postgres_store().await;
+        scenarios::rotation_and_sign_out_update_the_index(store.clone(), &clock(), indexed(&store))
+            .await;
+    }
+
+    #[tokio::test]
+    async fn an_expired_session_leaves_no_index_entry() {
+        let store = postgres_store().await;
+        scenarios::an_expired_session_leaves_no_index_entry(store.clone(), indexed(&store)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_survive_a_renewal() {
+        scenarios::concurrent_requests_survive_a_renewal(postgres_store().await, &clock(), 16)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_privilege_change_leaves_no_alias() {
+        scenarios::a_privilege_change_leaves_no_alias(postgres_store().await, &clock()).await;
+    }
+
+    /// A table made before the registry (no `user_id`) is migrated in place: its sessions
+    /// stay, and the registry works.
+    #[tokio::test]
+    async fn migrate_adds_the_user_column_to_an_older_table() {
+        let name = format!("old_{}", random_tag());
+        let store = postgres_store().await.with_table_name(&name).unwrap();
+        for statement in [
+            format!(
+                "CREATE TABLE {name} (id TEXT PRIMARY KEY, created DOUBLE PRECISION NOT NULL, \
+                 accessed DOUBLE PRECISION NOT NULL, expires_at TIMESTAMPTZ)"
+            ),
+            format!(
+                "CREATE TABLE {name}_entries (session_id TEXT NOT NULL REFERENCES {name} (id) \
+                 ON DELETE CASCADE, key TEXT NOT NULL, value TEXT NOT NULL, \
+                 PRIMARY KEY (session_id, key))"
+            ),
+            format!("INSERT INTO {name} VALUES ('kept', 1.0, 1.0, NULL)"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+        store.migrate().await.unwrap();
+        store.migrate().await.unwrap();
+        assert!(store.load("kept").await.unwrap().is_some());
+        let factory = factory(store.clone(), &clock());
+        scenarios::sign_in(&factory, "olga", "203.0.113.1").await;
+        assert_eq!(factory.sessions_of("olga").await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn live_revocation_reaches_other_factories() {
+    let here = postgres_store().await;
+    // Another pool on the same tables, as another process has.
+    let there = PostgresStore::connect(&postgres_url())
+        .await
+        .unwrap()
+        .with_table_name(here.table_name())
+        .unwrap();
+    store_common::registry::live_revocation_reaches_other_factories(here, there).await;
+}

@@ -297,3 +297,72 @@ fn factory_for_cookie() -> typed_sessions::ServerSessionFactory<typed_sessions::
 {
     factory(typed_sessions::store::MemoryStore::new(), &clock())
 }
+
+use store_common::registry::redis_indexed as indexed;
+
+#[tokio::test]
+async fn registry_lists_and_revokes() {
+    let store = store().await;
+    store_common::registry::list_and_revoke(store.clone(), &clock(), indexed(&store)).await;
+}
+
+#[tokio::test]
+async fn rotation_and_sign_out_update_the_index() {
+    let store = store().await;
+    store_common::registry::rotation_and_sign_out_update_the_index(
+        store.clone(),
+        &clock(),
+        indexed(&store),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_session_leaves_no_index_entry() {
+    let store = store().await;
+    store_common::registry::an_expired_session_leaves_no_index_entry(
+        store.clone(),
+        indexed(&store),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_survive_a_renewal() {
+    store_common::registry::concurrent_requests_survive_a_renewal(store().await, &clock(), 16)
+        .await;
+}
+
+#[tokio::test]
+async fn a_privilege_change_leaves_no_alias() {
+    store_common::registry::a_privilege_change_leaves_no_alias(store().await, &clock()).await;
+}
+
+/// The index's TTL covers its longest-lived member, so it never outlives its sessions
+/// by more than that, and never expires before them.
+#[tokio::test]
+async fn the_index_expires_with_its_sessions() {
+    let store = store().await;
+    let clock = clock();
+    let factory = factory(store.clone(), &clock);
+    let user = format!("ttl-{}", random_tag());
+    store_common::registry::sign_in(&factory, &user, "203.0.113.1").await;
+    let mut conn = store.connection().clone();
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(store.user_key(&user))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((590_000..=600_000).contains(&pttl), "{pttl}");
+}
+
+#[tokio::test]
+async fn live_revocation_reaches_other_factories() {
+    let here = store().await;
+    // Another connection on the same prefix, as another process has.
+    let there = RedisStore::connect(&redis_url())
+        .await
+        .unwrap()
+        .with_prefix(here.user_key("").trim_end_matches("user:").to_owned());
+    store_common::registry::live_revocation_reaches_other_factories(here, there).await;
+}

@@ -117,3 +117,63 @@ async fn an_unreachable_cluster_is_unavailable() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
 }
+
+mod registry {
+    use super::*;
+    use store_common::registry::{self as scenarios, redis_indexed as indexed};
+
+    /// Without a hash tag the user's index is another slot's than its sessions; with one
+    /// (`{tag}`), every step is one `MULTI` or script again.
+    async fn stores() -> [RedisStore; 2] {
+        let spread = cluster_store().await;
+        let tagged = cluster_store()
+            .await
+            .with_prefix(format!("{{session-test-{}}}:", random_tag()));
+        [spread, tagged]
+    }
+
+    fn clock() -> typed_sessions::ManualClock {
+        typed_sessions::ManualClock::new(NOW)
+    }
+
+    #[tokio::test]
+    async fn registry_lists_and_revokes() {
+        for store in stores().await {
+            scenarios::list_and_revoke(store.clone(), &clock(), indexed(&store)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn rotation_and_sign_out_update_the_index() {
+        for store in stores().await {
+            scenarios::rotation_and_sign_out_update_the_index(
+                store.clone(),
+                &clock(),
+                indexed(&store),
+            )
+            .await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_expired_session_leaves_no_index_entry() {
+        for store in stores().await {
+            scenarios::an_expired_session_leaves_no_index_entry(store.clone(), indexed(&store))
+                .await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_survive_a_renewal() {
+        for store in stores().await {
+            scenarios::concurrent_requests_survive_a_renewal(store, &clock(), 16).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_privilege_change_leaves_no_alias() {
+        for store in stores().await {
+            scenarios::a_privilege_change_leaves_no_alias(store, &clock()).await;
+        }
+    }
+}

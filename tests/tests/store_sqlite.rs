@@ -282,3 +282,84 @@ async fn any_key_and_value_survive_a_partial_save_byte_for_byte() {
         "{stored:?}"
     );
 }
+
+mod registry {
+    use super::*;
+    use store_common::registry::{self as scenarios, Count};
+
+    /// How many rows of `user` the session table holds, expired or not (`SELECT COUNT`).
+    fn indexed(store: &SqliteStore) -> impl Fn(String) -> Count + '_ {
+        move |user| {
+            let (pool, table) = (store.pool().clone(), store.table_name().to_owned());
+            Box::pin(async move {
+                let sql = format!("SELECT count(*) FROM {table} WHERE user_id = ?1");
+                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(user)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                n as usize
+            })
+        }
+    }
+
+    fn clock() -> typed_sessions::ManualClock {
+        typed_sessions::ManualClock::new(NOW)
+    }
+
+    #[tokio::test]
+    async fn registry_lists_and_revokes() {
+        let store = sqlite_store().await;
+        scenarios::list_and_revoke(store.clone(), &clock(), indexed(&store)).await;
+    }
+
+    #[tokio::test]
+    async fn rotation_and_sign_out_update_the_index() {
+        let store = sqlite_store().await;
+        scenarios::rotation_and_sign_out_update_the_index(store.clone(), &clock(), indexed(&store))
+            .await;
+    }
+
+    #[tokio::test]
+    async fn an_expired_session_leaves_no_index_entry() {
+        let store = sqlite_store().await;
+        scenarios::an_expired_session_leaves_no_index_entry(store.clone(), indexed(&store)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_survive_a_renewal() {
+        scenarios::concurrent_requests_survive_a_renewal(sqlite_store().await, &clock(), 16).await;
+    }
+
+    #[tokio::test]
+    async fn a_privilege_change_leaves_no_alias() {
+        scenarios::a_privilege_change_leaves_no_alias(sqlite_store().await, &clock()).await;
+    }
+
+    /// A table made before the registry (no `user_id`, the old save view) is migrated in
+    /// place: its sessions stay, and the registry works.
+    #[tokio::test]
+    async fn migrate_adds_the_user_column_to_an_older_table() {
+        let store = sqlite_store()
+            .await
+            .with_table_name("old_sessions")
+            .unwrap();
+        for statement in [
+            "CREATE TABLE old_sessions (id TEXT PRIMARY KEY NOT NULL, created REAL NOT NULL, \
+             accessed REAL NOT NULL, expires_at INTEGER)",
+            "CREATE TABLE old_sessions_entries (session_id TEXT NOT NULL REFERENCES \
+             old_sessions (id) ON DELETE CASCADE, key TEXT NOT NULL, value TEXT NOT NULL, \
+             PRIMARY KEY (session_id, key)) WITHOUT ROWID",
+            "CREATE VIEW old_sessions_update AS SELECT '' AS id WHERE 0",
+            "INSERT INTO old_sessions VALUES ('kept', 1.0, 1.0, NULL)",
+        ] {
+            sqlx::query(statement).execute(store.pool()).await.unwrap();
+        }
+        store.migrate().await.unwrap();
+        store.migrate().await.unwrap();
+        assert!(store.load("kept").await.unwrap().is_some());
+        let factory = factory(store.clone(), &clock());
+        scenarios::sign_in(&factory, "olga", "203.0.113.1").await;
+        assert_eq!(factory.sessions_of("olga").await.unwrap().len(), 1);
+    }
+}

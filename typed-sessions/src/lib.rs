@@ -184,9 +184,9 @@ pub use error::{BuildError, Rejection, SessionError};
 pub use factory::MAX_INFLATED_LEN;
 pub use factory::{
     Budget, Builder, CookieSessionFactory, DEFAULT_COOKIE_HEADER_BUDGET, DEFAULT_FLASH_QUEUE_CAP,
-    DEFAULT_SET_COOKIE_BUDGET, KeysAndStore, MAX_CHUNKS, MAX_CLOCK_SKEW, MAX_COOKIE_VALUE_LEN,
-    MIN_SECRET_LEN, Overflow, ReadyCodec, SAFARI_SET_COOKIE_BUDGET, Saved, ServerSessionFactory,
-    SignedCookieSessionFactory, SignedKeys,
+    DEFAULT_ROTATION_GRACE, DEFAULT_SET_COOKIE_BUDGET, KeysAndStore, MAX_CHUNKS, MAX_CLOCK_SKEW,
+    MAX_COOKIE_VALUE_LEN, MIN_SECRET_LEN, Overflow, ReadyCodec, SAFARI_SET_COOKIE_BUDGET, Saved,
+    ServerSessionFactory, SignedCookieSessionFactory, SignedKeys,
 };
 #[cfg(feature = "encrypted")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]

@@ -52,6 +52,7 @@ pub const SESSION_METHODS: &[&str] = &[
     "regenerate_id",
     "remove",
     "remove_as",
+    "renew_id",
     "renewed",
     "state_json",
     "values",

@@ -141,6 +141,16 @@ pub(crate) struct ServerIds {
     /// Whether the client needs a new cookie for `cookie_token` (made by this request, or
     /// the cookie was signed with a fallback secret).
     pub cookie_token_is_new: bool,
+    /// Whether the client must get this id's cookie again: it came with an alias of it.
+    pub reissue: bool,
+    /// Whether the rename came from `invalidate` (for the lifecycle events).
+    pub invalidated: bool,
+    /// Whether `retired` may stay a short while as an alias of the new id (only
+    /// [`Session::renew_id`] asks it; `invalidate` and `regenerate_id` take it back).
+    pub alias: bool,
+    /// The user the loaded record named (under [`AUTH_USER_KEY`](crate::AUTH_USER_KEY)):
+    /// whose index holds `retired`, or the loaded id.
+    pub loaded_user: Option<String>,
 }
 
 impl ServerIds {
@@ -154,6 +164,10 @@ impl ServerIds {
             token_in_cookie,
             cookie_token: None,
             cookie_token_is_new: false,
+            alias: false,
+            loaded_user: None,
+            reissue: false,
+            invalidated: false,
         }
     }
 
@@ -167,6 +181,10 @@ impl ServerIds {
             token_in_cookie,
             cookie_token: None,
             cookie_token_is_new: false,
+            alias: false,
+            loaded_user: None,
+            reissue: false,
+            invalidated: false,
         }
     }
 
@@ -199,16 +217,20 @@ impl ServerIds {
         Ok(self.id.get_or_init(|| id))
     }
 
-    /// The id the next save writes under, if one is drawn (loaded, or drawn by a save).
+    /// The id the session has now, if it has one yet.
     pub(crate) fn current(&self) -> Option<&str> {
         self.id.get().map(String::as_str)
     }
 
-    /// Moves the session to a new id; the old record, if any, is deleted on save.
-    fn renew(&mut self) {
+    /// Moves the session to a new id; the old record, if any, is deleted on save, or kept
+    /// a short while as an alias of the new one when `alias` (and no call asked otherwise).
+    fn renew(&mut self, alias: bool) {
         let old = std::mem::take(&mut self.id).into_inner();
         if self.stored && self.retired.is_none() {
             self.retired = old;
+            self.alias = alias;
+        } else if !alias {
+            self.alias = false;
         }
         self.stored = false;
     }
@@ -423,7 +445,8 @@ impl Session {
         self.happened.invalidated = true;
         self.clear();
         if let Some(server) = &mut self.server {
-            server.renew();
+            server.renew(false);
+            server.invalidated = true;
             // The CSRF token goes with the rest: the next one is new.
             server.cookie_token = None;
             server.cookie_token_is_new = false;
@@ -452,7 +475,29 @@ impl Session {
         self.happened.regenerated = true;
         self.mark_changed();
         if let Some(server) = &mut self.server {
-            server.renew();
+            server.renew(false);
+        }
+    }
+
+    /// A *renewal* rotation: moves the session to a new id, as
+    /// [`regenerate_id`](Self::regenerate_id) does, but lets the old id stay valid for the
+    /// factory's rotation grace ([`Builder::rotation_grace`](crate::Builder::rotation_grace),
+    /// 30 s by default) as an alias of the new one. Requests already in flight with the old
+    /// cookie (a page's parallel fetches, a slow upload) then keep the session and get the new
+    /// cookie, instead of being signed out. For periodic rotation (OWASP's "renewal
+    /// timeout"); at sign-in and any change of privilege use `regenerate_id`, which retires
+    /// the old id at once.
+    ///
+    /// The alias never reaches a changed sign-in: when the request also changes the session's
+    /// user ([`AUTH_USER_KEY`](crate::AUTH_USER_KEY)), or calls `regenerate_id` or
+    /// `invalidate` too, the old id is retired at once. An alias used after its grace is
+    /// logged as a possible theft (a warning and the `alias_reuse` event) and gives a new,
+    /// empty session. A store without aliases (a custom one) retires the old id at once.
+    /// A cookie session has no id: there it only marks the session changed.
+    pub fn renew_id(&mut self) {
+        self.mark_changed();
+        if let Some(server) = &mut self.server {
+            server.renew(true);
         }
     }
 
@@ -469,6 +514,12 @@ impl Session {
     }
 
     /// Pyramid's `manage_changed`.
+    /// Marks the session to be saved (for a session loaded through an alias: its save
+    /// sends the new id's cookie).
+    pub(crate) fn mark_to_save(&mut self) {
+        self.dirty.set(true);
+    }
+
     pub(crate) fn mark_changed(&mut self) {
         self.accessed.set(self.now.floor());
         self.dirty.set(true);

@@ -53,6 +53,7 @@ fn main() -> ExitCode {
             sessions.kind
         );
         let _cleanup = sessions.cleanup;
+        let _listener = sessions.listener;
         let served = match actix_shop::server(sessions.factory, listener) {
             Ok(server) => server.await,
             Err(err) => Err(err),

@@ -69,6 +69,7 @@ async fn main() -> ExitCode {
         let _ = tokio::signal::ctrl_c().await;
     };
     let _cleanup = shop.cleanup;
+    let _listener = shop.listener;
     typed_sessions_examples::serve::serve(listener, shop.app, shutdown).await;
     ExitCode::SUCCESS
 }

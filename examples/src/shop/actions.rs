@@ -178,7 +178,8 @@ pub fn login(s: &mut Session, form: &LoginForm, auth: &ShopAuth) -> Result<Reply
         s.flash(Notice::Error("Wrong name or password.".to_owned()))?;
         return Ok(Reply::SeeOther("/login".into()));
     };
-    // A new id (against session fixation), the user's id and auth hash; then a token no
+    // A new id (against session fixation), the user's id (the key the stores index sessions
+    // by, for the devices page) and auth hash; then a token no
     // anonymous page has seen, and the name under `user`, where the Pyramid app reads it.
     auth.login(s, &user);
     s.new_csrf_token()?;
@@ -246,4 +247,38 @@ fn describe(outcome: LoadOutcome) -> String {
         }
         other => format!("{other:?}"),
     }
+}
+
+/// The signed-in user of a devices request (`GET /devices`, `GET /events` without a form;
+/// `POST /devices/sign-out-others` with one, whose CSRF token is checked first), or the
+/// reply for a request that cannot go on.
+pub fn devices_user(
+    s: &mut Session,
+    form: Option<&TokenForm>,
+) -> Result<Result<String, Reply>, SessionError> {
+    if let Some(form) = form
+        && !s.check_csrf_token(&form.csrf_token)
+    {
+        return Ok(Err(Reply::Forbidden));
+    }
+    Ok(match s.get_as::<String>(typed_sessions::AUTH_USER_KEY)? {
+        Some(user) => Ok(user),
+        None => Err(Reply::SeeOther("/login".into())),
+    })
+}
+
+/// `GET /devices`: the signed-in user's sessions, this one marked.
+pub fn devices(
+    s: &mut Session,
+    sessions: &[(typed_sessions::store::SessionInfo, bool)],
+) -> Result<Reply, SessionError> {
+    Ok(Reply::Page(html::devices(&chrome(s)?, sessions)))
+}
+
+/// After `POST /devices/sign-out-others` ended `ended` sessions: a notice, back to the list.
+pub fn signed_out_others(s: &mut Session, ended: usize) -> Result<Reply, SessionError> {
+    s.flash(Notice::Success(format!(
+        "Signed out {ended} other session(s)."
+    )))?;
+    Ok(Reply::SeeOther("/devices".into()))
 }

@@ -98,5 +98,6 @@ pub async fn sessions(
         factory: Factory::Beaker(factory),
         kind,
         cleanup: None,
+        listener: None,
     })
 }

@@ -203,6 +203,29 @@ pub fn account(chrome: &Chrome, name: &str) -> Markup {
     page("Your account", chrome, content)
 }
 
+/// The signed-in user's sessions (`true`: this one), with a form that signs out the others.
+pub fn devices(chrome: &Chrome, sessions: &[(typed_sessions::store::SessionInfo, bool)]) -> Markup {
+    let content = html! {
+        table #devices {
+            tr { th { "Device" } th { "Address" } th { "Signed in" } th { "Last seen" } th {} }
+            @for (info, current) in sessions {
+                tr.device data-handle=(info.handle.short()) {
+                    td { (info.meta.user_agent.as_deref().unwrap_or("unknown")) }
+                    td { (info.meta.ip.as_deref().unwrap_or("unknown")) }
+                    td { (info.created) }
+                    td { (info.last_seen) }
+                    td { @if *current { strong.current { "this device" } } }
+                }
+            }
+        }
+        form method="post" action="/devices/sign-out-others" {
+            (csrf_field(chrome))
+            button #sign-out-others type="submit" { "Sign out everywhere else" }
+        }
+    };
+    page("Your devices", chrome, content)
+}
+
 /// What the session holds, for learning how it works.
 pub fn session(
     chrome: &Chrome,

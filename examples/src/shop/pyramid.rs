@@ -61,5 +61,6 @@ pub async fn sessions(
         ),
         kind: "a Pyramid app's pyramid_session_redis",
         cleanup: None,
+        listener: None,
     })
 }

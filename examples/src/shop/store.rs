@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use axum::Router;
 use typed_sessions::store::{
-    AnyStore, BeakerStore, CleanupTask, ConnectError, PyramidRedisStore, StoreError,
+    AnyStore, BeakerStore, CleanupTask, ConnectError, ListenTask, PyramidRedisStore, StoreError,
 };
 use typed_sessions::{
     BuildError, EncryptedCookieSessionFactory, EncryptionKey, Secret, ServerSessionFactory,
@@ -69,6 +69,9 @@ pub struct Sessions {
     pub kind: &'static str,
     /// The task that deletes expired sessions (SQL stores); it stops when dropped.
     pub cleanup: Option<CleanupTask>,
+    /// The task that hears other processes' revocations (Redis, PostgreSQL), for
+    /// `/events`; it stops when dropped.
+    pub listener: Option<ListenTask>,
 }
 
 impl fmt::Debug for Sessions {
@@ -87,6 +90,8 @@ pub struct Shop {
     pub kind: &'static str,
     /// The task that deletes expired sessions (SQL stores); it stops when dropped.
     pub cleanup: Option<CleanupTask>,
+    /// The task that hears other processes' revocations; it stops when dropped.
+    pub listener: Option<ListenTask>,
 }
 
 impl fmt::Debug for Shop {
@@ -142,12 +147,14 @@ pub async fn sessions(secret: impl Into<Secret>, url: Option<&str>) -> Result<Se
                 factory: Factory::Encrypted(encrypted_factory(key, serializer)?),
                 kind: "pyramid_nacl_session's encrypted cookie",
                 cleanup: None,
+                listener: None,
             });
         }
         return Ok(Sessions {
             factory: Factory::Cookie(factory(secret)?),
             kind: "a signed cookie",
             cleanup: None,
+            listener: None,
         });
     };
     if key.is_some() {
@@ -168,10 +175,24 @@ pub async fn sessions(secret: impl Into<Secret>, url: Option<&str>) -> Result<Se
         AnyStore::Redis(redis) => AnyStore::Redis(redis.with_prefix(REDIS_PREFIX)),
         other => other,
     };
+    let kind = store.kind();
+    let cleanup = store.spawn_cleanup(CLEANUP_EVERY);
+    let factory = server_factory(secret, store)?;
+    // Memory (one process) has nothing to listen to; a store that fails now still serves,
+    // its live streams hearing only this process's revocations.
+    let listener = match factory.listen_for_revocations().await {
+        Ok(task) => Some(task),
+        Err(StoreError::Unsupported { .. }) => None,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot listen for other processes' revocations");
+            None
+        }
+    };
     Ok(Sessions {
-        kind: store.kind(),
-        cleanup: store.spawn_cleanup(CLEANUP_EVERY),
-        factory: Factory::Store(server_factory(secret, store)?),
+        kind,
+        cleanup,
+        listener,
+        factory: Factory::Store(factory),
     })
 }
 
@@ -189,5 +210,6 @@ pub async fn open(secret: impl Into<Secret>, url: Option<&str>) -> Result<Shop, 
         app,
         kind: sessions.kind,
         cleanup: sessions.cleanup,
+        listener: sessions.listener,
     })
 }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test file uses the scenarios it needs
 
+pub mod registry;
+
 use std::time::Duration;
 
 use http::HeaderMap;

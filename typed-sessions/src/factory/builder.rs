@@ -858,6 +858,16 @@ impl<S: SessionStore> Builder<KeysAndStore<S>> {
         self
     }
 
+    /// How long the old id of a renewal rotation ([`Session::renew_id`](crate::Session::renew_id))
+    /// stays an alias of the new one, so requests in flight with the old cookie keep the
+    /// session (default [`DEFAULT_ROTATION_GRACE`](crate::DEFAULT_ROTATION_GRACE), 30 s, and
+    /// why). A use after it is logged as a possible theft and starts a new session.
+    /// `Duration::ZERO` retires old ids at once.
+    pub fn rotation_grace(mut self, grace: std::time::Duration) -> Self {
+        self.keys.options.rotation_grace = grace;
+        self
+    }
+
     /// Checks the options and builds the factory.
     pub fn build(mut self) -> Result<ServerSessionFactory<S>, BuildError> {
         self.check_options()?;

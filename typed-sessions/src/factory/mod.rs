@@ -39,7 +39,7 @@ pub use cookie::EncryptedCookieSessionFactory;
 pub(crate) use cookie::SetCookies;
 pub use cookie::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, SignedCookieSessionFactory};
 pub(crate) use server::Plan;
-pub use server::ServerSessionFactory;
+pub use server::{DEFAULT_ROTATION_GRACE, ServerSessionFactory};
 #[cfg(feature = "testing")]
 pub(crate) use settings::find_cookie;
 pub use settings::{DEFAULT_FLASH_QUEUE_CAP, MAX_CLOCK_SKEW, Saved};

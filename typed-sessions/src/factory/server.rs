@@ -13,10 +13,12 @@ use crate::codec::{CookieCodec, Secret};
 use crate::error::{Rejection, SessionError};
 use crate::events::{self, SaveReport, id_digest};
 use crate::payload::Timestamps;
-use crate::reserved::CSRF_KEY;
+use crate::reserved::{AUTH_USER_KEY, CSRF_KEY};
 use crate::session::{LoadOutcome, Origin, ServerIds, Session};
 use crate::state::State;
-use crate::store::{Commit, SessionStore, StoreError};
+use crate::store::{
+    Commit, SessionHandle, SessionInfo, SessionMeta, SessionStore, StoreError, UserSession,
+};
 
 /// Server-side sessions, as pyramid_redis_sessions keeps them: the cookie carries only a
 /// signed random 256-bit session id, the state lives in store `S` under that id.
@@ -110,14 +112,18 @@ pub struct ServerSessionFactory<S> {
     codec: Box<dyn CookieCodec>,
     settings: Settings,
     options: ServerOptions,
+    /// Wakes the futures of [`revoked`](Self::revoked).
+    #[cfg(feature = "live")]
+    revocations: crate::store::Revocations,
 }
 
-/// The options only a server-side factory has (see [`Builder::vary_cookie`] and
-/// [`Builder::delete_emptied`]).
-#[derive(Debug, Clone, Copy, Default)]
+/// The options only a server-side factory has (see [`Builder::vary_cookie`],
+/// [`Builder::delete_emptied`] and [`Builder::rotation_grace`]).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ServerOptions {
     pub vary_cookie: bool,
     pub delete_emptied: bool,
+    pub rotation_grace: Duration,
     /// [`Builder::recordless_csrf`]; `None`: as the store says.
     pub recordless_csrf: Option<bool>,
 }
@@ -139,6 +145,30 @@ fn is_csrf_token(token: &[u8]) -> bool {
     token.len() == 40 && token.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            vary_cookie: false,
+            delete_emptied: false,
+            rotation_grace: DEFAULT_ROTATION_GRACE,
+            recordless_csrf: None,
+        }
+    }
+}
+
+/// The default of [`Builder::rotation_grace`]: long enough for a page's parallel requests,
+/// a retried fetch or a slow upload that left with the old cookie to come back (seconds, on
+/// a slow mobile link), short enough that a stolen old cookie is of little use; PHP's
+/// `session_regenerate_id` guidance suggests "a few seconds to a minute".
+pub const DEFAULT_ROTATION_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a store keeps an alias after a renewal rotation when the factory has no
+/// timeout: a use of it after the grace is reported as a possible theft for that long.
+const ALIAS_KEPT_WITHOUT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// The `tracing` target of the lifecycle events (`event = "revoked"`, ...).
+const EVENTS: &str = "typed_sessions::events";
+
 /// What a save must do, computed from the session before any `.await`, so that the save's
 /// future holds no borrow of the session (which is not `Sync`).
 pub(crate) enum Plan {
@@ -150,6 +180,8 @@ pub(crate) enum Plan {
         /// The cookie value carrying only the session's new CSRF token: sent instead of
         /// expiring the cookie (see the type's docs on sessions without a record).
         token_cookie: Option<String>,
+        /// Whose index holds `retire`.
+        user: Option<String>,
     },
     Commit {
         commit: Commit,
@@ -183,6 +215,8 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             codec,
             settings,
             options,
+            #[cfg(feature = "live")]
+            revocations: crate::store::Revocations::new(),
         }
     }
 
@@ -256,9 +290,16 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             }
             Err(rejection) => return Ok(self.rejected(now, rejection, None)),
         };
-        let record = match self.store.load(&id).await {
-            Ok(Some(record)) => record,
-            Ok(None) => return Ok(self.rejected(now, Rejection::UnknownSessionId, None)),
+        let mut via_alias = false;
+        let (id, record) = match self.store.load(&id).await {
+            Ok(Some(record)) => (id, record),
+            Ok(None) => match self.follow_alias(&id, now).await? {
+                Some((target, record)) => {
+                    via_alias = true;
+                    (target, record)
+                }
+                None => return Ok(self.rejected(now, Rejection::UnknownSessionId, None)),
+            },
             Err(StoreError::Corrupt { key, reason }) => {
                 return Ok(self.corrupt(now, id, &key, &reason));
             }
@@ -275,15 +316,57 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             // The store's TTL normally removes it first; the factory's clock decides.
             return Ok(self.rejected(now, Rejection::TimedOut, Some(id)));
         }
+        let loaded_user = record
+            .entries
+            .iter()
+            .rev()
+            .find(|(key, _)| key == AUTH_USER_KEY)
+            .and_then(|(_, text)| crate::store::registry::user_of_json(text));
         let state = State::from_entries(record.entries);
         if self.settings.revoked(&state) {
             return Ok(self.rejected(now, Rejection::Revoked, Some(id)));
         }
+        let mut ids = ServerIds::stored(id, self.token_in_cookie);
+        ids.loaded_user = loaded_user;
+        ids.reissue = via_alias;
         let origin = Origin {
-            server: Some(ServerIds::stored(id, self.token_in_cookie)),
+            server: Some(ids),
             ..Origin::loaded(state, times, stale_key)
         };
-        Ok(self.settings.session(origin, now))
+        let mut session = self.settings.session(origin, now);
+        if via_alias {
+            session.mark_to_save();
+        }
+        Ok(session)
+    }
+
+    /// For an id the store has no record under: the record it is an alias of, when a
+    /// renewal rotation left one and its grace has not run out. An alias used later is
+    /// reported as a possible theft (the old cookie replayed after the user moved on).
+    async fn follow_alias(
+        &self,
+        id: &str,
+        now: f64,
+    ) -> Result<Option<(String, crate::store::Record)>, StoreError> {
+        let Some(alias) = self.store.load_alias(id).await? else {
+            return Ok(None);
+        };
+        if now - alias.at > self.options.rotation_grace.as_secs_f64() {
+            let session = id_digest(id);
+            tracing::warn!(
+                target: EVENTS,
+                event = "alias_reuse",
+                session = %session,
+                after_secs = now - alias.at,
+                "a session id retired by a renewal rotation was used after its grace:                  possibly a stolen cookie; the request starts a new session"
+            );
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .load(&alias.target)
+            .await?
+            .map(|record| (alias.target, record)))
     }
 
     /// A new session under a new id, for a cookie that names no usable session.
@@ -411,6 +494,12 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             created: session.created(),
             accessed: session.accessed(),
             ttl: self.settings.policy.timeout.map(Duration::from_secs_f64),
+            user: session
+                .state()
+                .get_as::<String>(AUTH_USER_KEY)
+                .and_then(Result::ok),
+            previous_user: None,
+            alias: None,
         };
         Ok((commit, cookie))
     }
@@ -469,13 +558,16 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             return Ok(Plan::Nothing);
         }
         // A session made without this factory (`Session::new()`) is saved as a new one.
-        let (id, stored, retire) = match session.server_ids() {
+        let (id, stored, retire, keep_alias, previous_user, reissue) = match session.server_ids() {
             Some(ids) => (
                 ids.id(|| self.store.new_id())?.to_owned(),
                 ids.stored,
                 ids.retired.clone(),
+                ids.alias,
+                ids.loaded_user.clone(),
+                ids.reissue,
             ),
-            None => (self.store.new_id()?, false, None),
+            None => (self.store.new_id()?, false, None, false, None, false),
         };
         let state = session.state();
         if stored && self.options.delete_emptied && state.len() == 0 {
@@ -483,8 +575,10 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             return Ok(Plan::Retire {
                 retire: Some(id),
                 token_cookie: None,
+                user: previous_user,
             });
         }
+        let user = state.get_as::<String>(AUTH_USER_KEY).and_then(Result::ok);
         let mut set: Vec<(String, String)> = state
             .entries_json(!stored)
             .map_err(|(key, err)| SessionError::unserializable(&key, err))?
@@ -510,6 +604,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             return Ok(Plan::Retire {
                 retire,
                 token_cookie,
+                user: previous_user,
             });
         }
         if let Some((token, _)) = cookie_token
@@ -527,12 +622,18 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             Vec::new()
         };
         let stale = session.load_outcome() == LoadOutcome::LoadedWithOldSecret;
-        let cookie = if !stored || stale || self.settings.cookie.max_age.is_some() {
+        let cookie = if !stored || stale || reissue || self.settings.cookie.max_age.is_some() {
             Some(self.codec.seal(id.as_bytes())?)
         } else {
             None
         };
         let ttl = self.settings.policy.timeout.map(Duration::from_secs_f64);
+        // A renewal keeps the old id as an alias only if the request did not change who is
+        // signed in: the alias must never reach a new sign-in (session fixation).
+        let alias = (keep_alias && retire.is_some() && user == previous_user).then(|| {
+            ttl.unwrap_or(ALIAS_KEPT_WITHOUT_TIMEOUT)
+                .max(self.options.rotation_grace)
+        });
         let commit = Commit {
             id,
             replace: !stored,
@@ -542,6 +643,9 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             created: session.created(),
             accessed: session.accessed(),
             ttl,
+            user,
+            previous_user,
+            alias,
         };
         Ok(Plan::Commit { commit, cookie })
     }
@@ -557,13 +661,14 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             Plan::Retire {
                 retire,
                 token_cookie,
+                user,
             } => {
                 let header = match token_cookie {
                     Some(value) => Some(header_value(&self.settings.cookie(value))?),
                     None => None,
                 };
                 if let Some(retire) = retire {
-                    self.store.delete(&retire).await?;
+                    self.store.delete_session(&retire, user.as_deref()).await?;
                 } else if header.is_none() {
                     return Ok(Saved::Unchanged);
                 }
@@ -595,6 +700,16 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                     );
                     return Ok(Saved::Discarded);
                 }
+                if let Some(old) = &commit.retire {
+                    tracing::info!(
+                        target: EVENTS,
+                        event = "regenerated",
+                        session = %id_digest(&commit.id),
+                        previous = %id_digest(old),
+                        alias = commit.alias.is_some(),
+                        "session moved to a new id"
+                    );
+                }
                 if let Some(header) = header {
                     response.append(SET_COOKIE, header);
                     if self.options.vary_cookie {
@@ -604,6 +719,164 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                 Ok(Saved::Written)
             }
         }
+    }
+}
+
+/// The session registry: a user's sessions across devices (see [the store's
+/// docs](crate::store#signed-in-on-several-devices)).
+impl<S: SessionStore> ServerSessionFactory<S> {
+    /// The live sessions of `user` (the id sign-in stored under
+    /// [`AUTH_USER_KEY`](crate::AUTH_USER_KEY)), oldest first. Each names its session by an
+    /// opaque [`SessionHandle`], never its id. [`StoreError::Unsupported`] for a store
+    /// without a registry.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use typed_sessions::{AUTH_USER_KEY, ServerSessionFactory};
+    /// use typed_sessions::store::{MemoryStore, SessionMeta};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
+    ///     .build()?;
+    /// let mut session = factory.load(&HeaderMap::new()).await?;
+    /// session.regenerate_id();
+    /// session.insert(AUTH_USER_KEY, "alice");
+    /// SessionMeta::new().ip("203.0.113.7").store(&mut session);
+    /// factory.save(&session, &mut HeaderMap::new()).await?;
+    ///
+    /// let sessions = factory.sessions_of("alice").await?;
+    /// assert_eq!(sessions.len(), 1);
+    /// assert_eq!(sessions[0].meta.ip.as_deref(), Some("203.0.113.7"));
+    /// assert_eq!(Some(&sessions[0].handle), factory.handle_of(&session).as_ref());
+    /// assert_eq!(factory.revoke_all("alice").await?, 1);
+    /// assert!(factory.sessions_of("alice").await?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn sessions_of(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut sessions: Vec<SessionInfo> = self
+            .store
+            .user_sessions(user)
+            .await?
+            .into_iter()
+            .map(|found| SessionInfo {
+                handle: SessionHandle::of(&found.id),
+                created: found.created,
+                last_seen: found.accessed,
+                meta: found
+                    .meta
+                    .as_deref()
+                    .and_then(SessionMeta::from_json)
+                    .unwrap_or_default(),
+            })
+            .collect();
+        sessions.sort_by(|a, b| a.created.total_cmp(&b.created));
+        Ok(sessions)
+    }
+
+    /// The handle of `session` (as [`sessions_of`](Self::sessions_of) names it): of a
+    /// loaded session, or of a new one once saved; `None` for a new session not saved yet
+    /// (or given a new id by this request and not saved yet), and for a cookie session.
+    pub fn handle_of(&self, session: &Session) -> Option<SessionHandle> {
+        session.server_ids()?.current().map(SessionHandle::of)
+    }
+
+    /// Ends the session of `user` that `handle` names: its record and its index entry go,
+    /// and its next request starts signed out. Returns whether there was such a session.
+    pub async fn revoke(&self, user: &str, handle: &SessionHandle) -> Result<bool, StoreError> {
+        let found = self.store.user_sessions(user).await?;
+        let Some(session) = found.iter().find(|s| SessionHandle::of(&s.id) == *handle) else {
+            return Ok(false);
+        };
+        self.revoke_ids(user, std::slice::from_ref(session)).await?;
+        Ok(true)
+    }
+
+    /// Ends every session of `user` but `current` ("sign out everywhere else"); returns how
+    /// many it ended.
+    pub async fn revoke_others(&self, user: &str, current: &Session) -> Result<usize, StoreError> {
+        let keep = self.handle_of(current);
+        let others: Vec<UserSession> = self
+            .store
+            .user_sessions(user)
+            .await?
+            .into_iter()
+            .filter(|s| keep.as_ref() != Some(&SessionHandle::of(&s.id)))
+            .collect();
+        self.revoke_ids(user, &others).await?;
+        Ok(others.len())
+    }
+
+    /// Ends every session of `user` ("sign out everywhere"); returns how many it ended.
+    pub async fn revoke_all(&self, user: &str) -> Result<usize, StoreError> {
+        let all = self.store.user_sessions(user).await?;
+        self.revoke_ids(user, &all).await?;
+        Ok(all.len())
+    }
+
+    /// A future that completes when `session` is revoked (feature `live`): by this factory
+    /// at once, by another process once [`listen_for_revocations`](Self::listen_for_revocations)
+    /// runs here. For a live response (server-sent events, a WebSocket) to end with its
+    /// session. `None` for a session not in the store yet.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use http::HeaderMap;
+    /// use typed_sessions::{AUTH_USER_KEY, ServerSessionFactory};
+    /// use typed_sessions::store::MemoryStore;
+    ///
+    /// let factory = ServerSessionFactory::builder("a secret of at least thirty-two bytes", MemoryStore::new())
+    ///     .build()?;
+    /// let mut session = factory.load(&HeaderMap::new()).await?;
+    /// session.insert(AUTH_USER_KEY, "alice");
+    /// factory.save(&session, &mut HeaderMap::new()).await?;
+    /// let ended = factory.revoked(&session).unwrap();
+    /// factory.revoke_all("alice").await?;
+    /// ended.await; // an event stream would end here
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "live")]
+    pub fn revoked(&self, session: &Session) -> Option<impl Future<Output = ()> + Send + 'static> {
+        Some(self.revocations.revoked(self.handle_of(session)?))
+    }
+
+    /// Starts the task that hears revocations made by other processes on this store
+    /// (feature `live`; Redis pub/sub from a [`RedisStore::connect`](crate::store::RedisStore::connect)
+    /// store, PostgreSQL `LISTEN`), so that [`revoked`](Self::revoked) completes for them too.
+    /// Keep the task: dropping it stops listening. Call it inside a tokio runtime;
+    /// [`StoreError::Unsupported`] on a store that cannot (memory: one process).
+    ///
+    /// A revocation published while the listener reconnects is not heard live (the
+    /// session's next request is still signed out).
+    #[cfg(feature = "live")]
+    pub async fn listen_for_revocations(&self) -> Result<crate::store::ListenTask, StoreError> {
+        self.store.listen_revoked(self.revocations.clone()).await
+    }
+
+    async fn revoke_ids(&self, user: &str, sessions: &[UserSession]) -> Result<(), StoreError> {
+        for session in sessions {
+            self.store.delete_session(&session.id, Some(user)).await?;
+            #[cfg(feature = "live")]
+            {
+                let handle = SessionHandle::of(&session.id);
+                self.revocations.notify(&handle);
+                if let Err(err) = self.store.publish_revoked(&handle).await {
+                    // The session is revoked (its record is gone); only other processes'
+                    // live responses miss it.
+                    tracing::warn!(error = %err, "publishing a revocation failed");
+                }
+            }
+            tracing::info!(
+                target: EVENTS,
+                event = "revoked",
+                session = %id_digest(&session.id),
+                "session revoked"
+            );
+        }
+        Ok(())
     }
 }
 

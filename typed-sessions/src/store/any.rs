@@ -21,7 +21,7 @@ use super::CleanupTask;
 use super::PostgresStore;
 #[cfg(feature = "sqlite")]
 use super::SqliteStore;
-use super::{Commit, MemoryStore, Record, SessionStore, StoreError};
+use super::{Alias, Commit, MemoryStore, Record, SessionStore, StoreError, UserSession};
 #[cfg(feature = "redis")]
 use super::{RedisConnection, RedisStore};
 use crate::error::SessionError;
@@ -68,6 +68,39 @@ pub trait DynStore: Send + Sync + 'static {
 
     /// [`SessionStore::csrf_token_in_record`].
     fn csrf_token_in_record_dyn(&self) -> bool;
+
+    /// [`SessionStore::user_sessions`], boxed.
+    fn user_sessions_boxed<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>>;
+
+    /// [`SessionStore::delete_session`], boxed.
+    fn delete_session_boxed<'a>(
+        &'a self,
+        id: &'a str,
+        user: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// [`SessionStore::load_alias`], boxed.
+    fn load_alias_boxed<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Alias>, StoreError>>;
+
+    /// [`SessionStore::publish_revoked`], boxed.
+    #[cfg(feature = "live")]
+    fn publish_revoked_boxed<'a>(
+        &'a self,
+        handle: &'a super::SessionHandle,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// [`SessionStore::listen_revoked`], boxed.
+    #[cfg(feature = "live")]
+    fn listen_revoked_boxed(
+        &self,
+        into: super::Revocations,
+    ) -> BoxFuture<'_, Result<super::ListenTask, StoreError>>;
 }
 
 impl<S: SessionStore> DynStore for S {
@@ -93,6 +126,44 @@ impl<S: SessionStore> DynStore for S {
 
     fn csrf_token_in_record_dyn(&self) -> bool {
         self.csrf_token_in_record()
+    }
+
+    fn user_sessions_boxed<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<UserSession>, StoreError>> {
+        Box::pin(self.user_sessions(user))
+    }
+
+    fn delete_session_boxed<'a>(
+        &'a self,
+        id: &'a str,
+        user: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.delete_session(id, user))
+    }
+
+    fn load_alias_boxed<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Alias>, StoreError>> {
+        Box::pin(self.load_alias(id))
+    }
+
+    #[cfg(feature = "live")]
+    fn publish_revoked_boxed<'a>(
+        &'a self,
+        handle: &'a super::SessionHandle,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.publish_revoked(handle))
+    }
+
+    #[cfg(feature = "live")]
+    fn listen_revoked_boxed(
+        &self,
+        into: super::Revocations,
+    ) -> BoxFuture<'_, Result<super::ListenTask, StoreError>> {
+        Box::pin(self.listen_revoked(into))
     }
 }
 
@@ -422,6 +493,76 @@ impl SessionStore for AnyStore {
         }
     }
 
+    async fn user_sessions(&self, user: &str) -> Result<Vec<UserSession>, StoreError> {
+        match self {
+            Self::Memory(store) => store.user_sessions(user).await,
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store.user_sessions(user).await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(store) => store.user_sessions(user).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.user_sessions(user).await,
+            Self::Custom(store) => store.user_sessions_boxed(user).await,
+        }
+    }
+
+    async fn delete_session(&self, id: &str, user: Option<&str>) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(store) => store.delete_session(id, user).await,
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store.delete_session(id, user).await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(store) => store.delete_session(id, user).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.delete_session(id, user).await,
+            Self::Custom(store) => store.delete_session_boxed(id, user).await,
+        }
+    }
+
+    async fn load_alias(&self, id: &str) -> Result<Option<Alias>, StoreError> {
+        match self {
+            Self::Memory(store) => store.load_alias(id).await,
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store.load_alias(id).await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(store) => store.load_alias(id).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.load_alias(id).await,
+            Self::Custom(store) => store.load_alias_boxed(id).await,
+        }
+    }
+
+    #[cfg(feature = "live")]
+    async fn publish_revoked(&self, handle: &super::SessionHandle) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(store) => store.publish_revoked(handle).await,
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store.publish_revoked(handle).await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(store) => store.publish_revoked(handle).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.publish_revoked(handle).await,
+            Self::Custom(store) => store.publish_revoked_boxed(handle).await,
+        }
+    }
+
+    #[cfg(feature = "live")]
+    async fn listen_revoked(
+        &self,
+        into: super::Revocations,
+    ) -> Result<super::ListenTask, StoreError> {
+        match self {
+            Self::Memory(store) => store.listen_revoked(into).await,
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store.listen_revoked(into).await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(store) => store.listen_revoked(into).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(store) => store.listen_revoked(into).await,
+            Self::Custom(store) => store.listen_revoked_boxed(into).await,
+        }
+    }
+
     // Each store draws and checks its own ids (a custom one may keep a Pyramid app's).
     fn new_id(&self) -> Result<String, SessionError> {
         match self {
@@ -575,6 +716,9 @@ mod tests {
                 created: 1.0,
                 accessed: 1.0,
                 ttl: None,
+                user: None,
+                previous_user: None,
+                alias: None,
             };
             assert!(store.save(&commit).await.unwrap());
             // A partial save: one key set, one removed, the rest kept.

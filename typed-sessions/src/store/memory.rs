@@ -1,16 +1,19 @@
 //! [`MemoryStore`]: sessions in a map inside the process, for tests and one-process apps.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use super::{Commit, Record, SessionStore, StoreError};
+use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, UserSession};
 
 /// Sessions kept in memory, in this process: the embedded default for tests and apps that
 /// run as one process. Records expire after their commit's TTL (checked on access, and
 /// swept now and then as sessions are saved). Clones share the same sessions.
+///
+/// It keeps the [session registry](super#signed-in-on-several-devices): a map from each
+/// user to the ids of their sessions, changed under the same lock as the records.
 ///
 /// ```
 /// use typed_sessions::ServerSessionFactory;
@@ -30,18 +33,62 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct Shared {
-    records: Mutex<HashMap<String, Stored>>,
+    map: Mutex<Maps>,
     saves: AtomicU64,
+}
+
+#[derive(Default)]
+struct Maps {
+    records: HashMap<String, Stored>,
+    /// Each user's session ids.
+    users: HashMap<String, BTreeSet<String>>,
+    /// Old ids of renewal rotations.
+    aliases: HashMap<String, (Alias, Option<Instant>)>,
 }
 
 struct Stored {
     record: Record,
     expires: Option<Instant>,
+    user: Option<String>,
 }
 
 impl Stored {
     fn is_live(&self, now: Instant) -> bool {
         self.expires.is_none_or(|at| now < at)
+    }
+}
+
+impl Maps {
+    /// Removes the record under `id` and its index entry.
+    fn remove(&mut self, id: &str) -> Option<Stored> {
+        let stored = self.records.remove(id)?;
+        if let Some(user) = &stored.user {
+            self.unindex(user, id);
+        }
+        Some(stored)
+    }
+
+    fn unindex(&mut self, user: &str, id: &str) {
+        if let Some(ids) = self.users.get_mut(user) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.users.remove(user);
+            }
+        }
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        let expired: Vec<String> = self
+            .records
+            .iter()
+            .filter(|(_, stored)| !stored.is_live(now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.remove(&id);
+        }
+        self.aliases
+            .retain(|_, (_, expires)| expires.is_none_or(|at| now < at));
     }
 }
 
@@ -57,7 +104,11 @@ impl MemoryStore {
     /// How many live sessions the store holds.
     pub fn len(&self) -> usize {
         let now = Instant::now();
-        self.records().values().filter(|s| s.is_live(now)).count()
+        self.maps()
+            .records
+            .values()
+            .filter(|s| s.is_live(now))
+            .count()
     }
 
     /// Whether the store holds no live session.
@@ -65,22 +116,28 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn records(&self) -> MutexGuard<'_, HashMap<String, Stored>> {
+    /// How many session ids the registry holds for `user` (live or not yet pruned): for
+    /// tests that check the index itself.
+    pub fn indexed(&self, user: &str) -> usize {
+        self.maps().users.get(user).map_or(0, BTreeSet::len)
+    }
+
+    fn maps(&self) -> MutexGuard<'_, Maps> {
         // A panic elsewhere while holding the lock leaves whole records behind (every
-        // change below is applied to a record at once), so the map is still consistent.
+        // change below is applied to a record at once), so the maps are still consistent.
         self.shared
-            .records
+            .map
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn load_now(&self, id: &str) -> Option<Record> {
         let now = Instant::now();
-        let mut records = self.records();
-        match records.get(id) {
+        let mut maps = self.maps();
+        match maps.records.get(id) {
             Some(stored) if stored.is_live(now) => Some(stored.record.clone()),
             Some(_) => {
-                records.remove(id);
+                maps.remove(id);
                 None
             }
             None => None,
@@ -89,28 +146,90 @@ impl MemoryStore {
 
     fn save_now(&self, commit: &Commit) -> bool {
         let now = Instant::now();
-        let mut records = self.records();
+        let mut maps = self.maps();
         if self.shared.saves.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            records.retain(|_, stored| stored.is_live(now));
+            maps.sweep(now);
         }
         if let Some(old) = &commit.retire {
-            records.remove(old);
+            maps.remove(old);
+            if let Some(keep) = commit.alias {
+                let alias = Alias {
+                    target: commit.id.clone(),
+                    at: commit.accessed,
+                };
+                maps.aliases
+                    .insert(old.clone(), (alias, now.checked_add(keep)));
+            }
         }
         let expires = commit.ttl.and_then(|ttl| now.checked_add(ttl));
         if commit.replace {
             let mut record = Record::default();
             commit.apply_to(&mut record);
-            records.insert(commit.id.clone(), Stored { record, expires });
+            maps.remove(&commit.id);
+            self.index(&mut maps, &commit.id, commit.user.clone());
+            maps.records.insert(
+                commit.id.clone(),
+                Stored {
+                    record,
+                    expires,
+                    user: commit.user.clone(),
+                },
+            );
             return true;
         }
-        match records.get_mut(&commit.id) {
+        let previous = match maps.records.get_mut(&commit.id) {
             Some(stored) if stored.is_live(now) => {
                 commit.apply_to(&mut stored.record);
                 stored.expires = expires;
-                true
+                std::mem::replace(&mut stored.user, commit.user.clone())
             }
-            _ => false,
+            _ => return false,
+        };
+        if previous != commit.user {
+            if let Some(user) = &previous {
+                maps.unindex(user, &commit.id);
+            }
+            self.index(&mut maps, &commit.id, commit.user.clone());
         }
+        true
+    }
+
+    fn index(&self, maps: &mut Maps, id: &str, user: Option<String>) {
+        if let Some(user) = user {
+            maps.users.entry(user).or_default().insert(id.to_owned());
+        }
+    }
+
+    fn user_sessions_now(&self, user: &str) -> Vec<UserSession> {
+        let now = Instant::now();
+        let mut maps = self.maps();
+        let ids: Vec<String> = maps
+            .users
+            .get(user)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            match maps.records.get(&id) {
+                Some(stored) if stored.is_live(now) => found.push(UserSession {
+                    created: stored.record.created,
+                    accessed: stored.record.accessed,
+                    meta: stored
+                        .record
+                        .entries
+                        .iter()
+                        .find(|(key, _)| key == SESSION_META_KEY)
+                        .map(|(_, text)| text.clone()),
+                    id,
+                }),
+                // Expired: the record and its index entry go.
+                Some(_) => {
+                    maps.remove(&id);
+                }
+                None => maps.unindex(user, &id),
+            }
+        }
+        found
     }
 }
 
@@ -124,8 +243,28 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete(&self, id: &str) -> Result<(), StoreError> {
-        self.records().remove(id);
+        self.maps().remove(id);
         Ok(())
+    }
+
+    async fn user_sessions(&self, user: &str) -> Result<Vec<UserSession>, StoreError> {
+        Ok(self.user_sessions_now(user))
+    }
+
+    async fn delete_session(&self, id: &str, _user: Option<&str>) -> Result<(), StoreError> {
+        // The record names its user: the index entry goes with it.
+        self.maps().remove(id);
+        Ok(())
+    }
+
+    async fn load_alias(&self, id: &str) -> Result<Option<Alias>, StoreError> {
+        let now = Instant::now();
+        let maps = self.maps();
+        Ok(maps
+            .aliases
+            .get(id)
+            .filter(|(_, expires)| expires.is_none_or(|at| now < at))
+            .map(|(alias, _)| alias.clone()))
     }
 }
 

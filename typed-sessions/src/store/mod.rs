@@ -75,6 +75,60 @@
 //! `TLS certificate verification failed` and says which; URLs and their passwords appear in
 //! no error and no `Debug` output.
 //!
+//! # Signed in on several devices
+//!
+//! Every built-in server store but the shared ones (`PyramidRedisStore`, `BeakerStore`)
+//! keeps a **registry**: an index of each user's sessions, the user being the JSON string
+//! under [`AUTH_USER_KEY`](crate::AUTH_USER_KEY) that sign-in writes. The factory puts the
+//! session's user on each [`Commit`] ([`Commit::user`], [`Commit::previous_user`]), so the
+//! store changes the index in the same step as the record. On it the factory lists and ends
+//! a user's sessions:
+//!
+//! | call | does |
+//! |---|---|
+//! | [`sessions_of(user)`](crate::ServerSessionFactory::sessions_of) | the user's live sessions: an opaque [`SessionHandle`] (a SHA-256 of the id, never the id), created, last seen, [`SessionMeta`] |
+//! | [`handle_of(&session)`](crate::ServerSessionFactory::handle_of) | the current session's handle, to mark "this device" |
+//! | [`revoke(user, &handle)`](crate::ServerSessionFactory::revoke) | ends one |
+//! | [`revoke_others(user, &session)`](crate::ServerSessionFactory::revoke_others) | ends all but the current one ("sign out everywhere else") |
+//! | [`revoke_all(user)`](crate::ServerSessionFactory::revoke_all) | ends all of them |
+//!
+//! A revoked session's record and its index entry go; its next request starts signed out.
+//! The app records a device with [`SessionMeta`] (IP, user agent), kept under a key of its
+//! own ([`SESSION_META_KEY`]) that the store lists without reading the rest of the state.
+//!
+//! The index never outlives its sessions, and needs no keyspace notifications:
+//!
+//! - **Memory**: a map from user to ids, under the records' lock.
+//! - **Redis**: a sorted set per user (`{prefix}user:{user}`) of session ids scored by
+//!   their expiry (Unix ms), changed in the save's Lua script or `MULTI`; listing first
+//!   drops the expired scores (`ZREMRANGEBYSCORE`) and the ids whose hash is gone; the set's
+//!   TTL is kept at least its longest member's.
+//! - **Redis Cluster**: the user's set hashes to another slot than the session (unless the
+//!   prefix has a hash tag, `{session}:`, which makes every step one script or `MULTI`
+//!   again). What is atomic is each key's change: the record's save, and the index's
+//!   `ZADD` (with its TTL) or `ZREM`, run one after the other. A failure between them is
+//!   reconciled: an entry whose session is gone (or expired) is dropped by the next
+//!   listing, which reads each member's hash; a session missing from its index shows again
+//!   at its next save. A revocation deletes the record first, then the entry.
+//! - **SQLite, PostgreSQL**: an indexed `user_id` column of the session row, written by
+//!   each save's statement or transaction; `migrate` adds it to older tables. Listing
+//!   deletes the user's expired rows.
+//!
+//! A custom store gets [`StoreError::Unsupported`] from the registry's calls until it
+//! implements [`SessionStore::user_sessions`] and [`SessionStore::delete_session`].
+//!
+//! **Renewal rotation.** [`Session::renew_id`](crate::Session::renew_id) moves a session to
+//! a new id but leaves the old one as an [`Alias`] for the factory's
+//! [`rotation_grace`](crate::Builder::rotation_grace) (30 s): requests in flight with the
+//! old cookie load the session and get the new cookie. A change of user in the same
+//! request, [`regenerate_id`](crate::Session::regenerate_id) or `invalidate` retires the
+//! old id at once. An alias used after its grace logs a warning (a possible theft) and
+//! gives a new session.
+//!
+//! **Events.** Revocations, renewals and late aliases are logged at `tracing` target
+//! `typed_sessions::events` with `event = "revoked" | "regenerated" | "alias_reuse"` and
+//! `session` = the first 16 hex digits of the id's SHA-256.
+//!
 //! # Your own store
 //!
 //! Implement [`SessionStore`] over any database: a store keeps, per session id, the
@@ -146,6 +200,8 @@
 mod any;
 #[cfg(feature = "beaker")]
 mod beaker;
+#[cfg(feature = "live")]
+mod live;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -153,6 +209,7 @@ mod postgres;
 mod pyramid_redis;
 #[cfg(feature = "redis")]
 mod redis;
+pub(crate) mod registry;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -167,6 +224,9 @@ use std::time::Duration;
 pub use any::{AnyStore, BoxFuture, ConnectError, DynStore};
 #[cfg(feature = "beaker")]
 pub use beaker::{BeakerStore, MAX_INFLATED};
+#[cfg(feature = "live")]
+#[cfg_attr(docsrs, doc(cfg(feature = "live")))]
+pub use live::{ListenTask, Revocations};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -177,6 +237,7 @@ pub use pyramid_redis::{PYRAMID_SESSION_REDIS_SALT, PyramidRedisOptions, Pyramid
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisConnection, RedisStore};
+pub use registry::{Alias, SESSION_META_KEY, SessionHandle, SessionInfo, SessionMeta, UserSession};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub use sql::{CleanupTask, InvalidTableName};
@@ -234,6 +295,17 @@ pub struct Commit {
     /// How long the record lives after this save without another one (the factory's
     /// timeout); `None`: until deleted.
     pub ttl: Option<Duration>,
+    /// The user the session belongs to after this save (the JSON string under
+    /// [`AUTH_USER_KEY`](crate::AUTH_USER_KEY)): a store with a registry indexes `id`
+    /// under it, in the same atomic step as the save. `None`: signed out.
+    pub user: Option<String>,
+    /// The user the session belonged to when it was loaded: the index entry of `retire`
+    /// (or of `id`, when the user changed) to drop in the same step.
+    pub previous_user: Option<String>,
+    /// Instead of deleting `retire`, keep it for this long as an [`Alias`] of `id` (a
+    /// renewal rotation, see [`Session::renew_id`](crate::Session::renew_id)); `None`:
+    /// delete it. A store without aliases may ignore it and delete `retire`.
+    pub alias: Option<Duration>,
 }
 
 impl Commit {
@@ -319,6 +391,68 @@ pub trait SessionStore: Send + Sync + 'static {
     fn accepts_id(&self, id: &[u8]) -> bool {
         crate::random::is_session_id(id)
     }
+
+    /// The live sessions of `user` (see [the registry](self#signed-in-on-several-devices)),
+    /// pruning the index entries of sessions that expired. The default: the store has no
+    /// registry, [`StoreError::Unsupported`].
+    fn user_sessions(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<UserSession>, StoreError>> + Send {
+        let _ = user;
+        async {
+            Err(StoreError::Unsupported {
+                what: "the session registry",
+            })
+        }
+    }
+
+    /// Deletes the record under `id` and its entry in `user`'s index, in one step. The
+    /// default (a store without a registry) deletes the record.
+    fn delete_session(
+        &self,
+        id: &str,
+        user: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = user;
+        self.delete(id)
+    }
+
+    /// The [`Alias`] a renewal rotation left under `id`, if any (see [`Commit::alias`]).
+    /// The default: `None` (the store deletes retired ids at once).
+    fn load_alias(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Alias>, StoreError>> + Send {
+        let _ = id;
+        async { Ok(None) }
+    }
+
+    /// Tells the other processes on this store that `handle`'s session was revoked (feature
+    /// `live`; Redis `PUBLISH`, PostgreSQL `NOTIFY`). The default: nothing (one process).
+    #[cfg(feature = "live")]
+    fn publish_revoked(
+        &self,
+        handle: &SessionHandle,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = handle;
+        async { Ok(()) }
+    }
+
+    /// Starts a task that hears the other processes' revocations and tells `into` (feature
+    /// `live`). The default: [`StoreError::Unsupported`].
+    #[cfg(feature = "live")]
+    fn listen_revoked(
+        &self,
+        into: Revocations,
+    ) -> impl Future<Output = Result<ListenTask, StoreError>> + Send {
+        let _ = into;
+        async {
+            Err(StoreError::Unsupported {
+                what: "revocations from other processes",
+            })
+        }
+    }
 }
 
 /// A store failed, or a session could not be saved. Nothing was written.
@@ -357,6 +491,13 @@ pub enum StoreError {
     /// [`SessionError`].
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// The store does not have this capability (a custom store without a registry, or
+    /// one shared with another program such as `PyramidRedisStore` and `BeakerStore`).
+    #[error("this session store does not support {what}")]
+    Unsupported {
+        /// What it lacks.
+        what: &'static str,
+    },
 }
 
 impl StoreError {
@@ -398,6 +539,9 @@ mod tests {
             created: 1.0,
             accessed: 2.0,
             ttl: None,
+            user: None,
+            previous_user: None,
+            alias: None,
         }
     }
 

@@ -14,7 +14,7 @@ use super::TlsOptions;
 use super::sql::{
     self, CleanupTask, DEFAULT_TABLE, Dialect, InvalidTableName, RecordBuilder, TableNames,
 };
-use super::{Commit, Record, SessionStore, StoreError};
+use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, UserSession};
 
 /// Sessions in PostgreSQL (feature `postgres`), through a sqlx [`PgPool`]: for a fleet of
 /// app servers that share a database.
@@ -48,9 +48,19 @@ use super::{Commit, Record, SessionStore, StoreError};
 ///     id TEXT PRIMARY KEY,
 ///     created DOUBLE PRECISION NOT NULL,   -- Unix seconds
 ///     accessed DOUBLE PRECISION NOT NULL,  -- Unix seconds
-///     expires_at TIMESTAMPTZ               -- NULL: no timeout
+///     expires_at TIMESTAMPTZ,              -- NULL: no timeout
+///     user_id TEXT                         -- the signed-in user (the registry); NULL: none
 /// );
 /// CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions (expires_at);
+/// ALTER TABLE sessions ADD COLUMN IF NOT EXISTS user_id TEXT;  -- a table made before it
+/// CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id);
+/// -- Old ids of renewal rotations, for their grace.
+/// CREATE TABLE IF NOT EXISTS sessions_aliases (
+///     id TEXT PRIMARY KEY,
+///     target TEXT NOT NULL,
+///     at DOUBLE PRECISION NOT NULL,        -- Unix seconds
+///     expires_at TIMESTAMPTZ
+/// );
 /// CREATE TABLE IF NOT EXISTS sessions_entries (
 ///     session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
 ///     key TEXT NOT NULL,
@@ -73,7 +83,10 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// The factory's timeout is the row's expiry, on the database's clock (`now()`), renewed on
 /// every save. An expired row is never loaded or written to, but stays until
 /// [`delete_expired`](Self::delete_expired) (or the [`spawn_cleanup`](Self::spawn_cleanup)
-/// task) deletes it.
+/// task) deletes it; listing a user's sessions deletes that user's expired rows first.
+///
+/// The [registry](super#signed-in-on-several-devices) is the indexed `user_id` column,
+/// written by every save in the same statement or transaction as the rest of the row.
 ///
 /// Values are JSON text in a `TEXT` column, byte for byte as the session wrote them.
 /// PostgreSQL's text cannot hold the character U+0000: a session key containing it cannot
@@ -166,6 +179,9 @@ struct Statements {
     insert: SqlStr,
     delete_session: SqlStr,
     delete_expired: SqlStr,
+    user_sessions: SqlStr,
+    insert_alias: SqlStr,
+    load_alias: SqlStr,
 }
 
 impl Statements {
@@ -173,8 +189,13 @@ impl Statements {
         let schema = [
             "CREATE TABLE IF NOT EXISTS {sessions} (\n    id TEXT PRIMARY KEY,\n    created \
              DOUBLE PRECISION NOT NULL,\n    accessed DOUBLE PRECISION NOT NULL,\n    \
-             expires_at TIMESTAMPTZ\n)",
+             expires_at TIMESTAMPTZ,\n    user_id TEXT\n)",
             "CREATE INDEX IF NOT EXISTS {sessions}_expires_at ON {sessions} (expires_at)",
+            "ALTER TABLE {sessions} ADD COLUMN IF NOT EXISTS user_id TEXT",
+            "CREATE INDEX IF NOT EXISTS {sessions}_user_id ON {sessions} (user_id)",
+            "CREATE TABLE IF NOT EXISTS {sessions}_aliases (\n    id TEXT PRIMARY KEY,\n    \
+             target TEXT NOT NULL,\n    at DOUBLE PRECISION NOT NULL,\n    \
+             expires_at TIMESTAMPTZ\n)",
             "CREATE TABLE IF NOT EXISTS {entries} (\n    session_id TEXT NOT NULL REFERENCES \
              {sessions} (id) ON DELETE CASCADE,\n    key TEXT NOT NULL,\n    value TEXT NOT \
              NULL,\n    PRIMARY KEY (session_id, key)\n)",
@@ -194,7 +215,8 @@ impl Statements {
             update: names.sql(
                 "WITH s AS (\
                      UPDATE {sessions} SET accessed = $2, \
-                         expires_at = now() + $3::bigint * interval '1 millisecond' \
+                         expires_at = now() + $3::bigint * interval '1 millisecond', \
+                         user_id = $7 \
                      WHERE id = $1 AND (expires_at IS NULL OR expires_at > now()) \
                      RETURNING id), \
                  removed AS (\
@@ -207,17 +229,39 @@ impl Statements {
                  SELECT count(*) FROM s",
             ),
             delete_sessions: names.sql("DELETE FROM {sessions} WHERE id = ANY($1::text[])"),
-            // $1 id, $2 created, $3 accessed, $4 TTL in ms, $5 and $6 the keys and values.
+            // $1 id, $2 created, $3 accessed, $4 TTL in ms, $5 and $6 the keys and values,
+            // $7 the user.
             insert: names.sql(
                 "WITH s AS (\
-                     INSERT INTO {sessions} (id, created, accessed, expires_at) \
-                     VALUES ($1, $2, $3, now() + $4::bigint * interval '1 millisecond') \
+                     INSERT INTO {sessions} (id, created, accessed, expires_at, user_id) \
+                     VALUES ($1, $2, $3, now() + $4::bigint * interval '1 millisecond', $7) \
                      RETURNING id) \
                  INSERT INTO {entries} (session_id, key, value) \
                  SELECT s.id, k.key, k.value FROM s, unnest($5::text[], $6::text[]) AS k(key, value)",
             ),
             delete_session: names.sql("DELETE FROM {sessions} WHERE id = $1"),
-            delete_expired: names.sql("DELETE FROM {sessions} WHERE expires_at <= now()"),
+            delete_expired: names.sql(
+                "WITH a AS (DELETE FROM {sessions}_aliases WHERE expires_at <= now()) \
+                 DELETE FROM {sessions} WHERE expires_at <= now()",
+            ),
+            // The user's expired rows go in the same statement: the index never lists, nor
+            // keeps, a dead session.
+            user_sessions: names.sql(
+                "WITH gone AS (DELETE FROM {sessions} WHERE user_id = $1 AND expires_at <= now()) \
+                 SELECT s.id, s.created, s.accessed, e.value FROM {sessions} s \
+                 LEFT JOIN {entries} e ON e.session_id = s.id AND e.key = $2 \
+                 WHERE s.user_id = $1 AND (s.expires_at IS NULL OR s.expires_at > now())",
+            ),
+            insert_alias: names.sql(
+                "INSERT INTO {sessions}_aliases (id, target, at, expires_at) \
+                 VALUES ($1, $2, $3, now() + $4::bigint * interval '1 millisecond') \
+                 ON CONFLICT (id) DO UPDATE SET target = excluded.target, at = excluded.at, \
+                 expires_at = excluded.expires_at",
+            ),
+            load_alias: names.sql(
+                "SELECT target, at FROM {sessions}_aliases \
+                 WHERE id = $1 AND (expires_at IS NULL OR expires_at > now())",
+            ),
             names,
         }
     }
@@ -294,6 +338,12 @@ impl PostgresStore {
     /// The session table's name.
     pub fn table_name(&self) -> &str {
         &self.sql.names.sessions
+    }
+
+    /// The `LISTEN`/`NOTIFY` channel of revocations (feature `live`).
+    #[cfg(feature = "live")]
+    fn revoked_channel(&self) -> String {
+        format!("{}_revoked", self.sql.names.sessions)
     }
 
     /// The pool, for your own queries.
@@ -424,6 +474,7 @@ impl SessionStore for PostgresStore {
                 .bind(removed)
                 .bind(keys)
                 .bind(values)
+                .bind(commit.user.as_deref())
                 .fetch_one(&self.pool)
                 .await
                 .map_err(error)?;
@@ -449,9 +500,20 @@ impl SessionStore for PostgresStore {
             .bind(ttl)
             .bind(keys)
             .bind(values)
+            .bind(commit.user.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(error)?;
+        if let (Some(old), Some(keep)) = (&commit.retire, commit.alias) {
+            sqlx::query(self.sql.insert_alias.clone())
+                .bind(old)
+                .bind(&commit.id)
+                .bind(commit.accessed)
+                .bind(sql::ttl_ms(Some(keep)))
+                .execute(&mut *tx)
+                .await
+                .map_err(error)?;
+        }
         tx.commit().await.map_err(error)?;
         Ok(true)
     }
@@ -463,6 +525,88 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(error)?;
         Ok(())
+    }
+
+    async fn user_sessions(&self, user: &str) -> Result<Vec<UserSession>, StoreError> {
+        let rows = sqlx::query(self.sql.user_sessions.clone())
+            .bind(user)
+            .bind(SESSION_META_KEY)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(UserSession {
+                    id: row.try_get(0).map_err(|err| sql::corrupt("id", err))?,
+                    created: row.try_get(1).map_err(|err| sql::corrupt("created", err))?,
+                    accessed: row
+                        .try_get(2)
+                        .map_err(|err| sql::corrupt("accessed", err))?,
+                    meta: row.try_get(3).ok().flatten(),
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_session(&self, id: &str, _user: Option<&str>) -> Result<(), StoreError> {
+        // The index is the row's own column: it goes with the row.
+        self.delete(id).await
+    }
+
+    #[cfg(feature = "live")]
+    async fn publish_revoked(&self, handle: &super::SessionHandle) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(self.revoked_channel())
+            .bind(handle.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(error)?;
+        Ok(())
+    }
+
+    #[cfg(feature = "live")]
+    async fn listen_revoked(
+        &self,
+        into: super::Revocations,
+    ) -> Result<super::ListenTask, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(error)?;
+        listener
+            .listen(&self.revoked_channel())
+            .await
+            .map_err(error)?;
+        Ok(super::ListenTask::spawn(async move {
+            loop {
+                // `recv` reconnects and listens again by itself after a lost connection.
+                match listener.recv().await {
+                    Ok(notification) => {
+                        if let Some(handle) = super::SessionHandle::parse(notification.payload()) {
+                            into.notify(&handle);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "the PostgreSQL revocation listener failed; retrying");
+                        tokio::time::sleep(super::live::RECONNECT).await;
+                    }
+                }
+            }
+        }))
+    }
+
+    async fn load_alias(&self, id: &str) -> Result<Option<Alias>, StoreError> {
+        let row = sqlx::query(self.sql.load_alias.clone())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(error)?;
+        row.map(|row| {
+            Ok(Alias {
+                target: row.try_get(0).map_err(|err| sql::corrupt("target", err))?,
+                at: row.try_get(1).map_err(|err| sql::corrupt("at", err))?,
+            })
+        })
+        .transpose()
     }
 }
 

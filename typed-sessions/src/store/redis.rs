@@ -12,7 +12,7 @@ use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
 #[cfg(feature = "tls")]
 use super::TlsOptions;
-use super::{Commit, Record, SessionStore, StoreError};
+use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, UserSession};
 
 /// Sessions in Redis or Redis Cluster (feature `redis`), through a [`ConnectionManager`]
 /// that reconnects by itself, or a [`ClusterConnection`] that follows the cluster's slots.
@@ -102,6 +102,8 @@ use super::{Commit, Record, SessionStore, StoreError};
 #[derive(Clone)]
 pub struct RedisStore {
     conn: RedisConnection,
+    /// The client `connect` made, for the pub/sub connection of live revocation.
+    client: Option<std::sync::Arc<redis::Client>>,
     prefix: String,
     /// Connected by [`RedisStore::connect`] or [`RedisStore::connect_cluster`] with
     /// `redis://` URLs: a connection the server drops then hints at `rediss://`.
@@ -148,18 +150,41 @@ impl ConnectionLike for RedisConnection {
     }
 }
 
-/// The partial save. KEYS[1]: the hash. ARGV: TTL in ms (0: none), `accessed`, the number
-/// of fields to set, the fields and values to set, then the fields to delete.
+/// Adds `ARGV[4]` (a session id) to the user index `KEYS[2]`, scored by its expiry
+/// (`ARGV[5]`, Unix ms, or `+inf`), and keeps the index's TTL at least the longest
+/// member's (`ARGV[1]` ms; 0: none, the index persists).
+const INDEX_ADD_BODY: &str = r"
+local idx = KEYS[2]
+local existed = redis.call('EXISTS', idx)
+redis.call('ZADD', idx, ARGV[5], ARGV[4])
+local ttl = tonumber(ARGV[1])
+if ttl == 0 then
+  redis.call('PERSIST', idx)
+else
+  local left = redis.call('PTTL', idx)
+  if existed == 0 or (left >= 0 and left < ttl) then redis.call('PEXPIRE', idx, ttl) end
+end
+";
+
+/// The partial save. KEYS[1]: the hash; KEYS[2], optional: the user's index to add the
+/// session to; KEYS[3], optional: a previous user's index to drop it from. ARGV: TTL in ms
+/// (0: none), `accessed`, the number of fields to set, the session id, its expiry score,
+/// the fields and values to set, then the fields to delete.
+///
+/// Only a session record (it has `m:accessed`) is updated: never an alias, never a key
+/// that expired or was deleted.
 ///
 /// Lua's `unpack` returns a few thousand values at most (`LUAI_MAXCSTACK`), so the fields go
 /// to `HSET` and `HDEL` in chunks of 1,000 arguments (an even number: 500 field-value pairs
 /// per `HSET`); the script as a whole stays one atomic step.
-const UPDATE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local last_set = 3 + 2 * tonumber(ARGV[3])
+static UPDATE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        r"
+if redis.call('HEXISTS', KEYS[1], 'm:accessed') == 0 then return 0 end
+local last_set = 5 + 2 * tonumber(ARGV[3])
 local chunk = 1000
 redis.call('HSET', KEYS[1], 'm:accessed', ARGV[2])
-for first = 4, last_set, chunk do
+for first = 6, last_set, chunk do
   redis.call('HSET', KEYS[1], unpack(ARGV, first, math.min(first + chunk - 1, last_set)))
 end
 for first = last_set + 1, #ARGV, chunk do
@@ -167,22 +192,39 @@ for first = last_set + 1, #ARGV, chunk do
 end
 local ttl = tonumber(ARGV[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+if #KEYS >= 3 then redis.call('ZREM', KEYS[3], ARGV[4]) end
+if #KEYS >= 2 and KEYS[2] ~= KEYS[3] then
+{INDEX_ADD_BODY}
+end
 return 1
-";
+"
+    )
+});
 
 /// The script with its SHA-1 computed once (`EVALSHA`, falling back to `EVAL` when the
 /// server does not have it yet).
-static UPDATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(UPDATE));
+static UPDATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&UPDATE));
+
+/// [`INDEX_ADD_BODY`] alone (KEYS[1] unused but present, so the body's `KEYS[2]` reads the
+/// same): for a new session's index entry, inside its `MULTI`, and for a cluster, where the
+/// index lives in another slot than the session.
+static INDEX_ADD: LazyLock<String> = LazyLock::new(|| format!("{INDEX_ADD_BODY}\nreturn 1"));
+
+static INDEX_ADD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&INDEX_ADD));
 
 const KEY_PREFIX: &str = "k:";
 const CREATED: &str = "m:created";
 const ACCESSED: &str = "m:accessed";
+/// The fields of an alias left by a renewal rotation: the new id, and when it moved.
+const ALIAS_TO: &str = "m:alias";
+const ALIAS_AT: &str = "m:alias_at";
 
 impl RedisStore {
     /// A store on a connection manager you configured.
     pub fn new(conn: ConnectionManager) -> Self {
         Self {
             conn: RedisConnection::Single(conn),
+            client: None,
             prefix: "session:".to_owned(),
             plain: false,
         }
@@ -193,6 +235,7 @@ impl RedisStore {
     pub fn new_cluster(conn: ClusterConnection) -> Self {
         Self {
             conn: RedisConnection::Cluster(conn),
+            client: None,
             prefix: "session:".to_owned(),
             plain: false,
         }
@@ -337,9 +380,11 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(200))
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_millis(500)));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|err| redis_error(err, false))?;
-        Ok(Self::new(conn))
+        let mut store = Self::new(conn);
+        store.client = Some(std::sync::Arc::new(client));
+        Ok(store)
     }
 
     /// The prefix of the Redis keys (default `session:`).
@@ -356,6 +401,38 @@ impl RedisStore {
         key
     }
 
+    /// The Redis key of `user`'s index: a sorted set of their session ids, scored by each
+    /// session's expiry (Unix ms).
+    pub fn user_key(&self, user: &str) -> String {
+        format!("{}user:{user}", self.prefix)
+    }
+
+    /// The pub/sub channel of revocations (feature `live`).
+    #[cfg(feature = "live")]
+    fn revoked_channel(&self) -> String {
+        format!("{}revoked", self.prefix)
+    }
+
+    fn is_cluster(&self) -> bool {
+        matches!(self.conn, RedisConnection::Cluster(_))
+    }
+
+    /// Whether keys can change in one `MULTI` or script: always on one server, on a
+    /// cluster when they share a slot.
+    fn one_step(&self, keys: &[&str]) -> bool {
+        !self.is_cluster()
+            || keys
+                .windows(2)
+                .all(|pair| Slot::for_key(pair[0]) == Slot::for_key(pair[1]))
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        let mut conn = self.conn.clone();
+        cmd.query_async(&mut conn)
+            .await
+            .map_err(|err| self.error(err))
+    }
+
     /// The connection, for your own commands.
     pub fn connection(&self) -> &RedisConnection {
         &self.conn
@@ -370,6 +447,94 @@ impl RedisStore {
     fn rename_in_two_steps(&self, old: &str, new: &str) -> bool {
         matches!(self.conn, RedisConnection::Cluster(_)) && Slot::for_key(old) != Slot::for_key(new)
     }
+
+    /// Queues the retirement of the old key `old`: deleted, or left as an alias of
+    /// `target` for `alias_ms`.
+    fn retire_into(
+        &self,
+        pipe: &mut Pipeline,
+        old: &str,
+        target: &str,
+        at: f64,
+        alias_ms: Option<u64>,
+    ) {
+        pipe.del(old).ignore();
+        if let Some(keep) = alias_ms {
+            pipe.cmd("HSET")
+                .arg(old)
+                .arg(ALIAS_TO)
+                .arg(target)
+                .arg(ALIAS_AT)
+                .arg(timestamp(at))
+                .ignore();
+            pipe.cmd("PEXPIRE").arg(old).arg(keep).ignore();
+        }
+    }
+
+    /// [`INDEX_ADD`] on its own (a cluster, the index in another slot than the session).
+    async fn index_add(
+        &self,
+        index: &str,
+        id: &str,
+        ttl_ms: u64,
+        score: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        // KEYS[1] is the index too, so every key of the script is in its slot.
+        let _: i64 = INDEX_ADD_SCRIPT
+            .key(index)
+            .key(index)
+            .arg(ttl_ms)
+            .arg(0)
+            .arg(0)
+            .arg(id)
+            .arg(score)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|err| self.error(err))?;
+        Ok(())
+    }
+}
+
+#[cfg(feature = "live")]
+async fn subscribe(
+    client: &redis::Client,
+    channel: &str,
+) -> Result<redis::aio::PubSub, RedisError> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    Ok(pubsub)
+}
+
+/// Tells `into` of each handle published, until the connection ends.
+#[cfg(feature = "live")]
+async fn forward(pubsub: redis::aio::PubSub, into: &super::Revocations) {
+    use futures_core::Stream;
+    let mut messages = std::pin::pin!(pubsub.into_on_message());
+    while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
+        if let Some(handle) = std::str::from_utf8(message.get_payload_bytes())
+            .ok()
+            .and_then(super::SessionHandle::parse)
+        {
+            into.notify(&handle);
+        }
+    }
+}
+
+/// A session's score in its user's index: when it expires, in Unix ms (`+inf`: never).
+fn expiry_score(ttl_ms: u64) -> String {
+    if ttl_ms == 0 {
+        "+inf".to_owned()
+    } else {
+        now_ms().saturating_add(ttl_ms).to_string()
+    }
+}
+
+/// Now, in Unix milliseconds, on this process's clock (which scores the index).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl SessionStore for RedisStore {
@@ -399,12 +564,42 @@ impl SessionStore for RedisStore {
         let ttl_ms = commit.ttl.map_or(0, |ttl| {
             u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
         });
+        let index = commit.user.as_deref().map(|user| self.user_key(user));
+        let score = expiry_score(ttl_ms);
         if !commit.replace {
+            // The previous user's index, when this save signs another user in or out.
+            let dropped = commit
+                .previous_user
+                .as_deref()
+                .filter(|_| commit.previous_user != commit.user)
+                .map(|user| self.user_key(user));
+            let mut keys = vec![key.as_str()];
+            keys.extend(index.as_deref());
+            keys.extend(dropped.as_deref());
+            let together = self.one_step(&keys);
             let mut invocation = UPDATE_SCRIPT.key(&key);
+            if together {
+                // KEYS[2]: the index to add to; KEYS[3]: the one to drop from (KEYS[2] too
+                // when there is none to add to, which the script then skips).
+                match (&index, &dropped) {
+                    (Some(index), Some(dropped)) => {
+                        invocation.key(index).key(dropped);
+                    }
+                    (Some(index), None) => {
+                        invocation.key(index);
+                    }
+                    (None, Some(dropped)) => {
+                        invocation.key(dropped).key(dropped);
+                    }
+                    (None, None) => {}
+                }
+            }
             invocation
                 .arg(ttl_ms)
                 .arg(timestamp(commit.accessed))
-                .arg(commit.set.len());
+                .arg(commit.set.len())
+                .arg(&commit.id)
+                .arg(&score);
             for (field, text) in &commit.set {
                 invocation.arg(field_name(field)).arg(text.as_str());
             }
@@ -415,14 +610,38 @@ impl SessionStore for RedisStore {
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|err| self.error(err))?;
-            return Ok(applied == 1);
+            if applied != 1 {
+                return Ok(false);
+            }
+            if !together {
+                // A cluster: the indexes are other slots', reconciled on read.
+                if let Some(dropped) = &dropped {
+                    let _: Value = self
+                        .query(redis::cmd("ZREM").arg(dropped).arg(&commit.id))
+                        .await?;
+                }
+                if let Some(index) = &index {
+                    self.index_add(index, &commit.id, ttl_ms, &score).await?;
+                }
+            }
+            return Ok(true);
         }
         let mut retire = commit.retire.as_deref().map(|old| self.redis_key(old));
+        let alias_ms = commit
+            .alias
+            .map(|keep| u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1));
+        let dropped = commit
+            .previous_user
+            .as_deref()
+            .filter(|_| commit.retire.is_some())
+            .map(|user| self.user_key(user));
         if let Some(old) = retire.take_if(|old| self.rename_in_two_steps(old, &key)) {
             // First the old id, so that a failure of the write below signs the user out
             // rather than leave the old id alive.
-            let _: Value = redis::cmd("DEL")
-                .arg(old)
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            self.retire_into(&mut pipe, &old, &commit.id, commit.accessed, alias_ms);
+            let () = pipe
                 .query_async(&mut conn)
                 .await
                 .map_err(|err| self.error(err))?;
@@ -443,14 +662,181 @@ impl SessionStore for RedisStore {
         if ttl_ms > 0 {
             pipe.cmd("PEXPIRE").arg(&key).arg(ttl_ms).ignore();
         }
-        if let Some(old) = retire {
-            pipe.del(old).ignore();
+        if let Some(old) = &retire {
+            self.retire_into(&mut pipe, old, &commit.id, commit.accessed, alias_ms);
+        }
+        let mut later = Vec::new();
+        if let (Some(dropped), Some(old_id)) = (&dropped, &commit.retire) {
+            if self.one_step(&[&key, dropped]) {
+                pipe.cmd("ZREM").arg(dropped).arg(old_id).ignore();
+            } else {
+                later.push(redis::cmd("ZREM").arg(dropped).arg(old_id).clone());
+            }
+        }
+        let mut index_later = None;
+        if let Some(index) = &index {
+            if self.one_step(&[&key, index]) {
+                pipe.cmd("EVAL")
+                    .arg(INDEX_ADD.as_str())
+                    .arg(2)
+                    .arg(&key)
+                    .arg(index)
+                    .arg(ttl_ms)
+                    .arg(0)
+                    .arg(0)
+                    .arg(&commit.id)
+                    .arg(&score)
+                    .ignore();
+            } else {
+                index_later = Some(index);
+            }
         }
         let () = pipe
             .query_async(&mut conn)
             .await
             .map_err(|err| self.error(err))?;
+        // A cluster, the indexes in other slots: reconciled on read if these fail.
+        for cmd in &later {
+            let _: Value = self.query(cmd).await?;
+        }
+        if let Some(index) = index_later {
+            self.index_add(index, &commit.id, ttl_ms, &score).await?;
+        }
         Ok(true)
+    }
+
+    async fn user_sessions(&self, user: &str) -> Result<Vec<UserSession>, StoreError> {
+        let index = self.user_key(user);
+        let _: Value = self
+            .query(
+                redis::cmd("ZREMRANGEBYSCORE")
+                    .arg(&index)
+                    .arg("-inf")
+                    .arg(now_ms()),
+            )
+            .await?;
+        let ids: Vec<String> = self
+            .query(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1))
+            .await?;
+        let mut found = Vec::with_capacity(ids.len());
+        let meta_field = field_name(SESSION_META_KEY);
+        for id in ids {
+            let (created, accessed, meta): (Option<String>, Option<String>, Option<String>) = self
+                .query(
+                    redis::cmd("HMGET")
+                        .arg(self.redis_key(&id))
+                        .arg(CREATED)
+                        .arg(ACCESSED)
+                        .arg(&meta_field),
+                )
+                .await?;
+            let times = created
+                .zip(accessed)
+                .and_then(|(c, a)| Some((c.parse::<f64>().ok()?, a.parse::<f64>().ok()?)));
+            match times {
+                Some((created, accessed)) => found.push(UserSession {
+                    id,
+                    created,
+                    accessed,
+                    meta,
+                }),
+                // Gone (deleted by another program, or a save on a cluster whose index
+                // step failed): reconciled now.
+                None => {
+                    let _: Value = self.query(redis::cmd("ZREM").arg(&index).arg(&id)).await?;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn delete_session(&self, id: &str, user: Option<&str>) -> Result<(), StoreError> {
+        let key = self.redis_key(id);
+        let Some(index) = user.map(|user| self.user_key(user)) else {
+            return self.delete(id).await;
+        };
+        if self.one_step(&[&key, &index]) {
+            let mut conn = self.conn.clone();
+            let () = redis::pipe()
+                .atomic()
+                .del(&key)
+                .ignore()
+                .cmd("ZREM")
+                .arg(&index)
+                .arg(id)
+                .ignore()
+                .query_async(&mut conn)
+                .await
+                .map_err(|err| self.error(err))?;
+            return Ok(());
+        }
+        // The record first: a failure after it leaves an index entry the next listing
+        // prunes, never a live session out of the index.
+        self.delete(id).await?;
+        let _: Value = self.query(redis::cmd("ZREM").arg(&index).arg(id)).await?;
+        Ok(())
+    }
+
+    #[cfg(feature = "live")]
+    async fn publish_revoked(&self, handle: &super::SessionHandle) -> Result<(), StoreError> {
+        let _: Value = self
+            .query(
+                redis::cmd("PUBLISH")
+                    .arg(self.revoked_channel())
+                    .arg(handle.as_str()),
+            )
+            .await?;
+        Ok(())
+    }
+
+    #[cfg(feature = "live")]
+    async fn listen_revoked(
+        &self,
+        into: super::Revocations,
+    ) -> Result<super::ListenTask, StoreError> {
+        let Some(client) = self.client.clone() else {
+            return Err(StoreError::Unsupported {
+                what: "revocations from other processes on a Redis Cluster or a connection \
+                       made without `RedisStore::connect`",
+            });
+        };
+        let channel = self.revoked_channel();
+        // The first subscription before returning, so that a revocation right after is heard.
+        let first = subscribe(&client, &channel)
+            .await
+            .map_err(|err| self.error(err))?;
+        Ok(super::ListenTask::spawn(async move {
+            let mut pubsub = Some(first);
+            loop {
+                if let Some(connected) = pubsub.take() {
+                    forward(connected, &into).await;
+                    tracing::warn!(
+                        "the Redis revocation listener lost its connection; reconnecting"
+                    );
+                }
+                tokio::time::sleep(super::live::RECONNECT).await;
+                pubsub = subscribe(&client, &channel).await.ok();
+            }
+        }))
+    }
+
+    async fn load_alias(&self, id: &str) -> Result<Option<Alias>, StoreError> {
+        let (target, at): (Option<String>, Option<String>) = self
+            .query(
+                redis::cmd("HMGET")
+                    .arg(self.redis_key(id))
+                    .arg(ALIAS_TO)
+                    .arg(ALIAS_AT),
+            )
+            .await
+            .or_else(|err| match err {
+                // Not a hash: no alias.
+                StoreError::Backend { .. } => Ok((None, None)),
+                err => Err(err),
+            })?;
+        Ok(target
+            .zip(at.and_then(|at| at.parse::<f64>().ok()))
+            .map(|(target, at)| Alias { target, at }))
     }
 
     async fn delete(&self, id: &str) -> Result<(), StoreError> {
@@ -601,10 +987,13 @@ fn parse_record(reply: Value) -> Result<Option<Record>, StoreError> {
     }
     let mut created = None;
     let mut accessed = None;
+    let mut has_alias = false;
     let mut entries = Vec::with_capacity(pairs.len());
     for (field, value) in pairs {
         let field = text(field, None)?;
-        if let Some(key) = field.strip_prefix(KEY_PREFIX) {
+        if field == ALIAS_TO {
+            has_alias = true;
+        } else if let Some(key) = field.strip_prefix(KEY_PREFIX) {
             let value = text(value, Some(key))?;
             entries.push((key.to_owned(), value));
         } else if field == CREATED || field == ACCESSED {
@@ -623,6 +1012,10 @@ fn parse_record(reply: Value) -> Result<Option<Record>, StoreError> {
                 accessed = Some(t);
             }
         }
+    }
+    if created.is_none() && accessed.is_none() && has_alias {
+        // An alias left by a renewal rotation: no record (see `load_alias`).
+        return Ok(None);
     }
     let missing = |field: &str| StoreError::Corrupt {
         key: field.to_owned(),

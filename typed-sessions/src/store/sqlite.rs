@@ -14,7 +14,7 @@ use sqlx::{Row, SqlStr};
 use super::sql::{
     self, CleanupTask, DEFAULT_TABLE, Dialect, InvalidTableName, RecordBuilder, TableNames,
 };
-use super::{Commit, Record, SessionStore, StoreError};
+use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, UserSession};
 
 /// Sessions in SQLite (feature `sqlite`), through a sqlx [`SqlitePool`]: for an app on one
 /// machine that already keeps its data in SQLite, or wants sessions to survive a restart
@@ -49,24 +49,37 @@ use super::{Commit, Record, SessionStore, StoreError};
 ///     id TEXT PRIMARY KEY NOT NULL,
 ///     created REAL NOT NULL,      -- Unix seconds
 ///     accessed REAL NOT NULL,     -- Unix seconds
-///     expires_at INTEGER          -- Unix milliseconds; NULL: no timeout
+///     expires_at INTEGER,         -- Unix milliseconds; NULL: no timeout
+///     user_id TEXT                -- the signed-in user (the registry); NULL: none
 /// );
 /// CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions (expires_at);
+/// -- (`migrate` adds `user_id` to a table made before it had one.)
+/// CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id);
+/// -- Old ids of renewal rotations, for their grace.
+/// CREATE TABLE IF NOT EXISTS sessions_aliases (
+///     id TEXT PRIMARY KEY NOT NULL,
+///     target TEXT NOT NULL,
+///     at REAL NOT NULL,           -- Unix seconds
+///     expires_at INTEGER
+/// );
 /// CREATE TABLE IF NOT EXISTS sessions_entries (
 ///     session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
 ///     key TEXT NOT NULL,
 ///     value TEXT NOT NULL,        -- the key's value as JSON text
 ///     PRIMARY KEY (session_id, key)
 /// ) WITHOUT ROWID;
-/// -- The partial save in one statement (see below).
-/// CREATE VIEW IF NOT EXISTS sessions_update AS SELECT '' AS id, 0.0 AS accessed,
-///     0 AS expires_at, 0 AS now, '[]' AS removed, '[]' AS written WHERE 0;
-/// CREATE TRIGGER IF NOT EXISTS sessions_update INSTEAD OF INSERT ON sessions_update
+/// -- The partial save in one statement (see below); `sessions_update` was its name before
+/// -- the registry's `user_id`.
+/// DROP TRIGGER IF EXISTS sessions_update;
+/// DROP VIEW IF EXISTS sessions_update;
+/// CREATE VIEW IF NOT EXISTS sessions_save AS SELECT '' AS id, 0.0 AS accessed,
+///     0 AS expires_at, 0 AS now, '[]' AS removed, '[]' AS written, '' AS user_id WHERE 0;
+/// CREATE TRIGGER IF NOT EXISTS sessions_save INSTEAD OF INSERT ON sessions_save
 /// BEGIN
 ///     SELECT RAISE(ABORT, 'session gone') WHERE NOT EXISTS (SELECT 1 FROM sessions
 ///         WHERE id = NEW.id AND (expires_at IS NULL OR expires_at > NEW.now));
-///     UPDATE sessions SET accessed = NEW.accessed, expires_at = NEW.expires_at
-///         WHERE id = NEW.id;
+///     UPDATE sessions SET accessed = NEW.accessed, expires_at = NEW.expires_at,
+///         user_id = NEW.user_id WHERE id = NEW.id;
 ///     DELETE FROM sessions_entries WHERE session_id = NEW.id
 ///         AND key IN (SELECT value FROM json_each(NEW.removed));
 ///     INSERT INTO sessions_entries (session_id, key, value)
@@ -79,7 +92,7 @@ use super::{Commit, Record, SessionStore, StoreError};
 /// # Saving
 ///
 /// A partial save is one statement, so one round trip to SQLite: an `INSERT` into the view
-/// `sessions_update`, whose `INSTEAD OF` trigger checks that the session row is there and
+/// `sessions_save`, whose `INSTEAD OF` trigger checks that the session row is there and
 /// not expired (else it aborts, and the save reports that nothing was written), renews it,
 /// deletes the keys the request removed and upserts the ones it wrote. The statement takes
 /// the write lock before it reads, and a failure anywhere undoes all of it. A new or renamed
@@ -90,7 +103,11 @@ use super::{Commit, Record, SessionStore, StoreError};
 ///
 /// The factory's timeout is the row's expiry, renewed on every save. An expired row is
 /// never loaded or written to, but stays on disk until [`delete_expired`](Self::delete_expired)
-/// (or the [`spawn_cleanup`](Self::spawn_cleanup) task) deletes it.
+/// (or the [`spawn_cleanup`](Self::spawn_cleanup) task) deletes it; listing a user's
+/// sessions deletes that user's expired rows first.
+///
+/// The [registry](super#signed-in-on-several-devices) is the indexed `user_id` column,
+/// written by every save in the same statement or transaction as the rest of the row.
 ///
 /// # Layout
 ///
@@ -139,6 +156,13 @@ struct Statements {
     load: SqlStr,
     update: SqlStr,
     insert_session: SqlStr,
+    has_user_id: SqlStr,
+    add_user_id: SqlStr,
+    user_sessions: SqlStr,
+    delete_expired_of_user: SqlStr,
+    insert_alias: SqlStr,
+    load_alias: SqlStr,
+    delete_expired_aliases: SqlStr,
     upsert_entry: SqlStr,
     delete_entries: SqlStr,
     delete_session: SqlStr,
@@ -150,22 +174,30 @@ impl Statements {
     fn new(names: TableNames) -> Self {
         let schema = [
             "CREATE TABLE IF NOT EXISTS {sessions} (\n    id TEXT PRIMARY KEY NOT NULL,\n    \
-             created REAL NOT NULL,\n    accessed REAL NOT NULL,\n    expires_at INTEGER\n)",
+             created REAL NOT NULL,\n    accessed REAL NOT NULL,\n    expires_at INTEGER,\n    \
+             user_id TEXT\n)",
             "CREATE INDEX IF NOT EXISTS {sessions}_expires_at ON {sessions} (expires_at)",
+            // `migrate` adds `user_id` to an older table before this (see `ADD_USER_ID`).
+            "CREATE INDEX IF NOT EXISTS {sessions}_user_id ON {sessions} (user_id)",
+            "CREATE TABLE IF NOT EXISTS {sessions}_aliases (\n    id TEXT PRIMARY KEY NOT NULL,\n    \
+             target TEXT NOT NULL,\n    at REAL NOT NULL,\n    expires_at INTEGER\n)",
             "CREATE TABLE IF NOT EXISTS {entries} (\n    session_id TEXT NOT NULL REFERENCES \
              {sessions} (id) ON DELETE CASCADE,\n    key TEXT NOT NULL,\n    value TEXT NOT \
              NULL,\n    PRIMARY KEY (session_id, key)\n) WITHOUT ROWID",
+            // The view of the partial save before the registry, without `user_id`.
+            "DROP TRIGGER IF EXISTS {sessions}_update",
+            "DROP VIEW IF EXISTS {sessions}_update",
             // The partial save as one statement (an insert into this view), so one round
             // trip: the write lock is taken before the first read, and a failure anywhere
             // undoes the whole statement.
-            "CREATE VIEW IF NOT EXISTS {sessions}_update AS SELECT '' AS id, 0.0 AS accessed, \
-             0 AS expires_at, 0 AS now, '[]' AS removed, '[]' AS written WHERE 0",
-            "CREATE TRIGGER IF NOT EXISTS {sessions}_update INSTEAD OF INSERT ON {sessions}_update \
+            "CREATE VIEW IF NOT EXISTS {sessions}_save AS SELECT '' AS id, 0.0 AS accessed, \
+             0 AS expires_at, 0 AS now, '[]' AS removed, '[]' AS written, '' AS user_id WHERE 0",
+            "CREATE TRIGGER IF NOT EXISTS {sessions}_save INSTEAD OF INSERT ON {sessions}_save \
              BEGIN\n    \
              SELECT RAISE(ABORT, 'session gone') WHERE NOT EXISTS (SELECT 1 FROM {sessions} \
              WHERE id = NEW.id AND (expires_at IS NULL OR expires_at > NEW.now));\n    \
-             UPDATE {sessions} SET accessed = NEW.accessed, expires_at = NEW.expires_at \
-             WHERE id = NEW.id;\n    \
+             UPDATE {sessions} SET accessed = NEW.accessed, expires_at = NEW.expires_at, \
+             user_id = NEW.user_id WHERE id = NEW.id;\n    \
              DELETE FROM {entries} WHERE session_id = NEW.id \
              AND key IN (SELECT value FROM json_each(NEW.removed));\n    \
              INSERT INTO {entries} (session_id, key, value) \
@@ -184,12 +216,35 @@ impl Statements {
                  WHERE s.id = ?1 AND (s.expires_at IS NULL OR s.expires_at > ?2)",
             ),
             update: names.sql(
-                "INSERT INTO {sessions}_update (id, accessed, expires_at, now, removed, written) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO {sessions}_save \
+                 (id, accessed, expires_at, now, removed, written, user_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             ),
             insert_session: names.sql(
-                "INSERT INTO {sessions} (id, created, accessed, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO {sessions} (id, created, accessed, expires_at, user_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             ),
+            has_user_id: names
+                .sql("SELECT count(*) FROM pragma_table_info('{sessions}') WHERE name = 'user_id'"),
+            add_user_id: names.sql("ALTER TABLE {sessions} ADD COLUMN user_id TEXT"),
+            user_sessions: names.sql(
+                "SELECT s.id, s.created, s.accessed, e.value FROM {sessions} s \
+                 LEFT JOIN {entries} e ON e.session_id = s.id AND e.key = ?2 \
+                 WHERE s.user_id = ?1",
+            ),
+            delete_expired_of_user: names
+                .sql("DELETE FROM {sessions} WHERE user_id = ?1 AND expires_at <= ?2 RETURNING id"),
+            insert_alias: names.sql(
+                "INSERT INTO {sessions}_aliases (id, target, at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET \
+                 target = excluded.target, at = excluded.at, expires_at = excluded.expires_at",
+            ),
+            load_alias: names.sql(
+                "SELECT target, at FROM {sessions}_aliases \
+                 WHERE id = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+            ),
+            delete_expired_aliases: names
+                .sql("DELETE FROM {sessions}_aliases WHERE expires_at <= ?1"),
             upsert_entry: names.sql(
                 "INSERT INTO {entries} (session_id, key, value) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value",
@@ -328,11 +383,25 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(error)?;
-        for statement in &self.sql.schema {
+        for (i, statement) in self.sql.schema.iter().enumerate() {
             sqlx::query(statement.clone())
                 .execute(&mut *tx)
                 .await
                 .map_err(error)?;
+            if i == 0 {
+                // A table made before the registry: SQLite has no `ADD COLUMN IF NOT
+                // EXISTS`, so ask first (in the same transaction, so no race).
+                let has: i64 = sqlx::query_scalar(self.sql.has_user_id.clone())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(error)?;
+                if has == 0 {
+                    sqlx::query(self.sql.add_user_id.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(error)?;
+                }
+            }
         }
         tx.commit().await.map_err(error)
     }
@@ -358,6 +427,11 @@ impl SqliteStore {
             .await
             .map_err(error)?
             .rows_affected();
+        sqlx::query(self.sql.delete_expired_aliases.clone())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
         tx.commit().await.map_err(error)?;
         Ok(deleted)
     }
@@ -443,6 +517,7 @@ impl SessionStore for SqliteStore {
                 .bind(now)
                 .bind(removed)
                 .bind(written)
+                .bind(commit.user.as_deref())
                 .execute(&self.writer)
                 .await;
             return match saved {
@@ -466,11 +541,22 @@ impl SessionStore for SqliteStore {
                     .map_err(error)?;
             }
         }
+        if let (Some(old), Some(keep)) = (&commit.retire, commit.alias) {
+            sqlx::query(sql.insert_alias.clone())
+                .bind(old)
+                .bind(&commit.id)
+                .bind(commit.accessed)
+                .bind(sql::ttl_ms(Some(keep)).map(|keep| now.saturating_add(keep)))
+                .execute(&mut *tx)
+                .await
+                .map_err(error)?;
+        }
         sqlx::query(sql.insert_session.clone())
             .bind(&commit.id)
             .bind(commit.created)
             .bind(commit.accessed)
             .bind(expires_at)
+            .bind(commit.user.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(error)?;
@@ -501,6 +587,69 @@ impl SessionStore for SqliteStore {
                 .map_err(error)?;
         }
         tx.commit().await.map_err(error)
+    }
+
+    async fn user_sessions(&self, user: &str) -> Result<Vec<UserSession>, StoreError> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(error)?;
+        // The user's expired rows go first: the index never lists, nor keeps, a dead
+        // session.
+        let expired: Vec<String> = sqlx::query_scalar(self.sql.delete_expired_of_user.clone())
+            .bind(user)
+            .bind(now_ms())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(error)?;
+        for id in &expired {
+            sqlx::query(self.sql.delete_entries.clone())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(error)?;
+        }
+        let rows = sqlx::query(self.sql.user_sessions.clone())
+            .bind(user)
+            .bind(SESSION_META_KEY)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(error)?;
+        tx.commit().await.map_err(error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(UserSession {
+                    id: row.try_get(0).map_err(|err| sql::corrupt("id", err))?,
+                    created: row.try_get(1).map_err(|err| sql::corrupt("created", err))?,
+                    accessed: row
+                        .try_get(2)
+                        .map_err(|err| sql::corrupt("accessed", err))?,
+                    meta: row.try_get(3).ok().flatten(),
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_session(&self, id: &str, _user: Option<&str>) -> Result<(), StoreError> {
+        // The index is the row's own column: it goes with the row.
+        self.delete(id).await
+    }
+
+    async fn load_alias(&self, id: &str) -> Result<Option<Alias>, StoreError> {
+        let row = sqlx::query(self.sql.load_alias.clone())
+            .bind(id)
+            .bind(now_ms())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(error)?;
+        row.map(|row| {
+            Ok(Alias {
+                target: row.try_get(0).map_err(|err| sql::corrupt("target", err))?,
+                at: row.try_get(1).map_err(|err| sql::corrupt("at", err))?,
+            })
+        })
+        .transpose()
     }
 }
 

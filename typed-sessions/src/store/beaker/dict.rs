@@ -313,6 +313,9 @@ mod tests {
             created: 0.0,
             accessed: 1796288000.5,
             ttl: None,
+            user: None,
+            previous_user: None,
+            alias: None,
         };
         stored.apply(&commit).unwrap();
         let serializer = Serializer::Pickle;

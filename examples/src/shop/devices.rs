@@ -1,0 +1,117 @@
+//! What the devices page and the event stream need of a server-side factory: its session
+//! registry and its live revocations, object safe so that the router holds one whatever the
+//! store (a cookie factory has none).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use typed_sessions::store::{SessionHandle, SessionInfo, SessionStore, StoreError};
+use typed_sessions::{ServerSessionFactory, Session};
+
+/// A boxed, `Send` future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A factory's registry, for the shop's handlers.
+pub trait Devices: Send + Sync + 'static {
+    /// The handle of the request's session.
+    fn handle_of(&self, session: &Session) -> Option<SessionHandle>;
+
+    /// `user`'s sessions, each with whether it is `current`.
+    fn list<'a>(
+        &'a self,
+        user: &'a str,
+        current: Option<SessionHandle>,
+    ) -> BoxFuture<'a, Result<Vec<(SessionInfo, bool)>, StoreError>>;
+
+    /// Revokes every session of `user` but `current`; how many.
+    fn sign_out_others<'a>(
+        &'a self,
+        user: &'a str,
+        current: Option<SessionHandle>,
+    ) -> BoxFuture<'a, Result<usize, StoreError>>;
+
+    /// A future that completes when the session is revoked.
+    fn revoked(&self, session: &Session) -> Option<BoxFuture<'static, ()>>;
+}
+
+impl<S: SessionStore> Devices for ServerSessionFactory<S> {
+    fn handle_of(&self, session: &Session) -> Option<SessionHandle> {
+        ServerSessionFactory::handle_of(self, session)
+    }
+
+    fn list<'a>(
+        &'a self,
+        user: &'a str,
+        current: Option<SessionHandle>,
+    ) -> BoxFuture<'a, Result<Vec<(SessionInfo, bool)>, StoreError>> {
+        Box::pin(async move {
+            Ok(self
+                .sessions_of(user)
+                .await?
+                .into_iter()
+                .map(|info| {
+                    let here = current.as_ref() == Some(&info.handle);
+                    (info, here)
+                })
+                .collect())
+        })
+    }
+
+    fn sign_out_others<'a>(
+        &'a self,
+        user: &'a str,
+        current: Option<SessionHandle>,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        Box::pin(async move {
+            let mut ended = 0;
+            for info in self.sessions_of(user).await? {
+                if current.as_ref() != Some(&info.handle) && self.revoke(user, &info.handle).await?
+                {
+                    ended += 1;
+                }
+            }
+            Ok(ended)
+        })
+    }
+
+    fn revoked(&self, session: &Session) -> Option<BoxFuture<'static, ()>> {
+        ServerSessionFactory::revoked(self, session)
+            .map(|ended| Box::pin(ended) as BoxFuture<'static, ()>)
+    }
+}
+
+/// The `GET /events` stream: one `ping` event at once, then nothing until the session is
+/// revoked, when the stream ends (and with it the response).
+pub struct UntilRevoked {
+    greeted: bool,
+    revoked: BoxFuture<'static, ()>,
+}
+
+impl UntilRevoked {
+    /// The stream of a session whose revocation is `revoked`.
+    pub fn new(revoked: BoxFuture<'static, ()>) -> Self {
+        Self {
+            greeted: false,
+            revoked,
+        }
+    }
+}
+
+impl futures_core::Stream for UntilRevoked {
+    type Item = Result<axum::response::sse::Event, std::convert::Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if !self.greeted {
+            self.greeted = true;
+            return Poll::Ready(Some(Ok(axum::response::sse::Event::default()
+                .event("ping")
+                .data("signed in"))));
+        }
+        self.revoked.as_mut().poll(cx).map(|()| None)
+    }
+}
+
+/// The registry of the shop's factory, if it has one.
+pub type Registry = Option<Arc<dyn Devices>>;
