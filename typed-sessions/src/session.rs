@@ -495,6 +495,7 @@ impl Session {
     /// empty session. A store without aliases (a custom one) retires the old id at once.
     /// A cookie session has no id: there it only marks the session changed.
     pub fn renew_id(&mut self) {
+        self.happened.regenerated = true;
         self.mark_changed();
         if let Some(server) = &mut self.server {
             server.renew(true);

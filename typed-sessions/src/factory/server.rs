@@ -11,7 +11,7 @@ use super::builder::{Builder, KeysAndStore};
 use super::settings::{Saved, Settings, header_value};
 use crate::codec::{CookieCodec, Secret};
 use crate::error::{Rejection, SessionError};
-use crate::events::{self, SaveReport, id_digest};
+use crate::events::{self, Event, EventKind, SaveReport, SessionDigest, id_digest};
 use crate::payload::Timestamps;
 use crate::reserved::{AUTH_USER_KEY, CSRF_KEY};
 use crate::session::{LoadOutcome, Origin, ServerIds, Session};
@@ -165,9 +165,6 @@ pub const DEFAULT_ROTATION_GRACE: Duration = Duration::from_secs(30);
 /// How long a store keeps an alias after a renewal rotation when the factory has no
 /// timeout: a use of it after the grace is reported as a possible theft for that long.
 const ALIAS_KEPT_WITHOUT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
-
-/// The `tracing` target of the lifecycle events (`event = "revoked"`, ...).
-const EVENTS: &str = "typed_sessions::events";
 
 /// What a save must do, computed from the session before any `.await`, so that the save's
 /// future holds no borrow of the session (which is not `Sync`).
@@ -352,13 +349,16 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             return Ok(None);
         };
         if now - alias.at > self.options.rotation_grace.as_secs_f64() {
-            let session = id_digest(id);
             tracing::warn!(
-                target: EVENTS,
-                event = "alias_reuse",
-                session = %session,
+                session = %id_digest(id),
                 after_secs = now - alias.at,
-                "a session id retired by a renewal rotation was used after its grace:                  possibly a stolen cookie; the request starts a new session"
+                "a session id retired by a renewal rotation was used after its grace: \
+                 possibly a stolen cookie; the request starts a new session"
+            );
+            events::emit(
+                self.settings.events(),
+                Event::new(EventKind::AliasReuse, Some(SessionDigest::of(id)))
+                    .with_reason("used after the rotation grace"),
             );
             return Ok(None);
         }
@@ -700,16 +700,6 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                     );
                     return Ok(Saved::Discarded);
                 }
-                if let Some(old) = &commit.retire {
-                    tracing::info!(
-                        target: EVENTS,
-                        event = "regenerated",
-                        session = %id_digest(&commit.id),
-                        previous = %id_digest(old),
-                        alias = commit.alias.is_some(),
-                        "session moved to a new id"
-                    );
-                }
                 if let Some(header) = header {
                     response.append(SET_COOKIE, header);
                     if self.options.vary_cookie {
@@ -869,11 +859,10 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                     tracing::warn!(error = %err, "publishing a revocation failed");
                 }
             }
-            tracing::info!(
-                target: EVENTS,
-                event = "revoked",
-                session = %id_digest(&session.id),
-                "session revoked"
+            events::emit(
+                self.settings.events(),
+                Event::new(EventKind::Revoked, Some(SessionDigest::of(&session.id)))
+                    .with_reason("revoked through the registry"),
             );
         }
         Ok(())
@@ -919,6 +908,44 @@ mod tests {
 
     fn is_random_source(err: &StoreError) -> bool {
         matches!(err, StoreError::Session(SessionError::RandomSource { .. }))
+    }
+
+    /// Revocations through the registry and a renewal alias used after its grace reach the
+    /// app's hook (and its counters), not only the log.
+    #[tokio::test]
+    async fn registry_events_reach_the_apps_hook() {
+        use crate::events::EventCounters;
+        use std::sync::Arc;
+
+        let counters = Arc::new(EventCounters::default());
+        let clock = crate::clock::ManualClock::new(1_000_000.0);
+        let factory = ServerSessionFactory::builder(
+            "a secret of at least thirty-two bytes",
+            MemoryStore::new(),
+        )
+        .events(counters.clone())
+        .clock(clock.clone())
+        .reissue_time(None)
+        .build()
+        .unwrap();
+        let mut session = factory.load(&HeaderMap::new()).await.unwrap();
+        session.insert(crate::AUTH_USER_KEY, "alice");
+        let mut response = HeaderMap::new();
+        factory.save(&session, &mut response).await.unwrap();
+        let old_cookie = cookie_of(&response);
+
+        // A renewal rotation, then the old cookie after the grace.
+        let mut session = factory.load(&old_cookie).await.unwrap();
+        session.renew_id();
+        factory.save(&session, &mut HeaderMap::new()).await.unwrap();
+        assert_eq!(counters.get(EventKind::Regenerated), 1);
+        clock.advance(DEFAULT_ROTATION_GRACE.as_secs_f64() + 1.0);
+        let replayed = factory.load(&old_cookie).await.unwrap();
+        assert!(replayed.is_new());
+        assert_eq!(counters.get(EventKind::AliasReuse), 1);
+
+        assert_eq!(factory.revoke_all("alice").await.unwrap(), 1);
+        assert_eq!(counters.get(EventKind::Revoked), 1);
     }
 
     /// Without the OS's random source no new id can be drawn: a save that needs one is an
