@@ -340,6 +340,14 @@ mod on_actix {
         out
     }
 
+    /// The counts of every route through the middleware on `factory`.
+    async fn layered<F: SessionFactory>(factory: F) -> Vec<(usize, usize)> {
+        let app = App::new()
+            .wrap(SessionMiddleware::new(factory))
+            .configure(routes);
+        measure(test::init_service(app).await, true).await
+    }
+
     pub fn figures() -> Figures {
         actix_web::rt::System::new().block_on(async {
             let plain = measure(
@@ -350,42 +358,9 @@ mod on_actix {
             let mut rows = Vec::new();
             for (name, factory) in factories() {
                 let counts = match factory {
-                    Factory::Signed(f) => {
-                        measure(
-                            test::init_service(
-                                App::new()
-                                    .wrap(SessionMiddleware::new(*f))
-                                    .configure(routes),
-                            )
-                            .await,
-                            true,
-                        )
-                        .await
-                    }
-                    Factory::Encrypted(f) => {
-                        measure(
-                            test::init_service(
-                                App::new()
-                                    .wrap(SessionMiddleware::new(*f))
-                                    .configure(routes),
-                            )
-                            .await,
-                            true,
-                        )
-                        .await
-                    }
-                    Factory::Memory(f) => {
-                        measure(
-                            test::init_service(
-                                App::new()
-                                    .wrap(SessionMiddleware::new(*f))
-                                    .configure(routes),
-                            )
-                            .await,
-                            true,
-                        )
-                        .await
-                    }
+                    Factory::Signed(f) => layered(*f).await,
+                    Factory::Encrypted(f) => layered(*f).await,
+                    Factory::Memory(f) => layered(*f).await,
                 };
                 rows.push((name, [counts[0], counts[1], counts[2]]));
             }
