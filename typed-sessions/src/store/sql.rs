@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
-use super::{Record, StoreError};
+use super::{Record, StoreError, UserSession};
 
 /// The default table of the SQL stores; its entries live in `sessions_entries`.
 pub(crate) const DEFAULT_TABLE: &str = "sessions";
@@ -185,6 +185,22 @@ impl RecordBuilder {
     pub(crate) fn finish(self) -> Option<Record> {
         self.record
     }
+}
+
+/// One row of a user's sessions, `(id, created, accessed, meta)`, as both SQL stores
+/// select them; a `meta` that does not decode is no metadata, not an error.
+pub(crate) fn user_session<R: sqlx::Row>(row: &R) -> Result<UserSession, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(UserSession {
+        id: row.try_get(0).map_err(|err| corrupt("id", err))?,
+        created: row.try_get(1).map_err(|err| corrupt("created", err))?,
+        accessed: row.try_get(2).map_err(|err| corrupt("accessed", err))?,
+        meta: row.try_get::<Option<String>, _>(3).ok().flatten(),
+    })
 }
 
 /// A column that failed to decode, as [`StoreError::Corrupt`] naming the session key (or

@@ -617,18 +617,7 @@ impl SessionStore for SqliteStore {
             .await
             .map_err(error)?;
         tx.commit().await.map_err(error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(UserSession {
-                    id: row.try_get(0).map_err(|err| sql::corrupt("id", err))?,
-                    created: row.try_get(1).map_err(|err| sql::corrupt("created", err))?,
-                    accessed: row
-                        .try_get(2)
-                        .map_err(|err| sql::corrupt("accessed", err))?,
-                    meta: row.try_get(3).ok().flatten(),
-                })
-            })
-            .collect()
+        rows.iter().map(sql::user_session).collect()
     }
 
     async fn delete_session(&self, id: &str, _user: Option<&str>) -> Result<(), StoreError> {
