@@ -22,6 +22,9 @@ use typed_sessions::store::{AnyStore, PostgresStore};
 use typed_sessions_examples::shop;
 use typed_sessions_tests::shop_pages::{Page, bare_client, csrf_token};
 
+mod outage;
+use outage::free_port;
+
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 
 /// A PostgreSQL cluster of this test's own, stopped and deleted when dropped.
@@ -70,14 +73,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Cluster {

@@ -8,7 +8,6 @@
 //! ports, with a half-second node timeout; fails, never skips, when they are missing. The
 //! shared test cluster (`REDIS_CLUSTER_URLS`) is not touched.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -19,6 +18,9 @@ use serde_json::json;
 use typed_sessions::store::{RedisStore, StoreError};
 use typed_sessions::{LoadOutcome, ServerSessionFactory};
 
+mod outage;
+use outage::{free_port, request};
+
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 const PREFIX: &str = "failover-test:";
 
@@ -26,14 +28,6 @@ const PREFIX: &str = "failover-test:";
 struct Cluster {
     nodes: Vec<(u16, Option<Child>)>,
     dir: PathBuf,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn url(port: u16) -> String {
@@ -155,12 +149,6 @@ impl Drop for Cluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn request(cookie: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert("cookie", cookie.parse().unwrap());
-    headers
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,6 @@
 //! Starts its own `redis-server` (installed by `scripts/redis.sh`) on a free port, with its
 //! data in a temporary folder; fails, never skips, when there is none.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,6 +16,9 @@ use http::HeaderMap;
 use serde_json::json;
 use typed_sessions::store::{RedisStore, StoreError};
 use typed_sessions::{LoadOutcome, ServerSessionFactory};
+
+mod outage;
+use outage::{free_port, request};
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 /// Keys that make the load slow: with 100 µs each, about two seconds.
@@ -70,14 +72,6 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn wait_for_ping(url: &str) {
     let client = redis::Client::open(url).unwrap();
     for _ in 0..200 {
@@ -90,12 +84,6 @@ async fn wait_for_ping(url: &str) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("redis-server at {url} did not start");
-}
-
-fn request(cookie: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert("cookie", cookie.parse().unwrap());
-    headers
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
