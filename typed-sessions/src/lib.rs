@@ -153,6 +153,7 @@ pub mod auth;
 pub mod axum;
 mod clock;
 pub mod codec;
+mod conflict;
 mod error;
 pub mod events;
 mod factory;

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
+use crate::conflict::{self, Resolve, Watched};
 use crate::error::{Rejection, SessionError};
 use crate::events::Happened;
 use crate::payload::{self, Timestamps};
@@ -151,6 +152,8 @@ pub(crate) struct ServerIds {
     /// The user the loaded record named (under [`AUTH_USER_KEY`](crate::AUTH_USER_KEY)):
     /// whose index holds `retired`, or the loaded id.
     pub loaded_user: Option<String>,
+    /// The changed keys whose save checks for a concurrent change (see [`crate::conflict`]).
+    pub watched: Vec<Watched>,
 }
 
 impl ServerIds {
@@ -168,6 +171,7 @@ impl ServerIds {
             loaded_user: None,
             reissue: false,
             invalidated: false,
+            watched: Vec::new(),
         }
     }
 
@@ -185,6 +189,7 @@ impl ServerIds {
             loaded_user: None,
             reissue: false,
             invalidated: false,
+            watched: Vec::new(),
         }
     }
 
@@ -502,6 +507,42 @@ impl Session {
         }
     }
 
+    /// Checks `key` for a concurrent change at the save, resolved by `resolve` (see
+    /// [`crate::conflict`]); called before the key is first written or removed, while the
+    /// state still has its loaded text. Only a server-side session loaded from its store
+    /// has anything to check; a key written before it was watched (through the untyped API)
+    /// has lost its loaded text and stays last-writer-wins.
+    pub(crate) fn watch(&mut self, key: &str, resolve: Resolve) {
+        let Some(server) = self.server.as_deref_mut().filter(|server| server.stored) else {
+            return;
+        };
+        if let Some(watched) = server.watched.iter_mut().find(|w| &*w.key == key) {
+            watched.resolve = resolve;
+            return;
+        }
+        match self.state.loaded_text(key) {
+            Some(base) => server.watched.push(Watched {
+                key: key.into(),
+                resolve,
+                base,
+            }),
+            None => tracing::debug!(
+                key,
+                "session key written before its conflict policy applied; the last save wins"
+            ),
+        }
+    }
+
+    /// [`watch`](Self::watch) for the keys the crate writes itself (flash queues, the CSRF
+    /// token).
+    pub(crate) fn watch_builtin(&mut self, key: &str) {
+        if self.server.is_some()
+            && let Some(resolve) = conflict::builtin(key)
+        {
+            self.watch(key, resolve);
+        }
+    }
+
     /// Pyramid's `manage_accessed`: records the access, and asks for a new cookie when the
     /// client's one is older than the reissue time.
     pub(crate) fn mark_accessed(&self) {
@@ -551,6 +592,7 @@ impl Session {
 
     /// A mutable reference to the value of `key`; marks the session changed.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.watch_builtin(key);
         self.mark_changed();
         self.state.get_mut(key)
     }
@@ -563,6 +605,7 @@ impl Session {
 
     /// Sets `key` to `value`, returning the previous value. Marks the session changed.
     pub fn insert(&mut self, key: impl AsRef<str>, value: impl Into<Value>) -> Option<Value> {
+        self.watch_builtin(key.as_ref());
         self.mark_changed();
         self.state.insert(key.as_ref(), value.into())
     }
@@ -575,6 +618,7 @@ impl Session {
         key: &str,
         value: &T,
     ) -> Result<(), SessionError> {
+        self.watch_builtin(key);
         self.state
             .insert_as(key, value)
             .map_err(|err| SessionError::unserializable(key, err))?;
@@ -589,6 +633,7 @@ impl Session {
     /// and reads as `None`.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         self.mark_accessed();
+        self.watch_builtin(key);
         let removed = self.state.remove(key)?;
         self.mark_changed();
         removed
@@ -598,6 +643,7 @@ impl Session {
     /// stays in the session. Marks the session changed when it removes something.
     pub fn remove_as<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, SessionError> {
         self.mark_accessed();
+        self.watch_builtin(key);
         match self.state.remove_as::<T>(key) {
             None => Ok(None),
             Some(Ok(value)) => {
@@ -645,11 +691,10 @@ impl Session {
     /// The entry for `key`, for in-place insert-or-update. Marks the session changed, as
     /// Pyramid's `setdefault` does.
     pub fn entry(&mut self, key: impl Into<String>) -> Entry<'_> {
+        let key = key.into();
+        self.watch_builtin(&key);
         self.mark_changed();
-        Entry {
-            session: self,
-            key: key.into(),
-        }
+        Entry { session: self, key }
     }
 
     /// Makes, stores and returns a new CSRF token: 40 hex characters from 20 random bytes.

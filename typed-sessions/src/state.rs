@@ -557,6 +557,25 @@ impl State {
         }
     }
 
+    /// The text `key` had when the state was loaded, while the state still knows it:
+    /// `Some(Some(text))` for a key not yet written or removed, `Some(None)` for a key that
+    /// was absent, `None` once the key was written, borrowed mutably or removed.
+    pub(crate) fn loaded_text(&self, key: &str) -> Option<Option<String>> {
+        match self.position(key) {
+            Some(position) => {
+                let slot = self.slot(position);
+                match &slot.value {
+                    SlotValue::Text { text, .. } if !slot.written => {
+                        Some(Some(self.text(text).to_owned()))
+                    }
+                    _ => None,
+                }
+            }
+            None if self.removed.iter().any(|gone| &**gone == key) => None,
+            None => Some(None),
+        }
+    }
+
     /// Whether a key was written since the load.
     #[cfg(test)]
     fn is_written(&self, key: &str) -> bool {

@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderValue};
 use super::builder::{Builder, KeysAndStore};
 use super::settings::{Saved, Settings, header_value};
 use crate::codec::{CookieCodec, Secret};
+use crate::conflict::{MAX_MERGE_ROUNDS, Resolve, Resolved, Watched};
 use crate::error::{Rejection, SessionError};
 use crate::events::{self, Event, EventKind, SaveReport, SessionDigest, id_digest};
 use crate::payload::Timestamps;
@@ -17,7 +18,8 @@ use crate::reserved::{AUTH_USER_KEY, CSRF_KEY};
 use crate::session::{LoadOutcome, Origin, ServerIds, Session};
 use crate::state::State;
 use crate::store::{
-    Commit, SessionHandle, SessionInfo, SessionMeta, SessionStore, StoreError, UserSession,
+    Commit, ConcurrentWrite, Expected, SessionHandle, SessionInfo, SessionMeta, SessionStore,
+    StoreError, UserSession,
 };
 
 /// Server-side sessions, as pyramid_redis_sessions keeps them: the cookie carries only a
@@ -168,6 +170,11 @@ const ALIAS_KEPT_WITHOUT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// What a save must do, computed from the session before any `.await`, so that the save's
 /// future holds no borrow of the session (which is not `Sync`).
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one plan lives on the stack for the length of one save; boxing the commit \
+              would add an allocation to every save"
+)]
 pub(crate) enum Plan {
     Nothing,
     /// Delete `retire` (if any) and, if the client had a cookie, expire it: the session was
@@ -184,7 +191,96 @@ pub(crate) enum Plan {
         commit: Commit,
         /// The id's cookie value, when the client needs a (new) cookie.
         cookie: Option<String>,
+        /// How to resolve each key of `commit.expect`, in its order, and the flash queue
+        /// cap a merged queue keeps.
+        policies: Policies,
     },
+}
+
+/// The conflict policies of a commit's checked keys (see [`crate::conflict`]).
+pub(crate) struct Policies {
+    resolve: Vec<Resolve>,
+    queue_cap: Option<usize>,
+}
+
+/// The checked keys of a partial save: each watched key this request changed, with what it
+/// loaded. A watched key whose text is back to what was loaded leaves the commit, since
+/// writing it would undo another request's change for nothing.
+fn checked_keys(
+    watched: &[Watched],
+    set: &mut Vec<(String, String)>,
+    remove: &mut Vec<String>,
+) -> (Vec<Expected>, Vec<Resolve>) {
+    let mut expect = Vec::new();
+    let mut resolve = Vec::new();
+    for watch in watched {
+        let ours = match set.iter().position(|(key, _)| *key == *watch.key) {
+            Some(i) => Some(i),
+            None if remove.iter().any(|key| *key == *watch.key) => None,
+            None => continue, // not changed after all
+        };
+        let unchanged = match ours {
+            Some(i) => watch.base.as_deref() == Some(set[i].1.as_str()),
+            None => watch.base.is_none(),
+        };
+        if unchanged {
+            set.retain(|(key, _)| *key != *watch.key);
+            remove.retain(|key| *key != *watch.key);
+            continue;
+        }
+        expect.push(Expected::new(&*watch.key, watch.base.clone()));
+        resolve.push(watch.resolve);
+    }
+    (expect, resolve)
+}
+
+/// Resolves a store's [`StoreError::Conflict`] into the next attempt: each conflicting key
+/// by its policy, against what the store holds now, which the next attempt expects. The
+/// base of a retry's merge is what the previous attempt expected, and "ours" what it
+/// wrote: this request's change carried onto the store's latest.
+fn resolve_conflicts(
+    commit: &mut Commit,
+    policies: &Policies,
+    keys: Vec<ConcurrentWrite>,
+) -> Result<(), StoreError> {
+    let mut rejected = Vec::new();
+    for changed in keys {
+        let Some(i) = commit.expect.iter().position(|e| e.key == changed.key) else {
+            // A store answered a key it was not asked about: nothing to resolve it by.
+            rejected.push(changed);
+            continue;
+        };
+        let ours = commit
+            .set
+            .iter()
+            .find(|(key, _)| *key == changed.key)
+            .map(|(_, text)| text.as_str());
+        let resolved = policies.resolve[i].resolve(
+            &changed.key,
+            commit.expect[i].loaded.as_deref(),
+            ours,
+            changed.current.as_deref(),
+            policies.queue_cap,
+        )?;
+        match resolved {
+            Resolved::Reject => rejected.push(changed),
+            Resolved::Write(text) => {
+                commit.set.retain(|(key, _)| *key != changed.key);
+                commit.remove.retain(|key| *key != changed.key);
+                match text {
+                    Some(text) => commit.set.push((changed.key.clone(), text)),
+                    None => commit.remove.push(changed.key.clone()),
+                }
+                tracing::debug!(key = %changed.key, "merged a session key another request changed");
+                commit.expect[i].loaded = changed.current;
+            }
+        }
+    }
+    if rejected.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict { keys: rejected })
+    }
 }
 
 impl<S: SessionStore> ServerSessionFactory<S> {
@@ -500,6 +596,7 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                 .and_then(Result::ok),
             previous_user: None,
             alias: None,
+            expect: Vec::new(),
         };
         Ok((commit, cookie))
     }
@@ -616,10 +713,16 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                 .map_err(|err| SessionError::unserializable(CSRF_KEY, err))?;
             set.push((CSRF_KEY.to_owned(), text));
         }
-        let remove = if stored {
+        let mut remove = if stored {
             state.removed().into_iter().map(str::to_owned).collect()
         } else {
             Vec::new()
+        };
+        let (expect, resolve) = match session.server_ids() {
+            Some(ids) if stored && !ids.watched.is_empty() => {
+                checked_keys(&ids.watched, &mut set, &mut remove)
+            }
+            _ => (Vec::new(), Vec::new()),
         };
         let stale = session.load_outcome() == LoadOutcome::LoadedWithOldSecret;
         let cookie = if !stored || stale || reissue || self.settings.cookie.max_age.is_some() {
@@ -646,8 +749,17 @@ impl<S: SessionStore> ServerSessionFactory<S> {
             user,
             previous_user,
             alias,
+            expect,
         };
-        Ok(Plan::Commit { commit, cookie })
+        let policies = Policies {
+            resolve,
+            queue_cap: session.flash_queue_cap(),
+        };
+        Ok(Plan::Commit {
+            commit,
+            cookie,
+            policies,
+        })
     }
 
     /// Carries out a [`Plan`].
@@ -686,13 +798,27 @@ impl<S: SessionStore> ServerSessionFactory<S> {
                 }
                 Ok(Saved::Written)
             }
-            Plan::Commit { commit, cookie } => {
+            Plan::Commit {
+                mut commit,
+                cookie,
+                policies,
+            } => {
                 // Formatted before the write, so a bad header cannot follow a done write.
                 let header = match cookie {
                     Some(value) => Some(header_value(&self.settings.cookie(value))?),
                     None => None,
                 };
-                if !self.store.save(&commit).await? {
+                let mut rounds = 0;
+                let saved = loop {
+                    match self.store.save(&commit).await {
+                        Err(StoreError::Conflict { keys }) if rounds < MAX_MERGE_ROUNDS => {
+                            rounds += 1;
+                            resolve_conflicts(&mut commit, &policies, keys)?;
+                        }
+                        result => break result?,
+                    }
+                };
+                if !saved {
                     tracing::warn!(
                         cookie = %self.settings.cookie.name,
                         "session changes discarded: its record was deleted or expired since \

@@ -81,6 +81,7 @@ impl Session {
         allow_duplicate: bool,
     ) -> Result<bool, SessionError> {
         let key = flash_key(queue);
+        self.watch_builtin(&key);
         self.ensure_flash_list(&key)?;
         self.mark_changed();
         let cap = self.flash_queue_cap();

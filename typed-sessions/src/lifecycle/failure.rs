@@ -11,7 +11,9 @@ use crate::store::StoreError;
 impl StoreError {
     /// The status that answers a request whose session failed with this error:
     /// `503 Service Unavailable` when the store cannot be reached (the client may retry),
-    /// `500 Internal Server Error` for everything else: a value that cannot be JSON, a
+    /// `409 Conflict` when another request changed a key this one may not overwrite
+    /// ([`StoreError::Conflict`]; the client may retry), `500 Internal Server Error` for
+    /// everything else: a value that cannot be JSON, a
     /// cookie over the size limit, a guard that could not write back, a store that answered
     /// with an error or holds unreadable data (as [`SessionError::status`]).
     ///
@@ -35,6 +37,7 @@ impl StoreError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -719,6 +719,7 @@ mod tests {
                 user: None,
                 previous_user: None,
                 alias: None,
+                expect: Vec::new(),
             };
             assert!(store.save(&commit).await.unwrap());
             // A partial save: one key set, one removed, the rest kept.

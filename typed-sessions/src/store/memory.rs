@@ -144,9 +144,15 @@ impl MemoryStore {
         }
     }
 
-    fn save_now(&self, commit: &Commit) -> bool {
+    fn save_now(&self, commit: &Commit) -> Result<bool, StoreError> {
         let now = Instant::now();
         let mut maps = self.maps();
+        if !commit.replace && !commit.expect.is_empty() {
+            // Checked before anything changes, under the same lock as the write.
+            if let Some(stored) = maps.records.get(&commit.id).filter(|s| s.is_live(now)) {
+                commit.check(&stored.record)?;
+            }
+        }
         if self.shared.saves.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             maps.sweep(now);
         }
@@ -175,7 +181,7 @@ impl MemoryStore {
                     user: commit.user.clone(),
                 },
             );
-            return true;
+            return Ok(true);
         }
         let previous = match maps.records.get_mut(&commit.id) {
             Some(stored) if stored.is_live(now) => {
@@ -183,7 +189,7 @@ impl MemoryStore {
                 stored.expires = expires;
                 std::mem::replace(&mut stored.user, commit.user.clone())
             }
-            _ => return false,
+            _ => return Ok(false),
         };
         if previous != commit.user {
             if let Some(user) = &previous {
@@ -191,7 +197,7 @@ impl MemoryStore {
             }
             self.index(&mut maps, &commit.id, commit.user.clone());
         }
-        true
+        Ok(true)
     }
 
     fn index(&self, maps: &mut Maps, id: &str, user: Option<String>) {
@@ -239,7 +245,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn save(&self, commit: &Commit) -> Result<bool, StoreError> {
-        Ok(self.save_now(commit))
+        self.save_now(commit)
     }
 
     async fn delete(&self, id: &str) -> Result<(), StoreError> {

@@ -200,6 +200,7 @@
 mod any;
 #[cfg(feature = "beaker")]
 mod beaker;
+mod conflict;
 #[cfg(feature = "live")]
 mod live;
 mod memory;
@@ -224,6 +225,7 @@ use std::time::Duration;
 pub use any::{AnyStore, BoxFuture, ConnectError, DynStore};
 #[cfg(feature = "beaker")]
 pub use beaker::{BeakerStore, MAX_INFLATED};
+pub use conflict::{ConcurrentWrite, Expected};
 #[cfg(feature = "live")]
 #[cfg_attr(docsrs, doc(cfg(feature = "live")))]
 pub use live::{ListenTask, Revocations};
@@ -306,6 +308,15 @@ pub struct Commit {
     /// renewal rotation, see [`Session::renew_id`](crate::Session::renew_id)); `None`:
     /// delete it. A store without aliases may ignore it and delete `retire`.
     pub alias: Option<Duration>,
+    /// Keys that must still hold what this request loaded for the commit to apply (only on
+    /// a partial save): the changed keys of fields whose schema declares a conflict policy
+    /// (`#[session(merge = f)]`, `on_conflict = "reject"`), the flash queues and the CSRF
+    /// token. When any holds something else, the store changes nothing and answers
+    /// [`StoreError::Conflict`] with what each such key holds now, checked in the same
+    /// atomic step as the write ([`Commit::conflicts`] for a store of [`Record`]s); the
+    /// factory then resolves each key by its policy and saves again. Empty for every other
+    /// key: the last save wins, as in Pyramid.
+    pub expect: Vec<Expected>,
 }
 
 impl Commit {
@@ -491,6 +502,16 @@ pub enum StoreError {
     /// [`SessionError`].
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// Another request changed keys of this session since this one loaded it, and this
+    /// save's policy for them is to fail (`on_conflict = "reject"`) or their merge kept
+    /// failing: nothing was written. Answered with `409 Conflict` and no `Set-Cookie`; the
+    /// client may retry. A store answers it with what each key holds now, for the factory
+    /// to merge (see [`Commit::expect`]).
+    #[error("{}", conflict::describe(keys))]
+    Conflict {
+        /// The keys, with what the store holds under each.
+        keys: Vec<ConcurrentWrite>,
+    },
     /// The store does not have this capability (a custom store without a registry, or
     /// one shared with another program such as `PyramidRedisStore` and `BeakerStore`).
     #[error("this session store does not support {what}")]
@@ -542,6 +563,7 @@ mod tests {
             user: None,
             previous_user: None,
             alias: None,
+            expect: Vec::new(),
         }
     }
 

@@ -9,10 +9,12 @@ use serde_json::value::RawValue;
 use std::fmt;
 
 use super::{FieldReport, FieldStatus, JsonKey, SessionValue};
+use crate::conflict::Resolve;
 use crate::finite;
 use crate::state::State;
 
 pub use super::{FieldMut, OnWrongType, SchemaReport, SessionSchema};
+pub use crate::conflict::MergeFn;
 pub use crate::error::SessionError;
 pub use crate::flash::codegen::{decode, decode_object, object_message, unknown_queue};
 pub use crate::flash::{Flash, FlashQueue};
@@ -79,6 +81,9 @@ pub struct Field<T> {
     default: Option<fn() -> T>,
     migrate: Option<fn(Value) -> Result<T, String>>,
     on_wrong_type: OnWrongType,
+    /// What a server-side save does when another request changed the key meanwhile;
+    /// `None`: the last save wins.
+    on_conflict: Option<Resolve>,
 }
 
 impl<T> Clone for Field<T> {
@@ -99,6 +104,7 @@ pub const fn field<T: SessionValue>(key: &'static str) -> Field<T> {
         default: None,
         migrate: None,
         on_wrong_type: OnWrongType::Ignore,
+        on_conflict: None,
     }
 }
 
@@ -143,6 +149,45 @@ impl<T> Field<T> {
         Self {
             on_wrong_type,
             ..self
+        }
+    }
+
+    /// `#[session(on_conflict = "reject")]`: a save whose key another request changed
+    /// meanwhile fails with `409 Conflict`.
+    pub const fn reject_conflicts(self) -> Self {
+        Self {
+            on_conflict: Some(Resolve::Reject),
+            ..self
+        }
+    }
+
+    /// `#[session(merge = f)]`: a save whose key another request changed meanwhile writes
+    /// `merge`'s result (a generated wrapper of `f` around [`merge`]).
+    pub const fn merge_conflicts(self, merge: MergeFn) -> Self {
+        Self {
+            on_conflict: Some(Resolve::Merge(merge)),
+            ..self
+        }
+    }
+
+    /// Asks the save to check the key before it is first changed (see `crate::conflict`).
+    fn watch(&self, session: &mut Session) {
+        if let Some(resolve) = self.on_conflict {
+            session.watch(self.key, resolve);
+        }
+    }
+
+    /// One side of a merge: absent reads as the field's missing value, a text as the field
+    /// reads it (migrations and `on_wrong_type` included).
+    fn merge_side(&self, text: Option<&str>) -> Result<T, SessionError> {
+        let Some(text) = text else {
+            return self.missing();
+        };
+        let state = State::from_entries([(self.key.to_owned(), text.to_owned())]);
+        match self.lookup(&state) {
+            Lookup::Absent => self.missing(),
+            Lookup::Found { value, .. } => Ok(value),
+            Lookup::Wrong { key, error } => self.wrong(key, error),
         }
     }
 
@@ -252,6 +297,7 @@ impl<T> Field<T> {
 
     /// `set_field(value)`: writes the key and removes the older keys.
     pub fn write(&self, session: &mut Session, value: &T) -> Result<(), SessionError> {
+        self.watch(session);
         (self.json.insert)(session, self.key, value)?;
         for alias in self.aliases {
             session.remove(alias);
@@ -284,6 +330,7 @@ impl<T> Field<T> {
 
     /// `remove_field()`: removes the key and the older keys; whether any was there.
     pub fn remove(&self, session: &mut Session) -> bool {
+        self.watch(session);
         let mut removed = session.remove(self.key).is_some();
         for alias in self.aliases {
             removed |= session.remove(alias).is_some();
@@ -324,6 +371,7 @@ impl<T> Field<T> {
             Ok(raw) => Ok(Encoded {
                 key: self.key,
                 aliases: self.aliases,
+                on_conflict: self.on_conflict,
                 raw,
             }),
             Err(err) => Err(SessionError::unserializable(self.key, err)),
@@ -335,6 +383,7 @@ impl<T> Field<T> {
 pub struct Encoded {
     key: &'static str,
     aliases: &'static [&'static str],
+    on_conflict: Option<Resolve>,
     raw: Box<RawValue>,
 }
 
@@ -346,12 +395,37 @@ pub fn store<const N: usize>(
 ) -> Result<(), SessionError> {
     let fields = fields.into_iter().collect::<Result<Vec<_>, _>>()?;
     for field in &fields {
+        if let Some(resolve) = field.on_conflict {
+            session.watch(field.key, resolve);
+        }
         session.insert_as(field.key, &field.raw)?;
         for alias in field.aliases {
             session.remove(alias);
         }
     }
     Ok(())
+}
+
+/// `#[session(merge = f)]`: the three versions of a field read as the field reads them, `f`
+/// called on them, its result written as the field writes it. A side that is absent reads
+/// as the field's missing value; for a field with neither a default nor an `Option` type,
+/// it is [`SessionError::Missing`], which fails the save as a conflict.
+pub fn merge<T>(
+    field: &Field<T>,
+    f: fn(T, T, T) -> T,
+    base: Option<&str>,
+    ours: Option<&str>,
+    theirs: Option<&str>,
+) -> Result<Option<String>, SessionError> {
+    let merged = f(
+        field.merge_side(base)?,
+        field.merge_side(ours)?,
+        field.merge_side(theirs)?,
+    );
+    match (field.json.to_raw)(&merged) {
+        Ok(raw) => Ok(Some(String::from(Box::<str>::from(raw)))),
+        Err(err) => Err(SessionError::unserializable(field.key, err)),
+    }
 }
 
 /// `SessionSchema::check`.

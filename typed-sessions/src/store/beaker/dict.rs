@@ -316,6 +316,7 @@ mod tests {
             user: None,
             previous_user: None,
             alias: None,
+            expect: Vec::new(),
         };
         stored.apply(&commit).unwrap();
         let serializer = Serializer::Pickle;
