@@ -1,6 +1,15 @@
 //! Cookie session factories: the whole session in the cookie, sealed by a codec. They load
 //! a request's session from its `Cookie` header and, when the save policy says so, write it
 //! back as a `Set-Cookie` header.
+//!
+//! A cookie session is always exactly one request's result: the cookie is the state, and
+//! the browser keeps whichever `Set-Cookie` arrives last. Two requests of one session in
+//! flight at once (two tabs, a double click) each write the whole state, and the later
+//! response undoes the earlier one's changes; no schema policy (`#[session(merge = f)]`,
+//! `on_conflict = "reject"`) can apply, since no save sees the other. An app whose users
+//! write concurrently keeps its sessions in a server store
+//! ([`ServerSessionFactory`](crate::ServerSessionFactory)), whose saves write only the keys
+//! a request changed and merge or refuse the keys two requests changed.
 
 use std::borrow::Cow;
 use std::fmt;

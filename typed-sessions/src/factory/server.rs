@@ -34,7 +34,11 @@ use crate::store::{
 ///   be reached is an error, never an empty session that would overwrite the state.
 /// - **Saving** writes only the keys this request wrote and deletes only the keys it
 ///   removed, in one atomic step, so concurrent requests that change different keys
-///   do not lose each other's changes; when two change the same key, the last save wins.
+///   do not lose each other's changes. When two change the same key, the key's policy
+///   decides ([`crate::store::Commit::expect`]): a schema field with
+///   `#[session(merge = f)]` gets the merge of both changes, one with
+///   `on_conflict = "reject"` fails the later save with `409 Conflict`, flash queues keep
+///   both requests' messages; every other key is last-writer-wins.
 ///   A `Set-Cookie` is sent when the id is new (a new session, [`Session::invalidate`],
 ///   [`Session::regenerate_id`]), when the cookie was signed with a fallback secret, or
 ///   with `max_age` set (to renew its expiry).

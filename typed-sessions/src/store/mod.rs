@@ -7,8 +7,9 @@
 //!
 //! A [`ServerSessionFactory`](crate::ServerSessionFactory) loads a request's session from its store and saves only what
 //! the request changed: the keys it wrote and the keys it removed, in one atomic step. Two
-//! concurrent requests of one session that change *different* keys therefore both survive;
-//! when both change the *same* key, the last save wins.
+//! concurrent requests of one session that change *different* keys therefore both survive.
+//! When both change the *same* key, the key's policy decides: merged, refused with
+//! [`StoreError::Conflict`], or last-writer-wins (see [`Commit::expect`]).
 //!
 //! ```
 //! use http::HeaderMap;
