@@ -719,3 +719,80 @@ fn assert_fits_measures_the_largest_state_and_fails_when_it_does_not_fit() {
         "{message}"
     );
 }
+
+/// The last fallback, through the axum adapter: a session that grows past what its cookie
+/// (here chunked into two) holds moves to the store, every response fitting the budgets and
+/// answering 200; when it shrinks it moves back and the record goes.
+#[tokio::test]
+async fn a_growing_session_spills_to_the_store_and_comes_back() {
+    use typed_sessions::store::MemoryStore;
+    use typed_sessions::{ServerSessionFactory, SpillingSessionFactory};
+
+    let store = MemoryStore::new();
+    let cookie = builder().chunks(2).build().unwrap();
+    // The two factories share a clock: a spilled session keeps its times.
+    let server = ServerSessionFactory::builder(SECRET, store.clone())
+        .clock(ManualClock::new(NOW))
+        .cookie_name("session-id")
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/add",
+            get(|session: SessionHandle| async move {
+                let mut session = session.lock();
+                let mut notes = session
+                    .get_as::<Vec<String>>("notes")
+                    .unwrap()
+                    .unwrap_or_default();
+                notes.push(format!("{:0>400}", notes.len()));
+                session.insert_as("notes", &notes).unwrap();
+                notes.len().to_string()
+            }),
+        )
+        .route(
+            "/clear",
+            get(|session: SessionHandle| async move {
+                session.lock().remove("notes");
+                "cleared"
+            }),
+        )
+        .layer(SessionLayer::new(
+            SpillingSessionFactory::new(cookie, server).unwrap(),
+        ));
+    let mut jar = Jar::default();
+    let mut spilled_at = None;
+    for n in 1..=40 {
+        let mut request = Request::get("/add").body(Body::empty()).unwrap();
+        *request.headers_mut() = jar.request();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "add {n}");
+        assert_lines_fit(response.headers(), 4096, 8192);
+        jar.apply(response.headers());
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(body, n.to_string(), "every note kept");
+        if spilled_at.is_none() && jar.0.contains_key("session-id") {
+            spilled_at = Some(n);
+            assert!(
+                !jar.0.contains_key("session"),
+                "the cookie went with the spill"
+            );
+        }
+    }
+    let spilled_at = spilled_at.expect("40 notes of 400 bytes do not fit two cookies");
+    assert!(
+        spilled_at > 10,
+        "two chunks were used first: spilled at {spilled_at}"
+    );
+    assert_eq!(store.len(), 1);
+
+    let mut request = Request::get("/clear").body(Body::empty()).unwrap();
+    *request.headers_mut() = jar.request();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    jar.apply(response.headers());
+    assert_eq!(store.len(), 0, "the record went when the session fit again");
+    assert!(jar.0.contains_key("session") && !jar.0.contains_key("session-id"));
+}

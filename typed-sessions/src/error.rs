@@ -115,6 +115,14 @@ pub enum BuildError {
         /// The builder option refused.
         option: &'static str,
     },
+    /// A [`SpillingSessionFactory`](crate::SpillingSessionFactory) whose server factory's
+    /// cookie has the cookie factory's name, or one of its chunks' (`name.1`, ...): the two
+    /// cookies must be told apart.
+    #[error("the spill cookie `{name}` must differ from the session cookie and its chunks")]
+    SpillCookieName {
+        /// The server factory's cookie name.
+        name: String,
+    },
     /// [`chunks`](crate::Builder::chunks) outside 1 to [`MAX_CHUNKS`](crate::MAX_CHUNKS).
     #[error("`chunks({max})`: a session is written in 1 to 9 cookies")]
     ChunkCount {

@@ -187,7 +187,7 @@ pub use factory::{
     Budget, Builder, CookieSessionFactory, DEFAULT_COOKIE_HEADER_BUDGET, DEFAULT_FLASH_QUEUE_CAP,
     DEFAULT_ROTATION_GRACE, DEFAULT_SET_COOKIE_BUDGET, KeysAndStore, MAX_CHUNKS, MAX_CLOCK_SKEW,
     MAX_COOKIE_VALUE_LEN, MIN_SECRET_LEN, Overflow, ReadyCodec, SAFARI_SET_COOKIE_BUDGET, Saved,
-    ServerSessionFactory, SignedCookieSessionFactory, SignedKeys,
+    ServerSessionFactory, SignedCookieSessionFactory, SignedKeys, SpillingSessionFactory,
 };
 #[cfg(feature = "encrypted")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]

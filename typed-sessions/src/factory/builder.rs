@@ -197,6 +197,7 @@ impl<K> Builder<K> {
         self.settings.max_chunks = 1;
         self.reissue_time_set = true;
         self.pyramid_mode = true;
+        self.settings.pyramid_mode = true;
         self
     }
 

@@ -177,6 +177,12 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
 
     /// The status that replaces a response whose session does not fit
     /// ([`on_oversized`](Builder::on_oversized)).
+    /// Whether the factory writes only what a Pyramid app reads
+    /// ([`pyramid_defaults`](Builder::pyramid_defaults), or pickled payloads).
+    pub(crate) fn is_pyramid_compatible(&self) -> bool {
+        self.settings.pyramid_mode || self.serializer == Serializer::Pickle
+    }
+
     pub(crate) fn on_oversized(&self) -> Option<http::StatusCode> {
         self.settings.policy.on_oversized
     }
@@ -498,7 +504,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
 
     /// The `Set-Cookie` headers that expire the chunk names from `from` to the factory's
     /// maximum: none when it does not chunk.
-    fn removals(&self, from: usize) -> Result<Vec<HeaderValue>, SessionError> {
+    pub(crate) fn removals(&self, from: usize) -> Result<Vec<HeaderValue>, SessionError> {
         let settings = &self.settings;
         (from..settings.max_chunks.max(1))
             .map(|index| {

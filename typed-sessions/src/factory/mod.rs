@@ -9,7 +9,9 @@
 //!   signed cookie) or `EncryptedCookieSessionFactory` (`pyramid_nacl_session`'s, feature
 //!   `encrypted`);
 //! - [`ServerSessionFactory`] keeps it in a [`SessionStore`](crate::store::SessionStore), the
-//!   cookie carrying only a signed id.
+//!   cookie carrying only a signed id;
+//! - [`SpillingSessionFactory`] keeps it in a cookie while it fits and in a store while it
+//!   does not.
 //!
 //! What both kinds share, the cookie's attributes and the policy, lives in one place
 //! (`settings.rs`), so a new compatibility mode is a codec or a store plus a preset, never a
@@ -23,6 +25,7 @@ mod compress;
 mod cookie;
 mod server;
 mod settings;
+mod spill;
 
 pub use budget::{
     Budget, DEFAULT_COOKIE_HEADER_BUDGET, DEFAULT_SET_COOKIE_BUDGET, Overflow,
@@ -43,3 +46,5 @@ pub use server::{DEFAULT_ROTATION_GRACE, ServerSessionFactory};
 #[cfg(feature = "testing")]
 pub(crate) use settings::find_cookie;
 pub use settings::{DEFAULT_FLASH_QUEUE_CAP, MAX_CLOCK_SKEW, Saved};
+pub use spill::SpillingSessionFactory;
+pub(crate) use spill::Step as SpillStep;

@@ -321,6 +321,13 @@ impl<S: SessionStore> ServerSessionFactory<S> {
         self.settings.policy.set_on_exception
     }
 
+    /// The `Set-Cookie` header that expires the id cookie.
+    pub(crate) fn removal(&self) -> Result<HeaderValue, SessionError> {
+        let mut cookie = self.settings.cookie(String::new());
+        cookie.make_removal();
+        header_value(&cookie)
+    }
+
     pub(crate) fn on_discarded(&self) -> Option<http::StatusCode> {
         self.settings.policy.on_discarded
     }

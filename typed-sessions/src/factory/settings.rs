@@ -58,6 +58,9 @@ pub(crate) struct Settings {
     pub flash_queue_cap: Option<usize>,
     /// The most cookies a cookie factory splits a session into (1: no chunking).
     pub max_chunks: usize,
+    /// Whether the builder was given [`pyramid_defaults`](crate::Builder::pyramid_defaults):
+    /// no format a Pyramid app cannot read may be added to the factory later (a spill).
+    pub pyramid_mode: bool,
 }
 
 /// The attributes of the session cookie.
@@ -116,6 +119,7 @@ impl Default for Settings {
             compress: false,
             flash_queue_cap: Some(DEFAULT_FLASH_QUEUE_CAP),
             max_chunks: 1,
+            pyramid_mode: false,
         }
     }
 }

@@ -14,7 +14,7 @@ use super::finish::Saving;
 use crate::codec::CookieCodec;
 use crate::factory::CookieSessionFactory;
 use crate::factory::{Plan, ServerSessionFactory};
-use crate::factory::{Saved, SetCookies};
+use crate::factory::{Saved, SetCookies, SpillStep, SpillingSessionFactory};
 use crate::session::Session;
 use crate::store::{SessionStore, StoreError};
 
@@ -28,6 +28,7 @@ pub trait SessionFactory: sealed::Steps + Send + Sync + 'static {}
 
 impl<C: CookieCodec> SessionFactory for CookieSessionFactory<C> {}
 impl<S: SessionStore> SessionFactory for ServerSessionFactory<S> {}
+impl<C: CookieCodec, S: SessionStore> SessionFactory for SpillingSessionFactory<C, S> {}
 
 pub(crate) mod sealed {
     use super::*;
@@ -138,6 +139,41 @@ impl<S: SessionStore> sealed::Steps for ServerSessionFactory<S> {
                 let vary = headers.remove(http::header::VARY);
                 Ok((saved, set_cookie, vary, Vec::new()))
             }),
+        )
+    }
+}
+
+impl<C: CookieCodec, S: SessionStore> sealed::Steps for SpillingSessionFactory<C, S> {
+    fn load_now(&self, cookies: &sealed::Cookies) -> Option<Session> {
+        let headers = cookies.headers();
+        (!self.names_a_record(&headers)).then(|| self.cookie_factory().load(&headers))
+    }
+
+    fn load_later(self: Arc<Self>, cookies: &sealed::Cookies) -> Option<Loading> {
+        let headers = cookies.headers();
+        Some(Loading(Box::pin(async move { self.load(&headers).await })))
+    }
+
+    fn save(self: Arc<Self>, session: Session, failed_request: bool, status: StatusCode) -> Saving {
+        let oversized = self.cookie_factory().on_oversized();
+        // Planned now, so the future holds no borrow of the session (which is not `Sync`).
+        let step = match self.plan(&session, failed_request) {
+            Ok(step) => step,
+            Err(err) => return Saving::cookie(status, oversized, Err(err)),
+        };
+        drop(session);
+        if let SpillStep::Cookie(saved, set_cookies) = step {
+            return Saving::cookie(
+                status,
+                oversized,
+                Ok(SpillStep::cookie_written(saved, set_cookies)),
+            );
+        }
+        let discarded = self.server_factory().on_discarded();
+        Saving::pending(
+            status,
+            discarded,
+            Box::pin(async move { self.execute(step).await }),
         )
     }
 }
