@@ -541,6 +541,25 @@ fn stale_chunks_never_combine() {
         factory.load(&replayed.request()).load_outcome(),
         LoadOutcome::Rejected(Rejection::Chunks)
     );
+    // A chunk changed under its own write's generation: the pieces combine, and the
+    // signature over them refuses the result.
+    let mut forged = jar.clone();
+    let second = forged.0["session.1"].clone();
+    let (header, piece) = second.split_at(second.rfind('.').unwrap() + 1);
+    let flipped: String = piece
+        .chars()
+        .map(|c| if c == 'A' { 'B' } else { 'A' })
+        .collect();
+    forged
+        .0
+        .insert("session.1".into(), format!("{header}{flipped}"));
+    let session = factory.load(&forged.request());
+    assert!(
+        matches!(session.load_outcome(), LoadOutcome::Rejected(r) if r != Rejection::Chunks),
+        "{:?}",
+        session.load_outcome()
+    );
+    assert!(session.is_empty());
 }
 
 /// Two tabs load the same chunked session and save different ones at once: whichever

@@ -3,7 +3,8 @@
 //! ratios between ours, the floors and the hand-written peer hold from run to run.
 //!
 //! `bench/instructions` (installs the matching `iai-callgrind-runner` and prints one table),
-//! or `cargo bench -p typed-sessions --bench instructions` once the runner is installed.
+//! or `cargo bench -p typed-sessions --features compression --bench instructions` once the
+//! runner is installed.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -14,9 +15,11 @@ use hmac::Hmac;
 use http::HeaderMap;
 use iai_callgrind::{library_benchmark, library_benchmark_group, main};
 use sha2::Sha512;
+use typed_sessions::codec::SignedCodec;
 use typed_sessions::store::{AnyStore, MemoryStore, SessionStore};
 use typed_sessions::{
     HashAlg, ManualClock, Saved, ServerSessionFactory, SignedCookieSessionFactory,
+    SpillingSessionFactory,
 };
 
 mod fixtures;
@@ -153,6 +156,138 @@ fn store_any_memory(input: StoreInput<AnyStore>) -> Saved {
     black_box(store_cycle(&input.factory, &input.request))
 }
 
+/// The state of the fallback rows: a cart of about 5 KiB of JSON, over what one cookie holds
+/// (4064 bytes of value), so a save must compress, chunk or spill it.
+const OVERSIZED: usize = 5 * 1024;
+
+/// A cookie factory with this crate's defaults (not Pyramid's, which refuse the fallbacks).
+fn fallback_builder() -> typed_sessions::Builder<typed_sessions::SignedKeys> {
+    SignedCookieSessionFactory::builder(fixtures::SECRET)
+        .clock(ManualClock::new(fixtures::NOW))
+        .reissue_time(None)
+}
+
+/// A cookie factory and the `Cookie` header of a request carrying a session of `size`
+/// bytes of state through it.
+struct CookieInput {
+    factory: SignedCookieSessionFactory,
+    request: HeaderMap,
+}
+
+fn cookie_input(factory: SignedCookieSessionFactory, size: usize) -> CookieInput {
+    let session = fixtures::session_of_size(size);
+    let mut response = HeaderMap::new();
+    factory.save(&session, &mut response).unwrap();
+    let request = request_of(&response);
+    black_box(cookie_cycle(&factory, &request));
+    CookieInput { factory, request }
+}
+
+/// The `Cookie` header a browser sends after `response`.
+fn request_of(response: &HeaderMap) -> HeaderMap {
+    let pairs: Vec<&str> = response
+        .get_all("set-cookie")
+        .iter()
+        .map(|line| line.to_str().unwrap().split(';').next().unwrap())
+        .filter(|pair| !pair.ends_with('='))
+        .collect();
+    let mut request = HeaderMap::new();
+    request.insert("cookie", pairs.join("; ").parse().unwrap());
+    request
+}
+
+/// `cycle` through a factory that reads the whole `Cookie` header (chunks included).
+fn cookie_cycle(factory: &SignedCookieSessionFactory, request: &HeaderMap) -> HeaderMap {
+    let mut session = factory.load(request);
+    black_box(session.user_id().unwrap());
+    *session.views_mut().unwrap() += 1;
+    let mut headers = HeaderMap::new();
+    factory.save(&session, &mut headers).unwrap();
+    headers
+}
+
+// The cycle at 2.8 KiB under this crate's defaults, where no fallback is needed: what the
+// fallback rows compare with.
+#[library_benchmark]
+#[bench::b2k8(cookie_input(fallback_builder().build().unwrap(), 2870))]
+fn fallback_none(input: CookieInput) -> HeaderMap {
+    black_box(cookie_cycle(&input.factory, &input.request))
+}
+
+// A 5 KiB state that compresses into one cookie (`compress(true)`).
+#[library_benchmark]
+#[bench::b5k(cookie_input(fallback_builder().compress(true).build().unwrap(), OVERSIZED))]
+fn fallback_compressed(input: CookieInput) -> HeaderMap {
+    black_box(cookie_cycle(&input.factory, &input.request))
+}
+
+// The same state in two chunks (`chunks(3)`, no compression).
+#[library_benchmark]
+#[bench::b5k(cookie_input(fallback_builder().chunks(3).build().unwrap(), OVERSIZED))]
+fn fallback_chunked(input: CookieInput) -> HeaderMap {
+    black_box(cookie_cycle(&input.factory, &input.request))
+}
+
+/// A spilled session on a memory store, and the request carrying its id cookie.
+struct SpillInput {
+    factory: SpillingSessionFactory<SignedCodec, MemoryStore>,
+    request: HeaderMap,
+}
+
+fn spill_input(size: usize) -> SpillInput {
+    let server = ServerSessionFactory::builder(fixtures::SECRET, MemoryStore::new())
+        .clock(ManualClock::new(fixtures::NOW))
+        .cookie_name("session-id")
+        .reissue_time(None)
+        .build()
+        .unwrap();
+    let factory = SpillingSessionFactory::new(fallback_builder().build().unwrap(), server).unwrap();
+    // Made by the factory, so the session's times are its clock's.
+    let mut session = ready(factory.load(&HeaderMap::new())).unwrap();
+    for (key, value) in fixtures::session_of_size(size).iter() {
+        session.insert(key, value.clone());
+    }
+    let mut response = HeaderMap::new();
+    ready(factory.save(&session, &mut response)).unwrap();
+    let request = request_of(&response);
+    assert!(
+        request["cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("session-id=")
+    );
+    let views = |factory: &SpillingSessionFactory<SignedCodec, MemoryStore>| {
+        *ready(factory.load(&request)).unwrap().views_mut().unwrap()
+    };
+    let before = views(&factory);
+    assert_eq!(spill_cycle(&factory, &request), Saved::Written);
+    assert_eq!(views(&factory), before + 1, "the spilled session was saved");
+    SpillInput { factory, request }
+}
+
+fn spill_cycle(
+    factory: &SpillingSessionFactory<SignedCodec, MemoryStore>,
+    request: &HeaderMap,
+) -> Saved {
+    let mut session = ready(factory.load(request)).unwrap();
+    black_box(session.user_id().unwrap());
+    *session.views_mut().unwrap() += 1;
+    let mut response = HeaderMap::new();
+    ready(factory.save(&session, &mut response)).unwrap()
+}
+
+// The same state spilled to a memory store: the cookie tried first, then a partial save.
+#[library_benchmark]
+#[bench::b5k(spill_input(OVERSIZED))]
+fn fallback_spilled(input: SpillInput) -> Saved {
+    black_box(spill_cycle(&input.factory, &input.request))
+}
+
+library_benchmark_group!(
+    name = fallbacks;
+    benchmarks = fallback_none, fallback_compressed, fallback_chunked, fallback_spilled
+);
+
 library_benchmark_group!(
     name = requests;
     benchmarks = cycle, crypto_floor, handwritten_floor, cycle_cart, handwritten_cart
@@ -163,4 +298,4 @@ library_benchmark_group!(
     benchmarks = store_memory, store_any_memory
 );
 
-main!(library_benchmark_groups = requests, stores);
+main!(library_benchmark_groups = requests, stores, fallbacks);

@@ -468,7 +468,7 @@ impl<C: CookieCodec> CookieSessionFactory<C> {
             // Only a value over the header budget alone gets here, and its chunk is longer.
             return Err(overflow.into());
         }
-        let generation = chunks::generation(value);
+        let generation = chunks::generation()?;
         let mut headers = Vec::with_capacity(settings.max_chunks);
         let mut cookie_header = 0;
         for (index, piece) in pieces.into_iter().enumerate() {
