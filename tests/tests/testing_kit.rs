@@ -183,3 +183,27 @@ async fn on_postgres_through_any_store() {
         .unwrap();
     the_kit_mints_and_reads_back(&factory).await;
 }
+
+/// A chunking factory's cookie for a session too big for one cookie is every chunk, and
+/// reads back whole.
+#[tokio::test]
+async fn cookie_for_carries_every_chunk_of_a_chunked_session() {
+    let factory = SignedCookieSessionFactory::builder("a secret of at least thirty-two bytes")
+        .chunks(3)
+        .build()
+        .unwrap();
+    // Not compressible below one cookie, and not random: the same state on every run.
+    let notes: Vec<String> = (0..300u32)
+        .map(|i| format!("{:08x}", i.wrapping_mul(2_654_435_761)))
+        .collect();
+    let mut session = factory.load(&HeaderMap::new());
+    session.insert_as("notes", &notes).unwrap();
+    let header = factory.cookie_for(&session).await.unwrap();
+    let text = header.to_str().unwrap();
+    assert!(
+        text.starts_with("session=") && text.contains("; session.1="),
+        "{text}"
+    );
+    let loaded = factory.load_cookie_header(text);
+    assert_eq!(loaded.get_as::<Vec<String>>("notes").unwrap(), Some(notes));
+}

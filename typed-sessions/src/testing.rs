@@ -152,13 +152,15 @@ pub fn session_with<S: SessionSchema, C: CookieCodec>(
 }
 
 /// The `Cookie` header a browser holding `session` sends: `name=value`, sealed by the
-/// factory.
+/// factory, and its chunks (`name.1=…; name.2=…`) when the factory
+/// [`chunks`](crate::Builder::chunks) a session that does not fit one cookie. An error
+/// when the session fits no cookies of the factory (see [`assert_fits`]).
 pub fn cookie_header<C: CookieCodec>(
     factory: &CookieSessionFactory<C>,
     session: &Session,
 ) -> Result<HeaderValue, SessionError> {
-    let pair = format!("{}={}", factory.cookie_name(), factory.encode(session)?);
-    HeaderValue::try_from(pair).map_err(|_| SessionError::InvalidCookieValue)
+    let pairs = cookies_set(&factory.set_cookie_headers(session)?);
+    HeaderValue::try_from(pairs).map_err(|_| SessionError::InvalidCookieValue)
 }
 
 /// Request headers carrying `session`'s cookie.
