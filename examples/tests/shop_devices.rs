@@ -278,6 +278,17 @@ async fn one_signs_the_other_out(framework: Framework, store: &str, index: &impl
     let page = second.devices(&shop).await;
     assert_eq!(listed(&page), (2, 1), "{page}");
 
+    // Without the page's CSRF token the form is refused, and nobody is signed out.
+    let refused = first
+        .post(
+            format!("{}/devices/sign-out-others", shop.base),
+            &[("csrf_token", "not the token")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let page = second.devices(&shop).await;
+    assert_eq!(listed(&page), (2, 1), "still two sessions: {page}");
+
     let page = first.devices(&shop).await;
     first.sign_out_others(&shop, &page).await;
 
