@@ -19,12 +19,13 @@
 //! | `GET /health`       | `ok`; never touches the session                       |
 //! | `GET /devices`      | the user's sessions, this one marked (server stores; signed out: `303` to `/login`) |
 //! | `POST /devices/sign-out-others` | ends the user's other sessions; `303` to `/devices` |
+//! | `GET /events`       | server-sent events until the session is revoked (server stores) |
 //!
 //! The devices routes share the axum shop's logic ([`actions::devices_page`],
-//! [`actions::sign_out_others`]); on a cookie session they answer `404`. Sign-in records the
-//! client's address as the axum shop does: the connection's peer (`peer_addr`), never
-//! `X-Forwarded-For` unless [`Settings::trusted_proxies`] names the peer. (`GET /events`, the
-//! axum shop's event stream, is not served here.)
+//! [`actions::sign_out_others`], [`actions::revocation`]); on a cookie session they answer
+//! `404`. Sign-in records the client's address as the axum shop does: the connection's peer
+//! (`peer_addr`), never `X-Forwarded-For` unless [`Settings::trusted_proxies`] names the
+//! peer.
 //!
 //! [`server`] serves it on a listener with the factory [`crate::shop::store::sessions`]
 //! opened, as the `actix_shop` binary does:
@@ -45,7 +46,7 @@ use std::sync::Arc;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{COOKIE, ContentType, LOCATION, USER_AGENT};
+use actix_web::http::header::{CACHE_CONTROL, COOKIE, ContentType, LOCATION, USER_AGENT};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 use typed_sessions::SessionError;
@@ -175,7 +176,8 @@ pub fn routes<F: ShopFactory>(
             .route("/session", web::get().to(show_session))
             .route("/health", web::get().to(health))
             .route("/devices", web::get().to(devices_page))
-            .route("/devices/sign-out-others", web::post().to(sign_out_others));
+            .route("/devices/sign-out-others", web::post().to(sign_out_others))
+            .route("/events", web::get().to(events));
     }
 }
 
@@ -189,6 +191,7 @@ fn respond(reply: Reply) -> HttpResponse {
         Reply::NotFound(text) => HttpResponse::NotFound()
             .content_type(ContentType::plaintext())
             .body(text),
+        Reply::Unauthorized => HttpResponse::Unauthorized().finish(),
     }
 }
 
@@ -307,6 +310,32 @@ async fn sign_out_others(
     actions::sign_out_others(shop.devices.as_deref(), || session.lock(), &form)
         .await
         .map(respond)
+}
+
+/// `GET /events`: server-sent events that end when the session is revoked, as the axum
+/// shop's; `401` when nobody is signed in.
+async fn events(
+    shop: web::Data<ShopData>,
+    session: SessionHandle,
+) -> Result<HttpResponse, SessionError> {
+    let revocation = actions::revocation(shop.devices.as_deref(), &mut session.lock())?;
+    Ok(match revocation {
+        Ok(revoked) => {
+            let greeting = format!(
+                "event: {}\ndata: {}\n\n",
+                devices::GREETING_EVENT,
+                devices::GREETING_DATA
+            );
+            HttpResponse::Ok()
+                .content_type("text/event-stream")
+                .insert_header((CACHE_CONTROL, "no-cache"))
+                .streaming(devices::UntilRevoked::new(
+                    web::Bytes::from(greeting),
+                    revoked,
+                ))
+        }
+        Err(reply) => respond(reply),
+    })
 }
 
 async fn logout(

@@ -269,6 +269,7 @@ impl IntoResponse for Reply {
             Reply::SeeOther(to) => Redirect::to(&to).into_response(),
             Reply::Forbidden => (StatusCode::FORBIDDEN, html::forbidden()).into_response(),
             Reply::NotFound(text) => (StatusCode::NOT_FOUND, text).into_response(),
+            Reply::Unauthorized => StatusCode::UNAUTHORIZED.into_response(),
         }
     }
 }
@@ -372,22 +373,17 @@ async fn sign_out_others(
 /// `GET /events`: server-sent events that end when the session is revoked; `401` when
 /// nobody is signed in.
 async fn events(State(app): State<AppState>, session: SessionHandle) -> Response {
-    let Some(devices) = app.devices else {
-        return actions::NO_REGISTRY.into_response();
-    };
-    let revoked = {
-        let mut s = session.lock();
-        match actions::devices_user(&mut s, None) {
-            Ok(Ok(_)) => devices.revoked(&s),
-            Ok(Err(_)) => None,
-            Err(err) => return err.into_response(),
+    let revocation = actions::revocation(app.devices.as_deref(), &mut session.lock());
+    match revocation {
+        Ok(Ok(revoked)) => {
+            let greeting = axum::response::sse::Event::default()
+                .event(devices::GREETING_EVENT)
+                .data(devices::GREETING_DATA);
+            axum::response::sse::Sse::new(devices::UntilRevoked::new(greeting, revoked))
+                .into_response()
         }
-    };
-    match revoked {
-        Some(revoked) => {
-            axum::response::sse::Sse::new(devices::UntilRevoked::new(revoked)).into_response()
-        }
-        None => StatusCode::UNAUTHORIZED.into_response(),
+        Ok(Err(reply)) => reply.into_response(),
+        Err(err) => err.into_response(),
     }
 }
 

@@ -4,9 +4,9 @@
 //! next request, `GET /devices` then lists one session, and the store's own per-user index
 //! holds no entry for the revoked one. Each session's address is the connection's peer, a
 //! client's own `X-Forwarded-For` ignored, unless `TRUSTED_PROXIES` names the peer. And live
-//! revocation across processes (the axum shop's `GET /events`): an open stream on one shop
-//! ends within a second of "sign out everywhere else" posted to another shop on the same
-//! store.
+//! revocation across processes: an open `GET /events` stream on one shop ends within a
+//! second of "sign out everywhere else" posted to another shop on the same store, the
+//! stream on either framework and the revocation from the other.
 //!
 //! Needs `REDIS_URL` and `POSTGRES_URL` (`scripts/redis.sh`, `scripts/postgres.sh`); fails,
 //! never skips, without. Each test keeps to its own user name, Redis database, SQLite file
@@ -462,10 +462,19 @@ async fn open_events(shop: &Process, cookie: &str) -> tokio::net::TcpStream {
     stream
 }
 
-/// Two shops on `store`: B's event stream on the first ends within [`LIVE_WITHIN`] of A's
-/// "sign out everywhere else" answered by the second.
-async fn a_live_stream_ends_when_another_process_revokes(kind: &str, store: &str) {
-    let (one, two) = (shop(Framework::Axum, store), shop(Framework::Axum, store));
+/// Two shops on `store`, the first `streaming`'s, the second the other framework's: B's
+/// event stream on the first ends within [`LIVE_WITHIN`] of A's "sign out everywhere else"
+/// answered by the second.
+async fn a_live_stream_ends_when_another_process_revokes(
+    kind: &str,
+    streaming: Framework,
+    store: &str,
+) {
+    let revoking = match streaming {
+        Framework::Axum => Framework::Actix,
+        Framework::Actix => Framework::Axum,
+    };
+    let (one, two) = (shop(streaming, store), shop(revoking, store));
     let user = unique("live");
     let (mut a, mut b) = (Client::new(), Client::new());
     b.sign_in(&one, &user).await;
@@ -495,8 +504,8 @@ async fn a_live_stream_ends_when_another_process_revokes(kind: &str, store: &str
     // first): then 0.
     let after = ended.saturating_duration_since(answered);
     eprintln!(
-        "{kind}: the event stream ended {:?} after the revocation was sent, {after:?} after \
-         its answer (which took {:?})",
+        "{kind}, stream on {streaming:?}, revoked on {revoking:?}: the event stream ended \
+         {:?} after the revocation was sent, {after:?} after its answer (which took {:?})",
         ended.duration_since(sent),
         answered.duration_since(sent)
     );
@@ -510,18 +519,37 @@ async fn a_live_stream_ends_when_another_process_revokes(kind: &str, store: &str
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "B is signed out");
 }
 
-#[tokio::test]
-async fn on_redis_a_live_stream_ends_when_another_process_revokes() {
-    a_live_stream_ends_when_another_process_revokes("Redis", &redis_db_url(REDIS_DB)).await;
+async fn live_on_redis(streaming: Framework) {
+    let url = redis_db_url(REDIS_DB);
+    a_live_stream_ends_when_another_process_revokes("Redis", streaming, &url).await;
+}
+
+async fn live_on_postgres(streaming: Framework) {
+    let (index, url, schema) = postgres_schema().await;
+    {
+        let _created = shop(streaming, &url); // migrates before the two shops race to
+    }
+    a_live_stream_ends_when_another_process_revokes("PostgreSQL", streaming, &url).await;
+    index.0.close().await;
+    drop_schema(&schema).await;
 }
 
 #[tokio::test]
-async fn on_postgres_a_live_stream_ends_when_another_process_revokes() {
-    let (index, url, schema) = postgres_schema().await;
-    {
-        let _created = shop(Framework::Axum, &url); // migrates before the two shops race to
-    }
-    a_live_stream_ends_when_another_process_revokes("PostgreSQL", &url).await;
-    index.0.close().await;
-    drop_schema(&schema).await;
+async fn axum_on_redis_a_live_stream_ends_when_another_process_revokes() {
+    live_on_redis(Framework::Axum).await;
+}
+
+#[tokio::test]
+async fn actix_on_redis_a_live_stream_ends_when_another_process_revokes() {
+    live_on_redis(Framework::Actix).await;
+}
+
+#[tokio::test]
+async fn axum_on_postgres_a_live_stream_ends_when_another_process_revokes() {
+    live_on_postgres(Framework::Axum).await;
+}
+
+#[tokio::test]
+async fn actix_on_postgres_a_live_stream_ends_when_another_process_revokes() {
+    live_on_postgres(Framework::Actix).await;
 }

@@ -13,7 +13,7 @@ use typed_sessions::auth::local_path;
 use typed_sessions::store::{SessionMeta, StoreError};
 use typed_sessions::{FlashExt, LoadOutcome, Session, SessionError};
 
-use super::devices::Devices;
+use super::devices::{BoxFuture, Devices};
 use super::html::{self, Chrome};
 use super::state::{CartLine, Notice, ShopSessionExt};
 use super::users::{ShopAuth, ShopUser};
@@ -33,6 +33,8 @@ pub enum Reply {
     Forbidden,
     /// `404 Not Found` with this text (a route the shop's sessions cannot serve).
     NotFound(&'static str),
+    /// `401 Unauthorized`, empty (a stream for a signed-in user only).
+    Unauthorized,
 }
 
 /// What the shop records about the device that signs in, for the devices page.
@@ -353,4 +355,19 @@ pub async fn sign_out_others<G: DerefMut<Target = Session>>(
         "Signed out {ended} other session(s)."
     )))?;
     Ok(Reply::SeeOther("/devices".into()))
+}
+
+/// `GET /events`: the future of the session's revocation, for the stream that ends with it;
+/// `401` when nobody is signed in, `404` on a cookie shop.
+pub fn revocation(
+    registry: Option<&dyn Devices>,
+    s: &mut Session,
+) -> Result<Result<BoxFuture<'static, ()>, Reply>, SessionError> {
+    let Some(devices) = registry else {
+        return Ok(Err(NO_REGISTRY));
+    };
+    Ok(match devices_user(s, None)? {
+        Ok(_) => devices.revoked(s).ok_or(Reply::Unauthorized),
+        Err(_) => Err(Reply::Unauthorized),
+    })
 }
