@@ -1,7 +1,7 @@
 //! Both shop binaries (`shop`, `actix_shop`) read `SESSION_STORE` the same way: started with
 //! a store URL they say which store keeps the sessions and serve every page on it; started
 //! with a URL they cannot use they exit 2 naming its scheme, never its password; the devices
-//! page is there on a server store only. A `TRUSTED_PROXIES` entry that is not an address is
+//! page and the event stream are there on a server store only. A `TRUSTED_PROXIES` entry that is not an address is
 //! exit 2 too.
 
 mod support;
@@ -61,12 +61,17 @@ async fn both_binaries_serve_every_page_on_the_store_they_are_given() {
             }
             // Signed out: a server store sends the client to sign in; a cookie has no
             // registry to list.
-            let devices = client.get(format!("{base}/devices")).send().await.unwrap();
-            let expected = match store {
-                None => StatusCode::NOT_FOUND,
-                Some(_) => StatusCode::SEE_OTHER,
-            };
-            assert_eq!(devices.status(), expected, "{binary} {store:?} /devices");
+            for (path, signed_out) in [
+                ("/devices", StatusCode::SEE_OTHER),
+                ("/events", StatusCode::UNAUTHORIZED),
+            ] {
+                let response = client.get(format!("{base}{path}")).send().await.unwrap();
+                let expected = match store {
+                    None => StatusCode::NOT_FOUND,
+                    Some(_) => signed_out,
+                };
+                assert_eq!(response.status(), expected, "{binary} {store:?} {path}");
+            }
         }
         let _ = std::fs::remove_file(&db);
     }
