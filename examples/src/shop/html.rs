@@ -329,6 +329,7 @@ const STYLE: &str = r#"
   .brand { font-weight: 700; font-size: 1.3rem; }
   nav { display: flex; align-items: center; flex-wrap: wrap; }
   nav form.inline { display: inline; margin-left: .5rem; }
+  #user { margin-right: 1rem; }
   main { max-width: 56rem; margin: 1.5rem auto; padding: 0 2rem; }
   h1 { margin-top: .5rem; }
   .flash { padding: .7rem 1rem; border-radius: .4rem; margin: .5rem 0; }
