@@ -10,7 +10,7 @@ use std::ops::DerefMut;
 use maud::Markup;
 use serde::Deserialize;
 use typed_sessions::auth::local_path;
-use typed_sessions::store::{SessionMeta, StoreError};
+use typed_sessions::store::{SessionHandle, SessionMeta, StoreError};
 use typed_sessions::{FlashExt, LoadOutcome, Session, SessionError};
 
 use super::devices::{BoxFuture, Devices};
@@ -312,6 +312,16 @@ pub enum DevicesError {
 /// The answer of a devices route on a shop whose sessions are in a cookie.
 pub const NO_REGISTRY: Reply = Reply::NotFound("sessions are kept in a cookie: no devices to list");
 
+/// The signed-in user of a devices request and the handle of its session (see
+/// [`devices_user`]), or the reply for a request that cannot go on.
+fn signed_in_device(
+    devices: &dyn Devices,
+    s: &mut Session,
+    form: Option<&TokenForm>,
+) -> Result<Result<(String, Option<SessionHandle>), Reply>, SessionError> {
+    Ok(devices_user(s, form)?.map(|user| (user, devices.handle_of(s))))
+}
+
 /// `GET /devices`: the signed-in user's sessions, this one marked, from `registry` (`None`:
 /// a cookie shop, `404`). `lock` locks the request's session; no guard is held while the
 /// store is asked.
@@ -322,12 +332,9 @@ pub async fn devices_page<G: DerefMut<Target = Session>>(
     let Some(devices) = registry else {
         return Ok(NO_REGISTRY);
     };
-    let (user, current) = {
-        let mut s = lock();
-        match devices_user(&mut s, None)? {
-            Ok(user) => (user, devices.handle_of(&s)),
-            Err(reply) => return Ok(reply),
-        }
+    let (user, current) = match signed_in_device(devices, &mut lock(), None)? {
+        Ok(found) => found,
+        Err(reply) => return Ok(reply),
     };
     let sessions = devices.list(&user, current).await?;
     Ok(Reply::Page(html::devices(&chrome(&mut lock())?, &sessions)))
@@ -343,12 +350,9 @@ pub async fn sign_out_others<G: DerefMut<Target = Session>>(
     let Some(devices) = registry else {
         return Ok(NO_REGISTRY);
     };
-    let (user, current) = {
-        let mut s = lock();
-        match devices_user(&mut s, Some(form))? {
-            Ok(user) => (user, devices.handle_of(&s)),
-            Err(reply) => return Ok(reply),
-        }
+    let (user, current) = match signed_in_device(devices, &mut lock(), Some(form))? {
+        Ok(found) => found,
+        Err(reply) => return Ok(reply),
     };
     let ended = devices.sign_out_others(&user, current).await?;
     lock().flash(Notice::Success(format!(
