@@ -1,5 +1,5 @@
-//! What the example binaries read from the environment: `PORT`, `SESSION_SECRET` and
-//! `SESSION_STORE`, with the same messages in every binary.
+//! What the example binaries read from the environment: `PORT`, `SESSION_SECRET`,
+//! `SESSION_STORE` and `TRUSTED_PROXIES`, with the same messages in every binary.
 
 use std::process::ExitCode;
 
@@ -50,6 +50,24 @@ pub fn bad_store(err: crate::shop::store::OpenError) -> ExitCode {
         err => {
             eprintln!("error: SESSION_STORE: {err}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// The shops' [`Settings`](crate::shop::Settings) with `TRUSTED_PROXIES`: the addresses of
+/// the reverse proxies whose `X-Forwarded-For` to believe, comma-separated (see
+/// [`crate::shop::client_ip`]). Unset or blank: none, the header is never believed. An error
+/// (exit 2) with a message when it lists something that is not an IP address.
+pub fn shop_settings() -> Result<crate::shop::Settings, ExitCode> {
+    let text = std::env::var("TRUSTED_PROXIES").unwrap_or_default();
+    match text.parse() {
+        Ok(trusted_proxies) => Ok(crate::shop::Settings {
+            trusted_proxies,
+            ..crate::shop::Settings::default()
+        }),
+        Err(err) => {
+            eprintln!("error: TRUSTED_PROXIES: {err}");
+            Err(ExitCode::from(2))
         }
     }
 }

@@ -6,12 +6,15 @@
 use std::future::Future;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
+use tower_layer::Layer;
 
 /// How long a client may take to send a request's headers, and how long a kept-alive
 /// connection may stay idle before its next request: hyper's header-read timer also runs
@@ -24,7 +27,9 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `app` on `listener` until `shutdown` completes, closing connections whose client
-/// is too slow (see [`HEADER_READ_TIMEOUT`] and [`REQUEST_TIMEOUT`]).
+/// is too slow (see [`HEADER_READ_TIMEOUT`] and [`REQUEST_TIMEOUT`]). Each request carries
+/// its connection's peer address as `ConnectInfo<SocketAddr>`, as with axum's
+/// `into_make_service_with_connect_info`.
 pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
     let app = app.layer(TimeoutLayer::with_status_code(
         http::StatusCode::REQUEST_TIMEOUT,
@@ -32,9 +37,9 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
     ));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of file descriptors, say: wait a moment rather than spin.
                     tracing::warn!(%err, "accept failed");
@@ -44,7 +49,7 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
             },
             () = &mut shutdown => return,
         };
-        let service = TowerToHyperService::new(app.clone());
+        let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(app.clone()));
         tokio::spawn(async move {
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())

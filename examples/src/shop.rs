@@ -18,6 +18,14 @@
 //! | `POST /account/password` | a new password: the user's other sessions sign out     |
 //! | `GET /session`      | the decoded session and the raw cookie, for learning        |
 //! | `GET /health`       | `ok`; never touches the session, so never sets a cookie     |
+//! | `GET /devices`      | the user's sessions, this one marked (server stores; signed out: `303` to `/login`) |
+//! | `POST /devices/sign-out-others` | ends the user's other sessions; `303` to `/devices` |
+//! | `GET /events`       | server-sent events until the session is revoked (server stores) |
+//!
+//! On a cookie session the devices routes answer `404`: a cookie has no registry. Sign-in
+//! records the device's address and `User-Agent` for the devices page: the connection's
+//! peer, never `X-Forwarded-For` unless [`Settings::trusted_proxies`] names the peer (see
+//! [`client_ip`]).
 //!
 //! Sign-in goes through [`typed_sessions::auth`] ([`users`]): every page checks the
 //! session's auth hash, so a password changed in one session signs the others out. Session
@@ -37,6 +45,7 @@
 pub mod actions;
 pub mod beaker;
 pub mod catalog;
+pub mod client_ip;
 pub mod devices;
 pub mod html;
 pub mod pyramid;
@@ -44,13 +53,14 @@ pub mod state;
 pub mod store;
 pub mod users;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
 use axum::Router;
-use axum::extract::{Form, Query, State};
-use axum::http::header::COOKIE;
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::header::{COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -58,13 +68,14 @@ use typed_sessions::ServerSessionFactory;
 use typed_sessions::axum::{CurrentUser, RequireUser, SessionHandle, SessionLayer};
 use typed_sessions::codec::CookieCodec;
 use typed_sessions::lifecycle::SessionFactory;
-use typed_sessions::store::{SessionMeta, SessionStore};
+use typed_sessions::store::SessionStore;
 use typed_sessions::{
     BuildError, CookieSessionFactory, EncryptedCookieSessionFactory, EncryptionKey, Secret,
     Serializer, SessionError, SignedCookieSessionFactory,
 };
 
-use self::actions::{LoginForm, NextQuery, ProductForm, Reply, TokenForm};
+use self::actions::{Device, DevicesError, LoginForm, NextQuery, ProductForm, Reply, TokenForm};
+use self::client_ip::{TrustedProxies, X_FORWARDED_FOR};
 use self::users::{ShopAuth, Users};
 
 /// How many notices of each kind a shop session keeps until a page shows them: the newest
@@ -157,6 +168,26 @@ pub fn random_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How a shop (axum or actix-web) is set up beyond its sessions.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Sign-in: [`users::auth`] by default.
+    pub auth: Arc<ShopAuth>,
+    /// The reverse proxies whose `X-Forwarded-For` is believed: none by default, so the
+    /// address recorded at sign-in is the connection's peer (see [`client_ip`]). The
+    /// binaries read it from `TRUSTED_PROXIES`.
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            auth: users::auth(),
+            trusted_proxies: TrustedProxies::none(),
+        }
+    }
+}
+
 #[derive(Clone)]
 struct AppState {
     /// For showing the raw cookie on `/session`.
@@ -164,21 +195,40 @@ struct AppState {
     auth: Arc<ShopAuth>,
     /// For `/devices` and `/events`.
     devices: devices::Registry,
+    trusted_proxies: TrustedProxies,
 }
 
 /// The shop's router, with its [`SessionLayer`] around every route, signing in through
-/// [`users::auth`].
+/// [`users::auth`]. Serve it with [`serve::serve`](crate::serve::serve) (or
+/// `into_make_service_with_connect_info::<SocketAddr>()`), which tells it the client's
+/// address; otherwise sign-in records none.
 pub fn app<F: ShopFactory>(factory: F) -> Router {
-    app_with(factory, users::auth())
+    app_with_settings(factory, Settings::default())
 }
 
 /// [`app`] with the sign-in `auth`, for tests that change a user's password from outside.
 pub fn app_with<F: ShopFactory>(factory: F, auth: Arc<ShopAuth>) -> Router {
+    app_with_settings(
+        factory,
+        Settings {
+            auth,
+            ..Settings::default()
+        },
+    )
+}
+
+/// [`app`] with `settings`.
+pub fn app_with_settings<F: ShopFactory>(factory: F, settings: Settings) -> Router {
+    let Settings {
+        auth,
+        trusted_proxies,
+    } = settings;
     let factory = Arc::new(factory);
     let state = AppState {
         cookie_name: factory.cookie_name().into(),
         auth: auth.clone(),
         devices: factory.devices(),
+        trusted_proxies,
     };
     Router::new()
         .route("/", get(products))
@@ -218,6 +268,17 @@ impl IntoResponse for Reply {
             Reply::Page(page) => page.into_response(),
             Reply::SeeOther(to) => Redirect::to(&to).into_response(),
             Reply::Forbidden => (StatusCode::FORBIDDEN, html::forbidden()).into_response(),
+            Reply::NotFound(text) => (StatusCode::NOT_FOUND, text).into_response(),
+            Reply::Unauthorized => StatusCode::UNAUTHORIZED.into_response(),
+        }
+    }
+}
+
+impl IntoResponse for DevicesError {
+    fn into_response(self) -> Response {
+        match self {
+            DevicesError::Session(err) => err.into_response(),
+            DevicesError::Store(err) => err.into_response(),
         }
     }
 }
@@ -273,59 +334,31 @@ async fn remove_from_cart(
 
 async fn login(
     State(app): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     session: SessionHandle,
     Form(form): Form<LoginForm>,
 ) -> Result<Reply, SessionError> {
-    let mut s = session.lock();
-    let reply = actions::login(&mut s, &form, &app.auth)?;
-    if s.contains_key(typed_sessions::AUTH_USER_KEY) {
-        // What the devices page shows of this sign-in.
-        let agent = headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("unknown");
-        SessionMeta::new()
-            .ip("127.0.0.1")
-            .user_agent(agent)
-            .store(&mut s);
-    }
-    Ok(reply)
-}
-
-/// What a registry request failed with: the shop has none (a cookie session), or its store
-/// failed.
-fn no_registry() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        "sessions are kept in a cookie: no devices to list",
-    )
-        .into_response()
-}
-
-fn store_failed(err: &typed_sessions::store::StoreError) -> Response {
-    tracing::error!(error = %err, "the session registry failed");
-    err.status().into_response()
+    let forwarded_for = headers
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .map(|line| line.to_str().unwrap_or(""));
+    let device = Device {
+        ip: app.trusted_proxies.client_ip(
+            peer.map(|Extension(ConnectInfo(addr))| addr.ip()),
+            forwarded_for,
+        ),
+        user_agent: headers.get(USER_AGENT).and_then(|v| v.to_str().ok()),
+    };
+    actions::login(&mut session.lock(), &form, &app.auth, device)
 }
 
 /// `GET /devices`: the signed-in user's sessions.
-async fn devices_page(State(app): State<AppState>, session: SessionHandle) -> Response {
-    let Some(devices) = app.devices else {
-        return no_registry();
-    };
-    let (user, current) = {
-        let mut s = session.lock();
-        match actions::devices_user(&mut s, None) {
-            Ok(Ok(user)) => (user, devices.handle_of(&s)),
-            Ok(Err(reply)) => return reply.into_response(),
-            Err(err) => return err.into_response(),
-        }
-    };
-    let sessions = match devices.list(&user, current).await {
-        Ok(sessions) => sessions,
-        Err(err) => return store_failed(&err),
-    };
-    actions::devices(&mut session.lock(), &sessions).into_response()
+async fn devices_page(
+    State(app): State<AppState>,
+    session: SessionHandle,
+) -> Result<Reply, DevicesError> {
+    actions::devices_page(app.devices.as_deref(), || session.lock()).await
 }
 
 /// `POST /devices/sign-out-others`: ends the user's other sessions.
@@ -333,44 +366,24 @@ async fn sign_out_others(
     State(app): State<AppState>,
     session: SessionHandle,
     Form(form): Form<TokenForm>,
-) -> Response {
-    let Some(devices) = app.devices else {
-        return no_registry();
-    };
-    let (user, current) = {
-        let mut s = session.lock();
-        match actions::devices_user(&mut s, Some(&form)) {
-            Ok(Ok(user)) => (user, devices.handle_of(&s)),
-            Ok(Err(reply)) => return reply.into_response(),
-            Err(err) => return err.into_response(),
-        }
-    };
-    let ended = match devices.sign_out_others(&user, current).await {
-        Ok(ended) => ended,
-        Err(err) => return store_failed(&err),
-    };
-    actions::signed_out_others(&mut session.lock(), ended).into_response()
+) -> Result<Reply, DevicesError> {
+    actions::sign_out_others(app.devices.as_deref(), || session.lock(), &form).await
 }
 
 /// `GET /events`: server-sent events that end when the session is revoked; `401` when
 /// nobody is signed in.
 async fn events(State(app): State<AppState>, session: SessionHandle) -> Response {
-    let Some(devices) = app.devices else {
-        return no_registry();
-    };
-    let revoked = {
-        let mut s = session.lock();
-        match actions::devices_user(&mut s, None) {
-            Ok(Ok(_)) => devices.revoked(&s),
-            Ok(Err(_)) => None,
-            Err(err) => return err.into_response(),
+    let revocation = actions::revocation(app.devices.as_deref(), &mut session.lock());
+    match revocation {
+        Ok(Ok(revoked)) => {
+            let greeting = axum::response::sse::Event::default()
+                .event(devices::GREETING_EVENT)
+                .data(devices::GREETING_DATA);
+            axum::response::sse::Sse::new(devices::UntilRevoked::new(greeting, revoked))
+                .into_response()
         }
-    };
-    match revoked {
-        Some(revoked) => {
-            axum::response::sse::Sse::new(devices::UntilRevoked::new(revoked)).into_response()
-        }
-        None => StatusCode::UNAUTHORIZED.into_response(),
+        Ok(Err(reply)) => reply.into_response(),
+        Err(err) => err.into_response(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Both shop binaries (`shop`, `actix_shop`) read `SESSION_STORE` the same way: started with
 //! a store URL they say which store keeps the sessions and serve every page on it; started
-//! with a URL they cannot use they exit 2 naming its scheme, never its password.
+//! with a URL they cannot use they exit 2 naming its scheme, never its password; the devices
+//! page and the event stream are there on a server store only. A `TRUSTED_PROXIES` entry that is not an address is
+//! exit 2 too.
 
 mod support;
 
@@ -45,7 +47,10 @@ async fn both_binaries_serve_every_page_on_the_store_they_are_given() {
         ] {
             let (_running, base, line) = start(binary, store);
             assert!(line.contains(kind), "{binary} {store:?}: {line}");
-            let client = reqwest::Client::new();
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
             for path in ["/", "/cart", "/login", "/session", "/health"] {
                 let response = client.get(format!("{base}{path}")).send().await.unwrap();
                 assert_eq!(
@@ -53,6 +58,19 @@ async fn both_binaries_serve_every_page_on_the_store_they_are_given() {
                     StatusCode::OK,
                     "{binary} {store:?} {path}"
                 );
+            }
+            // Signed out: a server store sends the client to sign in; a cookie has no
+            // registry to list.
+            for (path, signed_out) in [
+                ("/devices", StatusCode::SEE_OTHER),
+                ("/events", StatusCode::UNAUTHORIZED),
+            ] {
+                let response = client.get(format!("{base}{path}")).send().await.unwrap();
+                let expected = match store {
+                    None => StatusCode::NOT_FOUND,
+                    Some(_) => signed_out,
+                };
+                assert_eq!(response.status(), expected, "{binary} {store:?} {path}");
             }
         }
         let _ = std::fs::remove_file(&db);
@@ -70,5 +88,19 @@ fn a_store_they_cannot_use_is_exit_2_without_the_password() {
         assert!(stderr.contains("SESSION_STORE"), "{binary}: {stderr}");
         assert!(stderr.contains("`mysql`"), "{binary}: {stderr}");
         assert!(!stderr.contains("hunter2"), "{binary}: {stderr}");
+    }
+}
+
+#[test]
+fn a_trusted_proxy_that_is_no_address_is_exit_2() {
+    for binary in BINARIES {
+        let Output { status, stderr, .. } = command(binary, None)
+            .env("TRUSTED_PROXIES", "127.0.0.1, proxy.internal")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&stderr);
+        assert_eq!(status.code(), Some(2), "{binary}: {stderr}");
+        assert!(stderr.contains("TRUSTED_PROXIES"), "{binary}: {stderr}");
+        assert!(stderr.contains("`proxy.internal`"), "{binary}: {stderr}");
     }
 }

@@ -1,9 +1,12 @@
-//! The shop's devices page over real HTTP, on the shop binary and each server store (Redis,
-//! SQLite, PostgreSQL): two clients signed in as one user; `POST /devices/sign-out-others`
-//! from the first signs the second out on its next request, `GET /devices` then lists one
-//! session, and the store's own per-user index holds no entry for the revoked one. And live
+//! The shop's devices page over real HTTP, on both shop binaries (axum `shop`, actix-web
+//! `actix_shop`) and each server store (Redis, SQLite, PostgreSQL): two clients signed in
+//! as one user; `POST /devices/sign-out-others` from the first signs the second out on its
+//! next request, `GET /devices` then lists one session, and the store's own per-user index
+//! holds no entry for the revoked one. Each session's address is the connection's peer, a
+//! client's own `X-Forwarded-For` ignored, unless `TRUSTED_PROXIES` names the peer. And live
 //! revocation across processes: an open `GET /events` stream on one shop ends within a
-//! second of "sign out everywhere else" posted to another shop on the same store.
+//! second of "sign out everywhere else" posted to another shop on the same store, the
+//! stream on either framework and the revocation from the other.
 //!
 //! Needs `REDIS_URL` and `POSTGRES_URL` (`scripts/redis.sh`, `scripts/postgres.sh`); fails,
 //! never skips, without. Each test keeps to its own user name, Redis database, SQLite file
@@ -57,13 +60,39 @@ fn unique(what: &str) -> String {
     )
 }
 
-/// Starts the shop binary on `store`.
-fn shop(store: &str) -> Process {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_shop"));
+/// Which shop binary a test runs: the scenarios are the same on both.
+#[derive(Debug, Clone, Copy)]
+enum Framework {
+    Axum,
+    Actix,
+}
+
+impl Framework {
+    fn binary(self) -> &'static str {
+        match self {
+            Self::Axum => env!("CARGO_BIN_EXE_shop"),
+            Self::Actix => env!("CARGO_BIN_EXE_actix_shop"),
+        }
+    }
+}
+
+/// Starts the `framework`'s shop binary on `store`.
+fn shop(framework: Framework, store: &str) -> Process {
+    shop_with(framework, store, &[])
+}
+
+/// [`shop`] with more environment `vars`.
+fn shop_with(framework: Framework, store: &str, vars: &[(&str, &str)]) -> Process {
+    let mut command = Command::new(framework.binary());
     // Warnings only: the tests print the figure they measure.
     command.env("SESSION_STORE", store).env("RUST_LOG", "warn");
+    command.envs(vars.iter().copied());
     start_server(command)
 }
+
+/// What a client sends as its own `X-Forwarded-For` when it signs in: an address no test
+/// connects from, that must never be recorded unless the peer is a trusted proxy.
+const SPOOFED: &str = "203.0.113.66";
 
 /// A client with a cookie jar of its own (the shop sets one cookie), that shows redirects
 /// instead of following them.
@@ -124,19 +153,23 @@ impl Client {
 
     /// Signs in as `user` on `shop` through its login form.
     async fn sign_in(&mut self, shop: &Process, user: &str) {
+        self.sign_in_forwarded(shop, user, None).await;
+    }
+
+    /// [`sign_in`](Self::sign_in), its `POST /login` with `X-Forwarded-For: forwarded_for`.
+    async fn sign_in_forwarded(&mut self, shop: &Process, user: &str, forwarded_for: Option<&str>) {
         let page = self.get(format!("{}/login", shop.base)).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         let token = csrf_token(&page.body);
-        let answer = self
-            .post(
-                format!("{}/login", shop.base),
-                &[
-                    ("csrf_token", &token),
-                    ("username", user),
-                    ("password", DEMO_PASSWORD),
-                ],
-            )
-            .await;
+        let mut request = self.http.post(format!("{}/login", shop.base)).form(&[
+            ("csrf_token", token.as_str()),
+            ("username", user),
+            ("password", DEMO_PASSWORD),
+        ]);
+        if let Some(forwarded_for) = forwarded_for {
+            request = request.header("x-forwarded-for", forwarded_for);
+        }
+        let answer = self.send(request).await;
         assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
         assert_eq!(answer.location.as_deref(), Some("/"));
         let home = self.get(format!("{}/", shop.base)).await;
@@ -211,13 +244,20 @@ impl Index for PostgresIndex {
     }
 }
 
-/// The scenario of the devices page, on the shop at `store`, whose index `index` reads.
-async fn one_signs_the_other_out(store: &str, index: &impl Index) {
-    let shop = shop(store);
+/// How many rows of a devices page show `ip` as their address.
+fn at_address(page: &str, ip: &str) -> usize {
+    page.matches(&format!("<td>{ip}</td>")).count()
+}
+
+/// The scenario of the devices page, on the `framework`'s shop at `store`, whose index
+/// `index` reads.
+async fn one_signs_the_other_out(framework: Framework, store: &str, index: &impl Index) {
+    let shop = shop(framework, store);
     let user = unique("dev");
     let (mut first, mut second) = (Client::new(), Client::new());
     first.sign_in(&shop, &user).await;
-    second.sign_in(&shop, &user).await;
+    // The second claims to be forwarded: the shop trusts no proxy, so it records the peer.
+    second.sign_in_forwarded(&shop, &user, Some(SPOOFED)).await;
 
     let page = first.devices(&shop).await;
     assert_eq!(
@@ -225,9 +265,29 @@ async fn one_signs_the_other_out(store: &str, index: &impl Index) {
         (2, 1),
         "two sessions, this one marked: {page}"
     );
+    assert_eq!(
+        at_address(&page, "127.0.0.1"),
+        2,
+        "the peer's address: {page}"
+    );
+    assert!(
+        !page.contains(SPOOFED),
+        "a client's own header is ignored: {page}"
+    );
     assert_eq!(index.entries(&user).await, 2, "both sessions in the index");
     let page = second.devices(&shop).await;
     assert_eq!(listed(&page), (2, 1), "{page}");
+
+    // Without the page's CSRF token the form is refused, and nobody is signed out.
+    let refused = first
+        .post(
+            format!("{}/devices/sign-out-others", shop.base),
+            &[("csrf_token", "not the token")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let page = second.devices(&shop).await;
+    assert_eq!(listed(&page), (2, 1), "still two sessions: {page}");
 
     let page = first.devices(&shop).await;
     first.sign_out_others(&shop, &page).await;
@@ -281,36 +341,95 @@ async fn drop_schema(schema: &str) {
         .unwrap();
 }
 
-#[tokio::test]
-async fn on_redis_one_device_signs_the_others_out() {
+async fn on_redis(framework: Framework) {
     let index = redis_index().await;
-    one_signs_the_other_out(&redis_db_url(REDIS_DB), &index).await;
+    one_signs_the_other_out(framework, &redis_db_url(REDIS_DB), &index).await;
 }
 
-#[tokio::test]
-async fn on_sqlite_one_device_signs_the_others_out() {
+async fn on_sqlite(framework: Framework) {
     let db = std::env::temp_dir().join(format!("{}.db", unique("shop-devices")));
     let url = format!("sqlite://{}", db.display());
     {
-        let _created = shop(&url); // migrates the file, then stops
+        let _created = shop(framework, &url); // migrates the file, then stops
     }
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    one_signs_the_other_out(&url, &SqliteIndex(pool.clone())).await;
+    one_signs_the_other_out(framework, &url, &SqliteIndex(pool.clone())).await;
     pool.close().await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
 }
 
-#[tokio::test]
-async fn on_postgres_one_device_signs_the_others_out() {
+async fn on_postgres(framework: Framework) {
     let (index, url, schema) = postgres_schema().await;
     {
-        let _created = shop(&url); // migrates the schema's table, then stops
+        let _created = shop(framework, &url); // migrates the schema's table, then stops
     }
-    one_signs_the_other_out(&url, &index).await;
+    one_signs_the_other_out(framework, &url, &index).await;
     index.0.close().await;
     drop_schema(&schema).await;
+}
+
+#[tokio::test]
+async fn axum_on_redis_one_device_signs_the_others_out() {
+    on_redis(Framework::Axum).await;
+}
+
+#[tokio::test]
+async fn actix_on_redis_one_device_signs_the_others_out() {
+    on_redis(Framework::Actix).await;
+}
+
+#[tokio::test]
+async fn axum_on_sqlite_one_device_signs_the_others_out() {
+    on_sqlite(Framework::Axum).await;
+}
+
+#[tokio::test]
+async fn actix_on_sqlite_one_device_signs_the_others_out() {
+    on_sqlite(Framework::Actix).await;
+}
+
+#[tokio::test]
+async fn axum_on_postgres_one_device_signs_the_others_out() {
+    on_postgres(Framework::Axum).await;
+}
+
+#[tokio::test]
+async fn actix_on_postgres_one_device_signs_the_others_out() {
+    on_postgres(Framework::Actix).await;
+}
+
+/// With `TRUSTED_PROXIES` naming the peer (the test connects from 127.0.0.1, as a proxy on
+/// the same host would), the address recorded is the one the proxy appended, not what the
+/// client itself wrote to the left of it.
+async fn a_trusted_proxy_forwards_the_address(framework: Framework) {
+    let shop = shop_with(framework, "memory:", &[("TRUSTED_PROXIES", "127.0.0.1")]);
+    let user = unique("proxied");
+    let mut client = Client::new();
+    let forwarded = format!("198.51.100.1, {SPOOFED}");
+    client
+        .sign_in_forwarded(&shop, &user, Some(&forwarded))
+        .await;
+    let page = client.devices(&shop).await;
+    assert_eq!(listed(&page), (1, 1), "{page}");
+    assert_eq!(
+        at_address(&page, SPOOFED),
+        1,
+        "the forwarded address: {page}"
+    );
+    assert!(!page.contains("198.51.100.1"), "{page}");
+    assert_eq!(at_address(&page, "127.0.0.1"), 0, "{page}");
+}
+
+#[tokio::test]
+async fn axum_a_trusted_proxy_forwards_the_address() {
+    a_trusted_proxy_forwards_the_address(Framework::Axum).await;
+}
+
+#[tokio::test]
+async fn actix_a_trusted_proxy_forwards_the_address() {
+    a_trusted_proxy_forwards_the_address(Framework::Actix).await;
 }
 
 /// An open `GET /events` on `shop` with `cookie`, read raw: the response's head, once the
@@ -343,10 +462,19 @@ async fn open_events(shop: &Process, cookie: &str) -> tokio::net::TcpStream {
     stream
 }
 
-/// Two shops on `store`: B's event stream on the first ends within [`LIVE_WITHIN`] of A's
-/// "sign out everywhere else" answered by the second.
-async fn a_live_stream_ends_when_another_process_revokes(kind: &str, store: &str) {
-    let (one, two) = (shop(store), shop(store));
+/// Two shops on `store`, the first `streaming`'s, the second the other framework's: B's
+/// event stream on the first ends within [`LIVE_WITHIN`] of A's "sign out everywhere else"
+/// answered by the second.
+async fn a_live_stream_ends_when_another_process_revokes(
+    kind: &str,
+    streaming: Framework,
+    store: &str,
+) {
+    let revoking = match streaming {
+        Framework::Axum => Framework::Actix,
+        Framework::Actix => Framework::Axum,
+    };
+    let (one, two) = (shop(streaming, store), shop(revoking, store));
     let user = unique("live");
     let (mut a, mut b) = (Client::new(), Client::new());
     b.sign_in(&one, &user).await;
@@ -376,8 +504,8 @@ async fn a_live_stream_ends_when_another_process_revokes(kind: &str, store: &str
     // first): then 0.
     let after = ended.saturating_duration_since(answered);
     eprintln!(
-        "{kind}: the event stream ended {:?} after the revocation was sent, {after:?} after \
-         its answer (which took {:?})",
+        "{kind}, stream on {streaming:?}, revoked on {revoking:?}: the event stream ended \
+         {:?} after the revocation was sent, {after:?} after its answer (which took {:?})",
         ended.duration_since(sent),
         answered.duration_since(sent)
     );
@@ -391,18 +519,37 @@ async fn a_live_stream_ends_when_another_process_revokes(kind: &str, store: &str
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "B is signed out");
 }
 
-#[tokio::test]
-async fn on_redis_a_live_stream_ends_when_another_process_revokes() {
-    a_live_stream_ends_when_another_process_revokes("Redis", &redis_db_url(REDIS_DB)).await;
+async fn live_on_redis(streaming: Framework) {
+    let url = redis_db_url(REDIS_DB);
+    a_live_stream_ends_when_another_process_revokes("Redis", streaming, &url).await;
+}
+
+async fn live_on_postgres(streaming: Framework) {
+    let (index, url, schema) = postgres_schema().await;
+    {
+        let _created = shop(streaming, &url); // migrates before the two shops race to
+    }
+    a_live_stream_ends_when_another_process_revokes("PostgreSQL", streaming, &url).await;
+    index.0.close().await;
+    drop_schema(&schema).await;
 }
 
 #[tokio::test]
-async fn on_postgres_a_live_stream_ends_when_another_process_revokes() {
-    let (index, url, schema) = postgres_schema().await;
-    {
-        let _created = shop(&url); // migrates before the two shops race to
-    }
-    a_live_stream_ends_when_another_process_revokes("PostgreSQL", &url).await;
-    index.0.close().await;
-    drop_schema(&schema).await;
+async fn axum_on_redis_a_live_stream_ends_when_another_process_revokes() {
+    live_on_redis(Framework::Axum).await;
+}
+
+#[tokio::test]
+async fn actix_on_redis_a_live_stream_ends_when_another_process_revokes() {
+    live_on_redis(Framework::Actix).await;
+}
+
+#[tokio::test]
+async fn axum_on_postgres_a_live_stream_ends_when_another_process_revokes() {
+    live_on_postgres(Framework::Axum).await;
+}
+
+#[tokio::test]
+async fn actix_on_postgres_a_live_stream_ends_when_another_process_revokes() {
+    live_on_postgres(Framework::Actix).await;
 }

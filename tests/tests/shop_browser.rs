@@ -6,7 +6,10 @@
 //! them as text and that none of their scripts runs. The shop is opened at
 //! `http://localhost:PORT`, the URL the shop binaries print: its session cookie is `Secure`,
 //! which Chromium keeps over plain HTTP for `localhost` and `127.0.0.1` only (a third test
-//! checks which hosts).
+//! checks which hosts). And the devices page, on both shops (axum, actix-web) on a memory
+//! store: the browser and an HTTP client signed in as one user; the page lists both, the
+//! browser's marked "this device"; its "Sign out everywhere else" button signs the HTTP
+//! client out, and the page then lists one session.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`scripts/browser.sh` installs them);
 //! `CHROME_BIN` and `CHROMEDRIVER` override where they are looked for. Without them the
@@ -14,7 +17,7 @@
 //! loud message. Each test's chromedriver log is `target/artifacts/chromedriver-<test>.log`.
 
 use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener as StdListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,7 +25,9 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use tokio::net::TcpListener;
-use typed_sessions_examples::shop;
+use typed_sessions::store::MemoryStore;
+use typed_sessions_examples::shop::ShopFactory;
+use typed_sessions_examples::{actix_shop, shop};
 
 const SECRET: &str = "a secret of at least thirty-two bytes, for tests";
 
@@ -117,12 +122,52 @@ impl Drop for Profile {
 /// One Chromium at a time: the machine has two cores, and each test starts its own.
 static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Starts the shop, chromedriver and a headless Chromium, and runs `steps` with the browser,
-/// the shop's base URL and the artifacts directory, within 120 s. The browser is closed
-/// whatever the steps do; a failed assertion in them fails the test. Without Chromium the
-/// test fails; `SKIP_BROWSER=1` skips it (and says so loudly).
+/// Serves the axum shop `app` on a port the system picks, telling it each client's address
+/// (as the `shop` binary does); its base URL, at `localhost`.
+async fn serve_axum(app: axum::Router) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+/// Serves the actix-web shop on `factory` in an actix-web `System` on a thread of its own
+/// (as the `actix_shop` binary runs it); its base URL, at `localhost`.
+fn serve_actix<F: ShopFactory>(factory: F) -> String {
+    let listener = StdListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            actix_shop::server_with(factory, listener)
+                .unwrap()
+                .await
+                .unwrap();
+        });
+    });
+    base
+}
+
+/// Starts the shop on the signed cookie, chromedriver and a headless Chromium, and runs
+/// `steps` with the browser, the shop's base URL and the artifacts directory (see
+/// [`in_browser_on`]).
 async fn in_browser<F, Fut>(test: &str, steps: F)
 where
+    F: FnOnce(Client, String, PathBuf) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let start = || serve_axum(shop::app(shop::factory(SECRET).unwrap()));
+    in_browser_on(test, start, steps).await;
+}
+
+/// Starts a shop (`start`: its base URL), chromedriver and a headless Chromium, and runs
+/// `steps` with the browser, the shop's base URL and the artifacts directory, within 120 s.
+/// The browser is closed whatever the steps do; a failed assertion in them fails the test.
+/// Without Chromium the test fails; `SKIP_BROWSER=1` skips it (and says so loudly).
+async fn in_browser_on<S, Started, F, Fut>(test: &str, start: S, steps: F)
+where
+    S: FnOnce() -> Started,
+    Started: Future<Output = String>,
     F: FnOnce(Client, String, PathBuf) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
@@ -145,10 +190,7 @@ where
     };
     let _one_browser = ONE_BROWSER.lock().await;
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
-    let app = shop::app(shop::factory(SECRET).unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = start().await;
 
     let artifacts = artifacts_dir();
     let driver = ChromeDriver::start(
@@ -210,6 +252,137 @@ async fn a_browser_shops_signs_in_and_out() {
         );
     })
     .await;
+}
+
+/// The devices page on the axum shop, its sessions in memory.
+#[tokio::test]
+async fn a_browser_signs_the_other_device_out_on_the_axum_shop() {
+    let start = || serve_axum(shop::app(memory_factory()));
+    in_browser_on(
+        "devices-axum",
+        start,
+        |client, base, artifacts| async move {
+            sign_the_other_device_out(client, base, artifacts.join("shop-devices.png")).await;
+        },
+    )
+    .await;
+}
+
+/// The devices page on the actix-web shop, its sessions in memory.
+#[tokio::test]
+async fn a_browser_signs_the_other_device_out_on_the_actix_shop() {
+    let start = || async { serve_actix(memory_factory()) };
+    in_browser_on(
+        "devices-actix",
+        start,
+        |client, base, artifacts| async move {
+            sign_the_other_device_out(client, base, artifacts.join("shop-devices-actix.png")).await;
+        },
+    )
+    .await;
+}
+
+fn memory_factory() -> typed_sessions::ServerSessionFactory<MemoryStore> {
+    shop::server_factory(SECRET, MemoryStore::new()).unwrap()
+}
+
+/// The `User-Agent` of the HTTP client that plays the user's other device.
+const OTHER_DEVICE: &str = "shop_browser, the other device";
+
+/// An HTTP client (the other device) and the browser sign in as one user; the browser's
+/// devices page lists both, itself marked; its button signs the other out. Saves a
+/// screenshot of the page with both sessions to `screenshot`.
+async fn sign_the_other_device_out(client: Client, base: String, screenshot: PathBuf) {
+    let user = "grace";
+    let other = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(OTHER_DEVICE)
+        .build()
+        .unwrap();
+    let login = other.get(format!("{base}/login")).send().await.unwrap();
+    let token = typed_sessions_tests::shop_pages::csrf_token(&login.text().await.unwrap());
+    let signed_in = other
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", user),
+            ("password", shop::DEMO_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
+    let devices = other.get(format!("{base}/devices")).send().await.unwrap();
+    assert_eq!(
+        devices.status(),
+        reqwest::StatusCode::OK,
+        "the other device is signed in"
+    );
+
+    client.goto(&format!("{base}/login")).await.unwrap();
+    sign_in(&client, user).await;
+    assert_eq!(path(&client).await, "/");
+    client.goto(&format!("{base}/devices")).await.unwrap();
+    assert_eq!(client.title().await.unwrap(), "Your devices · Tea Shop");
+    let rows = device_rows(&client).await;
+    assert_eq!(rows.len(), 2, "both sessions listed: {rows:?}");
+    let browser_agent = client
+        .execute("return navigator.userAgent", vec![])
+        .await
+        .unwrap();
+    let browser_agent = browser_agent.as_str().unwrap();
+    let marked: Vec<&String> = rows
+        .iter()
+        .filter(|row| row.contains("this device"))
+        .collect();
+    assert_eq!(marked.len(), 1, "one session marked: {rows:?}");
+    assert!(
+        marked[0].contains(browser_agent),
+        "the browser's own: {rows:?}"
+    );
+    let unmarked = rows
+        .iter()
+        .find(|row| !row.contains("this device"))
+        .unwrap();
+    assert!(unmarked.contains(OTHER_DEVICE), "{rows:?}");
+    for row in &rows {
+        assert!(row.contains("127.0.0.1"), "the peer's address: {row}");
+    }
+    save_screenshot(&client, &screenshot).await;
+
+    click(&client, "#sign-out-others").await;
+    assert_eq!(path(&client).await, "/devices");
+    assert_eq!(flashes(&client).await, ["Signed out 1 other session(s)."]);
+    let rows = device_rows(&client).await;
+    assert_eq!(rows.len(), 1, "one session left: {rows:?}");
+    assert!(rows[0].contains("this device"), "{rows:?}");
+
+    // The other device's next request is signed out.
+    let devices = other.get(format!("{base}/devices")).send().await.unwrap();
+    assert_eq!(devices.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(
+        devices.headers().get(reqwest::header::LOCATION).unwrap(),
+        "/login"
+    );
+    let home = other.get(format!("{base}/")).send().await.unwrap();
+    let home = home.text().await.unwrap();
+    assert!(!home.contains("Signed in as"), "{home}");
+    // The browser stays signed in.
+    assert_eq!(
+        text_of(&client, "#user").await,
+        format!("Signed in as {user}")
+    );
+}
+
+/// The texts of the devices page's rows (`tr.device`).
+async fn device_rows(client: &Client) -> Vec<String> {
+    text_of(client, "#devices").await;
+    let mut rows = Vec::new();
+    for row in client.find_all(Locator::Css("tr.device")).await.unwrap() {
+        rows.push(row.text().await.unwrap());
+    }
+    rows
 }
 
 /// A host name Chromium resolves to the loopback server but does not treat as local.

@@ -12,8 +12,8 @@
 //! `http://localhost:PORT/`, where browsers and curl keep its `Secure` cookie over plain
 //! HTTP (see the `shop` binary). Without `SESSION_SECRET` it signs
 //! cookies with a random secret made at start, so sessions end when it restarts.
-//! `SESSION_STORE` takes the same values as the axum `shop`'s (see
-//! `typed_sessions_examples::shop::store`).
+//! `SESSION_STORE` and `TRUSTED_PROXIES` take the same values as the axum `shop`'s (see
+//! `typed_sessions_examples::shop::store` and `typed_sessions_examples::shop::client_ip`).
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::ExitCode;
@@ -32,6 +32,10 @@ fn main() -> ExitCode {
     };
     let secret = config::secret();
     let store = config::session_store();
+    let settings = match config::shop_settings() {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
     actix_web::rt::System::new().block_on(async move {
         let sessions = match shop::store::sessions(secret, store.as_deref()).await {
             Ok(sessions) => sessions,
@@ -54,7 +58,7 @@ fn main() -> ExitCode {
         );
         let _cleanup = sessions.cleanup;
         let _listener = sessions.listener;
-        let served = match actix_shop::server(sessions.factory, listener) {
+        let served = match actix_shop::server_with_settings(sessions.factory, settings, listener) {
             Ok(server) => server.await,
             Err(err) => Err(err),
         };

@@ -26,7 +26,11 @@
 //! connect over TLS, trusting the system's roots, or the CA file `SSL_CERT_FILE` names
 //! (`scripts/redis-tls.sh` starts a TLS Redis on 6391 with such a test CA). `RUST_LOG` sets
 //! the log level (default `info`); connections whose client is slow to send a request are
-//! closed (see [`serve`](typed_sessions_examples::serve)).
+//! closed (see [`serve`](typed_sessions_examples::serve)). The devices page shows each
+//! session's address as the connection's peer; behind a reverse proxy, `TRUSTED_PROXIES`
+//! (its addresses, comma-separated; unset: none) makes the shop believe the proxy's
+//! `X-Forwarded-For`, which it never does by default (see
+//! [`client_ip`](typed_sessions_examples::shop::client_ip)).
 
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
@@ -47,7 +51,11 @@ async fn main() -> ExitCode {
     };
     let secret = typed_sessions_examples::config::secret();
     let store = typed_sessions_examples::config::session_store();
-    let shop = match shop::store::open(secret, store.as_deref()).await {
+    let settings = match typed_sessions_examples::config::shop_settings() {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    let shop = match shop::store::open_with(secret, store.as_deref(), settings).await {
         Ok(shop) => shop,
         Err(err) => return typed_sessions_examples::config::bad_store(err),
     };

@@ -4,12 +4,16 @@
 //! their own response type, so the two share one behaviour, not two copies of it.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
+use std::ops::DerefMut;
 
 use maud::Markup;
 use serde::Deserialize;
 use typed_sessions::auth::local_path;
+use typed_sessions::store::{SessionHandle, SessionMeta, StoreError};
 use typed_sessions::{FlashExt, LoadOutcome, Session, SessionError};
 
+use super::devices::{BoxFuture, Devices};
 use super::html::{self, Chrome};
 use super::state::{CartLine, Notice, ShopSessionExt};
 use super::users::{ShopAuth, ShopUser};
@@ -27,6 +31,19 @@ pub enum Reply {
     SeeOther(Cow<'static, str>),
     /// `403 Forbidden` (a missing or wrong CSRF token): nothing was changed.
     Forbidden,
+    /// `404 Not Found` with this text (a route the shop's sessions cannot serve).
+    NotFound(&'static str),
+    /// `401 Unauthorized`, empty (a stream for a signed-in user only).
+    Unauthorized,
+}
+
+/// What the shop records about the device that signs in, for the devices page.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Device<'a> {
+    /// The client's address (see [`super::client_ip`]), if the server knows it.
+    pub ip: Option<IpAddr>,
+    /// The request's `User-Agent`, if it sent one.
+    pub user_agent: Option<&'a str>,
 }
 
 /// The form of "Add to cart" and "Remove".
@@ -166,9 +183,15 @@ pub fn remove_from_cart(s: &mut Session, form: &ProductForm) -> Result<Reply, Se
     Ok(Reply::SeeOther("/cart".into()))
 }
 
-/// `POST /login`: signs in any name with [`DEMO_PASSWORD`], through `auth`; then to the
-/// form's `next` when it is a local path, else home.
-pub fn login(s: &mut Session, form: &LoginForm, auth: &ShopAuth) -> Result<Reply, SessionError> {
+/// `POST /login`: signs in any name with [`DEMO_PASSWORD`], through `auth`, recording the
+/// `device` for the devices page; then to the form's `next` when it is a local path, else
+/// home.
+pub fn login(
+    s: &mut Session,
+    form: &LoginForm,
+    auth: &ShopAuth,
+    device: Device<'_>,
+) -> Result<Reply, SessionError> {
     if !s.check_csrf_token(&form.csrf_token) {
         return Ok(Reply::Forbidden);
     }
@@ -182,6 +205,14 @@ pub fn login(s: &mut Session, form: &LoginForm, auth: &ShopAuth) -> Result<Reply
     // by, for the devices page) and auth hash; then a token no
     // anonymous page has seen, and the name under `user`, where the Pyramid app reads it.
     auth.login(s, &user);
+    let mut meta = SessionMeta::new();
+    if let Some(ip) = device.ip {
+        meta = meta.ip(ip.to_string());
+    }
+    if let Some(agent) = device.user_agent {
+        meta = meta.user_agent(agent);
+    }
+    meta.store(s);
     s.new_csrf_token()?;
     s.set_user(Some(name.to_owned()))?;
     s.flash(Notice::Success(format!("Welcome, {name}!")))?;
@@ -267,18 +298,80 @@ pub fn devices_user(
     })
 }
 
-/// `GET /devices`: the signed-in user's sessions, this one marked.
-pub fn devices(
-    s: &mut Session,
-    sessions: &[(typed_sessions::store::SessionInfo, bool)],
-) -> Result<Reply, SessionError> {
-    Ok(Reply::Page(html::devices(&chrome(s)?, sessions)))
+/// What a devices route failed with: the session, or the store's registry.
+#[derive(Debug, thiserror::Error)]
+pub enum DevicesError {
+    /// A session call failed.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The store's registry failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-/// After `POST /devices/sign-out-others` ended `ended` sessions: a notice, back to the list.
-pub fn signed_out_others(s: &mut Session, ended: usize) -> Result<Reply, SessionError> {
-    s.flash(Notice::Success(format!(
+/// The answer of a devices route on a shop whose sessions are in a cookie.
+pub const NO_REGISTRY: Reply = Reply::NotFound("sessions are kept in a cookie: no devices to list");
+
+/// The signed-in user of a devices request and the handle of its session (see
+/// [`devices_user`]), or the reply for a request that cannot go on.
+fn signed_in_device(
+    devices: &dyn Devices,
+    s: &mut Session,
+    form: Option<&TokenForm>,
+) -> Result<Result<(String, Option<SessionHandle>), Reply>, SessionError> {
+    Ok(devices_user(s, form)?.map(|user| (user, devices.handle_of(s))))
+}
+
+/// `GET /devices`: the signed-in user's sessions, this one marked, from `registry` (`None`:
+/// a cookie shop, `404`). `lock` locks the request's session; no guard is held while the
+/// store is asked.
+pub async fn devices_page<G: DerefMut<Target = Session>>(
+    registry: Option<&dyn Devices>,
+    lock: impl Fn() -> G,
+) -> Result<Reply, DevicesError> {
+    let Some(devices) = registry else {
+        return Ok(NO_REGISTRY);
+    };
+    let (user, current) = match signed_in_device(devices, &mut lock(), None)? {
+        Ok(found) => found,
+        Err(reply) => return Ok(reply),
+    };
+    let sessions = devices.list(&user, current).await?;
+    Ok(Reply::Page(html::devices(&chrome(&mut lock())?, &sessions)))
+}
+
+/// `POST /devices/sign-out-others`: ends the user's other sessions (the form's CSRF token
+/// checked first), then a notice and back to the list. As [`devices_page`].
+pub async fn sign_out_others<G: DerefMut<Target = Session>>(
+    registry: Option<&dyn Devices>,
+    lock: impl Fn() -> G,
+    form: &TokenForm,
+) -> Result<Reply, DevicesError> {
+    let Some(devices) = registry else {
+        return Ok(NO_REGISTRY);
+    };
+    let (user, current) = match signed_in_device(devices, &mut lock(), Some(form))? {
+        Ok(found) => found,
+        Err(reply) => return Ok(reply),
+    };
+    let ended = devices.sign_out_others(&user, current).await?;
+    lock().flash(Notice::Success(format!(
         "Signed out {ended} other session(s)."
     )))?;
     Ok(Reply::SeeOther("/devices".into()))
+}
+
+/// `GET /events`: the future of the session's revocation, for the stream that ends with it;
+/// `401` when nobody is signed in, `404` on a cookie shop.
+pub fn revocation(
+    registry: Option<&dyn Devices>,
+    s: &mut Session,
+) -> Result<Result<BoxFuture<'static, ()>, Reply>, SessionError> {
+    let Some(devices) = registry else {
+        return Ok(Err(NO_REGISTRY));
+    };
+    Ok(match devices_user(s, None)? {
+        Ok(_) => devices.revoked(s).ok_or(Reply::Unauthorized),
+        Err(_) => Err(Reply::Unauthorized),
+    })
 }

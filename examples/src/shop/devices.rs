@@ -82,32 +82,36 @@ impl<S: SessionStore> Devices for ServerSessionFactory<S> {
     }
 }
 
-/// The `GET /events` stream: one `ping` event at once, then nothing until the session is
-/// revoked, when the stream ends (and with it the response).
-pub struct UntilRevoked {
-    greeted: bool,
+/// The name of the event `GET /events` sends at once.
+pub const GREETING_EVENT: &str = "ping";
+
+/// The data of the event `GET /events` sends at once.
+pub const GREETING_DATA: &str = "signed in";
+
+/// The `GET /events` stream: one greeting event at once (`greeting`, in the framework's
+/// type: axum's `Event`, actix-web's bytes), then nothing until the session is revoked,
+/// when the stream ends (and with it the response).
+pub struct UntilRevoked<T> {
+    greeting: Option<T>,
     revoked: BoxFuture<'static, ()>,
 }
 
-impl UntilRevoked {
+impl<T> UntilRevoked<T> {
     /// The stream of a session whose revocation is `revoked`.
-    pub fn new(revoked: BoxFuture<'static, ()>) -> Self {
+    pub fn new(greeting: T, revoked: BoxFuture<'static, ()>) -> Self {
         Self {
-            greeted: false,
+            greeting: Some(greeting),
             revoked,
         }
     }
 }
 
-impl futures_core::Stream for UntilRevoked {
-    type Item = Result<axum::response::sse::Event, std::convert::Infallible>;
+impl<T: Unpin> futures_core::Stream for UntilRevoked<T> {
+    type Item = Result<T, std::convert::Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if !self.greeted {
-            self.greeted = true;
-            return Poll::Ready(Some(Ok(axum::response::sse::Event::default()
-                .event("ping")
-                .data("signed in"))));
+        if let Some(greeting) = self.greeting.take() {
+            return Poll::Ready(Some(Ok(greeting)));
         }
         self.revoked.as_mut().poll(cx).map(|()| None)
     }

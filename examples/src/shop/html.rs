@@ -212,8 +212,8 @@ pub fn devices(chrome: &Chrome, sessions: &[(typed_sessions::store::SessionInfo,
                 tr.device data-handle=(info.handle.short()) {
                     td { (info.meta.user_agent.as_deref().unwrap_or("unknown")) }
                     td { (info.meta.ip.as_deref().unwrap_or("unknown")) }
-                    td { (info.created) }
-                    td { (info.last_seen) }
+                    td { (when(info.created)) }
+                    td { (when(info.last_seen)) }
                     td { @if *current { strong.current { "this device" } } }
                 }
             }
@@ -224,6 +224,18 @@ pub fn devices(chrome: &Chrome, sessions: &[(typed_sessions::store::SessionInfo,
         }
     };
     page("Your devices", chrome, content)
+}
+
+/// A store's time (Unix seconds) as an HTTP date (`Thu, 03 Dec 2026 17:23:13 GMT`); a time
+/// no date can show (before 1970, after 9999, not a number) as the number it is.
+fn when(unix_seconds: f64) -> String {
+    /// 9999-12-31 23:59:59 and one second: `httpdate` formats the times before it.
+    const YEAR_10000: f64 = 253_402_300_800.0;
+    if !(0.0..YEAR_10000).contains(&unix_seconds) {
+        return unix_seconds.to_string();
+    }
+    let since_epoch = std::time::Duration::from_secs(unix_seconds as u64);
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + since_epoch)
 }
 
 /// What the session holds, for learning how it works.
@@ -317,6 +329,7 @@ const STYLE: &str = r#"
   .brand { font-weight: 700; font-size: 1.3rem; }
   nav { display: flex; align-items: center; flex-wrap: wrap; }
   nav form.inline { display: inline; margin-left: .5rem; }
+  #user { margin-right: 1rem; }
   main { max-width: 56rem; margin: 1.5rem auto; padding: 0 2rem; }
   h1 { margin-top: .5rem; }
   .flash { padding: .7rem 1rem; border-radius: .4rem; margin: .5rem 0; }
@@ -342,3 +355,18 @@ const STYLE: &str = r#"
   pre.wrap { white-space: pre-wrap; word-break: break-all; }
   footer { max-width: 56rem; margin: 2rem auto; padding: 0 2rem; color: var(--muted); font-size: .9rem; }
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::when;
+
+    #[test]
+    fn times_show_as_dates_or_as_the_number_they_are() {
+        assert_eq!(when(0.0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(when(1_796_318_593.78), "Thu, 03 Dec 2026 17:23:13 GMT");
+        assert_eq!(when(253_402_300_799.0), "Fri, 31 Dec 9999 23:59:59 GMT");
+        for odd in [-1.0, 253_402_300_800.0, f64::NAN, f64::INFINITY, f64::MAX] {
+            assert_eq!(when(odd), odd.to_string());
+        }
+    }
+}

@@ -34,7 +34,7 @@ use typed_sessions::{
     SignedCookieSessionFactory,
 };
 
-use super::{app, encrypted_factory, factory, server_factory};
+use super::{Settings, app_with_settings, encrypted_factory, factory, server_factory};
 
 /// The key prefix of the shop's sessions in Redis.
 pub const REDIS_PREFIX: &str = "tea-shop:session:";
@@ -198,13 +198,22 @@ pub async fn sessions(secret: impl Into<Secret>, url: Option<&str>) -> Result<Se
 
 /// The axum shop on the store at `url` (see [`sessions`]).
 pub async fn open(secret: impl Into<Secret>, url: Option<&str>) -> Result<Shop, OpenError> {
+    open_with(secret, url, Settings::default()).await
+}
+
+/// [`open`] with `settings` (the binary's, with `TRUSTED_PROXIES`).
+pub async fn open_with(
+    secret: impl Into<Secret>,
+    url: Option<&str>,
+    settings: Settings,
+) -> Result<Shop, OpenError> {
     let sessions = sessions(secret, url).await?;
     let app = match sessions.factory {
-        Factory::Cookie(factory) => app(factory),
-        Factory::Encrypted(factory) => app(factory),
-        Factory::Store(factory) => app(factory),
-        Factory::Pyramid(factory) => app(factory),
-        Factory::Beaker(factory) => app(factory),
+        Factory::Cookie(factory) => app_with_settings(factory, settings),
+        Factory::Encrypted(factory) => app_with_settings(factory, settings),
+        Factory::Store(factory) => app_with_settings(factory, settings),
+        Factory::Pyramid(factory) => app_with_settings(factory, settings),
+        Factory::Beaker(factory) => app_with_settings(factory, settings),
     };
     Ok(Shop {
         app,

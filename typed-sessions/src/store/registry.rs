@@ -30,7 +30,9 @@ pub const SESSION_META_KEY: &str = "_session_meta";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SessionMeta {
-    /// The client's IP address, as the app sees it (behind a proxy: the forwarded one).
+    /// The client's IP address, as the app sees it: the connection's peer, or behind a
+    /// reverse proxy the app trusts, the address that proxy forwarded (never a client's own
+    /// `X-Forwarded-For`, which anyone can write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     /// The client's `User-Agent`, cut to [`SessionMeta::MAX_FIELD`] bytes.
