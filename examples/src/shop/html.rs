@@ -76,8 +76,8 @@ fn page(title: &str, chrome: &Chrome, content: Markup) -> Markup {
                     (content)
                 }
                 footer {
-                    "Sessions by the " code { "session" }
-                    " crate: a signed cookie that Pyramid can read too."
+                    "Sessions by the " code { "typed-sessions" }
+                    " crate, in a form a Pyramid app reads too."
                 }
             }
         }
