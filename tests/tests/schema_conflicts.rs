@@ -3,6 +3,10 @@
 //! later save of a `reject` field fails with `StoreError::Conflict` (a `409`), writing
 //! nothing.
 //!
+//! The same over HTTP, through the axum layer: of two requests setting a `reject` field
+//! at once, one is done and the other answered `409`, and the stored value is the one
+//! acknowledged.
+//!
 //! Then the lost-update figure BENCHMARKS.md quotes: [`WRITERS`] concurrent requests of one
 //! session each add one product [`ADDS`] times (load, change, a yield where a handler
 //! would await, save; a conflict is retried), once with a cart that merges and once with
@@ -81,6 +85,73 @@ async fn the_later_save_of_a_reject_field_is_a_conflict_and_writes_nothing() {
     assert_eq!(after.name().unwrap().as_deref(), Some("ada"));
     assert_eq!(after.visits().unwrap(), 0, "nothing of the failed save");
     assert_eq!(after.note().unwrap().as_deref(), Some("seeded"));
+}
+
+/// Sets the `reject` field `name`, then waits until both requests of the test have loaded
+/// the session (and set theirs) before either saves.
+async fn set_name(
+    axum::extract::State(barrier): axum::extract::State<Arc<tokio::sync::Barrier>>,
+    session: typed_sessions::axum::SessionHandle,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<&'static str, typed_sessions::SessionError> {
+    session.lock().set_name(Some(name))?;
+    barrier.wait().await;
+    Ok("set")
+}
+
+async fn get_name(
+    session: typed_sessions::axum::SessionHandle,
+) -> Result<String, typed_sessions::SessionError> {
+    Ok(session.lock().name()?.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn over_http_the_losing_request_of_a_reject_field_is_answered_409() {
+    use tower::ServiceExt;
+
+    let store = MemoryStore::new();
+    let cookie = store_common::seed(
+        &factory(store.clone()),
+        serde_json::json!({"note": "seeded"}),
+    )
+    .await;
+    let app = axum::Router::new()
+        .route("/name", axum::routing::get(get_name))
+        .route("/name/{name}", axum::routing::post(set_name))
+        .with_state(Arc::new(tokio::sync::Barrier::new(2)))
+        .layer(typed_sessions::axum::SessionLayer::new(factory(store)));
+    let request = |method: &str, path: &str| {
+        http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("cookie", &cookie)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let (ada, grace) = tokio::join!(
+        app.clone().oneshot(request("POST", "/name/ada")),
+        app.clone().oneshot(request("POST", "/name/grace")),
+    );
+    let answers = [("ada", ada.unwrap()), ("grace", grace.unwrap())];
+    let statuses: Vec<_> = answers.iter().map(|(_, answer)| answer.status()).collect();
+    let winner = match statuses[..] {
+        [http::StatusCode::OK, http::StatusCode::CONFLICT] => "ada",
+        [http::StatusCode::CONFLICT, http::StatusCode::OK] => "grace",
+        _ => panic!("one request done and one 409, not {statuses:?}"),
+    };
+    for (_, answer) in &answers {
+        if answer.status() == http::StatusCode::CONFLICT {
+            assert!(
+                answer.headers().get("set-cookie").is_none(),
+                "a 409 sets no cookie"
+            );
+        }
+    }
+    let stored = app.oneshot(request("GET", "/name")).await.unwrap();
+    let bytes = axum::body::to_bytes(stored.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(bytes, winner.as_bytes(), "the acknowledged name is kept");
 }
 
 /// The shop's cart, with its merge.
