@@ -415,6 +415,45 @@ mod tests {
         text.lines().count()
     }
 
+    /// The expansion of `input`, as prettyplease formats it.
+    fn expand(input: syn::DeriveInput) -> String {
+        let tokens = super::try_derive_schema(&input).expect("a valid schema");
+        prettyplease::unparse(&syn::parse2(tokens).expect("the expansion parses as items"))
+    }
+
+    /// Each field gets its own policy, or the struct's: a merge through a named wrapper of
+    /// the user's function, `reject` chained on the field's const, `overwrite` nothing; and
+    /// the writing accessors' docs say which.
+    #[test]
+    fn conflict_policies_reach_the_field_consts_and_the_docs() {
+        let text = expand(syn::parse_quote! {
+            #[session(on_conflict = "reject")]
+            struct Shop {
+                #[session(default, merge = merges::cart)]
+                cart: Vec<u32>,
+                user: Option<String>,
+                #[session(on_conflict = "overwrite")]
+                theme: Option<String>,
+            }
+        });
+        let field = |n: usize| {
+            let start = text.find(&format!("const __FIELD_{n}")).unwrap();
+            &text[start..start + text[start..].find(';').unwrap()]
+        };
+        assert!(
+            field(0).contains(".merge_conflicts(__merge_0)"),
+            "{}",
+            field(0)
+        );
+        assert!(text.contains("merges::cart"), "the user's path is called");
+        assert!(field(1).contains(".reject_conflicts()"), "{}", field(1));
+        assert!(!field(2).contains("conflicts"), "{}", field(2));
+        assert!(text.contains("a server-side save writes `merges::cart(loaded"));
+        let rejects = "a server-side save fails with `409 Conflict`";
+        // `user`'s set, mut, take and remove docs.
+        assert_eq!(text.matches(rejects).count(), 4, "{text}");
+    }
+
     /// A field costs its five signatures, their docs, five one-line bodies, one `const` and
     /// one line each in `load` and `store`; never a copy of the accessor logic. Run with
     /// `--nocapture` to see the numbers.
