@@ -4,7 +4,8 @@
 //! `409` (not done: the client retries), and the cart ends holding exactly the
 //! acknowledged adds: the cart field's merge applies each request's change to what the
 //! others saved. On every server store: memory, Redis, Redis Cluster, SQLite, PostgreSQL.
-//! Each test prints the adds acknowledged and what the cart holds.
+//! Each test prints the adds acknowledged and what the cart holds; one more prints the
+//! figure before #22, with a store that checks nothing.
 //!
 //! Needs `REDIS_URL`, `REDIS_CLUSTER_URLS` and `POSTGRES_URL`; fails, never skips, without.
 //! Each test keeps to its own Redis database, SQLite file or PostgreSQL schema.
@@ -17,7 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
-use support::{Process, cart_count, csrf_token, redis_db_url, start_server};
+use support::{Process, SHARED_SECRET, cart_count, csrf_token, redis_db_url, start_server};
+use typed_sessions::store::{Commit, MemoryStore, Record, SessionStore, StoreError};
+use typed_sessions_examples::shop;
 
 /// The Redis database of this file's shop (the other test files keep to theirs).
 const REDIS_DB: u8 = 10;
@@ -30,7 +33,7 @@ const ADDS: usize = 12;
 const PRODUCTS: [&str; 4] = ["sencha", "earl-grey", "teapot", "mug"];
 
 /// Starts the shop binary on `store`.
-fn shop(store: &str) -> Process {
+fn start_shop(store: &str) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_shop"));
     // Errors only: a merged flash queue over its cap warns, once per add here.
     command.env("SESSION_STORE", store).env("RUST_LOG", "error");
@@ -51,13 +54,13 @@ fn set_cookie(response: &reqwest::Response) -> Option<String> {
 }
 
 /// A stored session with one sencha in its cart: its cookie and CSRF token.
-async fn stored_session(shop: &Process) -> (String, String) {
+async fn stored_session(base: &str) -> (String, String) {
     let http = client();
-    let home = http.get(format!("{}/", shop.base)).send().await.unwrap();
+    let home = http.get(format!("{base}/")).send().await.unwrap();
     let cookie = set_cookie(&home).expect("the home page sets the CSRF cookie");
     let token = csrf_token(&home.text().await.unwrap());
     let added = http
-        .post(format!("{}/cart/add", shop.base))
+        .post(format!("{base}/cart/add"))
         .header(COOKIE, &cookie)
         .form(&[("csrf_token", token.as_str()), ("product", "sencha")])
         .send()
@@ -66,7 +69,7 @@ async fn stored_session(shop: &Process) -> (String, String) {
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
     let cookie = set_cookie(&added).expect("the first add stores the session");
     let home = http
-        .get(format!("{}/", shop.base))
+        .get(format!("{base}/"))
         .header(COOKIE, &cookie)
         .send()
         .await
@@ -86,18 +89,14 @@ struct Outcome {
     held: u64,
 }
 
-/// [`CLIENTS`] clients adding at once on `shop`.
-async fn concurrent_adds(shop: &Process) -> Outcome {
-    let (cookie, token) = stored_session(shop).await;
+/// [`CLIENTS`] clients adding at once on the shop at `base`.
+async fn concurrent_adds(base: &str) -> Outcome {
+    let (cookie, token) = stored_session(base).await;
     let conflicts = Arc::new(AtomicUsize::new(0));
     let unavailable = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for i in 0..CLIENTS {
-        let (url, cookie, token) = (
-            format!("{}/cart/add", shop.base),
-            cookie.clone(),
-            token.clone(),
-        );
+        let (url, cookie, token) = (format!("{base}/cart/add"), cookie.clone(), token.clone());
         let (conflicts, unavailable) = (conflicts.clone(), unavailable.clone());
         clients.push(tokio::spawn(async move {
             let http = client();
@@ -134,7 +133,7 @@ async fn concurrent_adds(shop: &Process) -> Outcome {
         acknowledged += client.await.unwrap();
     }
     let cart = client()
-        .get(format!("{}/cart", shop.base))
+        .get(format!("{base}/cart"))
         .header(COOKIE, &cookie)
         .send()
         .await
@@ -150,13 +149,13 @@ async fn concurrent_adds(shop: &Process) -> Outcome {
 
 /// The load on the shop at `store`, named `kind` in what it prints.
 async fn every_acknowledged_add_is_in_the_cart(kind: &str, store: &str) {
-    let shop = shop(store);
+    let shop = start_shop(store);
     let Outcome {
         acknowledged,
         conflicts,
         unavailable,
         held,
-    } = concurrent_adds(&shop).await;
+    } = concurrent_adds(&shop.base).await;
     println!(
         "shop over HTTP, {kind}: {acknowledged} adds acknowledged (retried: {conflicts} answered \
          409, {unavailable} 503), the cart holds {held} ({} lost)",
@@ -167,6 +166,52 @@ async fn every_acknowledged_add_is_in_the_cart(kind: &str, store: &str) {
         held, acknowledged as u64,
         "{kind}: the cart holds exactly the acknowledged adds"
     );
+}
+
+/// A memory store that drops a save's conflict checks: what every store did before #22,
+/// the last save winning whatever the field's policy.
+#[derive(Clone, Default)]
+struct Unchecked(MemoryStore);
+
+impl SessionStore for Unchecked {
+    async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        self.0.load(id).await
+    }
+
+    async fn save(&self, commit: &Commit) -> Result<bool, StoreError> {
+        let mut commit = commit.clone();
+        commit.expect.clear();
+        self.0.save(&commit).await
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        self.0.delete(id).await
+    }
+}
+
+/// The figure before #22, for BENCHMARKS.md: the same load on the axum shop in this
+/// process, on a memory store without conflict checks. How many adds it loses depends on
+/// the scheduling, so the test asserts only what holds either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_conflict_checks_concurrent_adds_are_lost() {
+    let factory = shop::server_factory(SHARED_SECRET, Unchecked::default()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, shop::app(factory)).await.unwrap() });
+    let Outcome {
+        acknowledged,
+        conflicts,
+        held,
+        ..
+    } = concurrent_adds(&base).await;
+    println!(
+        "shop over HTTP, memory without conflict checks (before #22): {acknowledged} adds \
+         acknowledged, the cart holds {held} ({} lost)",
+        (acknowledged as u64).saturating_sub(held)
+    );
+    assert_eq!(acknowledged, CLIENTS * ADDS + 1);
+    assert_eq!(conflicts, 0, "nothing is checked, so nothing conflicts");
+    assert!(held <= acknowledged as u64, "never more than was added");
 }
 
 fn postgres_url() -> String {
