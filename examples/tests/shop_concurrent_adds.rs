@@ -3,7 +3,8 @@
 //! each adding one product [`ADDS`] times; every add is answered `303` (acknowledged) or
 //! `409` (not done: the client retries), and the cart ends holding exactly the
 //! acknowledged adds: the cart field's merge applies each request's change to what the
-//! others saved. On every server store: memory, Redis, Redis Cluster, SQLite, PostgreSQL.
+//! others saved. On every server store: memory, Redis, Redis Cluster, SQLite, PostgreSQL
+//! (and the actix-web shop on memory).
 //! Each test prints the adds acknowledged and what the cart holds; one more prints the
 //! figure before #22, with a store that checks nothing.
 //!
@@ -32,9 +33,8 @@ const ADDS: usize = 12;
 /// The products the clients add, client `i` the `i % 4`th.
 const PRODUCTS: [&str; 4] = ["sencha", "earl-grey", "teapot", "mug"];
 
-/// Starts the shop binary on `store`.
-fn start_shop(store: &str) -> Process {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_shop"));
+/// Starts the shop binary `command` (the axum or the actix-web one) on `store`.
+fn start(mut command: Command, store: &str) -> Process {
     // Errors only: a merged flash queue over its cap warns, once per add here.
     command.env("SESSION_STORE", store).env("RUST_LOG", "error");
     start_server(command)
@@ -147,9 +147,14 @@ async fn concurrent_adds(base: &str) -> Outcome {
     }
 }
 
-/// The load on the shop at `store`, named `kind` in what it prints.
+/// The load on the (axum) shop binary at `store`, named `kind` in what it prints.
 async fn every_acknowledged_add_is_in_the_cart(kind: &str, store: &str) {
-    let shop = start_shop(store);
+    let shop = start(Command::new(env!("CARGO_BIN_EXE_shop")), store);
+    the_cart_holds_every_acknowledged_add(kind, &shop).await;
+}
+
+/// The load on the started `shop`.
+async fn the_cart_holds_every_acknowledged_add(kind: &str, shop: &Process) {
     let Outcome {
         acknowledged,
         conflicts,
@@ -254,6 +259,13 @@ fn unique(what: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_memory_concurrent_adds_lose_nothing() {
     every_acknowledged_add_is_in_the_cart("memory", "memory:").await;
+}
+
+/// The actix-web shop shares the actions, so its cart merges too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_memory_the_actix_shops_concurrent_adds_lose_nothing() {
+    let shop = start(Command::new(env!("CARGO_BIN_EXE_actix_shop")), "memory:");
+    the_cart_holds_every_acknowledged_add("memory, actix-web shop", &shop).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
