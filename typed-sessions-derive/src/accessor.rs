@@ -120,26 +120,29 @@ impl Accessor {
     }
 
     /// The method's rustdoc, for field `name` stored under `key`; `rules` says what a
-    /// missing key and a value of another type read as.
-    pub fn doc(self, name: &str, key: &str, rules: &str) -> String {
+    /// missing key and a value of another type read as, `conflict` what a save does when
+    /// another request changed the key (for the accessors that write).
+    pub fn doc(self, name: &str, key: &str, rules: &str, conflict: &str) -> String {
         match self {
             Self::Get => format!("Reads `{name}` from session key `\"{key}\"`. {rules}"),
             Self::Set => {
                 format!(
-                    "Stores `{name}` under session key `\"{key}\"` and marks the session changed."
+                    "Stores `{name}` under session key `\"{key}\"` and marks the session \
+                     changed.{conflict}"
                 )
             }
             Self::Mut => format!(
                 "A guard over `{name}` (session key `\"{key}\"`) that writes it back and marks \
-                 the session changed when dropped, if it was borrowed mutably. {rules}"
+                 the session changed when dropped, if it was borrowed mutably. \
+                 {rules}{conflict}"
             ),
             Self::Take => format!(
                 "Removes `{name}` (session key `\"{key}\"`, and its older keys) and returns \
-                 it. {rules}"
+                 it. {rules}{conflict}"
             ),
             Self::Remove => format!(
                 "Removes session key `\"{key}\"` (`{name}`), whatever it holds; returns whether \
-                 it was there."
+                 it was there.{conflict}"
             ),
         }
     }

@@ -6,7 +6,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{Data, DeriveInput, Fields, Generics, Ident, ItemEnum, LitStr, Path, Type, Visibility};
 
-use crate::attr::{self, Container, FieldAttrs, OnWrongType};
+use crate::attr::{self, Container, FieldAttrs, OnConflict, OnWrongType};
 use crate::case::snake_case;
 use crate::ctxt::Ctxt;
 use crate::symbol::FLASH;
@@ -52,6 +52,24 @@ impl Field<'_> {
             .unwrap_or(OnWrongType::Ignore)
     }
 
+    /// What a save does when another request changed the key meanwhile: the field's `merge`
+    /// or `on_conflict`, else the struct's `on_conflict`, else the last save wins.
+    pub fn conflict_policy<'s>(&'s self, container: &Container) -> ConflictPolicy<'s> {
+        if let Some(path) = &self.attrs.merge {
+            return ConflictPolicy::Merge(path);
+        }
+        match self
+            .attrs
+            .on_conflict
+            .as_ref()
+            .map(|(policy, _)| *policy)
+            .or(container.on_conflict)
+        {
+            Some(OnConflict::Reject) => ConflictPolicy::Reject,
+            Some(OnConflict::Overwrite) | None => ConflictPolicy::Overwrite,
+        }
+    }
+
     /// Every key the field reads: its key, then its older keys, each with the tokens that
     /// chose it and whether it is an alias.
     pub fn keys(&self) -> impl Iterator<Item = (String, &dyn ToTokens, bool)> {
@@ -62,6 +80,16 @@ impl Field<'_> {
                 .map(|lit| (lit.value(), lit as &dyn ToTokens, true)),
         )
     }
+}
+
+/// A field's conflict policy, resolved from its attributes and the struct's.
+pub(crate) enum ConflictPolicy<'a> {
+    /// Not checked: the last save wins.
+    Overwrite,
+    /// The later save fails with `409 Conflict`.
+    Reject,
+    /// The three versions go through this function.
+    Merge(&'a Path),
 }
 
 impl<'a> Schema<'a> {

@@ -11,8 +11,8 @@ use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Path, Token};
 
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    ALIAS, CRATE, DEFAULT, ERROR, FLASH, FLASH_QUEUE, MIGRATE, MISSING, ON_WRONG_TYPE, QUEUE,
-    RENAME, SESSION, SKIP, Symbol,
+    ALIAS, CRATE, DEFAULT, ERROR, FLASH, FLASH_QUEUE, MERGE, MIGRATE, MISSING, ON_CONFLICT,
+    ON_WRONG_TYPE, OVERWRITE, QUEUE, REJECT, RENAME, SESSION, SKIP, Symbol,
 };
 
 /// `#[session(...)]` on the struct, or the arguments of `#[flash_queue(...)]`.
@@ -22,6 +22,8 @@ pub(crate) struct Container {
     pub krate: Option<Path>,
     /// `on_wrong_type = "..."`: the rule for every field (or message) without its own.
     pub on_wrong_type: Option<OnWrongType>,
+    /// `on_conflict = "..."`: the policy of every field without its own (schemas only).
+    pub on_conflict: Option<OnConflict>,
 }
 
 /// `#[session(...)]` on a field.
@@ -37,6 +39,10 @@ pub(crate) struct FieldAttrs {
     pub migrate: Option<Path>,
     /// `on_wrong_type = "..."`.
     pub on_wrong_type: Option<OnWrongType>,
+    /// `merge = path`: the function merging two requests' changes.
+    pub merge: Option<Path>,
+    /// `on_conflict = "..."`, with its literal for errors about it.
+    pub on_conflict: Option<(OnConflict, LitStr)>,
 }
 
 /// What a typed read does with a stored value of another type: the runtime's
@@ -47,6 +53,16 @@ pub(crate) enum OnWrongType {
     Error,
     /// `"missing"` on a schema, `"skip"` on a flash queue.
     Ignore,
+}
+
+/// What a server-side save does when another request changed the field's key since this
+/// one loaded it, short of a merge: the runtime's `Resolve`, as the attribute spells it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnConflict {
+    /// `"overwrite"`: the last save wins, as without a check.
+    Overwrite,
+    /// `"reject"`: the later save fails with `409 Conflict`.
+    Reject,
 }
 
 /// `#[flash(...)]` on a variant.
@@ -67,9 +83,23 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
             set_once(cx, meta, SESSION, &mut container.krate, path);
         } else if meta.path == ON_WRONG_TYPE {
             // #[session(on_wrong_type = "error")] or "missing"
-            if let Some(rule) = on_wrong_type(cx, meta, SESSION, SCHEMA_RULES)? {
+            if let Some((rule, _)) = choice(cx, meta, SESSION, ON_WRONG_TYPE, SCHEMA_RULES)? {
                 set_once(cx, meta, SESSION, &mut container.on_wrong_type, rule);
             }
+        } else if meta.path == ON_CONFLICT {
+            // #[session(on_conflict = "overwrite")] or "reject"
+            if let Some((policy, _)) = choice(cx, meta, SESSION, ON_CONFLICT, CONFLICT_POLICIES)? {
+                set_once(cx, meta, SESSION, &mut container.on_conflict, policy);
+            }
+        } else if meta.path == MERGE {
+            // A merge function takes one field's type: there is no struct-wide one.
+            misplaced(
+                cx,
+                meta,
+                "`#[session(merge)]` goes on a field, not on the struct: a merge function \
+                 takes the field's type; the struct can set `on_conflict = \"reject\"` or \
+                 `\"overwrite\"` for every field",
+            )?;
         } else if [RENAME, DEFAULT, ALIAS, MIGRATE]
             .iter()
             .any(|word| meta.path == *word)
@@ -85,7 +115,7 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
                 cx,
                 meta,
                 "`#[session]` struct attribute",
-                "`crate` or `on_wrong_type`",
+                "`crate`, `on_wrong_type` or `on_conflict`",
             )?;
         }
         Ok(())
@@ -103,7 +133,7 @@ pub(crate) fn flash_queue_args(cx: &Ctxt, args: TokenStream) -> Container {
             set_once(cx, &meta, FLASH_QUEUE, &mut container.krate, path);
         } else if meta.path == ON_WRONG_TYPE {
             // #[flash_queue(on_wrong_type = "error")] or "skip"
-            if let Some(rule) = on_wrong_type(cx, &meta, FLASH_QUEUE, FLASH_RULES)? {
+            if let Some((rule, _)) = choice(cx, &meta, FLASH_QUEUE, ON_WRONG_TYPE, FLASH_RULES)? {
                 set_once(cx, &meta, FLASH_QUEUE, &mut container.on_wrong_type, rule);
             }
         } else {
@@ -154,8 +184,18 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
             }
         } else if meta.path == ON_WRONG_TYPE {
             // #[session(on_wrong_type = "error")] or "missing"
-            if let Some(rule) = on_wrong_type(cx, meta, SESSION, SCHEMA_RULES)? {
+            if let Some((rule, _)) = choice(cx, meta, SESSION, ON_WRONG_TYPE, SCHEMA_RULES)? {
                 set_once(cx, meta, SESSION, &mut field.on_wrong_type, rule);
+            }
+        } else if meta.path == MERGE {
+            // #[session(merge = path::to::function)] or #[session(merge = "path")]
+            if let Some(path) = path_value(cx, meta, SESSION, MERGE)? {
+                set_once(cx, meta, SESSION, &mut field.merge, path);
+            }
+        } else if meta.path == ON_CONFLICT {
+            // #[session(on_conflict = "overwrite")] or "reject"
+            if let Some(policy) = choice(cx, meta, SESSION, ON_CONFLICT, CONFLICT_POLICIES)? {
+                set_once(cx, meta, SESSION, &mut field.on_conflict, policy);
             }
         } else if meta.path == CRATE {
             misplaced(
@@ -168,7 +208,8 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                 cx,
                 meta,
                 "`#[session]` field attribute",
-                "`rename`, `default`, `alias`, `migrate` or `on_wrong_type`",
+                "`rename`, `default`, `alias`, `migrate`, `on_wrong_type`, `merge` or \
+                 `on_conflict`",
             )?;
         }
         Ok(())
@@ -287,20 +328,28 @@ const SCHEMA_RULES: &[(Symbol, OnWrongType)] =
 const FLASH_RULES: &[(Symbol, OnWrongType)] =
     &[(ERROR, OnWrongType::Error), (SKIP, OnWrongType::Ignore)];
 
-/// `on_wrong_type = "..."`, one of `rules`; another value is an error on the literal that
-/// lists them.
-fn on_wrong_type(
+/// The `on_conflict` values, with the policy each names (`merge` is an attribute of its own,
+/// as it takes a function).
+const CONFLICT_POLICIES: &[(Symbol, OnConflict)] = &[
+    (OVERWRITE, OnConflict::Overwrite),
+    (REJECT, OnConflict::Reject),
+];
+
+/// `name = "..."`, one of `rules` (`on_wrong_type`, `on_conflict`), with its literal; another
+/// value is an error on the literal that lists them.
+fn choice<T: Copy>(
     cx: &Ctxt,
     meta: &ParseNestedMeta,
     attr: Symbol,
-    rules: &[(Symbol, OnWrongType)],
-) -> syn::Result<Option<OnWrongType>> {
-    let Some(lit) = string_value(cx, meta, attr, ON_WRONG_TYPE)? else {
+    name: Symbol,
+    rules: &[(Symbol, T)],
+) -> syn::Result<Option<(T, LitStr)>> {
+    let Some(lit) = string_value(cx, meta, attr, name)? else {
         return Ok(None);
     };
     let value = lit.value();
     if let Some((_, rule)) = rules.iter().find(|(word, _)| *value == *word) {
-        return Ok(Some(*rule));
+        return Ok(Some((*rule, lit)));
     }
     let expected: Vec<String> = rules
         .iter()
@@ -309,7 +358,7 @@ fn on_wrong_type(
     cx.error_spanned_by(
         &lit,
         format!(
-            "unknown `#[{attr}(on_wrong_type)]` value `\"{value}\"`: expected {}",
+            "unknown `#[{attr}({name})]` value `\"{value}\"`: expected {}",
             expected.join(" or ")
         ),
     );

@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 use syn::{DeriveInput, ItemEnum};
 
 use crate::accessor::{Accessor, Paths};
-use crate::ast::{self, FlashEnum, Schema, Shape};
+use crate::ast::{self, ConflictPolicy, FlashEnum, Schema, Shape};
 use crate::attr::OnWrongType;
 use crate::ctxt::Ctxt;
 use crate::valid::{self, MapKey};
@@ -71,6 +71,26 @@ fn expand_schema(schema: &Schema) -> TokenStream {
         if on_wrong_type == OnWrongType::Error {
             init = quote!(#init.on_wrong_type(#private::OnWrongType::Error));
         }
+        let conflict = field.conflict_policy(&schema.attrs);
+        match conflict {
+            ConflictPolicy::Overwrite => {}
+            ConflictPolicy::Reject => init = quote!(#init.reject_conflicts()),
+            ConflictPolicy::Merge(path) => {
+                // A named function, as for `migrate`, spanned on the user's path: the
+                // coercion to `fn(T, T, T) -> T` puts a wrong signature's error there.
+                let merge = format_ident!("__merge_{}", i);
+                let text = quote!(::core::option::Option<&str>);
+                consts.push(quote_spanned!(path.span()=>
+                    fn #merge(__base: #text, __ours: #text, __theirs: #text)
+                        -> #result<::core::option::Option<#private::String>, #error> {
+                        type __Merge = fn(#ty, #ty, #ty) -> #ty;
+                        let __merge: __Merge = #path;
+                        #private::merge(&#field_const, __merge, __base, __ours, __theirs)
+                    }
+                ));
+                init = quote!(#init.merge_conflicts(#merge));
+            }
+        }
         consts.push(quote!(const #field_const: #private::Field<#ty> = #init;));
         for key_ty in valid::map_keys(ty) {
             if let MapKey::Assert = valid::map_key(key_ty) {
@@ -82,8 +102,9 @@ fn expand_schema(schema: &Schema) -> TokenStream {
 
         let name = field.name();
         let rules = reading_rules(field, on_wrong_type);
+        let conflict = conflict_rule(&conflict);
         for accessor in Accessor::ALL {
-            let doc = accessor.doc(&name, key, &rules);
+            let doc = accessor.doc(&name, key, &rules, &conflict);
             let declaration = accessor.signature(field.ident, ty, &full);
             let signature = accessor.signature(field.ident, ty, &aliased);
             let body = accessor.body(&field_const);
@@ -200,6 +221,22 @@ fn reading_rules(field: &ast::Field, on_wrong_type: OnWrongType) -> String {
         }
     };
     format!("{missing}{older}{migrate}{wrong}")
+}
+
+/// The writing accessors' docs on what a server-side save does when another request changed
+/// the key meanwhile; empty when the last save wins, as for any key.
+fn conflict_rule(policy: &ConflictPolicy) -> String {
+    match policy {
+        ConflictPolicy::Overwrite => String::new(),
+        ConflictPolicy::Reject => " If another request changed the key since this one loaded \
+             the session, a server-side save fails with `409 Conflict` and writes nothing."
+            .to_owned(),
+        ConflictPolicy::Merge(path) => format!(
+            " If another request changed the key since this one loaded the session, a \
+             server-side save writes `{}(loaded, this request's, stored now)`.",
+            quote!(#path).to_string().replace(' ', "")
+        ),
+    }
 }
 
 /// `#[flash_queue]`: the enum without our attributes, and its `Flash` and `FlashQueue`
@@ -376,6 +413,45 @@ mod tests {
             std::fs::write(format!("{path}.{n}.rs"), &text).unwrap();
         }
         text.lines().count()
+    }
+
+    /// The expansion of `input`, as prettyplease formats it.
+    fn expand(input: syn::DeriveInput) -> String {
+        let tokens = super::try_derive_schema(&input).expect("a valid schema");
+        prettyplease::unparse(&syn::parse2(tokens).expect("the expansion parses as items"))
+    }
+
+    /// Each field gets its own policy, or the struct's: a merge through a named wrapper of
+    /// the user's function, `reject` chained on the field's const, `overwrite` nothing; and
+    /// the writing accessors' docs say which.
+    #[test]
+    fn conflict_policies_reach_the_field_consts_and_the_docs() {
+        let text = expand(syn::parse_quote! {
+            #[session(on_conflict = "reject")]
+            struct Shop {
+                #[session(default, merge = merges::cart)]
+                cart: Vec<u32>,
+                user: Option<String>,
+                #[session(on_conflict = "overwrite")]
+                theme: Option<String>,
+            }
+        });
+        let field = |n: usize| {
+            let start = text.find(&format!("const __FIELD_{n}")).unwrap();
+            &text[start..start + text[start..].find(';').unwrap()]
+        };
+        assert!(
+            field(0).contains(".merge_conflicts(__merge_0)"),
+            "{}",
+            field(0)
+        );
+        assert!(text.contains("merges::cart"), "the user's path is called");
+        assert!(field(1).contains(".reject_conflicts()"), "{}", field(1));
+        assert!(!field(2).contains("conflicts"), "{}", field(2));
+        assert!(text.contains("a server-side save writes `merges::cart(loaded"));
+        let rejects = "a server-side save fails with `409 Conflict`";
+        // `user`'s set, mut, take and remove docs.
+        assert_eq!(text.matches(rejects).count(), 4, "{text}");
     }
 
     /// A field costs its five signatures, their docs, five one-line bodies, one `const` and

@@ -23,12 +23,18 @@ pub(crate) const RENAME: Symbol = Symbol("rename");
 pub(crate) const DEFAULT: Symbol = Symbol("default");
 pub(crate) const ALIAS: Symbol = Symbol("alias");
 pub(crate) const MIGRATE: Symbol = Symbol("migrate");
+pub(crate) const MERGE: Symbol = Symbol("merge");
+pub(crate) const ON_CONFLICT: Symbol = Symbol("on_conflict");
 pub(crate) const QUEUE: Symbol = Symbol("queue");
 
 // The values of `on_wrong_type`.
 pub(crate) const ERROR: Symbol = Symbol("error");
 pub(crate) const MISSING: Symbol = Symbol("missing");
 pub(crate) const SKIP: Symbol = Symbol("skip");
+
+// The values of `on_conflict`.
+pub(crate) const OVERWRITE: Symbol = Symbol("overwrite");
+pub(crate) const REJECT: Symbol = Symbol("reject");
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use syn::{GenericArgument, PathArguments, Type};
 
 use crate::accessor::Accessor;
-use crate::ast::{FlashEnum, Schema, Shape};
+use crate::ast::{Field, FlashEnum, Schema, Shape};
 use crate::ctxt::Ctxt;
 use crate::reserved::{AUTH_HASH_KEY, AUTH_USER_KEY, CSRF_KEY, FLASH_PREFIX, SESSION_METHODS};
 
@@ -14,6 +14,7 @@ pub(crate) fn check_schema(cx: &Ctxt, schema: &Schema) {
     check_keys(cx, schema);
     let mut methods: BTreeMap<String, &syn::Ident> = BTreeMap::new();
     for field in &schema.fields {
+        check_one_conflict_policy(cx, field);
         let key = field.key.as_str();
         let name = field.name();
         for method in Accessor::ALL.map(|accessor| accessor.name(&name)) {
@@ -50,6 +51,22 @@ pub(crate) fn check_schema(cx: &Ctxt, schema: &Schema) {
                 );
             }
         }
+    }
+}
+
+/// A field has one conflict policy: a merge function, or `on_conflict`.
+///
+/// Rejects `#[session(merge = add, on_conflict = "reject")] cart: Vec<Line>`.
+fn check_one_conflict_policy(cx: &Ctxt, field: &Field) {
+    if let (Some(_), Some((_, lit))) = (&field.attrs.merge, &field.attrs.on_conflict) {
+        cx.error_spanned_by(
+            lit,
+            format!(
+                "field `{}` has both `merge` and `on_conflict`: a merge is its conflict policy \
+                 already, so remove `on_conflict` (or `merge`, to reject or overwrite instead)",
+                field.name()
+            ),
+        );
     }
 }
 

@@ -24,8 +24,10 @@ use typed_sessions::{SessionSchema, flash_queue};
 #[derive(Debug, SessionSchema)]
 #[session(on_wrong_type = "missing")]
 pub struct ShopSession {
-    /// The cart, one line per product; empty when the session has none.
-    #[session(default, migrate = migrations::cart_v1)]
+    /// The cart, one line per product; empty when the session has none. Two requests that
+    /// change it at once (two tabs adding) both count: [`merge_cart`] applies each one's
+    /// change to what the other saved.
+    #[session(default, migrate = migrations::cart_v1, merge = merge_cart)]
     pub cart: Vec<CartLine>,
     /// The signed-in user's name.
     #[session(migrate = migrations::user_from_pyramid)]
@@ -64,6 +66,53 @@ pub mod migrations {
     }
 }
 
+/// The cart's three-way merge, for a save whose cart another request changed since this one
+/// loaded it: this request's change (`ours` − `base`, per product) applied to what the store
+/// holds now (`theirs`). A quantity never goes below 0, and a line at 0 goes; products keep
+/// the store's order, and products new to it follow in this request's.
+///
+/// ```
+/// use typed_sessions_examples::shop::state::{CartLine, merge_cart};
+///
+/// let line = |product: &str, qty| CartLine { product: product.into(), qty };
+/// // Both tabs loaded one sencha; this one added a sencha, the other a matcha.
+/// let merged = merge_cart(
+///     vec![line("sencha", 1)],
+///     vec![line("sencha", 2)],
+///     vec![line("sencha", 1), line("matcha", 1)],
+/// );
+/// assert_eq!(merged, [line("sencha", 2), line("matcha", 1)]);
+/// ```
+pub fn merge_cart(
+    base: Vec<CartLine>,
+    ours: Vec<CartLine>,
+    theirs: Vec<CartLine>,
+) -> Vec<CartLine> {
+    fn qty(lines: &[CartLine], product: &str) -> i64 {
+        lines
+            .iter()
+            .filter(|line| line.product == product)
+            .map(|line| i64::from(line.qty))
+            .sum()
+    }
+    let change = |product: &str| qty(&ours, product) - qty(&base, product);
+    let mut merged = theirs;
+    for line in ours.iter().chain(&base) {
+        if !merged.iter().any(|kept| kept.product == line.product) {
+            merged.push(CartLine {
+                product: line.product.clone(),
+                qty: 0,
+            });
+        }
+    }
+    for line in &mut merged {
+        let qty = i64::from(line.qty) + change(&line.product);
+        line.qty = u32::try_from(qty.max(0)).unwrap_or(u32::MAX);
+    }
+    merged.retain(|line| line.qty > 0);
+    merged
+}
+
 /// One product in the cart and how many of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CartLine {
@@ -82,4 +131,63 @@ pub enum Notice {
     Success(String),
     /// Something did not: flash queue `error`.
     Error(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cart(lines: &[(&str, u32)]) -> Vec<CartLine> {
+        lines
+            .iter()
+            .map(|&(product, qty)| CartLine {
+                product: product.to_owned(),
+                qty,
+            })
+            .collect()
+    }
+
+    fn merge(base: &[(&str, u32)], ours: &[(&str, u32)], theirs: &[(&str, u32)]) -> Vec<CartLine> {
+        merge_cart(cart(base), cart(ours), cart(theirs))
+    }
+
+    #[test]
+    fn both_requests_adds_count() {
+        assert_eq!(
+            merge(&[("sencha", 1)], &[("sencha", 2)], &[("sencha", 3)]),
+            cart(&[("sencha", 4)])
+        );
+        assert_eq!(
+            merge(&[], &[("sencha", 1)], &[("matcha", 1)]),
+            cart(&[("matcha", 1), ("sencha", 1)])
+        );
+    }
+
+    #[test]
+    fn a_removed_line_goes_and_never_below_zero() {
+        // This request removed its sencha line while the other added one more: one stays.
+        assert_eq!(
+            merge(&[("sencha", 2)], &[], &[("sencha", 3)]),
+            cart(&[("sencha", 1)])
+        );
+        // The other removed the line (or checked out) meanwhile: our removal leaves none,
+        // not a negative.
+        assert_eq!(merge(&[("sencha", 2)], &[], &[]), cart(&[]));
+        assert_eq!(
+            merge(&[("sencha", 2)], &[("sencha", 1)], &[("matcha", 1)]),
+            cart(&[("matcha", 1)])
+        );
+    }
+
+    #[test]
+    fn what_this_request_left_alone_is_the_stores() {
+        assert_eq!(
+            merge(
+                &[("sencha", 1), ("matcha", 1)],
+                &[("sencha", 1), ("matcha", 2)],
+                &[("genmaicha", 5)]
+            ),
+            cart(&[("genmaicha", 5), ("matcha", 1)])
+        );
+    }
 }
