@@ -366,3 +366,18 @@ async fn live_revocation_reaches_other_factories() {
         .with_prefix(here.user_key("").trim_end_matches("user:").to_owned());
     store_common::registry::live_revocation_reaches_other_factories(here, there).await;
 }
+
+#[tokio::test]
+async fn concurrent_writers_of_one_checked_key_lose_nothing() {
+    store_common::conflicts::all(&conflicts::factory(store().await, &ManualClock::new(NOW))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_writers_of_one_flash_queue_lose_no_message() {
+    conflicts::many_writers_of_one_flash_queue_lose_no_message(
+        conflicts::factory(store().await, &ManualClock::new(NOW)),
+        16,
+        4,
+    )
+    .await;
+}
