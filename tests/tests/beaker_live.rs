@@ -9,6 +9,8 @@
 //! database 8 and delete only their own keys, the PostgreSQL table `beaker_live`, and
 //! directories of their own under the system's temporary directory.
 
+mod store_common;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -877,4 +879,36 @@ async fn sql_layout(pair: &Pair) {
     }
     // The sessions holding a datetime or an instance are the only ones refused.
     assert!(good + 2 >= rows.len(), "{good} of {}", rows.len());
+}
+
+/// Concurrent writers of one checked key (#22) lose nothing on Beaker's back ends: the
+/// check runs inside the compare-and-set of each save (`store_common::conflicts`). No Python
+/// here: these sessions are Rust's only.
+mod conflicts {
+    use super::*;
+    use crate::store_common::conflicts;
+
+    async fn check(store: BeakerStore) {
+        let factory = || {
+            store
+                .clone()
+                .factory(BeakerIdCodec::new(SECRET).unwrap())
+                .timeout(Duration::from_secs(TIMEOUT))
+                .flash_queue_cap(None)
+                .build()
+                .unwrap()
+        };
+        conflicts::all(&factory()).await;
+        conflicts::many_writers_of_one_flash_queue_lose_no_message(factory(), 16, 4).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn file_and_redis_writers_of_one_checked_key_lose_nothing() {
+        let _serial = SERIAL.lock().await;
+        for serializer in [Serializer::Pickle, Serializer::Json] {
+            let dir = TempDir::new(&format!("conflicts-{serializer:?}"));
+            check(BeakerStore::file(&dir.0, serializer)).await;
+            check(BeakerStore::redis(&redis_url(), serializer).await.unwrap()).await;
+        }
+    }
 }

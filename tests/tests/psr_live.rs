@@ -5,6 +5,8 @@
 //! Needs `REDIS_URL` (`scripts/redis.sh`) and the venv of `scripts/pyenv.sh`; without them
 //! these tests fail, never skip. They use Redis database 7 and delete only their own keys.
 
+mod store_common;
+
 use base64::Engine;
 use http::HeaderMap;
 use serde_json::{Value, json};
@@ -912,4 +914,37 @@ async fn without_python_expires_a_read_renews_only_the_ttl() {
         "the value is not rewritten"
     );
     side.forget(&id).await;
+}
+
+/// Concurrent writers of one checked key (#22) lose nothing: the check runs inside the
+/// compare-and-set of each save (`store_common::conflicts`). No Python here: these sessions
+/// are Rust's only, and go when the test ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_of_one_checked_key_lose_nothing() {
+    let _serial = serial().await;
+    let side = rust_side(Serializer::Json, PyramidRedisOptions::default()).await;
+    let before = side.keys().await;
+    for serializer in [Serializer::Pickle, Serializer::Json] {
+        let factory = || async {
+            PyramidRedisStore::connect(&redis_url(), serializer)
+                .await
+                .unwrap()
+                .factory(SECRET)
+                .flash_queue_cap(None)
+                .build()
+                .unwrap()
+        };
+        store_common::conflicts::all(&factory().await).await;
+        store_common::conflicts::many_writers_of_one_flash_queue_lose_no_message(
+            factory().await,
+            16,
+            4,
+        )
+        .await;
+    }
+    for key in side.keys().await {
+        if !before.contains(&key) {
+            side.forget(&key).await;
+        }
+    }
 }

@@ -139,3 +139,22 @@ async fn a_privilege_change_leaves_no_alias() {
     let (store, clock) = setup();
     store_common::registry::a_privilege_change_leaves_no_alias(store, &clock).await;
 }
+
+#[tokio::test]
+async fn concurrent_writers_of_one_checked_key_lose_nothing() {
+    store_common::conflicts::all(&conflicts::factory(
+        MemoryStore::new(),
+        &ManualClock::new(NOW),
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_writers_of_one_flash_queue_lose_no_message() {
+    conflicts::many_writers_of_one_flash_queue_lose_no_message(
+        conflicts::factory(MemoryStore::new(), &ManualClock::new(NOW)),
+        16,
+        4,
+    )
+    .await;
+}

@@ -366,3 +366,112 @@ async fn live_revocation_reaches_other_factories() {
         .with_prefix(here.user_key("").trim_end_matches("user:").to_owned());
     store_common::registry::live_revocation_reaches_other_factories(here, there).await;
 }
+
+#[tokio::test]
+async fn concurrent_writers_of_one_checked_key_lose_nothing() {
+    store_common::conflicts::all(&conflicts::factory(store().await, &ManualClock::new(NOW))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_writers_of_one_flash_queue_lose_no_message() {
+    conflicts::many_writers_of_one_flash_queue_lose_no_message(
+        conflicts::factory(store().await, &ManualClock::new(NOW)),
+        16,
+        4,
+    )
+    .await;
+}
+
+/// A save with a conflict check is one command, one round trip, as a save without: the
+/// commands on this test's keys as `MONITOR` shows them, between two marker commands
+/// (filtered by the test's own prefix, so other clients of a shared server do not count;
+/// the script's own `HGET`s and `HSET`s, shown as `[0 lua]`, are not round trips).
+#[tokio::test]
+async fn a_checked_save_is_one_command_as_an_unchecked_one() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let url = redis_url();
+    let prefix = format!("session-test:{}:", random_tag());
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .with_prefix(prefix.clone());
+    let factory = conflicts::factory(store, &ManualClock::new(NOW));
+    let cookie = seed(&factory, json!({"n": 0})).await;
+    // Both scripts loaded (the first call of each may be `EVALSHA`, `NOSCRIPT`, `EVAL`).
+    let mut warm = load(&factory, &cookie).await;
+    warm.flash_to("", "warm").unwrap();
+    warm.insert("n", 1);
+    save(&factory, &warm).await;
+    let mut warm = load(&factory, &cookie).await;
+    warm.insert("n", 2);
+    save(&factory, &warm).await;
+
+    let address = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut monitor = tokio::net::TcpStream::connect(&address).await.unwrap();
+    monitor.write_all(b"MONITOR\r\n").await.unwrap();
+    let mut lines = BufReader::new(monitor).lines();
+    assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("+OK"));
+    let mut marker = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+
+    let mut commands = Vec::new();
+    for checked in [false, true] {
+        let mut session = load(&factory, &cookie).await;
+        if checked {
+            session.flash_to("", "checked").unwrap();
+        } else {
+            session.insert("n", 3);
+        }
+        let (before, after) = (
+            format!("{prefix}before:{checked}"),
+            format!("{prefix}after:{checked}"),
+        );
+        let _: i64 = redis::cmd("EXISTS")
+            .arg(&before)
+            .query_async(&mut marker)
+            .await
+            .unwrap();
+        assert_eq!(save(&factory, &session).await.0, Saved::Written);
+        let _: i64 = redis::cmd("EXISTS")
+            .arg(&after)
+            .query_async(&mut marker)
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        let mut counting = false;
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains(&after) {
+                break;
+            }
+            if line.contains(&before) {
+                counting = true;
+            } else if counting && line.contains(&prefix) && !line.contains(" lua]") {
+                let mut words = line.split('"').skip(1).step_by(2);
+                let command = words.next().unwrap_or_default().to_owned();
+                let script = words.next().unwrap_or_default().to_owned();
+                seen.push((command, script));
+            }
+        }
+        commands.push(seen);
+    }
+    let names: Vec<Vec<&str>> = commands
+        .iter()
+        .map(|seen| seen.iter().map(|(command, _)| command.as_str()).collect())
+        .collect();
+    assert_eq!(names, [["EVALSHA"], ["EVALSHA"]], "{commands:?}");
+    assert_ne!(
+        commands[0][0].1, commands[1][0].1,
+        "the checked save runs its own script"
+    );
+    let after = load(&factory, &cookie).await;
+    assert_eq!(after.get("n"), Some(&json!(3)));
+}

@@ -148,6 +148,44 @@ fn store_memory(input: StoreInput<MemoryStore>) -> Saved {
     black_box(store_cycle(&input.factory, &input.request))
 }
 
+/// `views` as a field with a merge policy (what `#[session(merge = add)]` generates), so
+/// that its save carries a conflict check ([`Commit::expect`](typed_sessions::store::Commit::expect)).
+const CHECKED_VIEWS: typed_sessions::__private::Field<u64> =
+    typed_sessions::__private::field::<u64>("views").merge_conflicts(merge_views);
+
+fn add(base: u64, ours: u64, theirs: u64) -> u64 {
+    theirs + ours - base
+}
+
+fn merge_views(
+    base: Option<&str>,
+    ours: Option<&str>,
+    theirs: Option<&str>,
+) -> Result<Option<String>, typed_sessions::SessionError> {
+    typed_sessions::__private::merge(&CHECKED_VIEWS, add, base, ours, theirs)
+}
+
+/// [`store_cycle`] with `views` bumped through [`CHECKED_VIEWS`]: the save expects the
+/// loaded `views`, which the store compares before it writes.
+fn store_cycle_checked<S: SessionStore>(
+    factory: &ServerSessionFactory<S>,
+    request: &HeaderMap,
+) -> Saved {
+    let mut session = ready(factory.load(request)).unwrap();
+    black_box(session.user_id().unwrap());
+    let views = CHECKED_VIEWS.read(&session).unwrap();
+    CHECKED_VIEWS.write(&mut session, &(views + 1)).unwrap();
+    let mut response = HeaderMap::new();
+    ready(factory.save(&session, &mut response)).unwrap()
+}
+
+// `store_memory` with a conflict check on the changed key (no conflict: one request).
+#[library_benchmark]
+#[bench::b1k(store_input(MemoryStore::new(), 1024))]
+fn store_memory_checked(input: StoreInput<MemoryStore>) -> Saved {
+    black_box(store_cycle_checked(&input.factory, &input.request))
+}
+
 // The same cycle on the same store through `AnyStore`, as an app that picks its store at
 // run time has it.
 #[library_benchmark]
@@ -295,7 +333,7 @@ library_benchmark_group!(
 
 library_benchmark_group!(
     name = stores;
-    benchmarks = store_memory, store_any_memory
+    benchmarks = store_memory, store_memory_checked, store_any_memory
 );
 
 main!(library_benchmark_groups = requests, stores, fallbacks);

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test file uses the scenarios it needs
 
+pub mod conflicts;
 pub mod registry;
 
 use std::time::Duration;
@@ -616,6 +617,21 @@ macro_rules! store_scenarios {
                 $store,
                 &clock(),
             ))
+            .await;
+        }
+
+        #[tokio::test]
+        async fn concurrent_writers_of_one_checked_key_lose_nothing() {
+            store_common::conflicts::all(&store_common::conflicts::factory($store, &clock())).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn many_writers_of_one_flash_queue_lose_no_message() {
+            store_common::conflicts::many_writers_of_one_flash_queue_lose_no_message(
+                store_common::conflicts::factory($store, &clock()),
+                16,
+                4,
+            )
             .await;
         }
     };

@@ -736,7 +736,23 @@ mod tests {
                     ("c".to_owned(), "3".to_owned())
                 ]
             );
-            assert_eq!(store.load("id").await.unwrap(), Some(record));
+            assert_eq!(store.load("id").await.unwrap(), Some(record.clone()));
+            // A checked save reaches the store with its expectations, and its conflict
+            // comes back as the store answered it.
+            commit.expect = vec![super::super::Expected::new("b", Some("20".into()))];
+            commit.set = vec![("b".into(), "21".into())];
+            let err = store.save(&commit).await.unwrap_err();
+            assert!(
+                matches!(&err, StoreError::Conflict { keys }
+                    if keys == &[super::super::ConcurrentWrite::new("b", Some("2".into()))]),
+                "{err}"
+            );
+            assert_eq!(
+                store.load("id").await.unwrap(),
+                Some(record),
+                "nothing written"
+            );
+            commit.expect.clear();
             store.delete("id").await.unwrap();
             assert_eq!(memory.load("id").await.unwrap(), None);
             commit.id = "gone".into();

@@ -7,9 +7,26 @@
 //!
 //! A [`ServerSessionFactory`](crate::ServerSessionFactory) loads a request's session from its store and saves only what
 //! the request changed: the keys it wrote and the keys it removed, in one atomic step. Two
-//! concurrent requests of one session that change *different* keys therefore both survive.
-//! When both change the *same* key, the key's policy decides: merged, refused with
-//! [`StoreError::Conflict`], or last-writer-wins (see [`Commit::expect`]).
+//! concurrent requests of one session that change *different* keys therefore both survive;
+//! when both change the *same* key, the last save wins, unless the key is checked (a flash
+//! queue, the CSRF token, a field with a conflict policy): then the save also expects that
+//! key to hold what the request loaded ([`Commit::expect`]), the store compares in the same
+//! atomic step, and the factory merges or rejects what another request wrote meanwhile
+//! (see [`StoreError::Conflict`]).
+//!
+//! What each built-in store makes atomic, the check included:
+//!
+//! | store | a partial save | with [`Commit::expect`] |
+//! |---|---|---|
+//! | `MemoryStore` | under the store's lock | compared under the same lock |
+//! | `RedisStore` | one Lua script on the session's hash | compared in a second cached script (`EVALSHA`), before its first write |
+//! | `RedisStore`, Cluster | the same script, in the session's slot (the registry's index, in another slot, follows) | the same, within the session's slot |
+//! | `SqliteStore` | one statement (a trigger) | one `BEGIN IMMEDIATE` transaction: read, compare, the same statement |
+//! | `PostgresStore` | one statement, on the session row's lock | one transaction: `SELECT ... FOR UPDATE` of the session row, then one statement that compares and writes |
+//! | `PyramidRedisStore`, `BeakerStore` | read, apply, compare-and-set the whole value, retried | compared with the value read, inside the compare-and-set |
+//!
+//! A save without checked keys runs exactly as it did before checks existed: same script,
+//! statement and round trips.
 //!
 //! ```
 //! use http::HeaderMap;
@@ -134,8 +151,12 @@
 //!
 //! Implement [`SessionStore`] over any database: a store keeps, per session id, the
 //! session's `created` and `accessed` times and one JSON text per key. It must apply a
-//! [`Commit`] atomically. A SQL table `(id, key, json)` plus `(id, created, accessed,
-//! expires)` works; so does a key-value store. This one keeps records in a `BTreeMap`:
+//! [`Commit`] atomically, and on a partial save first check [`Commit::expect`] in the same
+//! atomic step: if a key no longer holds what the request loaded, write nothing and answer
+//! [`StoreError::Conflict`] with what each such key holds ([`Commit::check`] does it for a
+//! [`Record`]). A SQL table `(id, key, json)` plus `(id, created, accessed, expires)` works
+//! (the check in the save's transaction, after locking the session's row); so does a
+//! key-value store with a compare-and-set. This one keeps records in a `BTreeMap`:
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -156,8 +177,13 @@
 //!         if let Some(old) = &commit.retire {
 //!             records.remove(old);
 //!         }
-//!         if !commit.replace && !records.contains_key(&commit.id) {
-//!             return Ok(false); // deleted or expired since the load: drop the changes
+//!         if !commit.replace {
+//!             let Some(record) = records.get(&commit.id) else {
+//!                 return Ok(false); // deleted or expired since the load: drop the changes
+//!             };
+//!             // Under the same lock as the write: a key another request changed since
+//!             // this one loaded it fails the save, for the factory to merge and retry.
+//!             commit.check(record)?;
 //!         }
 //!         let record = records.entry(commit.id.clone()).or_default();
 //!         commit.apply_to(record); // on replace, clears the old entries first

@@ -14,7 +14,9 @@ use super::TlsOptions;
 use super::sql::{
     self, CleanupTask, DEFAULT_TABLE, Dialect, InvalidTableName, RecordBuilder, TableNames,
 };
-use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, UserSession};
+use super::{
+    Alias, Commit, ConcurrentWrite, Record, SESSION_META_KEY, SessionStore, StoreError, UserSession,
+};
 
 /// Sessions in PostgreSQL (feature `postgres`), through a sqlx [`PgPool`]: for a fleet of
 /// app servers that share a database.
@@ -76,9 +78,22 @@ use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, U
 /// upserts the keys the request wrote and deletes the ones it removed, for that row only.
 /// If the row is gone (invalidated, expired), nothing is written and the save reports it.
 /// Concurrent saves of one session queue on its row lock, and as each writes only its own
-/// keys, requests that change different keys all survive. A new or renamed session is one
-/// transaction: delete the old id (its keys go with it, `ON DELETE CASCADE`), insert the
-/// new row and its keys.
+/// keys, requests that change different keys all survive.
+///
+/// A partial save with checked keys ([`Commit::expect`]: flash queues, the CSRF token,
+/// fields with a conflict policy) is one transaction of two statements: `SELECT ... FOR
+/// UPDATE` of the session row, then the save's statement extended to compare the checked
+/// keys first and to write only if each still holds what the request loaded (else it
+/// answers the keys that differ, nothing is written, and the save reports
+/// [`StoreError::Conflict`]). The lock comes first because a statement reads as of its
+/// start: a save that waited for the row lock inside its own statement would compare
+/// against the keys as they were before the save it waited for, and two saves would both
+/// pass (without the lock, the 16-writer scenario of the tests'
+/// `store_common/conflicts.rs` loses flash messages). A save without checked keys is the
+/// one statement above, as before.
+///
+/// A new or renamed session is one transaction: delete the old id (its keys go with it,
+/// `ON DELETE CASCADE`), insert the new row and its keys.
 ///
 /// The factory's timeout is the row's expiry, on the database's clock (`now()`), renewed on
 /// every save. An expired row is never loaded or written to, but stays until
@@ -175,6 +190,8 @@ struct Statements {
     schema: Vec<SqlStr>,
     load: SqlStr,
     update: SqlStr,
+    lock: SqlStr,
+    checked_update: SqlStr,
     delete_sessions: SqlStr,
     insert: SqlStr,
     delete_session: SqlStr,
@@ -227,6 +244,38 @@ impl Statements {
                      SELECT s.id, k.key, k.value FROM s, unnest($5::text[], $6::text[]) AS k(key, value) \
                      ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value) \
                  SELECT count(*) FROM s",
+            ),
+            // The checked partial save's first step: the session row's lock, held to the
+            // end of the transaction, so that the next statement reads every key as the
+            // last save of this session left it.
+            lock: names.sql(
+                "SELECT 1 FROM {sessions} \
+                 WHERE id = $1 AND (expires_at IS NULL OR expires_at > now()) FOR UPDATE",
+            ),
+            // `update`, and $8, $9 the expected keys and their loaded texts (NULL: absent):
+            // the keys that hold something else are its answer, and when there are any the
+            // session row is not updated, so nothing is written.
+            checked_update: names.sql(
+                "WITH conflicts AS (\
+                     SELECT x.i, e.value FROM unnest($8::text[], $9::text[]) \
+                         WITH ORDINALITY AS x(key, loaded, i) \
+                     LEFT JOIN {entries} e ON e.session_id = $1 AND e.key = x.key \
+                     WHERE e.value IS DISTINCT FROM x.loaded), \
+                 s AS (\
+                     UPDATE {sessions} SET accessed = $2, \
+                         expires_at = now() + $3::bigint * interval '1 millisecond', \
+                         user_id = $7 \
+                     WHERE id = $1 AND (expires_at IS NULL OR expires_at > now()) \
+                         AND NOT EXISTS (SELECT 1 FROM conflicts) \
+                     RETURNING id), \
+                 removed AS (\
+                     DELETE FROM {entries} e USING s \
+                     WHERE e.session_id = s.id AND e.key = ANY($4::text[])), \
+                 written AS (\
+                     INSERT INTO {entries} (session_id, key, value) \
+                     SELECT s.id, k.key, k.value FROM s, unnest($5::text[], $6::text[]) AS k(key, value) \
+                     ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value) \
+                 SELECT i, value FROM conflicts ORDER BY i",
             ),
             delete_sessions: names.sql("DELETE FROM {sessions} WHERE id = ANY($1::text[])"),
             // $1 id, $2 created, $3 accessed, $4 TTL in ms, $5 and $6 the keys and values,
@@ -445,6 +494,68 @@ fn read_row(row: &PgRow, builder: &mut RecordBuilder) -> Result<(), StoreError> 
     builder.row(created, accessed, entry)
 }
 
+impl PostgresStore {
+    /// A partial save with [`Commit::expect`]: one transaction that takes the session row's
+    /// lock, then checks the expected keys and writes in one statement (see
+    /// `checked_update`). The lock comes first because a statement reads the rows of
+    /// `entries` as they were when it started: a statement that waited for the lock inside
+    /// itself would compare against what the save it waited for overwrote.
+    async fn checked_update(
+        &self,
+        commit: &Commit,
+        ttl: Option<i64>,
+        removed: Vec<&str>,
+        keys: Vec<&str>,
+        values: Vec<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(error)?;
+        let live = sqlx::query(self.sql.lock.clone())
+            .bind(&commit.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(error)?;
+        if live.is_none() {
+            return Ok(false);
+        }
+        let expected: Vec<&str> = commit.expect.iter().map(|e| e.key.as_str()).collect();
+        let loaded: Vec<Option<&str>> = commit.expect.iter().map(|e| e.loaded.as_deref()).collect();
+        let rows = sqlx::query(self.sql.checked_update.clone())
+            .bind(&commit.id)
+            .bind(commit.accessed)
+            .bind(ttl)
+            .bind(removed)
+            .bind(keys)
+            .bind(values)
+            .bind(commit.user.as_deref())
+            .bind(expected)
+            .bind(loaded)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(error)?;
+        if rows.is_empty() {
+            tx.commit().await.map_err(error)?;
+            return Ok(true);
+        }
+        // Nothing was written; the transaction rolls back as it drops.
+        let mut conflicts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let index: i64 = row.try_get(0).map_err(error)?;
+            let expected = usize::try_from(index)
+                .ok()
+                .and_then(|index| commit.expect.get(index.checked_sub(1)?))
+                .ok_or_else(|| StoreError::Backend {
+                    reason: format!("the checked save answered key number {index}"),
+                    source: None,
+                })?;
+            let current: Option<String> = row
+                .try_get(1)
+                .map_err(|err| sql::corrupt(&expected.key, err))?;
+            conflicts.push(ConcurrentWrite::new(&expected.key, current));
+        }
+        Err(StoreError::Conflict { keys: conflicts })
+    }
+}
+
 impl SessionStore for PostgresStore {
     async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
         let rows = sqlx::query(self.sql.load.clone())
@@ -467,6 +578,11 @@ impl SessionStore for PostgresStore {
             let removed: Vec<&str> = sql::removed_keys(&commit.remove, &commit.set)
                 .map(String::as_str)
                 .collect();
+            if !commit.expect.is_empty() {
+                return self
+                    .checked_update(commit, ttl, removed, keys, values)
+                    .await;
+            }
             let row = sqlx::query(self.sql.update.clone())
                 .bind(&commit.id)
                 .bind(commit.accessed)

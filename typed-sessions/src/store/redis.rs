@@ -12,7 +12,9 @@ use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
 #[cfg(feature = "tls")]
 use super::TlsOptions;
-use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, UserSession};
+use super::{
+    Alias, Commit, ConcurrentWrite, Record, SESSION_META_KEY, SessionStore, StoreError, UserSession,
+};
 
 /// Sessions in Redis or Redis Cluster (feature `redis`), through a [`ConnectionManager`]
 /// that reconnects by itself, or a [`ClusterConnection`] that follows the cluster's slots.
@@ -24,7 +26,12 @@ use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, U
 ///
 /// A save is one atomic step: a Lua script that, only if the hash still exists, `HSET`s the
 /// written keys, `HDEL`s the removed ones and renews the TTL; a new or renamed session is a
-/// `MULTI`/`EXEC` of `DEL`, `HSET`, `PEXPIRE` and the old id's `DEL`.
+/// `MULTI`/`EXEC` of `DEL`, `HSET`, `PEXPIRE` and the old id's `DEL`. A partial save with
+/// checked keys ([`Commit::expect`]) runs a second script, cached like the first
+/// (`EVALSHA`): the same write, preceded by an `HGET` of each checked key; if any differs
+/// from what the request loaded, it writes nothing and answers the keys with their current
+/// texts ([`StoreError::Conflict`]). Still one script, so one round trip and one atomic
+/// step; a save without checked keys runs the first script, as before.
 ///
 /// # Redis Cluster
 ///
@@ -38,6 +45,11 @@ use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, U
 /// old id never outlives the rename. A prefix with a hash tag (`{session}:`) makes every
 /// rename one atomic `MULTI` again, at the price of keeping every session in one slot, so
 /// on one master.
+///
+/// The check of a partial save's keys ([`Commit::expect`]) is atomic with its write on a
+/// cluster too: both are in the session's script, on the session's hash, in its slot. Only
+/// the registry's index, in another slot, is written after it (see the [module
+/// docs](super#signed-in-on-several-devices)).
 ///
 /// # TLS
 ///
@@ -178,17 +190,56 @@ end
 /// to `HSET` and `HDEL` in chunks of 1,000 arguments (an even number: 500 field-value pairs
 /// per `HSET`); the script as a whole stays one atomic step.
 static UPDATE: LazyLock<String> = LazyLock::new(|| {
-    format!(
+    update_script(
         r"
+local last_arg = #ARGV
 if redis.call('HEXISTS', KEYS[1], 'm:accessed') == 0 then return 0 end
+",
+    )
+});
+
+/// [`UPDATE`] for a commit with [`Commit::expect`]: after the fields to delete, one triple
+/// per expected key (its field, `1` and the text it must hold, or `0` and an empty string
+/// when it must be absent), then the number of triples. Before anything changes, each
+/// expected field is compared with what the hash holds; if any differs the script writes
+/// nothing and answers, per differing key, its index in `expect` (from 1), whether it is
+/// present (1 or 0) and its text (empty when absent): Lua cannot put `nil` in a reply.
+static CHECKED_UPDATE: LazyLock<String> = LazyLock::new(|| {
+    update_script(
+        r"
+local expected = tonumber(ARGV[#ARGV])
+local last_arg = #ARGV - 1 - 3 * expected
+if redis.call('HEXISTS', KEYS[1], 'm:accessed') == 0 then return 0 end
+local conflicts = {}
+for i = 1, expected do
+  local at = last_arg + 3 * i - 2
+  local current = redis.call('HGET', KEYS[1], ARGV[at])
+  local loaded = false
+  if ARGV[at + 1] == '1' then loaded = ARGV[at + 2] end
+  if current ~= loaded then
+    conflicts[#conflicts + 1] = i
+    conflicts[#conflicts + 1] = current and 1 or 0
+    conflicts[#conflicts + 1] = current or ''
+  end
+end
+if #conflicts > 0 then return conflicts end
+",
+    )
+});
+
+/// The partial save's script: `check` (which ends the script when the hash is gone, and
+/// defines `last_arg`, the last argument of the fields to delete), then the write.
+fn update_script(check: &str) -> String {
+    format!(
+        r"{check}
 local last_set = 5 + 2 * tonumber(ARGV[3])
 local chunk = 1000
 redis.call('HSET', KEYS[1], 'm:accessed', ARGV[2])
 for first = 6, last_set, chunk do
   redis.call('HSET', KEYS[1], unpack(ARGV, first, math.min(first + chunk - 1, last_set)))
 end
-for first = last_set + 1, #ARGV, chunk do
-  redis.call('HDEL', KEYS[1], unpack(ARGV, first, math.min(first + chunk - 1, #ARGV)))
+for first = last_set + 1, last_arg, chunk do
+  redis.call('HDEL', KEYS[1], unpack(ARGV, first, math.min(first + chunk - 1, last_arg)))
 end
 local ttl = tonumber(ARGV[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
@@ -199,11 +250,12 @@ end
 return 1
 "
     )
-});
+}
 
-/// The script with its SHA-1 computed once (`EVALSHA`, falling back to `EVAL` when the
-/// server does not have it yet).
+/// The scripts with their SHA-1s computed once (`EVALSHA`, falling back to `EVAL` when the
+/// server does not have them yet).
 static UPDATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&UPDATE));
+static CHECKED_UPDATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&CHECKED_UPDATE));
 
 /// [`INDEX_ADD_BODY`] alone (KEYS[1] unused but present, so the body's `KEYS[2]` reads the
 /// same): for a new session's index entry, inside its `MULTI`, and for a cluster, where the
@@ -577,7 +629,13 @@ impl SessionStore for RedisStore {
             keys.extend(index.as_deref());
             keys.extend(dropped.as_deref());
             let together = self.one_step(&keys);
-            let mut invocation = UPDATE_SCRIPT.key(&key);
+            let checked = !commit.expect.is_empty();
+            let script = if checked {
+                &*CHECKED_UPDATE_SCRIPT
+            } else {
+                &*UPDATE_SCRIPT
+            };
+            let mut invocation = script.key(&key);
             if together {
                 // KEYS[2]: the index to add to; KEYS[3]: the one to drop from (KEYS[2] too
                 // when there is none to add to, which the script then skips).
@@ -606,10 +664,42 @@ impl SessionStore for RedisStore {
             for field in &commit.remove {
                 invocation.arg(field_name(field));
             }
-            let applied: i64 = invocation
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|err| self.error(err))?;
+            let applied: i64 = if checked {
+                for expected in &commit.expect {
+                    let (present, loaded) = match &expected.loaded {
+                        Some(text) => ("1", text.as_str()),
+                        None => ("0", ""),
+                    };
+                    invocation
+                        .arg(field_name(&expected.key))
+                        .arg(present)
+                        .arg(loaded);
+                }
+                invocation.arg(commit.expect.len());
+                let reply: Value = invocation
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(|err| self.error(err))?;
+                match reply {
+                    Value::Int(applied) => applied,
+                    Value::Array(conflicts) => {
+                        return Err(StoreError::Conflict {
+                            keys: concurrent_writes(commit, conflicts)?,
+                        });
+                    }
+                    other => {
+                        return Err(StoreError::Backend {
+                            reason: format!("the checked save answered {other:?}"),
+                            source: None,
+                        });
+                    }
+                }
+            } else {
+                invocation
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(|err| self.error(err))?
+            };
             if applied != 1 {
                 return Ok(false);
             }
@@ -1030,6 +1120,36 @@ fn parse_record(reply: Value) -> Result<Option<Record>, StoreError> {
 
 /// The text of a bulk string; `key` names the session key for the error (`None`: the
 /// value is a field name).
+/// The checked save's answer when keys differ (triples of index in `expect` from 1,
+/// presence, text; see [`CHECKED_UPDATE`]) as the keys with what the hash holds.
+fn concurrent_writes(
+    commit: &Commit,
+    reply: Vec<Value>,
+) -> Result<Vec<ConcurrentWrite>, StoreError> {
+    let malformed = || StoreError::Backend {
+        reason: "the checked save answered a malformed list of conflicts".to_owned(),
+        source: None,
+    };
+    let mut items = reply.into_iter();
+    let mut keys = Vec::new();
+    while let Some(index) = items.next() {
+        let (Value::Int(index), Some(Value::Int(present)), Some(current)) =
+            (index, items.next(), items.next())
+        else {
+            return Err(malformed());
+        };
+        let expected = usize::try_from(index)
+            .ok()
+            .and_then(|index| commit.expect.get(index.checked_sub(1)?))
+            .ok_or_else(malformed)?;
+        let current = (present == 1)
+            .then(|| text(current, Some(&expected.key)))
+            .transpose()?;
+        keys.push(ConcurrentWrite::new(&expected.key, current));
+    }
+    Ok(keys)
+}
+
 fn text(value: Value, key: Option<&str>) -> Result<String, StoreError> {
     let bytes = match value {
         Value::BulkString(bytes) => bytes,

@@ -14,7 +14,9 @@ use sqlx::{Row, SqlStr};
 use super::sql::{
     self, CleanupTask, DEFAULT_TABLE, Dialect, InvalidTableName, RecordBuilder, TableNames,
 };
-use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, UserSession};
+use super::{
+    Alias, Commit, ConcurrentWrite, Record, SESSION_META_KEY, SessionStore, StoreError, UserSession,
+};
 
 /// Sessions in SQLite (feature `sqlite`), through a sqlx [`SqlitePool`]: for an app on one
 /// machine that already keeps its data in SQLite, or wants sessions to survive a restart
@@ -97,7 +99,12 @@ use super::{Alias, Commit, Record, SESSION_META_KEY, SessionStore, StoreError, U
 /// deletes the keys the request removed and upserts the ones it wrote. The statement takes
 /// the write lock before it reads, and a failure anywhere undoes all of it. A new or renamed
 /// session is one `BEGIN IMMEDIATE` transaction: delete the old id's rows, insert the new
-/// ones. Concurrent requests that change different keys therefore all survive. Saves go
+/// ones. Concurrent requests that change different keys therefore all survive. A partial
+/// save with checked keys ([`Commit::expect`]: flash queues, the CSRF token, fields with a
+/// conflict policy) is one `BEGIN IMMEDIATE` transaction instead: the write lock first, then
+/// a read of the checked keys, then the same statement only if each still holds what the
+/// request loaded (else nothing is written, and the save answers
+/// [`StoreError::Conflict`] with what they hold). Saves go
 /// through one connection of their own, so concurrent ones queue in order rather than poll
 /// SQLite's lock.
 ///
@@ -155,6 +162,7 @@ struct Statements {
     schema: Vec<SqlStr>,
     load: SqlStr,
     update: SqlStr,
+    expected_values: SqlStr,
     insert_session: SqlStr,
     has_user_id: SqlStr,
     add_user_id: SqlStr,
@@ -219,6 +227,13 @@ impl Statements {
                 "INSERT INTO {sessions}_save \
                  (id, accessed, expires_at, now, removed, written, user_id) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            ),
+            // ?3: the expected keys as a JSON array; one row per key of a live session, with
+            // the key's index in it and its value (NULL: absent); no row when it is gone.
+            expected_values: names.sql(
+                "SELECT x.key, e.value FROM {sessions} s, json_each(?3) AS x \
+                 LEFT JOIN {entries} e ON e.session_id = s.id AND e.key = x.value \
+                 WHERE s.id = ?1 AND (s.expires_at IS NULL OR s.expires_at > ?2)",
             ),
             insert_session: names.sql(
                 "INSERT INTO {sessions} (id, created, accessed, expires_at, user_id) \
@@ -486,6 +501,64 @@ fn read_row(row: &SqliteRow, builder: &mut RecordBuilder) -> Result<(), StoreErr
     builder.row(created, accessed, entry)
 }
 
+impl SqliteStore {
+    /// A partial save with [`Commit::expect`]: one `BEGIN IMMEDIATE` transaction (the write
+    /// lock taken before the first read) that reads the expected keys, and runs `update`
+    /// only if each still holds what the request loaded.
+    async fn checked_update(
+        &self,
+        commit: &Commit,
+        now: i64,
+        update: sqlx::query::Query<'_, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments>,
+    ) -> Result<bool, StoreError> {
+        let expected: Vec<&str> = commit.expect.iter().map(|e| e.key.as_str()).collect();
+        let expected = serde_json::to_string(&expected).map_err(StoreError::backend)?;
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(error)?;
+        let rows = sqlx::query(self.sql.expected_values.clone())
+            .bind(&commit.id)
+            .bind(now)
+            .bind(expected)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(error)?;
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        let mut conflicts = Vec::new();
+        for row in &rows {
+            let index: i64 = row.try_get(0).map_err(error)?;
+            let expected = usize::try_from(index)
+                .ok()
+                .and_then(|index| commit.expect.get(index))
+                .ok_or_else(|| StoreError::Backend {
+                    reason: format!("the checked save read key number {index}"),
+                    source: None,
+                })?;
+            let current: Option<String> = row
+                .try_get(1)
+                .map_err(|err| sql::corrupt(&expected.key, err))?;
+            if current != expected.loaded {
+                conflicts.push(ConcurrentWrite::new(&expected.key, current));
+            }
+        }
+        if !conflicts.is_empty() {
+            // Nothing was written; the transaction rolls back as it drops.
+            return Err(StoreError::Conflict { keys: conflicts });
+        }
+        match update.execute(&mut *tx).await {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(err)) if err.message() == SESSION_GONE => return Ok(false),
+            Err(err) => return Err(error(err)),
+        }
+        tx.commit().await.map_err(error)?;
+        Ok(true)
+    }
+}
+
 impl SessionStore for SqliteStore {
     async fn load(&self, id: &str) -> Result<Option<Record>, StoreError> {
         let rows = sqlx::query(self.sql.load.clone())
@@ -510,17 +583,18 @@ impl SessionStore for SqliteStore {
             // `[key, ...]` and `[[key, json text], ...]`, unpacked by the trigger.
             let removed = serde_json::to_string(&removed).map_err(StoreError::backend)?;
             let written = serde_json::to_string(&commit.set).map_err(StoreError::backend)?;
-            let saved = sqlx::query(sql.update.clone())
+            let update = sqlx::query(sql.update.clone())
                 .bind(&commit.id)
                 .bind(commit.accessed)
                 .bind(expires_at)
                 .bind(now)
                 .bind(removed)
                 .bind(written)
-                .bind(commit.user.as_deref())
-                .execute(&self.writer)
-                .await;
-            return match saved {
+                .bind(commit.user.as_deref());
+            if !commit.expect.is_empty() {
+                return self.checked_update(commit, now, update).await;
+            }
+            return match update.execute(&self.writer).await {
                 Ok(_) => Ok(true),
                 Err(sqlx::Error::Database(err)) if err.message() == SESSION_GONE => Ok(false),
                 Err(err) => Err(error(err)),

@@ -67,6 +67,13 @@ pub use self::dict::MAX_INFLATED;
 /// undoing the Rust change (Beaker holds the file lock only while it reads and while it
 /// writes, not between). A key both sides write ends as the last writer's.
 ///
+/// Between Rust requests, a save's checked keys ([`Commit::expect`]: flash queues, the
+/// CSRF token, fields with a conflict policy) are compared with the value it read, as
+/// [`load`](SessionStore::load) reads it, before it applies its changes; the
+/// compare-and-set then makes the check and the write one step, so a checked key another
+/// request changed meanwhile is a [`StoreError::Conflict`] for the factory to merge, never a
+/// lost write. Python writes are not checked: Beaker saves whole values.
+///
 /// For `file`, a request waits at most [`with_lock_wait`](Self::with_lock_wait) (2 s) for a
 /// lock another process holds; then the store is unavailable (`503` through the adapters).
 ///
@@ -355,6 +362,11 @@ impl SessionStore for BeakerStore {
                 return Ok(false);
             };
             let mut stored = Stored::decode(&read, outer, serializer)?;
+            if !commit.expect.is_empty() {
+                // Against the values as `load` reads them; the compare-and-set below makes
+                // the check and the write one step.
+                commit.check(&stored.record()?)?;
+            }
             stored.apply(commit)?;
             let bytes = stored.encode(outer, serializer)?;
             match self.update(commit, read, bytes).await? {

@@ -17,7 +17,7 @@ use sha1::{Digest, Sha1};
 
 use self::payload::{Decoded, Payload};
 use super::redis::redis_error as client_error;
-use super::{Commit, Record, SessionStore, StoreError};
+use super::{Commit, ConcurrentWrite, Record, SessionStore, StoreError};
 use super::{RedisConnection, RedisStore};
 use crate::Serializer;
 use crate::codec::{HashAlg, Secret};
@@ -46,6 +46,13 @@ use crate::factory::{Builder, KeysAndStore, ServerSessionFactory};
 /// loaded the session before a Rust save and writes after it puts back its own copy of every
 /// key, undoing the Rust change. Keys each side owns survive only when the two sides do not
 /// overlap in time; a key both sides write ends as the last writer's.
+///
+/// Between Rust requests, a save's checked keys ([`Commit::expect`]: flash queues, the
+/// CSRF token, fields with a conflict policy) are compared with the value it read, each
+/// converted to JSON text exactly as [`load`](SessionStore::load) converts it, before it
+/// applies its changes; the compare-and-set then makes the check and the write one step, so
+/// a checked key another request changed meanwhile is a [`StoreError::Conflict`] for the
+/// factory to merge, never a lost write.
 ///
 /// A partial save that finds the key gone (expired, deleted by the app's `invalidate`, or
 /// holding a legacy payload) writes nothing and reports
@@ -354,6 +361,7 @@ impl PyramidRedisStore {
                 // new session, so writing the changes would bring back a dead one.
                 return Ok(false);
             }
+            check::<F>(&payload, commit)?;
             merge::<F>(&mut payload, commit)?;
             payload.stamp(&self.options, now);
             let written = F::encode(&payload)?;
@@ -379,6 +387,29 @@ impl PyramidRedisStore {
             ),
             source: None,
         })
+    }
+}
+
+/// [`Commit::expect`] against the payload read from Redis, each value as JSON text exactly
+/// as [`load`](SessionStore::load) gives it: what the request loaded. The compare-and-set
+/// that follows makes the check and the write one step.
+fn check<F: Format>(payload: &Payload<F::Value>, commit: &Commit) -> Result<(), StoreError> {
+    let mut conflicts = Vec::new();
+    for expected in &commit.expect {
+        let current = payload
+            .managed
+            .iter()
+            .find(|(key, _)| *key == expected.key)
+            .map(|(key, value)| F::to_json(key, value))
+            .transpose()?;
+        if current != expected.loaded {
+            conflicts.push(ConcurrentWrite::new(&expected.key, current));
+        }
+    }
+    if conflicts.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict { keys: conflicts })
     }
 }
 
