@@ -22,9 +22,12 @@ use crate::error::SessionError;
 use crate::reserved::{CSRF_KEY, FLASH_PREFIX};
 
 /// How many times a save that merged is retried when the store changed again meanwhile,
-/// before it fails as a conflict: each retry means another request saved the same key in
-/// the time of one round trip, so a few absorb bursts without looping under contention.
-pub(crate) const MAX_MERGE_ROUNDS: usize = 8;
+/// before it fails as a conflict (409, nothing written): each retry means another request
+/// saved the same key within one round trip. Measured on the shop, 16 clients adding to
+/// one session at once (`examples/tests/shop_concurrent_adds.rs`, debug build): with 8
+/// rounds 143 of 193 adds on Redis were answered 409 and retried by the client, with 16
+/// rounds 51; none was lost either way.
+pub(crate) const MAX_MERGE_ROUNDS: usize = 16;
 
 /// A field's merge, type-erased: `(base, ours, theirs)` as JSON texts (`None`: absent) to
 /// the text to write (`None`: remove the key). The generated code wraps the schema's
