@@ -355,10 +355,13 @@ async fn a_postgres_restarted_under_load_is_503_then_recovers_without_an_app_res
         before.get(&200).is_some_and(|&n| n > 0) && before.get(&303).is_some_and(|&n| n > 0),
         "the load ran before the restart: {before:?}"
     );
+    // 409: the shoppers share one session, and a save that keeps losing the race for its
+    // cart or flash queue after its merge rounds (#22) writes nothing and says so
+    // (examples/tests/shop_concurrent_adds.rs checks that no acknowledged add is lost).
     for status in all.keys() {
         assert!(
-            [200, 303, 503].contains(status),
-            "only 200, 303 and 503, never another status: {all:?}"
+            [200, 303, 409, 503].contains(status),
+            "only 200, 303, 409 and 503, never another status: {all:?}"
         );
     }
     assert!(
