@@ -142,11 +142,12 @@ fn merge_queue(
         .find(|&p| ours.starts_with(&base[p..]))
         .unwrap_or(base.len());
     let added = &ours[base.len() - popped..];
-    let gone = theirs
-        .iter()
-        .zip(&base[..popped])
-        .take_while(|(t, b)| t == b)
-        .count();
+    // The popped messages still at the front of the store's queue: all of them, or the
+    // newest of them when another request's push dropped the oldest past the cap.
+    let popped_messages = &base[..popped];
+    let gone = (0..=popped)
+        .find(|&k| theirs.starts_with(&popped_messages[k..]))
+        .map_or(0, |k| popped - k);
     theirs.drain(..gone);
     theirs.extend_from_slice(added);
     if let Some(cap) = cap
@@ -390,6 +391,15 @@ mod tests {
         assert_eq!(
             queue("", r#"["b"]"#, r#"["c"]"#).as_deref(),
             Some(r#"["c","b"]"#)
+        );
+    }
+
+    #[test]
+    fn messages_popped_here_go_even_when_another_push_dropped_the_oldest() {
+        // The queue was full at 3; we popped it, another request pushed "d" and dropped "a".
+        assert_eq!(
+            queue(r#"["a","b","c"]"#, "", r#"["b","c","d"]"#).as_deref(),
+            Some(r#"["d"]"#)
         );
     }
 
