@@ -19,7 +19,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
-use support::{Process, SHARED_SECRET, cart_count, csrf_token, redis_db_url, start_server};
+use support::{
+    Process, SHARED_SECRET, cart_count, csrf_token, drop_schema, redis_db_url, start_server, unique,
+};
 use typed_sessions::store::{Commit, MemoryStore, Record, SessionStore, StoreError};
 use typed_sessions_examples::shop;
 
@@ -219,20 +221,6 @@ async fn without_conflict_checks_concurrent_adds_are_lost() {
     assert!(held <= acknowledged as u64, "never more than was added");
 }
 
-fn postgres_url() -> String {
-    std::env::var("POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "POSTGRES_URL is not set: run `export POSTGRES_URL=\"$(scripts/postgres.sh | tail \
-             -n 1)\"`{}",
-            if std::env::var_os("CI").is_some() {
-                " (CI: .ci/run must start PostgreSQL)"
-            } else {
-                ""
-            }
-        )
-    })
-}
-
 fn redis_cluster_urls() -> String {
     std::env::var("REDIS_CLUSTER_URLS").unwrap_or_else(|_| {
         panic!(
@@ -245,15 +233,6 @@ fn redis_cluster_urls() -> String {
             }
         )
     })
-}
-
-/// A name no other test (or run) uses.
-fn unique(what: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{what}_{}_{nanos}", std::process::id())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -290,19 +269,7 @@ async fn on_sqlite_concurrent_adds_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_postgres_concurrent_adds_lose_nothing() {
-    let schema = unique("shop_concurrent_adds");
-    let base = postgres_url();
-    let admin = sqlx::PgPool::connect(&base).await.unwrap();
-    // `schema` is `unique`'s letters, digits and underscores.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options[search_path]={schema}");
+    let (schema, url) = support::postgres_schema("shop_concurrent_adds").await;
     every_acknowledged_add_is_in_the_cart("PostgreSQL", &url).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&admin)
-        .await
-        .unwrap();
+    drop_schema(&schema).await;
 }

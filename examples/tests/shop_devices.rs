@@ -15,13 +15,12 @@
 mod support;
 
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use support::{Process, csrf_token, redis_db_url, start_server};
+use support::{Process, csrf_token, drop_schema, redis_db_url, start_server, unique};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use typed_sessions_examples::shop::DEMO_PASSWORD;
 use typed_sessions_examples::shop::store::REDIS_PREFIX;
@@ -31,34 +30,6 @@ const REDIS_DB: u8 = 9;
 
 /// How soon an open event stream must end after the revocation's response.
 const LIVE_WITHIN: Duration = Duration::from_secs(1);
-
-fn postgres_url() -> String {
-    std::env::var("POSTGRES_URL").unwrap_or_else(|_| {
-        panic!(
-            "POSTGRES_URL is not set: run `export POSTGRES_URL=\"$(scripts/postgres.sh | tail \
-             -n 1)\"`{}",
-            if std::env::var_os("CI").is_some() {
-                " (CI: .ci/run must start PostgreSQL)"
-            } else {
-                ""
-            }
-        )
-    })
-}
-
-/// A name no other test (or run) signs in with: the stores index sessions by it.
-fn unique(what: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{what}_{}_{nanos}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// Which shop binary a test runs: the scenarios are the same on both.
 #[derive(Debug, Clone, Copy)]
@@ -319,26 +290,9 @@ async fn redis_index() -> RedisIndex {
 /// A schema of its own on the test PostgreSQL, and the `SESSION_STORE` URL whose
 /// `search_path` is it, so the shop's `sessions` table is this test's.
 async fn postgres_schema() -> (PostgresIndex, String, String) {
-    let schema = unique("shop_devices");
-    let base = postgres_url();
-    let admin = sqlx::PgPool::connect(&base).await.unwrap();
-    // `schema` is `unique`'s letters, digits and underscores.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options[search_path]={schema}");
+    let (schema, url) = support::postgres_schema("shop_devices").await;
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     (PostgresIndex(pool), url, schema)
-}
-
-async fn drop_schema(schema: &str) {
-    let admin = sqlx::PgPool::connect(&postgres_url()).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&admin)
-        .await
-        .unwrap();
 }
 
 async fn on_redis(framework: Framework) {

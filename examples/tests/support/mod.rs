@@ -203,3 +203,57 @@ impl Browser {
         serde_json::from_str(&self.get(format!("{}/session.json", app.base)).await).unwrap()
     }
 }
+
+/// The test PostgreSQL's URL; a message saying how to start one when it is not set.
+pub fn postgres_url() -> String {
+    std::env::var("POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "POSTGRES_URL is not set: run `export POSTGRES_URL=\"$(scripts/postgres.sh | tail \
+             -n 1)\"`{}",
+            if std::env::var_os("CI").is_some() {
+                " (CI: .ci/run must start PostgreSQL)"
+            } else {
+                ""
+            }
+        )
+    })
+}
+
+/// A name no other test (or run) uses: letters, digits and underscores after `what`.
+pub fn unique(what: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{what}_{}_{nanos}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// A schema of its own on the test PostgreSQL (named after `what`), and the URL whose
+/// `search_path` is it, so that a shop's tables there are this test's alone.
+pub async fn postgres_schema(what: &str) -> (String, String) {
+    let schema = unique(what);
+    let base = postgres_url();
+    let admin = sqlx::PgPool::connect(&base).await.unwrap();
+    // `schema` is `unique`'s letters, digits and underscores.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options[search_path]={schema}");
+    (schema, url)
+}
+
+/// Drops a schema of [`postgres_schema`] and everything in it.
+pub async fn drop_schema(schema: &str) {
+    let admin = sqlx::PgPool::connect(&postgres_url()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&admin)
+        .await
+        .unwrap();
+}

@@ -614,7 +614,24 @@ pub(crate) struct SetCookies {
     pub rest: Vec<HeaderValue>,
 }
 
+/// What a save wrote: its outcome, its first `Set-Cookie`, its `Vary` and its other
+/// `Set-Cookie`s (a chunked cookie's, removals).
+pub(crate) type Written = (
+    Saved,
+    Option<HeaderValue>,
+    Option<HeaderValue>,
+    Vec<HeaderValue>,
+);
+
 impl SetCookies {
+    /// The headers of a cookie save (`None`: it writes no cookie).
+    pub(crate) fn written(saved: Saved, set_cookies: Option<Self>) -> Written {
+        match set_cookies {
+            Some(Self { first, rest }) => (saved, Some(first), None, rest),
+            None => (saved, None, None, Vec::new()),
+        }
+    }
+
     fn append_to(self, response: &mut HeaderMap) {
         response.append(SET_COOKIE, self.first);
         for header in self.rest {

@@ -39,8 +39,8 @@ pub use chunks::MAX_CHUNKS;
 pub use compress::MAX_INFLATED_LEN;
 #[cfg(feature = "encrypted")]
 pub use cookie::EncryptedCookieSessionFactory;
-pub(crate) use cookie::SetCookies;
 pub use cookie::{CookieSessionFactory, MAX_COOKIE_VALUE_LEN, SignedCookieSessionFactory};
+pub(crate) use cookie::{SetCookies, Written};
 pub(crate) use server::Plan;
 pub use server::{DEFAULT_ROTATION_GRACE, ServerSessionFactory};
 #[cfg(feature = "testing")]

@@ -6,7 +6,7 @@ use std::fmt;
 use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue};
 
-use super::cookie::{CookieSessionFactory, SetCookies};
+use super::cookie::{CookieSessionFactory, SetCookies, Written};
 use super::server::{Plan, ServerSessionFactory};
 use super::settings::{Saved, find_in};
 use crate::codec::CookieCodec;
@@ -185,7 +185,7 @@ impl<C: CookieCodec, S: SessionStore> SpillingSessionFactory<C, S> {
     /// other `Set-Cookie`s.
     pub(crate) async fn execute(&self, step: Step) -> Result<Written, StoreError> {
         match step {
-            Step::Cookie(saved, set_cookies) => Ok(Step::cookie_written(saved, set_cookies)),
+            Step::Cookie(saved, set_cookies) => Ok(SetCookies::written(saved, set_cookies)),
             Step::Unspill {
                 saved,
                 set_cookies,
@@ -225,15 +225,6 @@ impl<C: CookieCodec, S: SessionStore> SpillingSessionFactory<C, S> {
     }
 }
 
-/// What a save wrote: its outcome, its first `Set-Cookie`, its `Vary` and its other
-/// `Set-Cookie`s.
-pub(crate) type Written = (
-    Saved,
-    Option<HeaderValue>,
-    Option<HeaderValue>,
-    Vec<HeaderValue>,
-);
-
 /// What a save of a [`SpillingSessionFactory`] does.
 pub(crate) enum Step {
     /// The session fits (or stays) in its cookie.
@@ -254,16 +245,6 @@ pub(crate) enum Step {
         report: Option<SaveReport>,
         expire: Vec<HeaderValue>,
     },
-}
-
-impl Step {
-    /// The headers of a save that stays in the cookie: no I/O.
-    pub(crate) fn cookie_written(saved: Saved, set_cookies: Option<SetCookies>) -> Written {
-        match set_cookies {
-            Some(SetCookies { first, rest }) => (saved, Some(first), None, rest),
-            None => (saved, None, None, Vec::new()),
-        }
-    }
 }
 
 impl<C: fmt::Debug, S: fmt::Debug> fmt::Debug for SpillingSessionFactory<C, S> {

@@ -98,10 +98,7 @@ impl<C: CookieCodec> sealed::Steps for CookieSessionFactory<C> {
         } else {
             self.save_value(&session)
         };
-        let saved = saved.map(|(saved, set_cookies)| match set_cookies {
-            Some(SetCookies { first, rest }) => (saved, Some(first), None, rest),
-            None => (saved, None, None, Vec::new()),
-        });
+        let saved = saved.map(|(saved, set_cookies)| SetCookies::written(saved, set_cookies));
         Saving::cookie(status, self.on_oversized(), saved.map_err(StoreError::from))
     }
 }
@@ -166,7 +163,7 @@ impl<C: CookieCodec, S: SessionStore> sealed::Steps for SpillingSessionFactory<C
             return Saving::cookie(
                 status,
                 oversized,
-                Ok(SpillStep::cookie_written(saved, set_cookies)),
+                Ok(SetCookies::written(saved, set_cookies)),
             );
         }
         let discarded = self.server_factory().on_discarded();

@@ -8,20 +8,12 @@ use std::task::{Context, Poll, ready};
 use http::{HeaderValue, StatusCode};
 
 use super::factory::BoxFuture;
-use crate::factory::{Overflow, Saved};
+use crate::factory::{Overflow, Saved, Written};
 use crate::store::StoreError;
 
 /// What a save did, the `Set-Cookie` it asks for, the `Vary` it asks for with it, and the
 /// further `Set-Cookie` headers of a chunked cookie session.
-pub(crate) type SaveResult = Result<
-    (
-        Saved,
-        Option<HeaderValue>,
-        Option<HeaderValue>,
-        Vec<HeaderValue>,
-    ),
-    StoreError,
->;
+pub(crate) type SaveResult = Result<Written, StoreError>;
 
 /// What the response of a request gets once its session is saved, from [`Saving`].
 #[derive(Debug)]

@@ -705,13 +705,7 @@ impl SessionStore for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(error)?;
-        row.map(|row| {
-            Ok(Alias {
-                target: row.try_get(0).map_err(|err| sql::corrupt("target", err))?,
-                at: row.try_get(1).map_err(|err| sql::corrupt("at", err))?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(sql::alias).transpose()
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
-use super::{Record, StoreError, UserSession};
+use super::{Alias, Record, StoreError, UserSession};
 
 /// The default table of the SQL stores; its entries live in `sessions_entries`.
 pub(crate) const DEFAULT_TABLE: &str = "sessions";
@@ -200,6 +200,19 @@ where
         created: row.try_get(1).map_err(|err| corrupt("created", err))?,
         accessed: row.try_get(2).map_err(|err| corrupt("accessed", err))?,
         meta: row.try_get::<Option<String>, _>(3).ok().flatten(),
+    })
+}
+
+/// An alias row, `(target, at)`, as both SQL stores select it.
+pub(crate) fn alias<R: sqlx::Row>(row: &R) -> Result<Alias, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Alias {
+        target: row.try_get(0).map_err(|err| corrupt("target", err))?,
+        at: row.try_get(1).map_err(|err| corrupt("at", err))?,
     })
 }
 
