@@ -330,7 +330,13 @@ async fn a_postgres_restarted_under_load_is_503_then_recovers_without_an_app_res
             assert!(page.cart_count() >= 1, "the session survived the restart");
             break;
         }
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        // 409: the cart view pops the flash queue the shoppers keep writing, so its save can
+        // lose the race too (see the status check below); it is retried like a 503.
+        assert!(
+            [StatusCode::SERVICE_UNAVAILABLE, StatusCode::CONFLICT].contains(&response.status()),
+            "while recovering only 503 or 409: {}",
+            response.status()
+        );
         assert!(
             recovered.elapsed() < Duration::from_secs(10),
             "the app did not recover"
