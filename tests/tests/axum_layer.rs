@@ -550,6 +550,141 @@ async fn middleware_and_handler_share_one_session() {
     );
 }
 
+/// A plain `from_fn` middleware that takes the handle from the extensions by hand (no
+/// extractor), locks it without loading it, and answers itself.
+async fn by_hand_unloaded(request: Request, _next: Next) -> Response {
+    let handle = request
+        .extensions()
+        .get::<SessionHandle>()
+        .cloned()
+        .unwrap();
+    let mut s = handle.lock();
+    let user = format!("{:?}", s.get("user"));
+    s.insert("user", "mallory");
+    Response::new(Body::from(user))
+}
+
+/// The same, loading the handle with the request's headers first, as its docs say.
+async fn by_hand_loaded(request: Request, _next: Next) -> Response {
+    let handle = request
+        .extensions()
+        .get::<SessionHandle>()
+        .cloned()
+        .unwrap();
+    handle.load(request.headers()).await.unwrap();
+    let mut s = handle.lock();
+    let user = format!("{:?}", s.get("user"));
+    s.insert("user", "grace");
+    Response::new(Body::from(user))
+}
+
+#[tokio::test]
+async fn a_handle_taken_by_hand_sees_the_cookie_once_loaded_with_the_headers() {
+    let fx = Fixture::new();
+    let cookie = fx.cookie_for(json!({"user": "ada"}));
+    let app = Router::new()
+        .route("/", get(untouched))
+        .layer(middleware::from_fn(by_hand_loaded))
+        .layer(fx.layer());
+
+    let response = app.oneshot(get_request("/", Some(&cookie))).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let saved = fx.session_in(&response);
+    assert_eq!(saved.get("user"), Some(&json!("grace")));
+    assert_eq!(body_text(response).await, "Some(String(\"ada\"))");
+}
+
+#[tokio::test]
+async fn a_handle_taken_by_hand_and_locked_unloaded_is_a_logged_placeholder_never_saved() {
+    let fx = Fixture::new();
+    let cookie = fx.cookie_for(json!({"user": "ada"}));
+    let app = Router::new()
+        .route("/", get(untouched))
+        .layer(middleware::from_fn(by_hand_unloaded))
+        .layer(fx.layer());
+    let logs = Logs::default();
+    let _capture = logs.capture();
+
+    let response = app.oneshot(get_request("/", Some(&cookie))).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        set_cookie(&response),
+        None,
+        "the placeholder does not overwrite the client's session"
+    );
+    assert_eq!(fx.opens(), 0, "its cookie was never read");
+    assert_eq!(body_text(response).await, "None");
+    let logged = logs.text();
+    assert!(logged.contains("ERROR"), "{logged}");
+    assert!(
+        logged.contains("before its request's cookies were read"),
+        "{logged}"
+    );
+}
+
+type Kept = Arc<Mutex<Option<SessionHandle>>>;
+
+/// Keeps the handler's handle, extracted and untouched, for use after the response.
+async fn keep_extracted(
+    axum::extract::State(kept): axum::extract::State<Kept>,
+    session: SessionHandle,
+) -> &'static str {
+    *kept.lock().unwrap() = Some(session);
+    "ok"
+}
+
+/// Keeps the request's handle, taken by hand and never locked, for use after the response.
+async fn keep_by_hand(
+    axum::extract::State(kept): axum::extract::State<Kept>,
+    request: Request,
+    next: Next,
+) -> Response {
+    *kept.lock().unwrap() = request.extensions().get::<SessionHandle>().cloned();
+    next.run(request).await
+}
+
+#[tokio::test]
+async fn a_session_first_used_after_its_response_is_a_logged_placeholder() {
+    let fx = Fixture::new();
+    let cookie = fx.cookie_for(json!({"user": "ada"}));
+    let kept: Kept = Arc::default();
+    let extracted = Router::new()
+        .route("/", get(keep_extracted))
+        .with_state(Arc::clone(&kept))
+        .layer(fx.layer());
+    let by_hand = Router::new()
+        .route("/", get(untouched))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&kept),
+            keep_by_hand,
+        ))
+        .layer(fx.layer());
+
+    for (how, app) in [("extracted", extracted), ("by hand", by_hand)] {
+        let logs = Logs::default();
+        let _capture = logs.capture();
+        let response = app.oneshot(get_request("/", Some(&cookie))).await.unwrap();
+        assert_eq!(
+            set_cookie(&response),
+            None,
+            "{how}: an untouched session writes none"
+        );
+        let late = kept.lock().unwrap().take().expect("the handle was kept");
+        late.lock().insert("user", "too late");
+        assert_eq!(late.lock().get("user"), Some(&json!("too late")), "{how}");
+        assert_eq!(
+            fx.opens(),
+            0,
+            "{how}: the cookie was not opened after the response"
+        );
+        let logged = logs.text();
+        assert!(
+            logged.contains("a session was used after its response was saved"),
+            "{how}: {logged}"
+        );
+    }
+}
+
 // --- without the layer -----------------------------------------------------------------------
 
 #[tokio::test]

@@ -125,9 +125,11 @@
 //!
 //! # What the layer does
 //!
-//! - **Lazily.** The layer only keeps the request's `Cookie` headers (a reference-counted
-//!   copy). A cookie session's cookie is parsed, its signature checked and the session
-//!   decoded on the first [`lock`](SessionHandle::lock); a server-side session is loaded
+//! - **Lazily.** The layer reads nothing of the request: the extractor keeps its `Cookie`
+//!   headers (a reference-counted copy), as Pyramid reads `request.cookies` when
+//!   `request.session` is first used. A cookie session's cookie is parsed, its signature
+//!   checked and the session decoded on the first [`lock`](SessionHandle::lock); a
+//!   server-side session is loaded
 //!   from its store when a handler or middleware extracts the [`SessionHandle`] (loading
 //!   is async, locking is not). A request whose handlers never take the session costs none
 //!   of that (no store round trip), and gets no `Set-Cookie`.

@@ -3,11 +3,12 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
-use http::StatusCode;
 use http::request::Parts;
+use http::{HeaderMap, StatusCode};
 
 use super::rejection::{MissingSessionLayer, SessionRejection};
 use crate::lifecycle::{RequestSession, Saving};
@@ -52,13 +53,31 @@ use crate::store::StoreError;
 /// ```
 #[derive(Clone)]
 pub struct SessionHandle {
-    shared: Arc<Mutex<RequestSession>>,
+    shared: Arc<Shared>,
 }
 
+struct Shared {
+    /// [`UNTOUCHED`], [`ASKED`] or [`CLOSED`]: the layer's end of a request whose code never
+    /// asked for the session reads this one atomic instead of locking.
+    state: AtomicU8,
+    request: Mutex<RequestSession>,
+}
+
+/// No code has asked for the session yet.
+const UNTOUCHED: u8 = 0;
+/// Some code has locked (or is locking) the session.
+const ASKED: u8 = 1;
+/// The layer ended the request while the session was untouched: it must not be loaded now.
+const CLOSED: u8 = 2;
+
 impl From<RequestSession> for SessionHandle {
+    #[inline]
     fn from(request: RequestSession) -> Self {
         Self {
-            shared: Arc::new(Mutex::new(request)),
+            shared: Arc::new(Shared {
+                state: AtomicU8::new(UNTOUCHED),
+                request: Mutex::new(request),
+            }),
         }
     }
 }
@@ -80,9 +99,10 @@ impl SessionHandle {
     }
 
     /// Locks the session, loading a cookie session from the request's cookie on the first
-    /// call. (A server-side session is already loaded by the extractor; a handle taken from
-    /// the request's extensions by hand must be [`load`](Self::load)ed first, or it locks
-    /// an empty placeholder that is never saved, and an error is logged.)
+    /// call. (The extractor gives the handle the request's cookies and loads a server-side
+    /// session; a handle taken from the request's extensions by hand must be
+    /// [`load`](Self::load)ed with the request's headers first, or it locks an empty
+    /// placeholder that is never saved, and an error is logged.)
     ///
     /// The guard derefs to [`Session`], so the dict API, flash messages, the CSRF token and
     /// the accessors of a `#[derive(SessionSchema)]` trait all work on it. Changes are
@@ -152,16 +172,31 @@ impl SessionHandle {
     /// Locks the request's session, or `None` when this thread holds it already (locking
     /// would deadlock).
     fn acquire(&self) -> Option<MutexGuard<'_, RequestSession>> {
-        match self.shared.try_lock() {
-            Ok(request) => Some(request),
-            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        let closed = self.shared.state.compare_exchange(
+            UNTOUCHED,
+            ASKED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) == Err(CLOSED);
+        let mut request = match self.shared.request.try_lock() {
+            Ok(request) => request,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => {
                 if HELD.with(|held| held.borrow().contains(&self.key())) {
                     return None;
                 }
-                Some(self.shared.lock().unwrap_or_else(PoisonError::into_inner))
+                self.shared
+                    .request
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
             }
+        };
+        if closed {
+            // A task that outlived its response: the session is finished, as if the layer
+            // had locked it (the lock then hands out a placeholder, and logs why).
+            request.close_unused();
         }
+        Some(request)
     }
 
     /// Identifies the shared session in [`HELD`].
@@ -174,7 +209,7 @@ impl SessionHandle {
     /// Never blocks, so it is safe to call (and to `Debug`-print the handle) while a guard
     /// is held.
     pub fn is_loaded(&self) -> bool {
-        match self.shared.try_lock() {
+        match self.shared.request.try_lock() {
             Ok(request) => request.is_loaded(),
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().is_loaded(),
             // Someone holds a guard, and guards only exist once the session is loaded.
@@ -182,14 +217,35 @@ impl SessionHandle {
         }
     }
 
-    /// Loads a server-side session from its store, if it is not loaded yet; the extractor
-    /// calls it. Nothing to do for a cookie session (it loads on the first lock) or a
-    /// handle made with [`new`](Self::new).
+    /// Reads the session's cookies from `headers` (the request's), and loads a server-side
+    /// session from its store, if it is not loaded yet; the extractor calls it. A handle
+    /// taken from the request's extensions by hand must be loaded so before it is locked:
+    /// the layer leaves the `Cookie` headers unread until then, so a request whose handlers
+    /// never ask for the session costs no header lookup. Nothing else to do for a cookie
+    /// session (it loads on the first lock) or a handle made with [`new`](Self::new).
     ///
     /// An error when the store fails; the handle stays unloaded, and nothing will be saved.
-    pub async fn load(&self) -> Result<(), StoreError> {
+    ///
+    /// ```
+    /// use http::{HeaderMap, HeaderValue};
+    /// use http::header::COOKIE;
+    /// use typed_sessions::axum::SessionHandle;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let handle = SessionHandle::new(typed_sessions::Session::new());
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(COOKIE, HeaderValue::from_static("session=..."));
+    /// handle.load(&headers).await.unwrap(); // a ready session: nothing to read
+    /// assert!(handle.is_loaded());
+    /// # }
+    /// ```
+    pub async fn load(&self, headers: &HeaderMap) -> Result<(), StoreError> {
         // The lock ends before the store is awaited.
-        let loading = self.acquire().and_then(|request| request.loading());
+        let loading = self.acquire().and_then(|mut request| {
+            request.read_cookies(headers);
+            request.loading()
+        });
         if let Some(loading) = loading {
             let session = loading.await?;
             if let Some(mut request) = self.acquire() {
@@ -201,7 +257,22 @@ impl SessionHandle {
 
     /// Ends the request: the layer's save step, for a response with `status`; `None` when
     /// there is nothing to save.
+    #[inline]
     pub(crate) fn finish(&self, status: StatusCode) -> Option<Saving> {
+        let untouched = self.shared.state.compare_exchange(
+            UNTOUCHED,
+            CLOSED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        if untouched.is_ok() {
+            return None;
+        }
+        self.finish_asked(status)
+    }
+
+    /// [`finish`](Self::finish) of a session some code asked for.
+    fn finish_asked(&self, status: StatusCode) -> Option<Saving> {
         match self.acquire() {
             Some(mut request) => request.finish_used(status),
             None => {
@@ -292,7 +363,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionHandle {
             .get::<SessionHandle>()
             .cloned()
             .ok_or(MissingSessionLayer)?;
-        handle.load().await?;
+        handle.load(&parts.headers).await?;
         Ok(handle)
     }
 }
@@ -310,7 +381,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for SessionHandle {
         let Some(handle) = parts.extensions.get::<SessionHandle>().cloned() else {
             return Ok(None);
         };
-        handle.load().await?;
+        handle.load(&parts.headers).await?;
         Ok(Some(handle))
     }
 }

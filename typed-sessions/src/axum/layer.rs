@@ -133,11 +133,10 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        // Only the unparsed `Cookie` headers are kept; nothing is parsed or checked until
-        // a handler uses the session.
-        let handle = SessionHandle::from(RequestSession::new(
+        // Not even the `Cookie` headers are read until a handler extracts the handle
+        // (`SessionHandle::load`): an untouched session costs two allocations, no lookup.
+        let handle = SessionHandle::from(RequestSession::without_cookies(
             Arc::clone(&self.factory) as Arc<dyn SessionFactory>,
-            request.headers(),
         ));
         request.extensions_mut().insert(handle.clone());
         ResponseFuture {

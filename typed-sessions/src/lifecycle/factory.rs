@@ -33,31 +33,39 @@ impl<C: CookieCodec, S: SessionStore> SessionFactory for SpillingSessionFactory<
 pub(crate) mod sealed {
     use super::*;
 
-    /// A request's `Cookie` headers, unparsed: the first inline (a request has one), any
-    /// others in a vector that a request with one never allocates. Cloning a header value
-    /// shares its bytes.
+    /// A request's `Cookie` headers, unparsed: one inline (a request has one), several in a
+    /// vector that a request with one never allocates. Cloning a header value shares its
+    /// bytes. An enum, not an `Option` and a `Vec`, so that the request's session it lives
+    /// in stays small: a request that never uses its session moves and drops less.
     #[derive(Default)]
-    pub struct Cookies {
-        first: Option<HeaderValue>,
-        rest: Vec<HeaderValue>,
+    pub enum Cookies {
+        #[default]
+        None,
+        One(HeaderValue),
+        Several(Vec<HeaderValue>),
     }
 
     impl Cookies {
         pub(crate) fn new(values: impl IntoIterator<Item = HeaderValue>) -> Self {
             let mut values = values.into_iter();
-            let first = values.next();
-            // A request with one `Cookie` header (or none) builds no vector at all.
-            let rest = match values.next() {
-                None => Vec::new(),
-                Some(second) => std::iter::once(second).chain(values).collect(),
+            let Some(first) = values.next() else {
+                return Self::None;
             };
-            Self { first, rest }
+            match values.next() {
+                None => Self::One(first),
+                Some(second) => Self::Several([first, second].into_iter().chain(values).collect()),
+            }
         }
 
         /// The headers, as a factory reads them.
         pub(crate) fn headers(&self) -> HeaderMap {
-            let mut headers = HeaderMap::with_capacity(1 + self.rest.len());
-            for value in self.first.iter().chain(&self.rest) {
+            let values: &[HeaderValue] = match self {
+                Self::None => &[],
+                Self::One(value) => std::slice::from_ref(value),
+                Self::Several(values) => values,
+            };
+            let mut headers = HeaderMap::with_capacity(values.len());
+            for value in values {
                 headers.append(COOKIE, value.clone());
             }
             headers

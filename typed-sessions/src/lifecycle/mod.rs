@@ -82,16 +82,17 @@ use crate::store::StoreError;
 pub struct RequestSession {
     /// `None` for a session made with [`RequestSession::ready`]: never saved.
     factory: Option<Arc<dyn SessionFactory>>,
-    /// The request's `Cookie` headers, kept unparsed until the session is used.
-    cookies: Cookies,
     slot: Slot,
 }
 
 /// Where the session is. Boxed: a request that never uses its session makes, moves and
-/// drops only this word-sized slot, not a whole `Session`.
+/// drops only this slot, not a whole `Session`.
 enum Slot {
-    /// Not used yet.
-    Unloaded,
+    /// Not used yet, and the request's cookies not read yet: an adapter that reads them
+    /// late ([`RequestSession::without_cookies`]) has still to give them.
+    Unread,
+    /// Not used yet: the request's `Cookie` headers, kept unparsed until it is.
+    Unloaded(Cookies),
     Loaded(Box<Session>),
     /// Used when it could not be loaded (a server-side session before its store answered,
     /// or after the save): an empty placeholder that is never saved, so it cannot
@@ -116,8 +117,30 @@ impl RequestSession {
     ) -> Self {
         Self {
             factory: Some(factory),
-            cookies: Cookies::new(cookies),
-            slot: Slot::Unloaded,
+            slot: Slot::Unloaded(Cookies::new(cookies)),
+        }
+    }
+
+    /// [`new`](Self::new) before the request's `Cookie` headers are read: the adapter gives
+    /// them with [`read_cookies`](Self::read_cookies) when a handler first asks for the
+    /// session (as Pyramid reads `request.cookies` when `request.session` is first used),
+    /// so a request that never does pays for no header lookup. Used before that, it is an
+    /// empty session that is never saved, and an error is logged.
+    #[cfg(feature = "axum")]
+    #[inline]
+    pub(crate) fn without_cookies(factory: Arc<dyn SessionFactory>) -> Self {
+        Self {
+            factory: Some(factory),
+            slot: Slot::Unread,
+        }
+    }
+
+    /// Keeps the `Cookie` headers of `headers`, unless this session has its cookies
+    /// already (an earlier extraction in the same request: the first one stays).
+    #[cfg(feature = "axum")]
+    pub(crate) fn read_cookies(&mut self, headers: &HeaderMap) {
+        if matches!(self.slot, Slot::Unread) {
+            self.slot = Slot::Unloaded(Cookies::new(headers.get_all(COOKIE).iter().cloned()));
         }
     }
 
@@ -126,7 +149,6 @@ impl RequestSession {
     pub fn ready(session: Session) -> Self {
         Self {
             factory: None,
-            cookies: Cookies::default(),
             slot: Slot::Loaded(Box::new(session)),
         }
     }
@@ -143,12 +165,12 @@ impl RequestSession {
     /// after [`finish`](Self::finish)) this logs an error and gives an empty placeholder
     /// that is never saved.
     pub fn session(&mut self) -> &mut Session {
-        if matches!(self.slot, Slot::Unloaded | Slot::Finished) {
+        if !self.is_loaded() {
             self.slot = self.load_now();
         }
         match &mut self.slot {
             Slot::Loaded(session) | Slot::Detached(session) => session,
-            Slot::Unloaded | Slot::Finished => unreachable!("loaded above"),
+            Slot::Unread | Slot::Unloaded(_) | Slot::Finished => unreachable!("loaded above"),
         }
     }
 
@@ -156,7 +178,7 @@ impl RequestSession {
     pub fn loaded(&self) -> Option<&Session> {
         match &self.slot {
             Slot::Loaded(session) | Slot::Detached(session) => Some(session),
-            Slot::Unloaded | Slot::Finished => None,
+            Slot::Unread | Slot::Unloaded(_) | Slot::Finished => None,
         }
     }
 
@@ -164,7 +186,7 @@ impl RequestSession {
     pub fn loaded_mut(&mut self) -> Option<&mut Session> {
         match &mut self.slot {
             Slot::Loaded(session) | Slot::Detached(session) => Some(session),
-            Slot::Unloaded | Slot::Finished => None,
+            Slot::Unread | Slot::Unloaded(_) | Slot::Finished => None,
         }
     }
 
@@ -173,14 +195,24 @@ impl RequestSession {
             tracing::error!("{why}; this request gets an empty session that is not saved");
             Slot::Detached(Box::default())
         };
-        if matches!(self.slot, Slot::Finished) {
-            return placeholder("a session was used after its response was saved");
-        }
+        let cookies = match &self.slot {
+            Slot::Unloaded(cookies) => cookies,
+            Slot::Finished => {
+                return placeholder("a session was used after its response was saved");
+            }
+            Slot::Unread => {
+                return placeholder(
+                    "a session was used before its request's cookies were read: take the \
+                     handle as an extractor, or await its `load(request.headers())` first",
+                );
+            }
+            Slot::Loaded(_) | Slot::Detached(_) => unreachable!("only called unloaded"),
+        };
         let factory = self
             .factory
             .as_ref()
             .expect("a session without factory is ready");
-        match factory.load_now(&self.cookies) {
+        match factory.load_now(cookies) {
             Some(session) => Slot::Loaded(Box::new(session)),
             None => placeholder(
                 "a server-side session was used before it was loaded: take the handle as an \
@@ -195,7 +227,7 @@ impl RequestSession {
     /// on first use).
     pub fn loading(&self) -> Option<Loading> {
         match (&self.slot, &self.factory) {
-            (Slot::Unloaded, Some(factory)) => Arc::clone(factory).load_later(&self.cookies),
+            (Slot::Unloaded(cookies), Some(factory)) => Arc::clone(factory).load_later(cookies),
             _ => None,
         }
     }
@@ -203,7 +235,7 @@ impl RequestSession {
     /// Keeps the session a [`Loading`] gave, unless the session was loaded meanwhile
     /// (another extractor of the same request): then the first one stays.
     pub fn put(&mut self, session: Session) {
-        if matches!(self.slot, Slot::Unloaded) {
+        if matches!(self.slot, Slot::Unloaded(_)) {
             self.slot = Slot::Loaded(Box::new(session));
         }
     }
@@ -218,24 +250,37 @@ impl RequestSession {
     /// [`finish`](Self::finish), or `None` when there is nothing to save (the session was
     /// never used): the adapters' fast path for a request that never touched its session.
     pub(crate) fn finish_used(&mut self, status: StatusCode) -> Option<Saving> {
-        if matches!(self.slot, Slot::Unloaded) {
+        if self.close_unused() {
             // Checked first so the untouched request moves no session around.
-            self.slot = Slot::Finished;
             return None;
         }
         let session = match mem::replace(&mut self.slot, Slot::Finished) {
             Slot::Loaded(session) => session,
-            Slot::Unloaded | Slot::Detached(_) | Slot::Finished => return None,
+            Slot::Unread | Slot::Unloaded(_) | Slot::Detached(_) | Slot::Finished => {
+                return None;
+            }
         };
         let factory = self.factory.as_ref()?;
         Some(Arc::clone(factory).save(*session, status.is_server_error(), status))
+    }
+
+    /// Ends the request of a session no code used: using it later gives a placeholder
+    /// that is never saved. Whether it was unused (a used session is left as it is).
+    pub(crate) fn close_unused(&mut self) -> bool {
+        let unused = matches!(self.slot, Slot::Unread | Slot::Unloaded(_));
+        if unused {
+            self.slot = Slot::Finished;
+        }
+        unused
     }
 
     /// Replaces the request's `Cookie` headers before the session is first used: for an
     /// adapter that converts its framework's header values only when a handler needs them.
     #[cfg(feature = "actix")]
     pub(crate) fn set_cookies(&mut self, cookies: impl IntoIterator<Item = HeaderValue>) {
-        self.cookies = Cookies::new(cookies);
+        if matches!(self.slot, Slot::Unread | Slot::Unloaded(_)) {
+            self.slot = Slot::Unloaded(Cookies::new(cookies));
+        }
     }
 }
 
