@@ -52,6 +52,22 @@ async fn memory_usage(conn: &mut impl redis::aio::ConnectionLike, keys: &[String
     total
 }
 
+/// The distinct `OBJECT ENCODING`s of `keys` (a hash whose values pass Redis's
+/// `hash-max-listpack-value`, 64 bytes by default, is a `hashtable`, not a `listpack`).
+async fn encodings(conn: &mut impl redis::aio::ConnectionLike, keys: &[String]) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for key in keys {
+        let encoding: String = redis::cmd("OBJECT")
+            .arg("ENCODING")
+            .arg(key)
+            .query_async(conn)
+            .await
+            .unwrap();
+        seen.insert(encoding);
+    }
+    seen.into_iter().collect()
+}
+
 async fn scan(conn: &mut impl redis::aio::ConnectionLike, pattern: &str) -> Vec<String> {
     let mut keys = Vec::new();
     let mut cursor = 0u64;
@@ -124,6 +140,7 @@ async fn main() {
     }
     let ours = scan(&mut conn, &format!("{PREFIX}*")).await;
     let ours_bytes = memory_usage(&mut conn, &ours).await;
+    let ours_encodings = encodings(&mut conn, &ours).await;
     delete(&mut conn, &ours).await;
 
     // tower-sessions: one key per session, named by its id (no prefix).
@@ -141,16 +158,18 @@ async fn main() {
         tower.push(session.id().unwrap().to_string());
     }
     let tower_bytes = memory_usage(&mut conn, &tower).await;
+    let tower_encodings = encodings(&mut conn, &tower).await;
     delete(&mut conn, &tower).await;
 
-    for (engine, keys, bytes) in [
-        ("session `RedisStore`", ours.len(), ours_bytes),
-        ("tower-sessions + redis-store", tower.len(), tower_bytes),
+    for (engine, keys, bytes, encodings) in [
+        ("session `RedisStore`", ours.len(), ours_bytes, ours_encodings),
+        ("tower-sessions + redis-store", tower.len(), tower_bytes, tower_encodings),
     ] {
         println!(
             "{}",
             json!({"kind": "row", "engine": engine, "sessions": sessions, "keys": keys,
-                   "bytes": bytes, "bytes_per_session": bytes as f64 / sessions as f64})
+                   "bytes": bytes, "bytes_per_session": bytes as f64 / sessions as f64,
+                   "encodings": encodings})
         );
     }
 }
