@@ -90,7 +90,10 @@ pub struct RequestSession {
 enum Slot {
     /// Not used yet, and the request's cookies not read yet: an adapter that reads them
     /// late ([`RequestSession::without_cookies`]) has still to give them.
-    #[cfg_attr(not(feature = "axum"), expect(dead_code, reason = "only axum reads late"))]
+    #[cfg_attr(
+        not(feature = "axum"),
+        expect(dead_code, reason = "only axum reads late")
+    )]
     Unread,
     /// Not used yet: the request's `Cookie` headers, kept unparsed until it is.
     Unloaded(Cookies),

@@ -162,8 +162,18 @@ async fn main() {
     delete(&mut conn, &tower).await;
 
     for (engine, keys, bytes, encodings) in [
-        ("session `RedisStore`", ours.len(), ours_bytes, ours_encodings),
-        ("tower-sessions + redis-store", tower.len(), tower_bytes, tower_encodings),
+        (
+            "session `RedisStore`",
+            ours.len(),
+            ours_bytes,
+            ours_encodings,
+        ),
+        (
+            "tower-sessions + redis-store",
+            tower.len(),
+            tower_bytes,
+            tower_encodings,
+        ),
     ] {
         println!(
             "{}",

@@ -82,7 +82,9 @@ async fn measure(engine: &str, sessions: usize) {
 }
 
 fn main() {
-    let sessions: usize = std::env::args().nth(1).map_or(100_000, |a| a.parse().unwrap());
+    let sessions: usize = std::env::args()
+        .nth(1)
+        .map_or(100_000, |a| a.parse().unwrap());
     if let Some(engine) = std::env::args().nth(2) {
         tokio::runtime::Builder::new_current_thread()
             .build()

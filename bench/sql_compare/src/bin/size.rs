@@ -15,6 +15,7 @@
 //! One JSON line per (store, engine).
 
 #[path = "../harness.rs"]
+#[allow(dead_code)] // the timing loop is the other binaries'
 mod harness;
 
 use std::str::FromStr;
@@ -143,7 +144,13 @@ async fn main() {
     let before = sqlite_pages(&pool).await;
     fill_ours(store, sessions, items).await;
     let pages = sqlite_pages(&pool).await - before;
-    row("SQLite", "session `SqliteStore`", sessions, items, pages * page_size(&pool).await);
+    row(
+        "SQLite",
+        "session `SqliteStore`",
+        sessions,
+        items,
+        pages * page_size(&pool).await,
+    );
 
     // SQLite, tower-sessions (its own sqlx).
     let tower_pool = sqlx8::sqlite::SqlitePoolOptions::new()
@@ -173,25 +180,44 @@ async fn main() {
     let before = sqlite_pages(&reader).await;
     fill_tower(tower_store, sessions, items).await;
     let pages = sqlite_pages(&reader).await - before;
-    row("SQLite", "tower-sessions `SqliteStore`", sessions, items, pages * page_size(&reader).await);
+    row(
+        "SQLite",
+        "tower-sessions `SqliteStore`",
+        sessions,
+        items,
+        pages * page_size(&reader).await,
+    );
 
     // PostgreSQL: each engine's tables emptied, measured, filled, measured.
     let url = harness::postgres_url();
-    let pg = PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
+    let pg = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
     let store = PostgresStore::new(pg.clone())
         .with_table_name(OURS_PG_TABLE)
         .unwrap();
     store.migrate().await.unwrap();
     let ours_tables = [OURS_PG_TABLE, &format!("{OURS_PG_TABLE}_entries")].map(str::to_owned);
     let ours_tables: Vec<&str> = ours_tables.iter().map(String::as_str).collect();
-    sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {}", ours_tables.join(", "))))
-        .execute(&pg)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "TRUNCATE {}",
+        ours_tables.join(", ")
+    )))
+    .execute(&pg)
+    .await
+    .unwrap();
     let before = pg_bytes(&pg, &ours_tables).await;
     fill_ours(store, sessions, items).await;
     let bytes = pg_bytes(&pg, &ours_tables).await - before;
-    row("PostgreSQL", "session `PostgresStore`", sessions, items, bytes);
+    row(
+        "PostgreSQL",
+        "session `PostgresStore`",
+        sessions,
+        items,
+        bytes,
+    );
 
     let tower_pg = sqlx8::postgres::PgPoolOptions::new()
         .max_connections(2)
@@ -208,12 +234,18 @@ async fn main() {
     let before = pg_bytes(&pg, &tower_tables).await;
     fill_tower(tower_store, sessions, items).await;
     let bytes = pg_bytes(&pg, &tower_tables).await - before;
-    row("PostgreSQL", "tower-sessions `PostgresStore`", sessions, items, bytes);
+    row(
+        "PostgreSQL",
+        "tower-sessions `PostgresStore`",
+        sessions,
+        items,
+        bytes,
+    );
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "TRUNCATE {}, tower_sessions.session",
         ours_tables.join(", ")
     )))
-        .execute(&pg)
-        .await
-        .unwrap();
+    .execute(&pg)
+    .await
+    .unwrap();
 }
