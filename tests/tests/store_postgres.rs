@@ -280,6 +280,77 @@ async fn migrations_from_several_servers_at_once_do_not_race() {
     );
 }
 
+/// A server starting while another serves from the same tables: an open transaction holds
+/// a row lock on the session table (as a save in progress does). On a current schema
+/// `migrate` takes no table lock, so it neither waits for that transaction nor deadlocks
+/// with it; before this, its `ALTER TABLE` queued behind it (CI met the deadlock when two
+/// shops shared a table).
+#[tokio::test]
+async fn migrate_on_a_current_schema_does_not_wait_for_a_save_in_progress() {
+    let serving = postgres_store().await;
+    let factory = factory(serving.clone(), &clock());
+    let cookie = seed(&factory, json!({"n": 1})).await;
+    let mut save_in_progress = serving.pool().begin().await.unwrap();
+    let sql = format!(
+        "UPDATE {} SET accessed = accessed WHERE id = $1",
+        serving.table_name()
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(id_of(&cookie))
+        .execute(&mut *save_in_progress)
+        .await
+        .unwrap();
+
+    let starting = PostgresStore::connect(&postgres_url())
+        .await
+        .unwrap()
+        .with_table_name(serving.table_name())
+        .unwrap();
+    let migrated = tokio::time::timeout(Duration::from_secs(30), starting.migrate()).await;
+    save_in_progress.commit().await.unwrap();
+    migrated
+        .expect("migrate() does not wait for the open transaction")
+        .unwrap();
+    assert_eq!(load(&factory, &cookie).await.get("n"), Some(&json!(1)));
+}
+
+/// Servers migrating over and over while another serves (saves, and `delete_expired` as the
+/// cleanup task runs it) from the same tables: every `migrate()` succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_while_serving_from_the_same_tables_succeed() {
+    let serving = postgres_store().await;
+    let factory = factory(serving.clone(), &clock());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let traffic = |worker: u32| {
+        let (factory, serving, stop) = (&factory, &serving, &stop);
+        async move {
+            let mut served = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let cookie = seed(factory, json!({"worker": worker})).await;
+                let mut session = load(factory, &cookie).await;
+                session.insert("n", json!(served));
+                save(factory, &session).await;
+                serving.delete_expired().await.unwrap();
+                served += 1;
+            }
+            served
+        }
+    };
+    let starts = async {
+        for _ in 0..20 {
+            let starting = PostgresStore::connect(&postgres_url())
+                .await
+                .unwrap()
+                .with_table_name(serving.table_name())
+                .unwrap();
+            starting.migrate().await.expect("migrate() while serving");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    };
+    let ((), a, b, c) = tokio::join!(starts, traffic(0), traffic(1), traffic(2));
+    assert!(a > 0 && b > 0 && c > 0, "the traffic ran: {a}, {b}, {c}");
+}
+
 #[tokio::test]
 async fn an_unreachable_server_is_unavailable_and_no_password_shows() {
     let store = PostgresStore::connect("postgres://app:hunter2-secret@127.0.0.1:1/app")

@@ -188,6 +188,7 @@ pub struct PostgresStore {
 struct Statements {
     names: TableNames,
     schema: Vec<SqlStr>,
+    schema_is_current: SqlStr,
     load: SqlStr,
     update: SqlStr,
     lock: SqlStr,
@@ -221,6 +222,18 @@ impl Statements {
         .into();
         Self {
             schema,
+            // Every relation and column the schema makes, by name; the names are checked
+            // identifiers, so quoting them as literals is safe.
+            schema_is_current: names.sql(
+                "SELECT to_regclass('{sessions}') IS NOT NULL \
+                     AND to_regclass('{sessions}_expires_at') IS NOT NULL \
+                     AND to_regclass('{sessions}_user_id') IS NOT NULL \
+                     AND to_regclass('{sessions}_aliases') IS NOT NULL \
+                     AND to_regclass('{entries}') IS NOT NULL \
+                     AND EXISTS (SELECT 1 FROM pg_attribute \
+                         WHERE attrelid = to_regclass('{sessions}') \
+                         AND attname = 'user_id' AND NOT attisdropped)",
+            ),
             load: names.sql(
                 "SELECT s.created, s.accessed, e.key, e.value FROM {sessions} s \
                  LEFT JOIN {entries} e ON e.session_id = s.id \
@@ -326,6 +339,10 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A lock key for [`PostgresStore::migrate`] (`pg_advisory_xact_lock`), so that app
 /// servers starting together do not race on `CREATE TABLE IF NOT EXISTS`.
 const MIGRATION_LOCK: i64 = 0x7365_7373_696f_6e00; // b"session\0"
+/// How often a migration that met a deadlock or a lock timeout is tried again, and after
+/// how long.
+const MIGRATION_RETRIES: u32 = 4;
+const MIGRATION_BACKOFF: Duration = Duration::from_millis(50);
 
 impl PostgresStore {
     /// A store on a pool you configured, with the table `sessions`. Run
@@ -406,22 +423,54 @@ impl PostgresStore {
         sql::schema_text(&self.sql.schema)
     }
 
-    /// Creates the tables and the index if they do not exist, in one transaction under an
-    /// advisory lock (safe to run on every start, from several servers at once).
+    /// Creates the tables and the indexes if they do not exist, in one transaction under an
+    /// advisory lock (safe to run on every start, from several servers at once, and while
+    /// other servers serve from the same tables).
+    ///
+    /// A schema that is already current is left alone: `migrate` then only reads the
+    /// catalog, so it takes no table lock that could queue behind (or deadlock with) the
+    /// traffic of servers already running. A migration that does change the schema and
+    /// meets a deadlock or a lock timeout is retried a few times.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(error)?;
+        let mut retries = MIGRATION_RETRIES;
+        loop {
+            match self.migrate_once().await {
+                Err(err) if retries > 0 && is_lock_conflict(&err) => {
+                    retries -= 1;
+                    tracing::debug!(error = %err, "session schema migration met a lock conflict; retrying");
+                    tokio::time::sleep(MIGRATION_BACKOFF).await;
+                }
+                outcome => return outcome.map_err(error),
+            }
+        }
+    }
+
+    async fn migrate_once(&self) -> Result<(), sqlx::Error> {
+        if self.schema_is_current(&self.pool).await? {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(MIGRATION_LOCK)
             .execute(&mut *tx)
-            .await
-            .map_err(error)?;
-        for statement in &self.sql.schema {
-            sqlx::query(statement.clone())
-                .execute(&mut *tx)
-                .await
-                .map_err(error)?;
+            .await?;
+        // Another server may have migrated while this one waited for the lock.
+        if self.schema_is_current(&mut *tx).await? {
+            return tx.commit().await;
         }
-        tx.commit().await.map_err(error)
+        for statement in &self.sql.schema {
+            sqlx::query(statement.clone()).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+
+    async fn schema_is_current<'c, E>(&self, executor: E) -> Result<bool, sqlx::Error>
+    where
+        E: sqlx::PgExecutor<'c>,
+    {
+        sqlx::query_scalar(self.sql.schema_is_current.clone())
+            .fetch_one(executor)
+            .await
     }
 
     /// Deletes the sessions whose expiry has passed, and their keys; returns how many
@@ -464,6 +513,14 @@ fn url_error(err: sqlx::Error) -> StoreError {
         reason: format!("the PostgreSQL URL cannot be used: {problem}"),
         source: None,
     }
+}
+
+/// A deadlock (`40P01`) or a lock timeout (`55P03`): the schema change lost a race for a
+/// table lock, and trying again is right.
+fn is_lock_conflict(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "40P01" || code == "55P03")
 }
 
 fn error(err: sqlx::Error) -> StoreError {
