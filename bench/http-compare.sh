@@ -64,7 +64,10 @@ if ! command -v wrk >/dev/null; then
 fi
 cargo build --profile "$PROFILE" -q --manifest-path "$manifest"
 mkdir -p "$(dirname "$OUT")"
-: > "$OUT"
+loadavg() { cut -d ' ' -f 1-3 /proc/loadavg; }
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+printf '{"kind":"meta","program":"http-compare","unix_time":%s,"commit":"%s","rounds":%s,"duration_s":%s,"connections":%s}\n' \
+    "$(date +%s)" "$commit" "$ROUNDS" "$DURATION" "$CONNECTIONS" > "$OUT"
 
 declare -A port pid cookie
 servers=()
@@ -110,6 +113,7 @@ for framework in axum actix; do
 done
 
 echo "load before: $(uptime)"
+printf '{"kind":"load","load_before":"%s"}\n' "$(loadavg)" >> "$OUT"
 echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency on CPU $WRK_CPU; servers on CPU $SERVER_CPU; $ROUNDS rounds"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
 micros() {                                            # wrk's 1.23ms / 456.78us / 1.01s in µs
@@ -133,7 +137,7 @@ for round in $(seq "$ROUNDS"); do
             us="$(awk -v t="$((after - before))" -v hz="$HZ" -v n="$requests" \
                 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')"
             echo "round $round  $engine  /$route  $rps req/s  p50 $p50 µs  p99 $p99 µs  $us µs CPU/request  non-2xx: ${bad:-0}"
-            printf '{"round":%s,"framework":"%s","engine":"%s","route":"%s","requests_per_s":%s,"requests":%s,"p50_us":%s,"p99_us":%s,"cpu_us_per_request":%s,"non_2xx":%s,"duration_s":%s,"connections":%s}\n' \
+            printf '{"kind":"row","round":%s,"framework":"%s","engine":"%s","route":"%s","requests_per_s":%s,"requests":%s,"p50_us":%s,"p99_us":%s,"cpu_us_per_request":%s,"non_2xx":%s,"duration_s":%s,"connections":%s}\n' \
                 "$round" "${engine%%-*}" "${engine#*-}" "$route" "$rps" "$requests" "$p50" "$p99" \
                 "$us" "${bad:-0}" "$DURATION" "$CONNECTIONS" >> "$OUT"
             [[ "${bad:-0}" == 0 ]] || fail "$engine /$route answered non-2xx"
@@ -141,55 +145,9 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 echo "load after: $(uptime)"
+printf '{"kind":"end","load_after":"%s"}\n' "$(loadavg)" >> "$OUT"
 echo "raw figures: $OUT"
 
-# The tables, from the raw figures alone (so a kept $OUT gives them again).
-awk '
-    function median(list,    n, v, i, j, t) {
-        n = split(list, v, " ")
-        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
-            t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-        }
-        return v[int((n + 1) / 2)]
-    }
-    function field(name,    m) {
-        match($0, "\"" name "\":(\"[^\"]*\"|[0-9.]+)")
-        m = substr($0, RSTART + length(name) + 3, RLENGTH - length(name) - 3)
-        gsub(/"/, "", m)
-        return m
-    }
-    {
-        key = field("framework") "-" field("engine") SUBSEP field("route")
-        if (!(key in rps)) { order[++keys] = key }
-        rps[key] = rps[key] " " field("requests_per_s")
-        p50[key] = p50[key] " " field("p50_us")
-        p99[key] = p99[key] " " field("p99_us")
-        cpu[key] = cpu[key] " " field("cpu_us_per_request")
-    }
-    END {
-        split("axum-ours-memory axum-tower-memory axum-ours-redis axum-tower-redis " \
-              "axum-ours-signed axum-tower-memory actix-ours-signed actix-their-signed " \
-              "actix-ours-encrypted actix-their-private actix-ours-redis actix-their-redis", pairs, " ")
-        for (i = 1; i in pairs; i += 2) peer[pairs[i]] = pairs[i + 1]
-        nf = split("axum actix", frameworks, " ")
-        nr = split("plain read bump", routes, " ")
-        for (f = 1; f <= nf; f++) {
-            printf "\n%s\n\n| route | engine | requests/s | p50 ms | p99 ms | server CPU µs/request | req/s vs peer | CPU vs peer |\n", frameworks[f]
-            printf "|---|---|---:|---:|---:|---:|---:|---:|\n"
-            for (r = 1; r <= nr; r++) for (k = 1; k <= keys; k++) {
-                split(order[k], parts, SUBSEP)
-                engine = parts[1]
-                if (parts[2] != routes[r] || index(engine, frameworks[f] "-") != 1) continue
-                vs_rps = vs_cpu = ""
-                if (engine in peer) {
-                    other = peer[engine] SUBSEP routes[r]
-                    vs_rps = sprintf("%.2f× %s", median(rps[order[k]]) / median(rps[other]), substr(peer[engine], length(frameworks[f]) + 2))
-                    vs_cpu = sprintf("%.2f×", median(cpu[order[k]]) / median(cpu[other]))
-                }
-                printf "| /%s | %s | %.0f | %.2f | %.2f | %.1f | %s | %s |\n", routes[r],
-                    substr(engine, length(frameworks[f]) + 2), median(rps[order[k]]),
-                    median(p50[order[k]]) / 1e3, median(p99[order[k]]) / 1e3,
-                    median(cpu[order[k]]), vs_rps, vs_cpu
-            }
-        }
-    }' "$OUT"
+# The tables, from the raw figures alone (so a kept $OUT gives them again, and
+# BENCHMARKS.md's copy is checked against it: bench/tables --check).
+python3 bench/tables "$OUT"

@@ -644,12 +644,71 @@ async fn held_connections_are_unavailable<S, DB>(
 
 #[tokio::test]
 async fn an_exhausted_sqlite_pool_answers_503() {
-    let options = sqlite_options();
-    let loads = one_connection().connect_lazy_with(options.clone());
-    let saves = one_connection().connect_lazy_with(options);
-    let store = typed_sessions::store::SqliteStore::with_writer(loads.clone(), saves.clone());
+    let pool = one_connection().connect_lazy_with(sqlite_options());
+    let store = typed_sessions::store::SqliteStore::new(pool.clone());
     store.migrate().await.unwrap();
-    held_connections_are_unavailable(store, &loads, &saves).await;
+    held_connections_are_unavailable(store, &pool, &pool).await;
+}
+
+/// A store with a writer of its own keeps that connection; a save that waits for it longer
+/// than the writer pool's acquire timeout (here behind a save that waits out SQLite's busy
+/// timeout, another connection holding the write lock) is `StoreError::Unavailable`, as a
+/// save waiting for an exhausted pool is. Released, saves work again.
+#[tokio::test]
+async fn a_save_queued_behind_the_writer_past_the_timeout_is_unavailable() {
+    use sqlx::Connection;
+    let options = sqlite_options().busy_timeout(std::time::Duration::from_millis(900));
+    let store = typed_sessions::store::SqliteStore::with_writer(
+        one_connection().connect_lazy_with(options.clone()),
+        one_connection().connect_lazy_with(options.clone()),
+    );
+    store.migrate().await.unwrap();
+    let factory = ServerSessionFactory::builder(SECRET, store)
+        .build()
+        .unwrap();
+    let mut sessions = Vec::new();
+    for n in 0..2 {
+        let mut session = factory.load(&http::HeaderMap::new()).await.unwrap();
+        session.insert("n", n);
+        let mut headers = http::HeaderMap::new();
+        factory.save(&session, &mut headers).await.unwrap();
+        let cookie = store_common::set_cookie(&headers).expect("a new session");
+        let mut session = factory.load(&store_common::request(&cookie)).await.unwrap();
+        session.insert("touched", true);
+        sessions.push(session);
+    }
+
+    let mut other = sqlx::sqlite::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let (mut first_headers, mut second_headers) = (http::HeaderMap::new(), http::HeaderMap::new());
+    let (first, second) = tokio::join!(factory.save(&sessions[0], &mut first_headers), async {
+        // Behind the first save, which holds the writer for the 900 ms busy timeout.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        factory.save(&sessions[1], &mut second_headers).await
+    },);
+    let (first, second) = (first.unwrap_err(), second.unwrap_err());
+    assert!(
+        first.is_unavailable(),
+        "the save that waited for SQLite's lock: {first:?}"
+    );
+    assert!(
+        second.is_unavailable(),
+        "the save that waited for the writer: {second:?}"
+    );
+    assert!(second.to_string().contains("timed out"), "{second}");
+
+    sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+    for session in &sessions {
+        factory
+            .save(session, &mut http::HeaderMap::new())
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test]

@@ -18,7 +18,10 @@
 //! (`bench/tables` turns them into the median and spread of BENCHMARKS.md); progress goes
 //! to stderr. Pools: `POOL` connections per engine (default 16); `session`'s SQLite store
 //! spends one of them on its writer (so `POOL - 1` for loads + 1 for saves),
-//! tower-sessions' uses all `POOL` for both. SQLite runs on a file in WAL mode with
+//! tower-sessions' uses all `POOL` for both. `OURS_SHARED=1` gives `session`'s SQLite store
+//! one pool of `POOL` for loads and saves alike (`SqliteStore::new`), as tower-sessions'
+//! has: saves then poll SQLite's lock instead of queueing for one connection.
+//! SQLite runs on a file in WAL mode with
 //! `synchronous = NORMAL`, a 5 s busy timeout and no ping before each use of a pooled
 //! connection, for both.
 
@@ -136,20 +139,31 @@ async fn main() {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5));
-    let ours_sqlite = SqliteStore::with_writer(
-        SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(pool - 1)
-            .connect_with(sqlite_ours.clone())
-            .await
-            .unwrap(),
-        SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(1)
-            .connect_with(sqlite_ours)
-            .await
-            .unwrap(),
-    );
+    let ours_sqlite = if std::env::var_os("OURS_SHARED").is_some() {
+        SqliteStore::new(
+            SqlitePoolOptions::new()
+                .test_before_acquire(false)
+                .max_connections(pool)
+                .connect_with(sqlite_ours.clone())
+                .await
+                .unwrap(),
+        )
+    } else {
+        SqliteStore::with_writer(
+            SqlitePoolOptions::new()
+                .test_before_acquire(false)
+                .max_connections(pool - 1)
+                .connect_with(sqlite_ours.clone())
+                .await
+                .unwrap(),
+            SqlitePoolOptions::new()
+                .test_before_acquire(false)
+                .max_connections(1)
+                .connect_with(sqlite_ours)
+                .await
+                .unwrap(),
+        )
+    };
     ours_sqlite.migrate().await.unwrap();
     let sqlite_tower = sqlx8::sqlite::SqliteConnectOptions::from_str("sqlite://")
         .unwrap()

@@ -18,6 +18,10 @@ use super::{
     Alias, Commit, ConcurrentWrite, Record, SESSION_META_KEY, SessionStore, StoreError, UserSession,
 };
 
+mod writer;
+
+use writer::Writer;
+
 /// Sessions in SQLite (feature `sqlite`), through a sqlx [`SqlitePool`]: for an app on one
 /// machine that already keeps its data in SQLite, or wants sessions to survive a restart
 /// without running a server.
@@ -151,9 +155,9 @@ pub struct SqliteStore {
     /// Loads.
     pool: SqlitePool,
     /// Saves, deletes and migrations: SQLite runs one writer at a time, and writers queued
-    /// on a pool of one connection wait their turn in order, where writers on many
-    /// connections would poll SQLite's lock with growing sleeps (`busy_timeout`).
-    writer: SqlitePool,
+    /// for one connection wait their turn in order, where writers on many connections
+    /// would poll SQLite's lock with growing sleeps (`busy_timeout`). See `writer.rs`.
+    writer: Writer,
     sql: Arc<Statements>,
 }
 
@@ -291,13 +295,18 @@ impl SqliteStore {
     /// Use a busy timeout (sqlx's default is 5 s), or concurrent saves fail with
     /// [`StoreError::Unavailable`] instead of waiting for each other.
     pub fn new(pool: SqlitePool) -> Self {
-        Self::with_writer(pool.clone(), pool)
+        Self::with(pool.clone(), Writer::per_write(pool))
     }
 
-    /// A store that loads through `pool` and writes through `writer`: give `writer` one
-    /// connection (`max_connections(1)`), so that concurrent saves queue in the pool
-    /// instead of polling SQLite's lock, as [`connect`](Self::connect) does.
+    /// A store that loads through `pool` and writes through one connection of `writer`,
+    /// which it takes on the first write and keeps (as [`connect`](Self::connect) does):
+    /// concurrent saves queue for that connection in order instead of polling SQLite's
+    /// lock. Give `writer` a pool of its own (`max_connections(1)` is enough), not `pool`.
     pub fn with_writer(pool: SqlitePool, writer: SqlitePool) -> Self {
+        Self::with(pool, Writer::keep(writer))
+    }
+
+    fn with(pool: SqlitePool, writer: Writer) -> Self {
         let names = TableNames::new(DEFAULT_TABLE).expect("the default table name is valid");
         Self {
             pool,
@@ -393,11 +402,8 @@ impl SqliteStore {
     /// # }
     /// ```
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error)?;
+        let mut writer = self.writer.connection().await.map_err(error)?;
+        let mut tx = writer.begin_immediate().await.map_err(error)?;
         for (i, statement) in self.sql.schema.iter().enumerate() {
             sqlx::query(statement.clone())
                 .execute(&mut *tx)
@@ -426,11 +432,8 @@ impl SqliteStore {
     /// [`spawn_cleanup`](Self::spawn_cleanup) do it.
     pub async fn delete_expired(&self) -> Result<u64, StoreError> {
         let now = now_ms();
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error)?;
+        let mut writer = self.writer.connection().await.map_err(error)?;
+        let mut tx = writer.begin_immediate().await.map_err(error)?;
         sqlx::query(self.sql.delete_expired_entries.clone())
             .bind(now)
             .execute(&mut *tx)
@@ -513,11 +516,8 @@ impl SqliteStore {
     ) -> Result<bool, StoreError> {
         let expected: Vec<&str> = commit.expect.iter().map(|e| e.key.as_str()).collect();
         let expected = serde_json::to_string(&expected).map_err(StoreError::backend)?;
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error)?;
+        let mut writer = self.writer.connection().await.map_err(error)?;
+        let mut tx = writer.begin_immediate().await.map_err(error)?;
         let rows = sqlx::query(self.sql.expected_values.clone())
             .bind(&commit.id)
             .bind(now)
@@ -594,18 +594,17 @@ impl SessionStore for SqliteStore {
             if !commit.expect.is_empty() {
                 return self.checked_update(commit, now, update).await;
             }
-            return match update.execute(&self.writer).await {
+            let mut writer = self.writer.connection().await.map_err(error)?;
+            let outcome = update.execute(&mut *writer).await;
+            return match writer.check(outcome) {
                 Ok(_) => Ok(true),
                 Err(sqlx::Error::Database(err)) if err.message() == SESSION_GONE => Ok(false),
                 Err(err) => Err(error(err)),
             };
         }
         // A new id (a new session, or a rename): one transaction.
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error)?;
+        let mut writer = self.writer.connection().await.map_err(error)?;
+        let mut tx = writer.begin_immediate().await.map_err(error)?;
         for id in commit.retire.iter().chain([&commit.id]) {
             for statement in [&sql.delete_entries, &sql.delete_session] {
                 sqlx::query(statement.clone())
@@ -648,11 +647,8 @@ impl SessionStore for SqliteStore {
     }
 
     async fn delete(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error)?;
+        let mut writer = self.writer.connection().await.map_err(error)?;
+        let mut tx = writer.begin_immediate().await.map_err(error)?;
         for statement in [&self.sql.delete_entries, &self.sql.delete_session] {
             sqlx::query(statement.clone())
                 .bind(id)
@@ -664,11 +660,8 @@ impl SessionStore for SqliteStore {
     }
 
     async fn user_sessions(&self, user: &str) -> Result<Vec<UserSession>, StoreError> {
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error)?;
+        let mut writer = self.writer.connection().await.map_err(error)?;
+        let mut tx = writer.begin_immediate().await.map_err(error)?;
         // The user's expired rows go first: the index never lists, nor keeps, a dead
         // session.
         let expired: Vec<String> = sqlx::query_scalar(self.sql.delete_expired_of_user.clone())

@@ -1,0 +1,201 @@
+//! What one SQLite statement costs through sqlx's driver, one statement after another:
+//! on a pool of one connection (each statement waits for the connection the one before
+//! released, which sqlx hands back on a task of its own), on a pool of `POOL` (default 16,
+//! the next statement takes another idle connection), and on one connection kept and
+//! locked, as `SqliteStore` keeps its writer. The same for sqlx 0.9 (ours) and sqlx 0.8
+//! (tower-sessions'), on one table of the tower-sessions shape (an id, a 1,093-byte blob,
+//! an expiry), WAL, `synchronous = NORMAL`.
+//!
+//!     cargo run --release --manifest-path bench/sql_compare/Cargo.toml --bin driver -- [statements]
+//!
+//! Prints µs per statement for a `SELECT` by id and an `UPDATE` of the row, per round
+//! (3 rounds, the orders alternating).
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+use tower_sessions_sqlx_store::sqlx as sqlx8;
+
+const TABLE: &str = "CREATE TABLE IF NOT EXISTS t (id TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL, e INTEGER NOT NULL)";
+const SELECT: &str = "SELECT data FROM t WHERE id = ?1 AND e > 0";
+const UPDATE: &str = "UPDATE t SET data = ?2, e = ?3 WHERE id = ?1";
+
+fn per_statement(elapsed: Duration, n: usize) -> f64 {
+    elapsed.as_secs_f64() * 1e6 / n as f64
+}
+
+fn path(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("sql-compare-driver-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name).display().to_string()
+}
+
+async fn pool9(file: &str, size: u32) -> sqlx::SqlitePool {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str("sqlite://")
+        .unwrap()
+        .filename(file)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5));
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(size)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .unwrap()
+}
+
+async fn pool8(file: &str, size: u32) -> sqlx8::SqlitePool {
+    let options = sqlx8::sqlite::SqliteConnectOptions::from_str("sqlite://")
+        .unwrap()
+        .filename(file)
+        .create_if_missing(true)
+        .journal_mode(sqlx8::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sqlx8::sqlite::SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5));
+    sqlx8::sqlite::SqlitePoolOptions::new()
+        .max_connections(size)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .unwrap()
+}
+
+/// sqlx 0.9: (select, update) µs per statement on `pool`, or on a connection kept from it.
+async fn run9(pool: &sqlx::SqlitePool, keep: bool, n: usize, blob: &[u8]) -> (f64, f64) {
+    let kept = tokio::sync::Mutex::new(pool.acquire().await.unwrap());
+    if !keep {
+        drop(kept.into_inner());
+        let started = Instant::now();
+        for i in 0..n {
+            sqlx::query(SELECT)
+                .bind(format!("s{i}"))
+                .fetch_optional(pool)
+                .await
+                .unwrap();
+        }
+        let select = per_statement(started.elapsed(), n);
+        let started = Instant::now();
+        for i in 0..n {
+            let query = sqlx::query(UPDATE)
+                .bind(format!("s{i}"))
+                .bind(blob)
+                .bind(i as i64 + 2);
+            query.execute(pool).await.unwrap();
+        }
+        return (select, per_statement(started.elapsed(), n));
+    }
+    let started = Instant::now();
+    for i in 0..n {
+        let mut connection = kept.lock().await;
+        sqlx::query(SELECT)
+            .bind(format!("s{i}"))
+            .fetch_optional(&mut **connection)
+            .await
+            .unwrap();
+    }
+    let select = per_statement(started.elapsed(), n);
+    let started = Instant::now();
+    for i in 0..n {
+        let mut connection = kept.lock().await;
+        let query = sqlx::query(UPDATE)
+            .bind(format!("s{i}"))
+            .bind(blob)
+            .bind(i as i64 + 2);
+        query.execute(&mut **connection).await.unwrap();
+    }
+    (select, per_statement(started.elapsed(), n))
+}
+
+/// sqlx 0.8: (select, update) µs per statement on `pool`.
+async fn run8(pool: &sqlx8::SqlitePool, n: usize, blob: &[u8]) -> (f64, f64) {
+    let started = Instant::now();
+    for i in 0..n {
+        sqlx8::query(SELECT)
+            .bind(format!("s{i}"))
+            .fetch_optional(pool)
+            .await
+            .unwrap();
+    }
+    let select = per_statement(started.elapsed(), n);
+    let started = Instant::now();
+    for i in 0..n {
+        let query = sqlx8::query(UPDATE)
+            .bind(format!("s{i}"))
+            .bind(blob)
+            .bind(i as i64 + 2);
+        query.execute(pool).await.unwrap();
+    }
+    (select, per_statement(started.elapsed(), n))
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::args().nth(1).map_or(5000, |n| n.parse().unwrap());
+    let size: u32 = std::env::var("POOL").map_or(16, |n| n.parse().unwrap());
+    let blob = vec![7u8; 1093];
+    let ours = pool9(&path("ours.db"), size).await;
+    let ours_one = pool9(&path("ours-one.db"), 1).await;
+    let theirs = pool8(&path("theirs.db"), size).await;
+    let theirs_one = pool8(&path("theirs-one.db"), 1).await;
+    for pool in [&ours, &ours_one] {
+        let mut connection = pool.acquire().await.unwrap();
+        sqlx::query(TABLE).execute(&mut *connection).await.unwrap();
+        let mut tx = connection.begin().await.unwrap();
+        for i in 0..n {
+            let query = sqlx::query("INSERT OR REPLACE INTO t VALUES (?1, ?2, 1)");
+            query
+                .bind(format!("s{i}"))
+                .bind(&blob)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    for pool in [&theirs, &theirs_one] {
+        sqlx8::query(TABLE).execute(pool).await.unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        for i in 0..n {
+            let query = sqlx8::query("INSERT OR REPLACE INTO t VALUES (?1, ?2, 1)");
+            query
+                .bind(format!("s{i}"))
+                .bind(&blob)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    println!("µs per statement, {n} statements one after another (select / update)");
+    println!(
+        "| round | sqlx 0.9, pool of 1 | sqlx 0.9, pool of {size} | sqlx 0.9, one connection kept | sqlx 0.8, pool of 1 | sqlx 0.8, pool of {size} |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for round in 1..=3 {
+        let mut cells = [(0.0, 0.0); 5];
+        // Alternate the order, so that a burst of load elsewhere does not fall on one column.
+        let order: Vec<usize> = if round % 2 == 1 {
+            (0..5).collect()
+        } else {
+            (0..5).rev().collect()
+        };
+        for column in order {
+            cells[column] = match column {
+                0 => run9(&ours_one, false, n, &blob).await,
+                1 => run9(&ours, false, n, &blob).await,
+                2 => run9(&ours_one, true, n, &blob).await,
+                3 => run8(&theirs_one, n, &blob).await,
+                _ => run8(&theirs, n, &blob).await,
+            };
+        }
+        let cells: Vec<String> = cells
+            .iter()
+            .map(|(s, u)| format!("{s:.0} / {u:.0}"))
+            .collect();
+        println!("| {round} | {} |", cells.join(" | "));
+    }
+    let _ = std::fs::remove_dir_all(std::path::Path::new(&path("x")).parent().unwrap());
+}
