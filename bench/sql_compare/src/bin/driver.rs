@@ -9,7 +9,11 @@
 //!     cargo run --release --manifest-path bench/sql_compare/Cargo.toml --bin driver -- [statements]
 //!
 //! Prints µs per statement for a `SELECT` by id and an `UPDATE` of the row, per round
-//! (3 rounds, the orders alternating).
+//! (3 rounds, the orders alternating). Then the save statements themselves, on one kept
+//! connection each, one after another: `SqliteStore`'s (an insert into the view whose
+//! trigger checks the session, updates its row and upserts the written key, with the
+//! store's own schema from `SqliteStore::migrate`) against tower-sessions' (an upsert of the
+//! whole record as one 1,093-byte blob), so that the difference is SQLite's work per save.
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -197,5 +201,99 @@ async fn main() {
             .collect();
         println!("| {round} | {} |", cells.join(" | "));
     }
+    saves(n, &blob).await;
     let _ = std::fs::remove_dir_all(std::path::Path::new(&path("x")).parent().unwrap());
+}
+
+/// µs per save statement, one after another on a kept connection: the row layout's trigger
+/// against one upserted blob.
+async fn saves(n: usize, blob: &[u8]) {
+    let rows = pool9(&path("rows.db"), 1).await;
+    typed_sessions::store::SqliteStore::new(rows.clone())
+        .migrate()
+        .await
+        .unwrap();
+    let mut rows = rows.acquire().await.unwrap();
+    let cart = "x".repeat(980);
+    let mut tx = rows.begin().await.unwrap();
+    for i in 0..n {
+        let id = format!("s{i}");
+        let insert = "INSERT INTO sessions (id, created, accessed, expires_at, user_id) VALUES (?1, 1.0, 1.0, 9999999999999, NULL)";
+        sqlx::query(insert)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        for (key, value) in [
+            ("user", "42".to_owned()),
+            ("counter", "0".to_owned()),
+            ("cart", format!("\"{cart}\"")),
+        ] {
+            let entry = "INSERT INTO sessions_entries (session_id, key, value) VALUES (?1, ?2, ?3)";
+            sqlx::query(entry)
+                .bind(&id)
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    let blobs = pool9(&path("blobs.db"), 1).await;
+    let mut blobs = blobs.acquire().await.unwrap();
+    sqlx::query(TABLE).execute(&mut *blobs).await.unwrap();
+    let mut tx = blobs.begin().await.unwrap();
+    for i in 0..n {
+        let query = sqlx::query("INSERT OR REPLACE INTO t VALUES (?1, ?2, 1)");
+        query
+            .bind(format!("s{i}"))
+            .bind(blob)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    println!();
+    println!("µs per save statement, {n} one after another on a kept connection");
+    println!(
+        "| round | `SqliteStore`'s save (row layout, one key written) | tower-sessions' save (one blob) |"
+    );
+    println!("|---:|---:|---:|");
+    for round in 1..=3 {
+        let mut cells = [0.0; 2];
+        let order: Vec<usize> = if round % 2 == 1 {
+            vec![0, 1]
+        } else {
+            vec![1, 0]
+        };
+        for column in order {
+            let started = Instant::now();
+            for i in 0..n {
+                if column == 0 {
+                    let written = format!("[[\"counter\",\"{}\"]]", i + round);
+                    sqlx::query("INSERT INTO sessions_save (id, accessed, expires_at, now, removed, written, user_id) VALUES (?1, ?2, ?3, ?4, '[]', ?5, NULL)")
+                        .bind(format!("s{i}"))
+                        .bind(2.0 + i as f64)
+                        .bind(9_999_999_999_999i64)
+                        .bind(5i64)
+                        .bind(written)
+                        .execute(&mut *rows)
+                        .await
+                        .unwrap();
+                } else {
+                    sqlx::query("INSERT INTO t (id, data, e) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET data = excluded.data, e = excluded.e")
+                        .bind(format!("s{i}"))
+                        .bind(blob)
+                        .bind((i + round) as i64)
+                        .execute(&mut *blobs)
+                        .await
+                        .unwrap();
+                }
+            }
+            cells[column] = per_statement(started.elapsed(), n);
+        }
+        println!("| {round} | {:.0} | {:.0} |", cells[0], cells[1]);
+    }
 }
