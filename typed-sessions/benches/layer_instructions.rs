@@ -58,6 +58,21 @@ fn input(route: Route) -> (&'static Router, &'static Runtime, Request<Body>) {
         Route::Session => Router::new()
             .route("/", get(touched))
             .layer(SessionLayer::new(factory)),
+        Route::SessionShopOptions => {
+            Router::new()
+                .route("/", get(touched))
+                .layer(SessionLayer::new(fixtures::factory_with(
+                    HashAlg::Sha512,
+                    |builder| {
+                        builder
+                            .events(|event: &typed_sessions::events::Event| {
+                                tracing::info!(event = event.kind.as_str(), "session event");
+                            })
+                            .reissue_time(std::time::Duration::from_secs(60))
+                            .flash_queue_cap(20)
+                    },
+                )))
+        }
     };
     // As `axum::serve` (`into_make_service`) does: the handlers become routes, and the
     // layer wraps them, once; without it a `Router<()>` called as a service does both per
@@ -77,7 +92,10 @@ fn input(route: Route) -> (&'static Router, &'static Runtime, Request<Body>) {
     // two requests.
     let response = runtime.block_on(router.clone().oneshot(request())).unwrap();
     let saved = response.headers().contains_key("set-cookie");
-    assert_eq!(saved, matches!(route, Route::Session));
+    assert_eq!(
+        saved,
+        matches!(route, Route::Session | Route::SessionShopOptions)
+    );
     drop(response);
     (router, runtime, request_counted)
 }
@@ -94,6 +112,10 @@ enum Route {
     /// The layer, a handler that reads the user id and bumps `views` (the cycle of
     /// `instructions.rs`, through axum).
     Session,
+    /// The same with the Tea Shop's options, which `load_server` (`bench/wrk.sh`) uses: an
+    /// event hook that logs through `tracing` (no subscriber here, as in `load_server`),
+    /// `reissue_time(60 s)` and a flash-queue cap.
+    SessionShopOptions,
 }
 
 #[library_benchmark]
@@ -101,6 +123,7 @@ enum Route {
 #[bench::noop_layer(input(Route::NoopLayer))]
 #[bench::with_layer(input(Route::Untouched))]
 #[bench::session(input(Route::Session))]
+#[bench::session_shop_options(input(Route::SessionShopOptions))]
 fn request(
     (router, runtime, request): (&'static Router, &'static Runtime, Request<Body>),
 ) -> Response {
