@@ -65,9 +65,6 @@ fi
 cargo build --profile "$PROFILE" -q --manifest-path "$manifest"
 mkdir -p "$(dirname "$OUT")"
 loadavg() { cut -d ' ' -f 1-3 /proc/loadavg; }
-commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-printf '{"kind":"meta","program":"http-compare","unix_time":%s,"commit":"%s","rounds":%s,"duration_s":%s,"connections":%s}\n' \
-    "$(date +%s)" "$commit" "$ROUNDS" "$DURATION" "$CONNECTIONS" > "$OUT"
 
 declare -A port pid cookie
 servers=()
@@ -113,7 +110,9 @@ for framework in axum actix; do
 done
 
 echo "load before: $(uptime)"
-printf '{"kind":"load","load_before":"%s"}\n' "$(loadavg)" >> "$OUT"
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+printf '{"kind":"meta","program":"http-compare","unix_time":%s,"commit":"%s","rounds":%s,"duration_s":%s,"connections":%s,"load_before":"%s"}\n' \
+    "$(date +%s)" "$commit" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$(loadavg)" > "$OUT"
 echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency on CPU $WRK_CPU; servers on CPU $SERVER_CPU; $ROUNDS rounds"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
 micros() {                                            # wrk's 1.23ms / 456.78us / 1.01s in µs

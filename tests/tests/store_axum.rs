@@ -588,6 +588,35 @@ fn sqlite_options() -> sqlx::sqlite::SqliteConnectOptions {
         .busy_timeout(std::time::Duration::from_millis(300))
 }
 
+/// A migrated `SqliteStore` on `options`, loading through one pool of one connection and
+/// writing through another, as `SqliteStore::connect` does.
+async fn store_with_own_writer(
+    options: &sqlx::sqlite::SqliteConnectOptions,
+) -> typed_sessions::store::SqliteStore {
+    let store = typed_sessions::store::SqliteStore::with_writer(
+        one_connection().connect_lazy_with(options.clone()),
+        one_connection().connect_lazy_with(options.clone()),
+    );
+    store.migrate().await.unwrap();
+    store
+}
+
+/// Another connection to the file on `options` that holds SQLite's write lock until it
+/// runs `ROLLBACK`.
+async fn hold_write_lock(
+    options: &sqlx::sqlite::SqliteConnectOptions,
+) -> sqlx::sqlite::SqliteConnection {
+    use sqlx::Connection;
+    let mut other = sqlx::sqlite::SqliteConnection::connect_with(options)
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    other
+}
+
 /// With the test holding the store's only connection for loads, the factory's load is
 /// `StoreError::Unavailable` and the axum layer answers `503` with no `Set-Cookie`; with it
 /// holding the only connection for saves (taken after the load), the save is. `loads` and
@@ -656,13 +685,8 @@ async fn an_exhausted_sqlite_pool_answers_503() {
 /// save waiting for an exhausted pool is. Released, saves work again.
 #[tokio::test]
 async fn a_save_queued_behind_the_writer_past_the_timeout_is_unavailable() {
-    use sqlx::Connection;
     let options = sqlite_options().busy_timeout(std::time::Duration::from_millis(900));
-    let store = typed_sessions::store::SqliteStore::with_writer(
-        one_connection().connect_lazy_with(options.clone()),
-        one_connection().connect_lazy_with(options.clone()),
-    );
-    store.migrate().await.unwrap();
+    let store = store_with_own_writer(&options).await;
     let factory = ServerSessionFactory::builder(SECRET, store)
         .build()
         .unwrap();
@@ -678,13 +702,7 @@ async fn a_save_queued_behind_the_writer_past_the_timeout_is_unavailable() {
         sessions.push(session);
     }
 
-    let mut other = sqlx::sqlite::SqliteConnection::connect_with(&options)
-        .await
-        .unwrap();
-    sqlx::raw_sql("BEGIN IMMEDIATE")
-        .execute(&mut other)
-        .await
-        .unwrap();
+    let mut other = hold_write_lock(&options).await;
     let (mut first_headers, mut second_headers) = (http::HeaderMap::new(), http::HeaderMap::new());
     let (first, second) = tokio::join!(factory.save(&sessions[0], &mut first_headers), async {
         // Behind the first save, which holds the writer for the 900 ms busy timeout.
@@ -732,13 +750,8 @@ async fn an_exhausted_postgres_pool_answers_503() {
 /// released, saves work again.
 #[tokio::test]
 async fn a_sqlite_write_lock_held_elsewhere_answers_503() {
-    use sqlx::Connection;
     let options = sqlite_options();
-    let store = typed_sessions::store::SqliteStore::with_writer(
-        one_connection().connect_lazy_with(options.clone()),
-        one_connection().connect_lazy_with(options.clone()),
-    );
-    store.migrate().await.unwrap();
+    let store = store_with_own_writer(&options).await;
     let factory = ServerSessionFactory::builder(SECRET, store.clone())
         .build()
         .unwrap();
@@ -751,13 +764,7 @@ async fn a_sqlite_write_lock_held_elsewhere_answers_503() {
     let cookie = set_cookie(&get_with(&app, "/", None).await).expect("a new session");
     let request = store_common::request(&cookie);
 
-    let mut other = sqlx::sqlite::SqliteConnection::connect_with(&options)
-        .await
-        .unwrap();
-    sqlx::raw_sql("BEGIN IMMEDIATE")
-        .execute(&mut other)
-        .await
-        .unwrap();
+    let mut other = hold_write_lock(&options).await;
     let mut session = factory.load(&request).await.expect("reads go on under WAL");
     session.insert("touched", true);
     let mut headers = http::HeaderMap::new();

@@ -67,72 +67,85 @@ async fn pool8(file: &str, size: u32) -> sqlx8::SqlitePool {
         .unwrap()
 }
 
-/// sqlx 0.9: (select, update) µs per statement on `pool`, or on a connection kept from it.
-async fn run9(pool: &sqlx::SqlitePool, keep: bool, n: usize, blob: &[u8]) -> (f64, f64) {
-    let kept = tokio::sync::Mutex::new(pool.acquire().await.unwrap());
-    if !keep {
-        drop(kept.into_inner());
-        let started = Instant::now();
-        for i in 0..n {
-            sqlx::query(SELECT)
-                .bind(format!("s{i}"))
-                .fetch_optional(pool)
-                .await
-                .unwrap();
-        }
-        let select = per_statement(started.elapsed(), n);
-        let started = Instant::now();
-        for i in 0..n {
-            let query = sqlx::query(UPDATE)
-                .bind(format!("s{i}"))
-                .bind(blob)
-                .bind(i as i64 + 2);
-            query.execute(pool).await.unwrap();
-        }
-        return (select, per_statement(started.elapsed(), n));
-    }
+/// µs per call of `statement`, called with 0 to `n - 1` one after another.
+async fn timed(n: usize, mut statement: impl AsyncFnMut(usize)) -> f64 {
     let started = Instant::now();
     for i in 0..n {
-        let mut connection = kept.lock().await;
-        sqlx::query(SELECT)
+        statement(i).await;
+    }
+    per_statement(started.elapsed(), n)
+}
+
+/// Creates the blob table on `connection` and fills it with `n` rows, in one transaction.
+async fn fill(connection: &mut sqlx::SqliteConnection, n: usize, blob: &[u8]) {
+    sqlx::query(TABLE).execute(&mut *connection).await.unwrap();
+    let mut tx = connection.begin().await.unwrap();
+    for i in 0..n {
+        let query = sqlx::query("INSERT OR REPLACE INTO t VALUES (?1, ?2, 1)");
+        query
             .bind(format!("s{i}"))
-            .fetch_optional(&mut **connection)
+            .bind(blob)
+            .execute(&mut *tx)
             .await
             .unwrap();
     }
-    let select = per_statement(started.elapsed(), n);
-    let started = Instant::now();
-    for i in 0..n {
-        let mut connection = kept.lock().await;
+    tx.commit().await.unwrap();
+}
+
+/// sqlx 0.9: (select, update) µs per statement on `pool`.
+async fn run9(pool: &sqlx::SqlitePool, n: usize, blob: &[u8]) -> (f64, f64) {
+    let select = timed(n, async |i| {
+        let query = sqlx::query(SELECT).bind(format!("s{i}"));
+        query.fetch_optional(pool).await.unwrap();
+    });
+    let select = select.await;
+    let update = timed(n, async |i| {
         let query = sqlx::query(UPDATE)
             .bind(format!("s{i}"))
             .bind(blob)
             .bind(i as i64 + 2);
-        query.execute(&mut **connection).await.unwrap();
-    }
-    (select, per_statement(started.elapsed(), n))
+        query.execute(pool).await.unwrap();
+    });
+    (select, update.await)
+}
+
+/// sqlx 0.9: (select, update) µs per statement on a connection kept from `pool` behind a
+/// lock, as `SqliteStore` keeps its writer.
+async fn run9_kept(pool: &sqlx::SqlitePool, n: usize, blob: &[u8]) -> (f64, f64) {
+    let kept = tokio::sync::Mutex::new(pool.acquire().await.unwrap());
+    let select = timed(n, async |i| {
+        let query = sqlx::query(SELECT).bind(format!("s{i}"));
+        query
+            .fetch_optional(&mut **kept.lock().await)
+            .await
+            .unwrap();
+    });
+    let select = select.await;
+    let update = timed(n, async |i| {
+        let query = sqlx::query(UPDATE)
+            .bind(format!("s{i}"))
+            .bind(blob)
+            .bind(i as i64 + 2);
+        query.execute(&mut **kept.lock().await).await.unwrap();
+    });
+    (select, update.await)
 }
 
 /// sqlx 0.8: (select, update) µs per statement on `pool`.
 async fn run8(pool: &sqlx8::SqlitePool, n: usize, blob: &[u8]) -> (f64, f64) {
-    let started = Instant::now();
-    for i in 0..n {
-        sqlx8::query(SELECT)
-            .bind(format!("s{i}"))
-            .fetch_optional(pool)
-            .await
-            .unwrap();
-    }
-    let select = per_statement(started.elapsed(), n);
-    let started = Instant::now();
-    for i in 0..n {
+    let select = timed(n, async |i| {
+        let query = sqlx8::query(SELECT).bind(format!("s{i}"));
+        query.fetch_optional(pool).await.unwrap();
+    });
+    let select = select.await;
+    let update = timed(n, async |i| {
         let query = sqlx8::query(UPDATE)
             .bind(format!("s{i}"))
             .bind(blob)
             .bind(i as i64 + 2);
         query.execute(pool).await.unwrap();
-    }
-    (select, per_statement(started.elapsed(), n))
+    });
+    (select, update.await)
 }
 
 #[tokio::main]
@@ -145,19 +158,7 @@ async fn main() {
     let theirs = pool8(&path("theirs.db"), size).await;
     let theirs_one = pool8(&path("theirs-one.db"), 1).await;
     for pool in [&ours, &ours_one] {
-        let mut connection = pool.acquire().await.unwrap();
-        sqlx::query(TABLE).execute(&mut *connection).await.unwrap();
-        let mut tx = connection.begin().await.unwrap();
-        for i in 0..n {
-            let query = sqlx::query("INSERT OR REPLACE INTO t VALUES (?1, ?2, 1)");
-            query
-                .bind(format!("s{i}"))
-                .bind(&blob)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
+        fill(&mut pool.acquire().await.unwrap(), n, &blob).await;
     }
     for pool in [&theirs, &theirs_one] {
         sqlx8::query(TABLE).execute(pool).await.unwrap();
@@ -188,9 +189,9 @@ async fn main() {
         };
         for column in order {
             cells[column] = match column {
-                0 => run9(&ours_one, false, n, &blob).await,
-                1 => run9(&ours, false, n, &blob).await,
-                2 => run9(&ours_one, true, n, &blob).await,
+                0 => run9(&ours_one, n, &blob).await,
+                1 => run9(&ours, n, &blob).await,
+                2 => run9_kept(&ours_one, n, &blob).await,
                 3 => run8(&theirs_one, n, &blob).await,
                 _ => run8(&theirs, n, &blob).await,
             };
@@ -242,18 +243,7 @@ async fn saves(n: usize, blob: &[u8]) {
     tx.commit().await.unwrap();
     let blobs = pool9(&path("blobs.db"), 1).await;
     let mut blobs = blobs.acquire().await.unwrap();
-    sqlx::query(TABLE).execute(&mut *blobs).await.unwrap();
-    let mut tx = blobs.begin().await.unwrap();
-    for i in 0..n {
-        let query = sqlx::query("INSERT OR REPLACE INTO t VALUES (?1, ?2, 1)");
-        query
-            .bind(format!("s{i}"))
-            .bind(blob)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-    }
-    tx.commit().await.unwrap();
+    fill(&mut blobs, n, blob).await;
 
     println!();
     println!("µs per save statement, {n} one after another on a kept connection");
@@ -269,9 +259,8 @@ async fn saves(n: usize, blob: &[u8]) {
             vec![1, 0]
         };
         for column in order {
-            let started = Instant::now();
-            for i in 0..n {
-                if column == 0 {
+            cells[column] = if column == 0 {
+                timed(n, async |i| {
                     let written = format!("[[\"counter\",\"{}\"]]", i + round);
                     sqlx::query("INSERT INTO sessions_save (id, accessed, expires_at, now, removed, written, user_id) VALUES (?1, ?2, ?3, ?4, '[]', ?5, NULL)")
                         .bind(format!("s{i}"))
@@ -282,7 +271,10 @@ async fn saves(n: usize, blob: &[u8]) {
                         .execute(&mut *rows)
                         .await
                         .unwrap();
-                } else {
+                })
+                .await
+            } else {
+                timed(n, async |i| {
                     sqlx::query("INSERT INTO t (id, data, e) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET data = excluded.data, e = excluded.e")
                         .bind(format!("s{i}"))
                         .bind(blob)
@@ -290,9 +282,9 @@ async fn saves(n: usize, blob: &[u8]) {
                         .execute(&mut *blobs)
                         .await
                         .unwrap();
-                }
-            }
-            cells[column] = per_statement(started.elapsed(), n);
+                })
+                .await
+            };
         }
         println!("| {round} | {:.0} | {:.0} |", cells[0], cells[1]);
     }
